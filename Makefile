@@ -1,0 +1,34 @@
+# make demo: install what is missing, build, train the demo.  make test: the same, then the whole suite
+# (Release build, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer).
+JOBS ?= $(shell nproc)
+BUILD := build
+ASAN := build-asan
+
+.PHONY: deps build demo test test-release test-asan bench clean
+deps:
+	@bash tools/install_deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@$(BUILD)/examples/two_moons
+
+test: test-release test-asan
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DNERVE_SANITIZE=ON -DNERVE_BUILD_EXAMPLES=OFF \
+	  -DNERVE_BUILD_BENCH=OFF > /dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) -L unit
+
+bench: build
+	@bash tools/install_deps.sh bench
+	@bash bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,92 @@
+// The backward engine: an iterative dependency count over the graph (no recursion, so a chain of any
+// length works), then Kahn's order from the root, accumulating gradients per node input.
+#include <vector>
+
+#include "autograd/accumulate_grad.h"
+#include "nerve/autograd/grad_mode.h"
+#include "nerve/ops/ops.h"
+
+namespace nerve {
+
+std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
+  Tensor& g = grads[0];
+  if (!g.defined()) return {};
+  NERVE_CHECK(g.shape() == leaf_->shape, "backward: gradient shape ", nerve::to_string(g.shape()), " != leaf shape ",
+              nerve::to_string(leaf_->shape));
+  if (!leaf_->grad) {
+    // steal the buffer when nobody else holds it, else copy
+    bool own = g.impl_ptr().use_count() == 1 && g.is_contiguous() && g.impl()->grad_fn == nullptr &&
+               g.storage().use_count() == 1;
+    leaf_->grad = own ? g.impl_ptr() : g.contiguous().clone().impl_ptr();
+    if (own && g.requires_grad()) leaf_->grad->requires_grad = false;
+  } else {
+    Tensor(leaf_->grad).add_(g);
+  }
+  return {};
+}
+
+namespace {
+void accumulate(Tensor& slot, const Tensor& g) {
+  if (!slot.defined())
+    slot = g;
+  else
+    slot = add(slot, g);
+}
+}  // namespace
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  NERVE_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn (did you call it "
+                               "inside a NoGradGuard, or on a tensor built from leaves without requires_grad?)");
+  Tensor g = grad;
+  if (!g.defined()) {
+    NERVE_CHECK(numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor is ",
+                nerve::to_string(shape()), ", pass an explicit gradient");
+    g = ones(shape(), dtype());
+  }
+  NERVE_CHECK(g.shape() == shape(), "backward: gradient shape ", nerve::to_string(g.shape()), " != tensor shape ",
+              nerve::to_string(shape()));
+  NoGradGuard no_grad;
+  Edge root = gradient_edge(*this);
+  // pass 1: count, for each node, how many edges point at it
+  // (a node is first reached with deps_ == 0; afterwards deps_ >= 1 until pass 2 counts it down)
+  std::vector<Node*> stack{root.fn.get()};
+  root.fn->deps_ = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (Edge& e : n->next_edges) {
+      if (!e.fn) continue;
+      Node* m = e.fn.get();
+      if (m->deps_ == 0) stack.push_back(m);
+      ++m->deps_;
+    }
+  }
+  // pass 2: run nodes whose dependants have all delivered
+  root.fn->grad_buf_.assign(root.fn->num_outputs, Tensor());
+  root.fn->grad_buf_[root.input_nr] = g;
+  std::vector<std::shared_ptr<Node>> ready{root.fn};
+  while (!ready.empty()) {
+    std::shared_ptr<Node> n = std::move(ready.back());
+    ready.pop_back();
+    std::vector<Tensor> in = std::move(n->grad_buf_);
+    n->grad_buf_.clear();
+    in.resize(n->num_outputs);
+    std::vector<Tensor> out = n->apply(in);
+    if (!retain_graph) {
+      n->release();
+      n->released = true;
+    }
+    for (size_t i = 0; i < n->next_edges.size(); ++i) {
+      Edge& e = n->next_edges[i];
+      if (!e.fn) continue;
+      Node* m = e.fn.get();
+      if (i < out.size() && out[i].defined()) {
+        if (m->grad_buf_.size() < m->num_outputs) m->grad_buf_.resize(m->num_outputs);
+        accumulate(m->grad_buf_[e.input_nr], out[i]);
+      }
+      if (--m->deps_ == 0) ready.push_back(e.fn);
+    }
+  }
+}
+
+}  // namespace nerve

@@ -1,0 +1,242 @@
+// Elementwise ops: binary arithmetic with broadcasting, comparisons, unary math and activations.
+// Each op's backward is a single fused kernel over (grad, saved tensor) where possible.
+#include <cmath>
+
+#include "backend/cpu/elementwise.h"
+#include "ops/op_util.h"
+
+namespace nerve {
+
+namespace detail {
+
+namespace {
+int category(DType d) { return d == DType::b8 ? 0 : is_floating(d) ? 2 : 1; }
+int rank(DType d) {
+  switch (d) {
+    case DType::b8: return 0;
+    case DType::u8: return 1;
+    case DType::i32: return 2;
+    case DType::i64: return 3;
+    case DType::f32: return 4;
+    case DType::f64: return 5;
+  }
+  return 0;
+}
+DType wider(DType a, DType b) { return rank(a) >= rank(b) ? a : b; }
+}  // namespace
+
+DType promote(const Tensor& a, const Tensor& b) {
+  DType da = a.dtype(), db = b.dtype();
+  if (da == db) return da;
+  bool sa = a.dim() == 0, sb = b.dim() == 0;
+  if (sa != sb) {
+    const Tensor& t = sa ? b : a;
+    const Tensor& s = sa ? a : b;
+    if (category(s.dtype()) <= category(t.dtype())) return t.dtype();
+    return category(s.dtype()) == 2 ? DType::f32 : s.dtype();
+  }
+  if (category(da) != category(db)) return category(da) > category(db) ? da : db;
+  return wider(da, db);
+}
+
+Tensor scalar_like(double s, const Tensor& x) {
+  DType d = x.dtype();
+  if (!is_floating(d) && s != std::floor(s)) d = DType::f32;
+  if (d == DType::b8) d = DType::i64;
+  return scalar_tensor(s, d);
+}
+
+Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
+  Tensor t = x.dtype() == d ? x : to_dtype(x, d);
+  return t.shape() == shape ? t : expand(t, shape);
+}
+
+std::string describe(const Tensor& a) { return str_cat(to_string(a.shape()), " ", dtype_name(a.dtype())); }
+std::string describe(const Tensor& a, const Tensor& b) {
+  return str_cat("a is ", describe(a), ", b is ", describe(b));
+}
+
+}  // namespace detail
+
+using detail::record;
+
+namespace {
+
+enum class BinOp { add, sub, mul, div, pow, max, min };
+
+template <class T>
+void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, T alpha) {
+  switch (op) {
+    case BinOp::add: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x + alpha * y; }); break;
+    case BinOp::sub: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x - alpha * y; }); break;
+    case BinOp::mul: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x * y; }); break;
+    case BinOp::div:
+      if constexpr (std::is_floating_point_v<T>)
+        cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x / y; });
+      break;
+    case BinOp::pow:
+      cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+      break;
+    case BinOp::max: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x > y || x != x ? x : y; }); break;
+    case BinOp::min: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x < y || x != x ? x : y; }); break;
+  }
+}
+
+// d(a op b)/da and /db, computed from the upstream gradient and the saved operands.
+class BinaryBackward : public Node {
+ public:
+  BinaryBackward(BinOp op, double alpha, const Tensor& a, const Tensor& b, const Tensor& out)
+      : op_(op), alpha_(alpha) {
+    if (op == BinOp::mul || op == BinOp::div || op == BinOp::pow || op == BinOp::max || op == BinOp::min) {
+      a_ = SavedTensor(a);
+      b_ = SavedTensor(b);
+    }
+    if (op == BinOp::div || op == BinOp::pow) out_ = SavedTensor(out, true);
+  }
+  const char* name() const override {
+    static const char* names[] = {"AddBackward", "SubBackward", "MulBackward", "DivBackward",
+                                  "PowBackward", "MaximumBackward", "MinimumBackward"};
+    return names[static_cast<int>(op_)];
+  }
+  void release() override {
+    a_.reset();
+    b_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    const Tensor& g = grads[0];
+    bool need_a = next_edges[0].fn != nullptr, need_b = next_edges[1].fn != nullptr;
+    Tensor ga, gb;
+    switch (op_) {
+      case BinOp::add:
+        ga = g;
+        gb = alpha_ == 1.0 ? g : g * alpha_;
+        break;
+      case BinOp::sub:
+        ga = g;
+        gb = g * -alpha_;
+        break;
+      case BinOp::mul:
+        if (need_a) ga = g * b_.unpack(this);
+        if (need_b) gb = g * a_.unpack(this);
+        break;
+      case BinOp::div: {
+        Tensor b = b_.unpack(this);
+        if (need_a) ga = g / b;
+        if (need_b) gb = -g * out_.unpack(this) / b;
+        break;
+      }
+      case BinOp::pow: {
+        Tensor a = a_.unpack(this), b = b_.unpack(this);
+        if (need_a) ga = g * b * pow(a, b - 1.0);
+        if (need_b) {
+          Tensor out = out_.unpack(this);
+          // d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)
+          gb = where(eq(a, zeros_like(a)) & ge(b, zeros_like(b)), zeros_like(g), g * out * log(a));
+        }
+        break;
+      }
+      case BinOp::max:
+      case BinOp::min: {
+        Tensor a = a_.unpack(this), b = b_.unpack(this);
+        Tensor wins = op_ == BinOp::max ? gt(a, b) : lt(a, b);
+        Tensor ties = eq(a, b);
+        Tensor wa = wins.to(g.dtype()) + ties.to(g.dtype()) * 0.5;
+        if (need_a) ga = g * wa;
+        if (need_b) gb = g * (1.0 - wa);
+        break;
+      }
+    }
+    return {ga, gb};
+  }
+
+ private:
+  BinOp op_;
+  double alpha_;
+  SavedTensor a_, b_, out_;
+};
+
+Tensor binary(BinOp op, const char* name, const Tensor& a, const Tensor& b, double alpha = 1.0) {
+  NERVE_CHECK(a.defined() && b.defined(), name, ": undefined tensor argument");
+  DType d = detail::promote(a, b);
+  if (op == BinOp::div || (op == BinOp::pow && !is_floating(d))) d = is_floating(d) ? d : DType::f32;
+  NERVE_CHECK(d != DType::b8 || op == BinOp::max || op == BinOp::min || op == BinOp::mul, name,
+              ": not supported on bool tensors (", detail::describe(a, b), ")");
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor x = detail::prepare(a, d, shape), y = detail::prepare(b, d, shape);
+  Tensor out = empty(shape, d);
+  visit_dtype(d, [&](auto tag) {
+    using T = decltype(tag);
+    binary_dispatch<T>(op, out, x, y, static_cast<T>(alpha));
+  });
+  if (any_requires_grad({&x, &y}))
+    set_history(make_node<BinaryBackward>(op, alpha, x, y, out), {&x, &y}, {&out});
+  return out;
+}
+
+enum class CmpOp { eq, ne, lt, le, gt, ge };
+
+Tensor compare(CmpOp op, const char* name, const Tensor& a, const Tensor& b) {
+  DType d = detail::promote(a, b);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  NoGradGuard g;
+  Tensor x = detail::prepare(a, d, shape), y = detail::prepare(b, d, shape);
+  Tensor out = empty(shape, DType::b8);
+  visit_dtype(d, [&](auto tag) {
+    using T = decltype(tag);
+    switch (op) {
+      case CmpOp::eq: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p == q; }); break;
+      case CmpOp::ne: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p != q; }); break;
+      case CmpOp::lt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p < q; }); break;
+      case CmpOp::le: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p <= q; }); break;
+      case CmpOp::gt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p > q; }); break;
+      case CmpOp::ge: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p >= q; }); break;
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) { return binary(BinOp::add, "add", a, b, alpha); }
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return binary(BinOp::sub, "sub", a, b, alpha); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinOp::mul, "mul", a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary(BinOp::div, "div", a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary(BinOp::pow, "pow", a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary(BinOp::max, "maximum", a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary(BinOp::min, "minimum", a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(CmpOp::eq, "eq", a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(CmpOp::ne, "ne", a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(CmpOp::lt, "lt", a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(CmpOp::le, "le", a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(CmpOp::gt, "gt", a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(CmpOp::ge, "ge", a, b); }
+
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical_and");
+  Tensor x = detail::prepare(a.to(DType::b8), DType::b8, shape), y = detail::prepare(b.to(DType::b8), DType::b8, shape);
+  Tensor out = empty(shape, DType::b8);
+  cpu::binary_kernel<bool, bool, bool>(out, x, y, [](bool p, bool q) { return p && q; });
+  return out;
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator&(const Tensor& a, const Tensor& b) { return logical_and(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, double s) { return add(a, detail::scalar_like(s, a)); }
+Tensor operator-(const Tensor& a, double s) { return sub(a, detail::scalar_like(s, a)); }
+Tensor operator*(const Tensor& a, double s) { return mul(a, detail::scalar_like(s, a)); }
+Tensor operator/(const Tensor& a, double s) { return div(a, detail::scalar_like(s, a)); }
+Tensor operator+(double s, const Tensor& a) { return add(detail::scalar_like(s, a), a); }
+Tensor operator-(double s, const Tensor& a) { return sub(detail::scalar_like(s, a), a); }
+Tensor operator*(double s, const Tensor& a) { return mul(detail::scalar_like(s, a), a); }
+Tensor operator/(double s, const Tensor& a) { return div(detail::scalar_like(s, a), a); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor pow(const Tensor& a, double e) { return pow(a, detail::scalar_like(e, a)); }
+
+}  // namespace nerve

@@ -1,0 +1,247 @@
+// Selection and indexing: where, masked_fill, gather, scatter_add, index_select, one_hot.
+#include <cstring>
+
+#include "backend/cpu/elementwise.h"
+#include "ops/op_util.h"
+
+namespace nerve {
+
+using detail::record;
+
+// ------------------------------------------------------------------ where
+namespace {
+
+class WhereBackward : public Node {
+ public:
+  explicit WhereBackward(const Tensor& cond) : cond_(cond) {}
+  const char* name() const override { return "WhereBackward"; }
+  void release() override { cond_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor z = zeros({}, g[0].dtype());
+    Tensor ga, gb;
+    if (next_edges[0].fn) ga = where(cond_, g[0], z);
+    if (next_edges[1].fn) gb = where(cond_, z, g[0]);
+    return {ga, gb};
+  }
+
+ private:
+  Tensor cond_;  // bool masks are never modified by the ops that save them
+};
+
+}  // namespace
+
+Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
+  NERVE_CHECK(cond_in.dtype() == DType::b8, "where: condition must be a bool tensor, got ",
+              detail::describe(cond_in));
+  DType d = detail::promote(a_in, b_in);
+  Shape shape = broadcast_shapes(broadcast_shapes(cond_in.shape(), a_in.shape(), "where"), b_in.shape(), "where");
+  Tensor c = detail::prepare(cond_in, DType::b8, shape);
+  Tensor a = detail::prepare(a_in, d, shape), b = detail::prepare(b_in, d, shape);
+  Tensor out = empty(shape, d);
+  visit_dtype(d, [&](auto tag) {
+    using T = decltype(tag);
+    cpu::for_each_row<4>(out.shape(), {&out.strides(), &c.strides(), &a.strides(), &b.strides()},
+                         {static_cast<char*>(out.raw_data()), static_cast<char*>(c.raw_data()),
+                          static_cast<char*>(a.raw_data()), static_cast<char*>(b.raw_data())},
+                         {int64_t(sizeof(T)), 1, int64_t(sizeof(T)), int64_t(sizeof(T))},
+                         [](std::array<char*, 4> p, int64_t n, std::array<int64_t, 4> st) {
+                           T* o = reinterpret_cast<T*>(p[0]);
+                           const bool* m = reinterpret_cast<const bool*>(p[1]);
+                           const T* x = reinterpret_cast<const T*>(p[2]);
+                           const T* y = reinterpret_cast<const T*>(p[3]);
+                           for (int64_t i = 0; i < n; ++i) o[i * st[0]] = m[i * st[1]] ? x[i * st[2]] : y[i * st[3]];
+                         });
+  });
+  if (any_requires_grad({&a, &b})) set_history(make_node<WhereBackward>(c), {&a, &b}, {&out});
+  return out;
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  NERVE_CHECK(mask.dtype() == DType::b8, "masked_fill: mask must be a bool tensor, got ", detail::describe(mask));
+  Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
+  NERVE_CHECK(s == x.shape(), "masked_fill: mask ", to_string(mask.shape()), " does not broadcast to input ",
+              to_string(x.shape()));
+  return where(mask, scalar_tensor(value, x.dtype()), x);
+}
+
+// ------------------------------------------------------------------ gather / scatter_add
+namespace {
+
+// Iterates every element of `index` (contiguous i64), calling f(linear offset in index, offset in other
+// tensor with strides `st` where `dim` is replaced by the index value).
+template <class F>
+void walk_index(const Tensor& index, int64_t dim, const Shape& target_shape, const Shape& st, const char* op,
+                const F& f) {
+  const int64_t* ix = index.data<int64_t>();
+  int64_t n = index.numel(), nd = index.dim();
+  Shape pos(nd, 0);
+  int64_t limit = target_shape[dim];
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t v = ix[i];
+    NERVE_CHECK(v >= 0 && v < limit, op, ": index ", v, " is out of bounds for dim ", dim, " with size ", limit,
+                " (shape ", to_string(target_shape), ")");
+    int64_t off = 0;
+    for (int64_t d = 0; d < nd; ++d) off += (d == dim ? v : pos[d]) * st[d];
+    f(i, off);
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      if (++pos[d] < index.shape()[d]) break;
+      pos[d] = 0;
+    }
+  }
+}
+
+void check_index(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
+  NERVE_CHECK(index.dtype() == DType::i64, op, ": index must be i64, got ", detail::describe(index));
+  NERVE_CHECK(index.dim() == x.dim(), op, ": index ", to_string(index.shape()), " and input ", to_string(x.shape()),
+              " must have the same number of dims");
+  for (int64_t d = 0; d < x.dim(); ++d)
+    NERVE_CHECK(d == dim || index.shape()[d] <= x.shape()[d], op, ": index ", to_string(index.shape()),
+                " is larger than input ", to_string(x.shape()), " at dim ", d);
+}
+
+class GatherBackward : public Node {
+ public:
+  GatherBackward(Shape in, int64_t dim, Tensor index) : in_(std::move(in)), dim_(dim), index_(std::move(index)) {}
+  const char* name() const override { return "GatherBackward"; }
+  void release() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    return {scatter_add(zeros(in_, g[0].dtype()), dim_, index_, g[0])};
+  }
+
+ private:
+  Shape in_;
+  int64_t dim_;
+  Tensor index_;
+};
+
+class ScatterAddBackward : public Node {
+ public:
+  ScatterAddBackward(int64_t dim, Tensor index) : dim_(dim), index_(std::move(index)) {}
+  const char* name() const override { return "ScatterAddBackward"; }
+  void release() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor gs;
+    if (next_edges[1].fn) gs = gather(g[0], dim_, index_);
+    return {g[0], gs};
+  }
+
+ private:
+  int64_t dim_;
+  Tensor index_;
+};
+
+}  // namespace
+
+Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  dim = wrap_dim(dim, x_in.dim(), "gather");
+  check_index(x_in, dim, index_in, "gather");
+  Tensor x = x_in.contiguous(), index = index_in.contiguous().clone();
+  Tensor out = empty(index.shape(), x.dtype());
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    walk_index(index, dim, x.shape(), x.strides(), "gather", [&](int64_t i, int64_t off) { po[i] = px[off]; });
+  });
+  record<GatherBackward>({&x}, out, x.shape(), dim, index);
+  return out;
+}
+
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  dim = wrap_dim(dim, x.dim(), "scatter_add");
+  check_index(x, dim, index_in, "scatter_add");
+  NERVE_CHECK(src_in.dim() == index_in.dim(), "scatter_add: src ", to_string(src_in.shape()), " and index ",
+              to_string(index_in.shape()), " must have the same number of dims");
+  for (int64_t d = 0; d < src_in.dim(); ++d)
+    NERVE_CHECK(index_in.shape()[d] <= src_in.shape()[d], "scatter_add: index ", to_string(index_in.shape()),
+                " is larger than src ", to_string(src_in.shape()), " at dim ", d);
+  Tensor index = index_in.contiguous().clone();
+  Tensor src = src_in.dtype() == x.dtype() ? src_in : src_in.to(x.dtype());
+  Tensor srcv = src;
+  for (int64_t d = 0; d < src.dim(); ++d) srcv = narrow(srcv, d, 0, index.shape()[d]);
+  Tensor srcc = srcv.contiguous();
+  Tensor out;
+  {
+    NoGradGuard g;
+    out = x.clone();
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* ps = srcc.data<T>();
+      T* po = out.data<T>();
+      walk_index(index, dim, out.shape(), out.strides(), "scatter_add",
+                 [&](int64_t i, int64_t off) { po[off] += ps[i]; });
+    });
+  }
+  // out depends on x (identity) and on src (gathered back)
+  if (any_requires_grad({&x, &srcv})) set_history(make_node<ScatterAddBackward>(dim, index), {&x, &srcv}, {&out});
+  return out;
+}
+
+// ------------------------------------------------------------------ index_select
+namespace {
+
+class IndexSelectBackward : public Node {
+ public:
+  IndexSelectBackward(Shape in, int64_t dim, Tensor index) : in_(std::move(in)), dim_(dim), index_(std::move(index)) {}
+  const char* name() const override { return "IndexSelectBackward"; }
+  void release() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor out = zeros(in_, g[0].dtype());
+    const int64_t* ix = index_.data<int64_t>();
+    for (int64_t i = 0; i < index_.numel(); ++i) select(out, dim_, ix[i]).add_(select(g[0], dim_, i));
+    return {out};
+  }
+
+ private:
+  Shape in_;
+  int64_t dim_;
+  Tensor index_;
+};
+
+}  // namespace
+
+Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  dim = wrap_dim(dim, x_in.dim(), "index_select");
+  NERVE_CHECK(index_in.dtype() == DType::i64 && index_in.dim() <= 1, "index_select: index must be a 1-D i64 tensor, got ",
+              detail::describe(index_in));
+  Tensor x = x_in.contiguous(), index = reshape(index_in, {-1}).contiguous().clone();
+  int64_t size = x.dim() ? x.shape()[dim] : 1, n = index.numel();
+  const int64_t* ix = index.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    NERVE_CHECK(ix[i] >= 0 && ix[i] < size, "index_select: index ", ix[i], " is out of range for dim ", dim,
+                " with size ", size, " (input ", to_string(x.shape()), ")");
+  Shape os = x.shape();
+  if (x.dim()) os[dim] = n;
+  Tensor out = empty(os, x.dtype());
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
+  size_t bytes = static_cast<size_t>(inner) * itemsize(x.dtype());
+  const char* px = static_cast<const char*>(x.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(po + (o * n + i) * bytes, px + (o * size + ix[i]) * bytes, bytes);
+  record<IndexSelectBackward>({&x}, out, x.shape(), dim, index);
+  return out;
+}
+
+Tensor one_hot(const Tensor& labels, int64_t num_classes) {
+  NERVE_CHECK(labels.dtype() == DType::i64, "one_hot: labels must be i64, got ", detail::describe(labels));
+  std::vector<int64_t> v = labels.to_vector<int64_t>();
+  int64_t mx = -1;
+  for (int64_t l : v) {
+    NERVE_CHECK(l >= 0, "one_hot: class values must be non-negative, got ", l);
+    mx = std::max(mx, l);
+  }
+  if (num_classes < 0) num_classes = mx + 1;
+  NERVE_CHECK(mx < num_classes, "one_hot: class value ", mx, " >= num_classes ", num_classes);
+  Shape s = labels.shape();
+  s.push_back(num_classes);
+  Tensor out = zeros(s, DType::i64);
+  int64_t* p = out.data<int64_t>();
+  for (size_t i = 0; i < v.size(); ++i) p[static_cast<int64_t>(i) * num_classes + v[i]] = 1;
+  return out;
+}
+
+}  // namespace nerve

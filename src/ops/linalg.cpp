@@ -1,0 +1,205 @@
+// matmul (PyTorch's 1-D/2-D/batched rules) on two primitives, mm and bmm, plus the fused linear layer
+// y = x W^T + b. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
+#include <algorithm>
+
+#include "backend/cpu/gemm.h"
+#include "ops/op_util.h"
+
+namespace nerve {
+
+namespace {
+
+// A 2-D strided matrix as gemm wants it: pointer, transpose flag and leading dimension.
+template <class T>
+struct Mat {
+  const T* p;
+  bool trans;
+  int64_t ld;
+  Tensor hold;  // keeps a contiguous copy alive when one was needed
+};
+
+template <class T>
+Mat<T> as_mat(const Tensor& t, const T* base, int64_t R, int64_t C, int64_t s0, int64_t s1) {
+  if ((s1 == 1 || C == 1) && (R == 1 || s0 >= std::max<int64_t>(C, 1)))
+    return {base, false, R == 1 ? std::max<int64_t>(C, 1) : s0, Tensor()};
+  if ((s0 == 1 || R == 1) && (C == 1 || s1 >= std::max<int64_t>(R, 1)))
+    return {base, true, C == 1 ? std::max<int64_t>(R, 1) : s1, Tensor()};
+  (void)t;
+  return {nullptr, false, 0, Tensor()};
+}
+
+// out (M, N) = a (M, K) @ b (K, N), each possibly a batch slice of a 3-D tensor
+template <class T>
+void mm_kernel(const Tensor& a, const Tensor& b, const Tensor& out, T beta = T(0)) {
+  bool batched = a.dim() == 3;
+  int64_t B = batched ? a.shape()[0] : 1;
+  int64_t M = a.shape()[a.dim() - 2], K = a.shape()[a.dim() - 1], N = b.shape()[b.dim() - 1];
+  Tensor ac = a, bc = b;
+  auto ok = [](const Tensor& t) {
+    int64_t d = t.dim();
+    Mat<T> m = as_mat<T>(t, nullptr, t.shape()[d - 2], t.shape()[d - 1], t.strides()[d - 2], t.strides()[d - 1]);
+    return m.ld != 0;
+  };
+  if (!ok(ac)) ac = ac.contiguous();
+  if (!ok(bc)) bc = bc.contiguous();
+  T* o = out.data<T>();
+  for (int64_t i = 0; i < B; ++i) {
+    const T* pa = ac.data<T>() + (batched ? i * ac.strides()[0] : 0);
+    const T* pb = bc.data<T>() + (batched ? i * bc.strides()[0] : 0);
+    int64_t d = ac.dim();
+    Mat<T> ma = as_mat<T>(ac, pa, M, K, ac.strides()[d - 2], ac.strides()[d - 1]);
+    Mat<T> mb = as_mat<T>(bc, pb, K, N, bc.strides()[d - 2], bc.strides()[d - 1]);
+    cpu::gemm(ma.trans, mb.trans, M, N, K, T(1), ma.p, ma.ld, mb.p, mb.ld, beta, o + i * M * N, std::max<int64_t>(N, 1));
+  }
+}
+
+Tensor mm_raw(const Tensor& a, const Tensor& b) {
+  Shape s = a.dim() == 3 ? Shape{a.shape()[0], a.shape()[1], b.shape()[2]} : Shape{a.shape()[0], b.shape()[1]};
+  Tensor out = empty(s, a.dtype());
+  visit_floating(a.dtype(), "matmul", [&](auto tag) { mm_kernel<decltype(tag)>(a, b, out); });
+  return out;
+}
+
+// d(a @ b): ga = g @ b^T, gb = a^T @ g  (batched: transpose the last two dims)
+class MmBackward : public Node {
+ public:
+  MmBackward(const Tensor& a, const Tensor& b) : a_(a), b_(b) {}
+  const char* name() const override { return "MmBackward"; }
+  void release() override {
+    a_.reset();
+    b_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor ga, gb;
+    if (next_edges[0].fn) ga = mm_raw(g[0], transpose(b_.unpack(this), -1, -2));
+    if (next_edges[1].fn) gb = mm_raw(transpose(a_.unpack(this), -1, -2), g[0]);
+    return {ga, gb};
+  }
+
+ private:
+  SavedTensor a_, b_;
+};
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  Tensor out = mm_raw(a, b);
+  if (any_requires_grad({&a, &b})) set_history(make_node<MmBackward>(a, b), {&a, &b}, {&out});
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  NERVE_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim; ",
+              detail::describe(a_in, b_in));
+  DType d = detail::promote(a_in, b_in);
+  NERVE_CHECK(is_floating(d), "matmul: expected floating tensors; ", detail::describe(a_in, b_in));
+  Tensor a = a_in.dtype() == d ? a_in : a_in.to(d), b = b_in.dtype() == d ? b_in : b_in.to(d);
+  int64_t k_a = a.shape().back(), k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
+  NERVE_CHECK(k_a == k_b, "matmul: a.shape[-1] (", k_a, ") != b.shape[", b.dim() == 1 ? "0" : "-2", "] (", k_b,
+              "); ", detail::describe(a_in, b_in));
+  if (a.dim() == 1 && b.dim() == 1) return reshape(mm(reshape(a, {1, k_a}), reshape(b, {k_a, 1})), {});
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  if (a.dim() == 2 && b.dim() == 2) return mm(a, b);
+  int64_t n = a.shape()[a.dim() - 2], p = b.shape().back();
+  if (b.dim() == 2) {  // fold a's batch dims into rows: one GEMM
+    Shape os(a.shape().begin(), a.shape().end() - 1);
+    os.push_back(p);
+    return reshape(mm(reshape(a, {-1, k_a}), b), os);
+  }
+  Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, "matmul");
+  int64_t B = numel(batch);
+  Shape ea = batch, eb = batch;
+  ea.insert(ea.end(), {n, k_a});
+  eb.insert(eb.end(), {k_a, p});
+  Tensor a3 = reshape(expand(a, ea), {B, n, k_a});
+  Tensor b3 = reshape(expand(b, eb), {B, k_a, p});
+  Shape os = batch;
+  os.insert(os.end(), {n, p});
+  return reshape(mm(a3, b3), os);
+}
+
+// ------------------------------------------------------------------ fused linear
+namespace {
+
+template <class T>
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+  T* py = y.data<T>();
+  T beta = T(0);
+  if (bias.defined()) {
+    const T* pb = bias.data<T>();
+    for (int64_t i = 0; i < N; ++i) std::copy(pb, pb + out, py + i * out);
+    beta = T(1);
+  }
+  cpu::gemm(false, true, N, out, in, T(1), x.data<T>(), in, w.data<T>(), in, beta, py, out);
+}
+
+class LinearBackward : public Node {
+ public:
+  LinearBackward(const Tensor& x, const Tensor& w) : x_(x), w_(w) {}
+  const char* name() const override { return "LinearBackward"; }
+  void release() override {
+    x_.reset();
+    w_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    Tensor g = grads[0].contiguous();
+    Tensor x = x_.unpack(this), w = w_.unpack(this);
+    Tensor gx, gw, gb;
+    int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+    visit_floating(g.dtype(), "linear", [&](auto tag) {
+      using T = decltype(tag);
+      if (next_edges[0].fn) {  // dx (N, in) = g (N, out) @ W (out, in)
+        gx = empty(x.shape(), x.dtype());
+        cpu::gemm(false, false, N, in, out, T(1), g.data<T>(), out, w.data<T>(), in, T(0), gx.data<T>(), in);
+      }
+      if (next_edges[1].fn) {  // dW (out, in) = g^T (out, N) @ x (N, in)
+        gw = empty(w.shape(), w.dtype());
+        cpu::gemm(true, false, out, in, N, T(1), g.data<T>(), out, x.data<T>(), in, T(0), gw.data<T>(), in);
+      }
+      if (next_edges.size() > 2 && next_edges[2].fn) gb = sum(g, {0});
+    });
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;
+};
+
+}  // namespace
+
+Tensor linear(const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
+  NERVE_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ",
+              detail::describe(weight));
+  NERVE_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got a 0-d tensor");
+  int64_t in = weight.shape()[1], out = weight.shape()[0];
+  NERVE_CHECK(x_in.shape().back() == in, "linear: input last dim ", x_in.shape().back(), " != in_features ", in,
+              " (input ", detail::describe(x_in), ", weight ", detail::describe(weight), ")");
+  NERVE_CHECK(x_in.dtype() == weight.dtype(), "linear: input dtype ", dtype_name(x_in.dtype()),
+              " != weight dtype ", dtype_name(weight.dtype()));
+  NERVE_CHECK(is_floating(weight.dtype()), "linear: expected floating tensors, got ", dtype_name(weight.dtype()));
+  if (bias.defined())
+    NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == out && bias.dtype() == weight.dtype(),
+                "linear: bias must be (", out, ") ", dtype_name(weight.dtype()), ", got ", detail::describe(bias));
+  Tensor x = x_in.dim() == 2 ? x_in : reshape(x_in, {-1, in});
+  x = x.contiguous();
+  Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+  Tensor y = empty({x.shape()[0], out}, x.dtype());
+  visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y); });
+  bool need = b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w});
+  if (need) {
+    auto node = make_node<LinearBackward>(x, w);
+    if (b.defined())
+      set_history(node, {&x, &w, &b}, {&y});
+    else
+      set_history(node, {&x, &w}, {&y});
+  }
+  if (x_in.dim() == 2) return y;
+  Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
+  os.push_back(out);
+  return reshape(y, os);
+}
+
+}  // namespace nerve

@@ -1,0 +1,355 @@
+// Reductions: sum/mean/var over any dims, max/min/argmax along a dim or overall, softmax and log_softmax.
+// Kernels see either rows (reduced dims last) or columns (reduced dims first) of a contiguous tensor.
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "backend/cpu/loops.h"
+#include "ops/op_util.h"
+
+namespace nerve {
+
+using detail::record;
+
+namespace {
+
+// Sorted, unique, wrapped dims; empty input means all dims.
+std::vector<bool> reduced_mask(const Tensor& x, const Shape& dims, const char* op) {
+  std::vector<bool> red(x.dim(), dims.empty());
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, x.dim(), op);
+    NERVE_CHECK(x.dim() == 0 || !red[w] || dims.empty(), op, ": dim ", w, " appears multiple times in ",
+                to_string(dims));
+    if (x.dim() > 0) red[w] = true;
+  }
+  return red;
+}
+
+Shape out_shape(const Tensor& x, const std::vector<bool>& red, bool keepdim) {
+  Shape s;
+  for (int64_t i = 0; i < x.dim(); ++i) {
+    if (!red[i])
+      s.push_back(x.shape()[i]);
+    else if (keepdim)
+      s.push_back(1);
+  }
+  return s;
+}
+
+// Returns x as a contiguous (outer, inner) matrix whose rows are reduced (inner = reduced elements).
+Tensor as_rows(const Tensor& x, const std::vector<bool>& red, int64_t& outer, int64_t& inner) {
+  Shape perm;
+  outer = 1;
+  inner = 1;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (!red[i]) perm.push_back(i), outer *= x.shape()[i];
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (red[i]) perm.push_back(i), inner *= x.shape()[i];
+  NoGradGuard g;
+  return x.dim() ? contiguous(permute(x, perm)) : x.contiguous();
+}
+
+template <class T, class Acc>
+void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
+  // columns: x contiguous and the reduced dims form a prefix (bias gradients, batch sums)
+  int64_t nred_prefix = 0;
+  while (nred_prefix < x.dim() && red[nred_prefix]) ++nred_prefix;
+  bool prefix = x.is_contiguous() && nred_prefix > 0 &&
+                std::all_of(red.begin() + nred_prefix, red.end(), [](bool b) { return !b; });
+  if (prefix) {
+    int64_t R = 1;
+    for (int64_t i = 0; i < nred_prefix; ++i) R *= x.shape()[i];
+    int64_t C = x.numel() / std::max<int64_t>(R, 1);
+    const T* p = static_cast<const T*>(x.raw_data());
+    std::vector<Acc> acc(C, Acc(0));
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = p + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+    }
+    for (int64_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
+    return;
+  }
+  int64_t outer, inner;
+  Tensor rows = as_rows(x, red, outer, inner);
+  const T* p = static_cast<const T*>(rows.raw_data());
+  parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* row = p + r * inner;
+      Acc s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t i = 0; i < inner; ++i) s += row[i];
+      out[r] = static_cast<T>(s);
+    }
+  });
+}
+
+class SumBackward : public Node {
+ public:
+  SumBackward(Shape in, Shape kept) : in_(std::move(in)), kept_(std::move(kept)) {}
+  const char* name() const override { return "SumBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {expand(reshape(g[0], kept_), in_)}; }
+
+ private:
+  Shape in_, kept_;  // input shape, output shape with keepdim
+};
+
+}  // namespace
+
+Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  Tensor x = x_in.dtype() == DType::b8 || x_in.dtype() == DType::u8 || x_in.dtype() == DType::i32
+                 ? x_in.to(DType::i64) : x_in;
+  std::vector<bool> red = reduced_mask(x, dims, "sum");
+  Tensor out = empty(out_shape(x, red, keepdim), x.dtype());
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, bool>)
+      NERVE_ASSERT(false, "sum: bool reaches the kernel");
+    else
+      sum_kernel<T, T>(x, red, out.data<T>());
+  });
+  record<SumBackward>({&x}, out, x.shape(), out_shape(x, red, true));
+  return out;
+}
+
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  NERVE_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor, got ", dtype_name(x.dtype()),
+              "; convert with .to(DType::f32)");
+  std::vector<bool> red = reduced_mask(x, dims, "mean");
+  int64_t count = 1;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (red[i]) count *= x.shape()[i];
+  return sum(x, dims, keepdim) * (1.0 / static_cast<double>(count));
+}
+
+Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
+  std::vector<bool> red = reduced_mask(x, dims, "var");
+  int64_t count = 1;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (red[i]) count *= x.shape()[i];
+  Tensor d = x - mean(x, dims, true);
+  return sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
+  NERVE_CHECK(lead >= 0, "sum_to: cannot reduce ", to_string(x.shape()), " to ", to_string(shape));
+  Shape dims;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && x.shape()[i] != 1)) dims.push_back(i);
+  if (dims.empty()) return reshape(x, shape);
+  return reshape(sum(x, dims, true), shape);
+}
+
+// ------------------------------------------------------------------ max / min
+namespace {
+
+class MaxDimBackward : public Node {
+ public:
+  MaxDimBackward(Shape in, int64_t dim, Tensor idx, bool keepdim)
+      : in_(std::move(in)), dim_(dim), idx_(std::move(idx)), keepdim_(keepdim) {}
+  const char* name() const override { return "MaxBackward"; }
+  void release() override { idx_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor gk = keepdim_ ? g[0] : unsqueeze(g[0], dim_);
+    Tensor ik = keepdim_ ? idx_ : unsqueeze(idx_, dim_);
+    return {scatter_add(zeros(in_, g[0].dtype()), dim_, ik, gk)};
+  }
+
+ private:
+  Shape in_;
+  int64_t dim_;
+  Tensor idx_;
+  bool keepdim_;
+};
+
+// values and indices of the max (or min) along dim; NaN wins, first occurrence on ties
+std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max, const char* op) {
+  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
+  dim = x.dim() ? wrap_dim(dim, x.dim(), op) : 0;
+  std::vector<bool> red(x.dim(), false);
+  if (x.dim()) red[dim] = true;
+  int64_t outer, inner;
+  Tensor rows = as_rows(x, red, outer, inner);
+  Shape os = out_shape(x, red, keepdim);
+  Tensor vals = empty(os, x.dtype()), idx = empty(os, DType::i64);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = static_cast<const T*>(rows.raw_data());
+    T* v = vals.data<T>();
+    int64_t* ix = idx.data<int64_t>();
+    for (int64_t r = 0; r < outer; ++r) {
+      const T* row = p + r * inner;
+      int64_t best = 0;
+      for (int64_t i = 1; i < inner; ++i) {
+        T a = row[i], b = row[best];
+        if (b != b) break;
+        if (a != a || (is_max ? a > b : a < b)) best = i;
+      }
+      v[r] = row[best];
+      ix[r] = best;
+    }
+  });
+  if (any_requires_grad({&x}))
+    set_history(make_node<MaxDimBackward>(x.shape(), dim, idx, keepdim), {&x}, {&vals});
+  return {vals, idx};
+}
+
+class AmaxBackward : public Node {
+ public:
+  AmaxBackward(const Tensor& x, const Tensor& out_keep, Shape kept)
+      : x_(x), out_(out_keep, true), kept_(std::move(kept)) {}
+  const char* name() const override { return "AmaxBackward"; }
+  void release() override {
+    x_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor x = x_.unpack(this), m = out_.unpack(this);
+    Tensor mask = eq(x, m).to(g[0].dtype());
+    Shape dims;
+    for (size_t i = 0; i < kept_.size(); ++i)
+      if (kept_[i] == 1 && x.shape()[i] != 1) dims.push_back(static_cast<int64_t>(i));
+    Tensor count = dims.empty() ? mask : sum(mask, dims, true);
+    return {mask * reshape(g[0], kept_) / count};
+  }
+
+ private:
+  SavedTensor x_, out_;
+  Shape kept_;
+};
+
+Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op) {
+  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
+  std::vector<bool> red = reduced_mask(x, dims, op);
+  int64_t outer, inner;
+  Tensor rows = as_rows(x, red, outer, inner);
+  Shape kept = out_shape(x, red, true);
+  Tensor out = empty(kept, x.dtype());
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = static_cast<const T*>(rows.raw_data());
+    T* o = out.data<T>();
+    for (int64_t r = 0; r < outer; ++r) {
+      const T* row = p + r * inner;
+      T best = row[0];
+      for (int64_t i = 1; i < inner && best == best; ++i)
+        if (row[i] != row[i] || (is_max ? row[i] > best : row[i] < best)) best = row[i];
+      o[r] = best;
+    }
+  });
+  if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+  return keepdim ? out : reshape(out, out_shape(x, red, false));
+}
+
+}  // namespace
+
+Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max"); }
+Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min"); }
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim(x, dim, keepdim, true, "max");
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim(x, dim, keepdim, false, "min");
+}
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard g;
+  return extreme_dim(x, dim, keepdim, true, "argmax").second;
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard g;
+  return extreme_dim(x, dim, keepdim, false, "argmin").second;
+}
+
+// ------------------------------------------------------------------ softmax / log_softmax
+namespace {
+
+// y = softmax or log_softmax over the last dim of a contiguous (rows, n) tensor
+template <class T>
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t n, bool log) {
+  parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const T* xr = x + r * n;
+      T* yr = y + r * n;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t i = 0; i < n; ++i) m = xr[i] > m || xr[i] != xr[i] ? xr[i] : m;
+      if (std::isinf(m) && m < 0) m = 0;  // a row of -inf: avoid inf - inf
+      T s = 0;
+      for (int64_t i = 0; i < n; ++i) s += std::exp(xr[i] - m);
+      if (log) {
+        T ls = std::log(s) + m;
+        for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - ls;
+      } else {
+        T inv = T(1) / s;
+        for (int64_t i = 0; i < n; ++i) yr[i] = std::exp(xr[i] - m) * inv;
+      }
+    }
+  });
+}
+
+// softmax:     dx = y * (g - sum(g * y))
+// log_softmax: dx = g - exp(y) * sum(g)
+template <class T>
+void softmax_rows_backward(const T* g, const T* y, T* dx, int64_t rows, int64_t n, bool log) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *gr = g + r * n, *yr = y + r * n;
+    T* dr = dx + r * n;
+    T s = 0;
+    if (log) {
+      for (int64_t i = 0; i < n; ++i) s += gr[i];
+      for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * s;
+    } else {
+      for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
+      for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - s);
+    }
+  }
+}
+
+class SoftmaxBackward : public Node {
+ public:
+  SoftmaxBackward(const Tensor& y, bool log) : y_(y, true), log_(log) {}
+  const char* name() const override { return log_ ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
+  void release() override { y_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    Tensor y = y_.unpack(this), g = grads[0].contiguous();
+    Tensor dx = empty(y.shape(), y.dtype());
+    int64_t n = y.dim() ? y.shape().back() : 1;
+    visit_floating(y.dtype(), name(), [&](auto tag) {
+      using T = decltype(tag);
+      softmax_rows_backward<T>(g.data<T>(), y.data<T>(), dx.data<T>(), y.numel() / std::max<int64_t>(n, 1), n, log_);
+    });
+    return {dx};
+  }
+
+ private:
+  SavedTensor y_;  // output, contiguous, softmax dim last
+  bool log_;
+};
+
+Tensor softmax_impl(const Tensor& x_in, int64_t dim, bool log, const char* op) {
+  Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
+  if (x.dim() == 0) x = reshape(x, {1});
+  dim = wrap_dim(dim, x.dim(), op);
+  bool last = dim == x.dim() - 1;
+  Tensor xt = last ? x : transpose(x, dim, -1);
+  Tensor xc = contiguous(xt);
+  Tensor y = empty(xc.shape(), xc.dtype());
+  int64_t n = xc.shape().back();
+  visit_floating(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    if (n > 0) softmax_rows<T>(xc.data<T>(), y.data<T>(), xc.numel() / n, n, log);
+  });
+  if (any_requires_grad({&xc})) set_history(make_node<SoftmaxBackward>(y, log), {&xc}, {&y});
+  Tensor out = last ? y : transpose(y, dim, -1);
+  return x_in.dim() == 0 ? reshape(out, {}) : out;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false, "softmax"); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true, "log_softmax"); }
+
+}  // namespace nerve

@@ -1,0 +1,149 @@
+// Unary math and activations. Forward is one kernel; backward is one fused kernel over (grad, saved),
+// where `saved` is the input or the output, whichever the derivative needs.
+#include <cmath>
+
+#include "backend/cpu/elementwise.h"
+#include "ops/op_util.h"
+
+namespace nerve {
+
+namespace {
+
+enum class UnOp { neg, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, gelu, clamp };
+
+struct UnSpec {
+  const char* name;
+  bool saves_output;  // derivative written in terms of y = f(x) rather than x
+};
+constexpr UnSpec kSpecs[] = {
+    {"NegBackward", false},  {"ExpBackward", true},       {"LogBackward", false},
+    {"SqrtBackward", true},  {"AbsBackward", false},      {"ReluBackward", true},
+    {"LeakyReluBackward", false}, {"SigmoidBackward", true}, {"TanhBackward", true},
+    {"GeluBackward", false}, {"ClampBackward", false},
+};
+
+struct Params {
+  double p0 = 0, p1 = 0;  // leaky slope, or clamp bounds
+  bool has_lo = false, has_hi = false;
+};
+
+template <class T>
+T gelu_f(T x) {
+  return static_cast<T>(0.5) * x * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+}
+
+template <class T>
+void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
+  using cpu::unary_kernel;
+  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
+  switch (op) {
+    case UnOp::neg: unary_kernel<T, T>(out, x, [](T v) { return -v; }); break;
+    case UnOp::exp: unary_kernel<T, T>(out, x, [](T v) { return std::exp(v); }); break;
+    case UnOp::log: unary_kernel<T, T>(out, x, [](T v) { return std::log(v); }); break;
+    case UnOp::sqrt: unary_kernel<T, T>(out, x, [](T v) { return std::sqrt(v); }); break;
+    case UnOp::abs: unary_kernel<T, T>(out, x, [](T v) { return v < T(0) ? -v : v; }); break;
+    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : T(0); }); break;
+    case UnOp::leaky_relu: unary_kernel<T, T>(out, x, [lo](T v) { return v > T(0) ? v : v * lo; }); break;
+    case UnOp::sigmoid: unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); }); break;
+    case UnOp::tanh: unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); }); break;
+    case UnOp::gelu: unary_kernel<T, T>(out, x, [](T v) { return gelu_f(v); }); break;
+    case UnOp::clamp: {
+      bool hl = p.has_lo, hh = p.has_hi;
+      unary_kernel<T, T>(out, x, [=](T v) {
+        if (v != v) return v;
+        if (hl && v < lo) v = lo;
+        if (hh && v > hi) v = hi;
+        return v;
+      });
+      break;
+    }
+  }
+}
+
+// grad_in = g * f'(x), with s = x or y as kSpecs says
+template <class T>
+void backward(UnOp op, const Params& p, const Tensor& out, const Tensor& g, const Tensor& s) {
+  using cpu::binary_kernel;
+  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
+  switch (op) {
+    case UnOp::neg: cpu::unary_kernel<T, T>(out, g, [](T v) { return -v; }); break;
+    case UnOp::exp: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * y; }); break;
+    case UnOp::log: binary_kernel<T, T, T>(out, g, s, [](T d, T x) { return d / x; }); break;
+    case UnOp::sqrt: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d / (T(2) * y); }); break;
+    case UnOp::abs:
+      binary_kernel<T, T, T>(out, g, s, [](T d, T x) { return x > T(0) ? d : x < T(0) ? -d : T(0); });
+      break;
+    case UnOp::relu: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return y > T(0) ? d : T(0); }); break;
+    case UnOp::leaky_relu: binary_kernel<T, T, T>(out, g, s, [lo](T d, T x) { return x > T(0) ? d : d * lo; }); break;
+    case UnOp::sigmoid: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * y * (T(1) - y); }); break;
+    case UnOp::tanh: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * (T(1) - y * y); }); break;
+    case UnOp::gelu:
+      // d/dx x*Phi(x) = Phi(x) + x*phi(x)
+      binary_kernel<T, T, T>(out, g, s, [](T d, T x) {
+        T cdf = static_cast<T>(0.5) * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+        T pdf = std::exp(static_cast<T>(-0.5) * x * x) * static_cast<T>(0.3989422804014327);
+        return d * (cdf + x * pdf);
+      });
+      break;
+    case UnOp::clamp: {
+      bool hl = p.has_lo, hh = p.has_hi;
+      binary_kernel<T, T, T>(out, g, s, [=](T d, T x) { return (hl && x < lo) || (hh && x > hi) ? T(0) : d; });
+      break;
+    }
+  }
+}
+
+class UnaryBackward : public Node {
+ public:
+  UnaryBackward(UnOp op, Params p, const Tensor& saved) : op_(op), p_(p), saved_(saved, kSpecs[int(op)].saves_output) {}
+  const char* name() const override { return kSpecs[static_cast<int>(op_)].name; }
+  void release() override { saved_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    const Tensor& g = grads[0];
+    Tensor s = op_ == UnOp::neg ? g : saved_.unpack(this);
+    Tensor out = empty(g.shape(), g.dtype());
+    visit_floating(g.dtype(), name(), [&](auto tag) { backward<decltype(tag)>(op_, p_, out, g, s); });
+    return {out};
+  }
+
+ private:
+  UnOp op_;
+  Params p_;
+  SavedTensor saved_;
+};
+
+Tensor unary(UnOp op, const char* name, const Tensor& x_in, Params p = {}) {
+  NERVE_CHECK(x_in.defined(), name, ": undefined tensor argument");
+  Tensor x = x_in;
+  bool int_ok = op == UnOp::neg || op == UnOp::abs || op == UnOp::relu || op == UnOp::clamp;
+  if (!is_floating(x.dtype()) && !int_ok) x = x.to(DType::f32);
+  NERVE_CHECK(x.dtype() != DType::b8, name, ": not supported on bool tensors");
+  Tensor out = empty(x.shape(), x.dtype());
+  visit_dtype(x.dtype(), [&](auto tag) { forward<decltype(tag)>(op, p, out, x); });
+  if (any_requires_grad({&x})) {
+    const Tensor& saved = kSpecs[static_cast<int>(op)].saves_output ? out : x;
+    auto node = make_node<UnaryBackward>(op, p, op == UnOp::neg ? Tensor() : saved);
+    set_history(node, {&x}, {&out});
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor neg(const Tensor& x) { return unary(UnOp::neg, "neg", x); }
+Tensor exp(const Tensor& x) { return unary(UnOp::exp, "exp", x); }
+Tensor log(const Tensor& x) { return unary(UnOp::log, "log", x); }
+Tensor sqrt(const Tensor& x) { return unary(UnOp::sqrt, "sqrt", x); }
+Tensor abs(const Tensor& x) { return unary(UnOp::abs, "abs", x); }
+Tensor relu(const Tensor& x) { return unary(UnOp::relu, "relu", x); }
+Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnOp::leaky_relu, "leaky_relu", x, {slope}); }
+Tensor sigmoid(const Tensor& x) { return unary(UnOp::sigmoid, "sigmoid", x); }
+Tensor tanh(const Tensor& x) { return unary(UnOp::tanh, "tanh", x); }
+Tensor gelu(const Tensor& x) { return unary(UnOp::gelu, "gelu", x); }
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  NERVE_CHECK(lo || hi, "clamp: at least one of min and max must be given");
+  Params p{lo.value_or(0), hi.value_or(0), lo.has_value(), hi.has_value()};
+  return unary(UnOp::clamp, "clamp", x, p);
+}
+
+}  // namespace nerve

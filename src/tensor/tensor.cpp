@@ -1,0 +1,161 @@
+// Tensor handle basics: layout queries, element access, printing, autograd flags.
+#include "nerve/tensor/tensor.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "nerve/autograd/node.h"
+#include "nerve/ops/ops.h"
+
+namespace nerve {
+
+int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = impl_->shape.size(); i-- > 0;) {
+    if (impl_->shape[i] == 1) continue;
+    if (impl_->strides[i] != expected) return false;
+    expected *= impl_->shape[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
+}
+
+template <class T>
+T Tensor::item() const {
+  NERVE_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", nerve::to_string(shape()));
+  return visit_dtype(dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    return static_cast<T>(*static_cast<const S*>(raw_data()));
+  });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor c = contiguous();
+  std::vector<T> out(static_cast<size_t>(c.numel()));
+  visit_dtype(dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    const S* p = static_cast<const S*>(c.raw_data());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
+  });
+  return out;
+}
+
+#define NERVE_INSTANTIATE_ACCESS(T) \
+  template T Tensor::item<T>() const; \
+  template std::vector<T> Tensor::to_vector<T>() const;
+NERVE_INSTANTIATE_ACCESS(float)
+NERVE_INSTANTIATE_ACCESS(double)
+NERVE_INSTANTIATE_ACCESS(int64_t)
+NERVE_INSTANTIATE_ACCESS(int32_t)
+NERVE_INSTANTIATE_ACCESS(uint8_t)
+NERVE_INSTANTIATE_ACCESS(bool)
+#undef NERVE_INSTANTIATE_ACCESS
+
+Tensor& Tensor::requires_grad_(bool on) {
+  NERVE_CHECK(is_leaf() || on, "requires_grad_: cannot turn off requires_grad on a non-leaf tensor; use detach()");
+  NERVE_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
+              dtype_name(dtype()));
+  impl_->requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = impl_->storage;
+  impl->shape = impl_->shape;
+  impl->strides = impl_->strides;
+  impl->offset = impl_->offset;
+  impl->dtype = impl_->dtype;
+  return Tensor(std::move(impl));
+}
+
+// ------------------------------------------------------------------ printing
+namespace {
+void print_rec(std::ostream& os, const Tensor& t, const std::vector<double>& v, int64_t& pos, int64_t d, int indent,
+               bool floating) {
+  if (t.dim() == 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[0]);
+    os << buf;
+    return;
+  }
+  os << '[';
+  int64_t n = t.size(d);
+  for (int64_t i = 0; i < n; ++i) {
+    if (d == t.dim() - 1) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[pos++]);
+      os << buf << (i + 1 < n ? ", " : "");
+    } else {
+      print_rec(os, t, v, pos, d + 1, indent + 1, floating);
+      if (i + 1 < n) os << ",\n" << std::string(static_cast<size_t>(indent + 1), ' ');
+    }
+  }
+  os << ']';
+}
+}  // namespace
+
+std::string Tensor::to_string() const {
+  if (!defined()) return "tensor(undefined)";
+  std::ostringstream os;
+  os << "tensor(";
+  if (dtype() == DType::b8) {
+    std::vector<double> v;
+    for (bool b : to_vector<bool>()) v.push_back(b);
+    int64_t pos = 0;
+    std::ostringstream inner;
+    print_rec(inner, *this, v, pos, 0, 7, false);
+    std::string s = inner.str();
+    for (size_t i = 0; i < s.size(); ++i)
+      if (s[i] == '1' || s[i] == '0') os << (s[i] == '1' ? "True" : "False"); else os << s[i];
+  } else {
+    std::vector<double> v = to_vector<double>();
+    int64_t pos = 0;
+    print_rec(os, *this, v, pos, 0, 7, is_floating(dtype()));
+  }
+  if (numel() == 0) os << ", size=" << nerve::to_string(shape());
+  if (dtype() != DType::f32 && dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
+  if (requires_grad() && grad_fn()) os << ", grad_fn=<" << grad_fn()->name() << ">";
+  else if (requires_grad()) os << ", requires_grad=True";
+  os << ')';
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+
+// ------------------------------------------------------------------ method forms
+Tensor Tensor::reshape(const Shape& s) const { return nerve::reshape(*this, s); }
+Tensor Tensor::view(const Shape& s) const { return nerve::view(*this, s); }
+Tensor Tensor::permute(const Shape& d) const { return nerve::permute(*this, d); }
+Tensor Tensor::transpose(int64_t a, int64_t b) const { return nerve::transpose(*this, a, b); }
+Tensor Tensor::t() const {
+  NERVE_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got ", nerve::to_string(shape()));
+  return dim() < 2 ? *this : nerve::transpose(*this, 0, 1);
+}
+Tensor Tensor::narrow(int64_t d, int64_t s, int64_t l) const { return nerve::narrow(*this, d, s, l); }
+Tensor Tensor::select(int64_t d, int64_t i) const { return nerve::select(*this, d, i); }
+Tensor Tensor::expand(const Shape& s) const { return nerve::expand(*this, s); }
+Tensor Tensor::squeeze(int64_t d) const { return nerve::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(int64_t d) const { return nerve::unsqueeze(*this, d); }
+Tensor Tensor::flatten(int64_t s, int64_t e) const { return nerve::flatten(*this, s, e); }
+Tensor Tensor::contiguous() const { return nerve::contiguous(*this); }
+Tensor Tensor::clone() const { return nerve::clone(*this); }
+Tensor Tensor::to(DType d) const { return nerve::to_dtype(*this, d); }
+Tensor Tensor::sum(const Shape& d, bool k) const { return nerve::sum(*this, d, k); }
+Tensor Tensor::mean(const Shape& d, bool k) const { return nerve::mean(*this, d, k); }
+Tensor Tensor::matmul(const Tensor& o) const { return nerve::matmul(*this, o); }
+Tensor Tensor::exp() const { return nerve::exp(*this); }
+Tensor Tensor::log() const { return nerve::log(*this); }
+Tensor Tensor::relu() const { return nerve::relu(*this); }
+Tensor Tensor::sigmoid() const { return nerve::sigmoid(*this); }
+Tensor Tensor::tanh() const { return nerve::tanh(*this); }
+Tensor Tensor::pow(double e) const { return nerve::pow(*this, e); }
+Tensor Tensor::argmax(int64_t d, bool k) const { return nerve::argmax(*this, d, k); }
+
+}  // namespace nerve

@@ -1,0 +1,47 @@
+// Tensor basics: creation, views sharing storage, printing, item, errors.
+#include <gtest/gtest.h>
+
+#include <nerve/nerve.h>
+
+using namespace nerve;
+
+TEST(Tensor, CreationAndViews) {
+  Tensor a = arange(0, 6, 1, DType::f32).reshape({2, 3});
+  EXPECT_EQ(a.shape(), (Shape{2, 3}));
+  Tensor t = a.t();
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  EXPECT_EQ(t.storage(), a.storage());
+  Tensor s = a.select(1, 2);
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{2, 5}));
+  EXPECT_EQ(a.narrow(1, 1, 2).contiguous().to_vector<float>(), (std::vector<float>{1, 2, 4, 5}));
+}
+
+TEST(Tensor, Printing) {
+  Tensor a = tensor({{1.f, 2.f}, {3.f, 4.f}});
+  EXPECT_EQ(a.to_string(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
+}
+
+TEST(Autograd, SimpleChain) {
+  Tensor x = tensor({1.f, 2.f, 3.f}).requires_grad_();
+  Tensor y = sum(x * x + x);
+  y.backward();
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{3, 5, 7}));
+}
+
+TEST(Autograd, LongChainNoStackOverflow) {
+  Tensor x = ones({4}).requires_grad_();
+  Tensor y = x;
+  for (int i = 0; i < 10000; ++i) y = y * 1.0;
+  sum(y).backward();
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{1, 1, 1, 1}));
+}
+
+TEST(Errors, MatmulShapes) {
+  try {
+    matmul(zeros({4, 3}), zeros({5, 2}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "matmul: a.shape[-1] (3) != b.shape[-2] (5); a is [4, 3] f32, b is [5, 2] f32");
+  }
+}
