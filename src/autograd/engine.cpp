@@ -32,39 +32,9 @@ void accumulate(Tensor& slot, const Tensor& g) {
   else
     slot = add(slot, g);
 }
-}  // namespace
 
-void Tensor::backward(const Tensor& grad, bool retain_graph) const {
-  NERVE_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn (did you call it "
-                               "inside a NoGradGuard, or on a tensor built from leaves without requires_grad?)");
-  Tensor g = grad;
-  if (!g.defined()) {
-    NERVE_CHECK(numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor is ",
-                nerve::to_string(shape()), ", pass an explicit gradient");
-    g = ones(shape(), dtype());
-  }
-  NERVE_CHECK(g.shape() == shape(), "backward: gradient shape ", nerve::to_string(g.shape()), " != tensor shape ",
-              nerve::to_string(shape()));
-  NoGradGuard no_grad;
-  Edge root = gradient_edge(*this);
-  // pass 1: count, for each node, how many edges point at it
-  // (a node is first reached with deps_ == 0; afterwards deps_ >= 1 until pass 2 counts it down)
-  std::vector<Node*> stack{root.fn.get()};
-  root.fn->deps_ = 0;
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    for (Edge& e : n->next_edges) {
-      if (!e.fn) continue;
-      Node* m = e.fn.get();
-      if (m->deps_ == 0) stack.push_back(m);
-      ++m->deps_;
-    }
-  }
-  // pass 2: run nodes whose dependants have all delivered
-  root.fn->grad_buf_.assign(root.fn->num_outputs, Tensor());
-  root.fn->grad_buf_[root.input_nr] = g;
-  std::vector<std::shared_ptr<Node>> ready{root.fn};
+// pass 2 of backward: runs nodes whose dependants have all delivered their gradients
+void run_ready(std::vector<std::shared_ptr<Node>>& ready, bool retain_graph) {
   while (!ready.empty()) {
     std::shared_ptr<Node> n = std::move(ready.back());
     ready.pop_back();
@@ -86,6 +56,54 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
       }
       if (--m->deps_ == 0) ready.push_back(e.fn);
     }
+  }
+}
+}  // namespace
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  NERVE_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn (did you call it "
+                               "inside a NoGradGuard, or on a tensor built from leaves without requires_grad?)");
+  Tensor g = grad;
+  if (!g.defined()) {
+    NERVE_CHECK(numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor is ",
+                nerve::to_string(shape()), ", pass an explicit gradient");
+    g = ones(shape(), dtype());
+  }
+  NERVE_CHECK(g.shape() == shape(), "backward: gradient shape ", nerve::to_string(g.shape()), " != tensor shape ",
+              nerve::to_string(shape()));
+  NoGradGuard no_grad;
+  Edge root = gradient_edge(*this);
+  // pass 1: count, for each node, how many edges point at it
+  // (a node is first reached with deps_ == 0; afterwards deps_ >= 1 until pass 2 counts it down)
+  std::vector<Node*> stack{root.fn.get()};
+  std::vector<Node*> seen{root.fn.get()};  // to reset the scratch space if a node throws
+  root.fn->deps_ = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (Edge& e : n->next_edges) {
+      if (!e.fn) continue;
+      Node* m = e.fn.get();
+      if (m->deps_ == 0) {
+        stack.push_back(m);
+        seen.push_back(m);
+      }
+      ++m->deps_;
+    }
+  }
+  // pass 2: run nodes whose dependants have all delivered
+  root.fn->grad_buf_.assign(root.fn->num_outputs, Tensor());
+  root.fn->grad_buf_[root.input_nr] = g;
+  std::vector<std::shared_ptr<Node>> ready{root.fn};
+  try {
+    run_ready(ready, retain_graph);
+  } catch (...) {
+    // a failed backward must not leave counts behind: nodes (a leaf's AccumulateGrad) are shared by later graphs
+    for (Node* n : seen) {
+      n->deps_ = 0;
+      n->grad_buf_.clear();
+    }
+    throw;
   }
 }
 

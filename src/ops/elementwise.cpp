@@ -128,7 +128,8 @@ class BinaryBackward : public Node {
       }
       case BinOp::pow: {
         Tensor a = a_.unpack(this), b = b_.unpack(this);
-        if (need_a) ga = g * b * pow(a, b - 1.0);
+        // d/da a^b = b a^(b-1), taken as 0 where b == 0 (PyTorch's convention; avoids 0 * inf at a == 0)
+        if (need_a) ga = where(eq(b, zeros_like(b)), zeros_like(g), g * b * pow(a, b - 1.0));
         if (need_b) {
           Tensor out = out_.unpack(this);
           // d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)

@@ -108,6 +108,11 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
     return reshape(mm(reshape(a, {-1, k_a}), b), os);
   }
   Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  for (size_t i = 1; i <= std::min(ba.size(), bb.size()); ++i) {
+    int64_t da = ba[ba.size() - i], db = bb[bb.size() - i];
+    NERVE_CHECK(da == db || da == 1 || db == 1, "matmul: batch dims ", to_string(ba), " and ", to_string(bb),
+                " cannot be broadcast; ", detail::describe(a_in, b_in));
+  }
   Shape batch = broadcast_shapes(ba, bb, "matmul");
   int64_t B = numel(batch);
   Shape ea = batch, eb = batch;

@@ -59,7 +59,8 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
   if (prefix) {
     int64_t R = 1;
     for (int64_t i = 0; i < nred_prefix; ++i) R *= x.shape()[i];
-    int64_t C = x.numel() / std::max<int64_t>(R, 1);
+    int64_t C = 1;  // not x.numel() / R: that is 0 when a reduced dim is empty
+    for (int64_t i = nred_prefix; i < x.dim(); ++i) C *= x.shape()[i];
     const T* p = static_cast<const T*>(x.raw_data());
     std::vector<Acc> acc(C, Acc(0));
     for (int64_t r = 0; r < R; ++r) {
@@ -136,6 +137,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   NERVE_CHECK(lead >= 0, "sum_to: cannot reduce ", to_string(x.shape()), " to ", to_string(shape));
+  for (size_t i = 0; i < shape.size(); ++i)
+    NERVE_CHECK(shape[i] == 1 || shape[i] == x.shape()[i + lead], "sum_to: cannot reduce ", to_string(x.shape()),
+                " to ", to_string(shape), " (size ", shape[i], " at dim ", i, " is neither 1 nor ", x.shape()[i + lead],
+                ")");
   Shape dims;
   for (int64_t i = 0; i < x.dim(); ++i)
     if (i < lead || (shape[i - lead] == 1 && x.shape()[i] != 1)) dims.push_back(i);
@@ -153,6 +158,7 @@ class MaxDimBackward : public Node {
   const char* name() const override { return "MaxBackward"; }
   void release() override { idx_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    if (in_.empty()) return {g[0]};  // 0-d input: the value is the input
     Tensor gk = keepdim_ ? g[0] : unsqueeze(g[0], dim_);
     Tensor ik = keepdim_ ? idx_ : unsqueeze(idx_, dim_);
     return {scatter_add(zeros(in_, g[0].dtype()), dim_, ik, gk)};

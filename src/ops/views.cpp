@@ -406,6 +406,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   NERVE_CHECK(split_size > 0, "split: split_size must be positive, got ", split_size);
   dim = wrap_dim(dim, x.dim(), "split");
   std::vector<Tensor> out;
+  if (x.shape()[dim] == 0) return {narrow(x, dim, 0, 0)};  // PyTorch: one empty piece
   for (int64_t s = 0; s < x.shape()[dim]; s += split_size)
     out.push_back(narrow(x, dim, s, std::min(split_size, x.shape()[dim] - s)));
   return out;
@@ -415,6 +416,11 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   NERVE_CHECK(chunks > 0, "chunk: chunks must be positive, got ", chunks);
   dim = wrap_dim(dim, x.dim(), "chunk");
   int64_t size = x.shape()[dim];
+  if (size == 0) {  // PyTorch: `chunks` empty pieces
+    std::vector<Tensor> out;
+    for (int64_t i = 0; i < chunks; ++i) out.push_back(narrow(x, dim, 0, 0));
+    return out;
+  }
   return split(x, std::max<int64_t>(1, (size + chunks - 1) / chunks), dim);
 }
 

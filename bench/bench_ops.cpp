@@ -1,0 +1,57 @@
+// Per-op overhead and matmul throughput, nerve side. Prints one JSON line per measurement so
+// bench/ops.sh can pair it with bench/ops_torch.py. Usage: bench_ops [threads]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+#include <nerve/nerve.h>
+
+using namespace nerve;
+using Clock = std::chrono::steady_clock;
+
+// median over `reps` runs of the mean time of `inner` calls, in microseconds
+static double time_us(const std::function<void()>& f, int inner, int reps = 15) {
+  for (int i = 0; i < inner; ++i) f();  // warm-up
+  std::vector<double> ts;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) f();
+    ts.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / inner);
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  set_num_threads(threads);
+  manual_seed(0);
+  Tensor a = randn({32, 128}), b = randn({32, 128});
+  double fwd = time_us([&] { Tensor c = a + b; }, 20000);
+  std::printf("{\"name\": \"add_32x128_fwd\", \"us\": %.3f}\n", fwd);
+  Tensor ag = randn({32, 128}).requires_grad_(), bg = randn({32, 128}).requires_grad_();
+  double fb = time_us([&] {
+    Tensor c = ag + bg;
+    c.backward(ones({32, 128}));
+    ag.set_grad(Tensor());
+    bg.set_grad(Tensor());
+  }, 5000);
+  std::printf("{\"name\": \"add_32x128_fwd_bwd\", \"us\": %.3f}\n", fb);
+
+  struct Shp { const char* name; int64_t m, k, n; bool ta, tb; };
+  // y = x W^T (forward), dX = dY W, dW = dY^T X
+  std::vector<Shp> shapes = {{"mm_fwd_32x784x128", 32, 784, 128, false, true},
+                             {"mm_dx_32x128x784", 32, 128, 784, false, false},
+                             {"mm_dw_128x32x784", 128, 32, 784, true, false},
+                             {"mm_1024", 1024, 1024, 1024, false, false}};
+  for (const Shp& s : shapes) {
+    Tensor x = s.ta ? randn({s.k, s.m}).t() : randn({s.m, s.k});
+    Tensor w = s.tb ? randn({s.n, s.k}).t() : randn({s.k, s.n});
+    int inner = s.m * s.n * s.k > 100000000 ? 10 : 500;
+    double us = time_us([&] { Tensor y = matmul(x, w); }, inner, 9);
+    std::printf("{\"name\": \"%s\", \"us\": %.3f, \"gflops\": %.1f}\n", s.name, us, 2.0 * s.m * s.n * s.k / us / 1e3);
+  }
+  return 0;
+}

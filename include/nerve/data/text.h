@@ -1,0 +1,78 @@
+// Text for character language models: a deterministic corpus reader, a byte-level CharTokenizer, and
+// SequenceWindowDataset cutting a token stream into (input, next-token target) windows.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nerve/data/dataset.h"
+
+namespace nerve::data {
+
+/// Options of read_text_corpus.
+struct CorpusOptions {
+  /// Files whose extension is one of these are skipped (fortune's index files by default).
+  std::vector<std::string> skip_extensions = {".dat", ".u8"};
+  /// Walk directories recursively (else only their direct files).
+  bool recursive = true;
+};
+
+/// The bytes of every file in `paths`, concatenated. A directory contributes its regular files (symlinks
+/// followed, skip_extensions left out) in sorted path order; explicit files are always read, in the given order. Errors
+/// when nothing is found, a path is missing or unreadable, or the corpus is empty.
+///   std::string text = read_text_corpus({"/usr/share/games/fortunes"});
+std::string read_text_corpus(const std::vector<std::string>& paths, const CorpusOptions& options = {});
+
+/// Maps each distinct byte of a text to an id (vocabulary sorted by byte value), as char-rnn does.
+///   CharTokenizer tok(text); Tensor ids = tok.encode("hello"); std::string s = tok.decode(ids);
+class CharTokenizer {
+ public:
+  /// An empty vocabulary.
+  CharTokenizer();
+  /// Vocabulary = the distinct bytes of `text`, sorted.
+  explicit CharTokenizer(std::string_view text);
+  /// (text.size()) i64 ids; a byte outside the vocabulary is an error naming it and its offset.
+  Tensor encode(std::string_view text) const;
+  /// Bytes of the ids (any integer dtype and shape, read in row-major order); ids outside [0, vocab_size) are errors.
+  std::string decode(const Tensor& ids) const;
+  std::string decode(const std::vector<int64_t>& ids) const;
+  int64_t vocab_size() const { return static_cast<int64_t>(vocab_.size()); }
+  /// The vocabulary bytes, by id.
+  const std::string& vocab() const { return vocab_; }
+  /// Id of byte c, or -1 when c is not in the vocabulary.
+  int64_t id(unsigned char c) const { return ids_[c]; }
+
+  /// Text file: a "nerve-char-tokenizer 1" line, a "vocab_size N" line, then one 2-hex-digit byte per line.
+  /// Atomic (temporary file + rename).  tok.save("vocab.txt"); auto tok2 = CharTokenizer::load("vocab.txt");
+  void save(const std::string& path) const;
+  static CharTokenizer load(const std::string& path);
+
+ private:
+  void set_vocab(std::string vocab);
+  std::string vocab_;
+  int64_t ids_[256];  // byte -> id, -1 when absent
+};
+
+/// Non-overlapping next-token windows over a 1-D token sequence: item i is
+///   data   = tokens[i*stride     : i*stride + seq_len]
+///   target = tokens[i*stride + 1 : i*stride + seq_len + 1]
+/// with stride = seq_len by default (tail tokens that do not fill a window are left out). Both are (seq_len) i64,
+/// batches (B, seq_len).
+///   SequenceWindowDataset ds(tok.encode(text), 64);  // ds.size() == (n - 1) / 64
+class SequenceWindowDataset : public Dataset {
+ public:
+  /// tokens: (n) integer tensor; needs n > seq_len. stride 0 means seq_len; a smaller stride overlaps windows.
+  SequenceWindowDataset(const Tensor& tokens, int64_t seq_len, int64_t stride = 0);
+  int64_t size() const override { return size_; }
+  Example get(int64_t index) const override;
+  Example get_batch(const std::vector<int64_t>& indices) const override;
+  int64_t seq_len() const { return seq_len_; }
+  const Tensor& tokens() const { return tokens_; }
+
+ private:
+  Tensor tokens_;  // (n) i64 contiguous
+  int64_t seq_len_, stride_, size_;
+};
+
+}  // namespace nerve::data

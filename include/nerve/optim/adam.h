@@ -1,0 +1,55 @@
+// optim::Adam (Kingma & Ba 2015, with optional AMSGrad) and optim::AdamW (decoupled weight decay, Loshchilov &
+// Hutter 2019), following torch.optim.Adam/AdamW's algorithms.
+#pragma once
+#include "nerve/optim/optimizer.h"
+
+namespace nerve::optim {
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool amsgrad = false;
+  Options to_map() const;
+};
+
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-2;
+  bool amsgrad = false;
+  Options to_map() const;
+};
+
+/// g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+/// (v replaced by its running max with amsgrad).
+///   optim::Adam opt(model->parameters(), {.lr = 1e-3});
+class Adam : public Optimizer {
+ public:
+  explicit Adam(std::vector<Tensor> params, const AdamOptions& options = {});
+  explicit Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = {});
+  std::string type_name() const override { return "Adam"; }
+
+ protected:
+  Adam(std::vector<ParamGroup> groups, Options defaults, bool decoupled);
+  void validate(const ParamGroup& group) const override;
+  void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+
+ private:
+  bool decoupled_ = false;  // AdamW: p *= 1 - lr wd instead of g += wd p
+};
+
+/// Adam with decoupled weight decay: p *= 1 - lr wd, then the Adam step on the raw gradient.
+///   optim::AdamW opt(model->parameters(), {.lr = 1e-3, .weight_decay = 1e-2});
+class AdamW : public Adam {
+ public:
+  explicit AdamW(std::vector<Tensor> params, const AdamWOptions& options = {});
+  explicit AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = {});
+  std::string type_name() const override { return "AdamW"; }
+};
+
+}  // namespace nerve::optim

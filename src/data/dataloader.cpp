@@ -1,0 +1,164 @@
+// DataLoader: one epoch = one EpochState holding the index order and, with prefetch, a worker thread that fills
+// a bounded queue (kPrefetchDepth batches) ahead of the consumer. Errors travel through the queue and are
+// rethrown in order; destroying the state stops and joins the worker.
+#include "nerve/data/dataloader.h"
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "nerve/autograd/grad_mode.h"
+#include "nerve/core/rng.h"
+
+namespace nerve::data {
+
+namespace detail {
+
+class EpochState {
+ public:
+  EpochState(std::shared_ptr<const Dataset> dataset, std::vector<int64_t> order, int64_t batch_size,
+             int64_t num_batches, bool prefetch)
+      : dataset_(std::move(dataset)),
+        order_(std::move(order)),
+        batch_size_(batch_size),
+        num_batches_(num_batches),
+        prefetch_(prefetch) {
+    if (prefetch_ && num_batches_ > 0) worker_ = std::thread([this] { worker_loop(); });
+  }
+
+  ~EpochState() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+  EpochState(const EpochState&) = delete;
+  EpochState& operator=(const EpochState&) = delete;
+
+  /// The next batch, nullopt after the last; rethrows what the dataset threw for this batch.
+  std::optional<Example> next() {
+    if (next_ >= num_batches_) return std::nullopt;
+    if (!prefetch_) return make_batch(next_++);
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !queue_.empty() || worker_done_; });
+    if (!queue_.empty()) {
+      Example e = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      cv_.notify_all();
+      ++next_;
+      return e;
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    return std::nullopt;
+  }
+
+ private:
+  Example make_batch(int64_t b) const {
+    NoGradGuard no_grad;  // data loading never records a graph (grad mode is per thread)
+    auto first = order_.begin() + b * batch_size_;
+    auto last = order_.begin() + std::min<int64_t>((b + 1) * batch_size_, static_cast<int64_t>(order_.size()));
+    return dataset_->get_batch(std::vector<int64_t>(first, last));
+  }
+
+  void worker_loop() {
+    for (int64_t b = 0; b < num_batches_; ++b) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || queue_.size() < DataLoader::kPrefetchDepth; });
+        if (stop_) return;
+      }
+      std::optional<Example> batch;
+      std::exception_ptr error;
+      try {
+        batch = make_batch(b);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (batch) queue_.push_back(std::move(*batch));
+        error_ = error;
+        worker_done_ = error != nullptr || b + 1 == num_batches_;
+      }
+      cv_.notify_all();
+      if (error) return;
+    }
+  }
+
+  std::shared_ptr<const Dataset> dataset_;
+  std::vector<int64_t> order_;
+  int64_t batch_size_, num_batches_;
+  int64_t next_ = 0;  // batches handed to the consumer
+  bool prefetch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Example> queue_;
+  std::exception_ptr error_;
+  bool worker_done_ = false, stop_ = false;
+  std::thread worker_;  // last: started after every other member exists
+};
+
+}  // namespace detail
+
+DataLoader::Iterator::Iterator(std::unique_ptr<detail::EpochState> state) : state_(std::move(state)) {
+  done_ = false;
+  ++*this;
+}
+DataLoader::Iterator::Iterator(Iterator&& o) noexcept
+    : state_(std::move(o.state_)), current_(std::move(o.current_)), done_(std::exchange(o.done_, true)) {}
+DataLoader::Iterator& DataLoader::Iterator::operator=(Iterator&& o) noexcept {
+  state_ = std::move(o.state_);
+  current_ = std::move(o.current_);
+  done_ = std::exchange(o.done_, true);
+  return *this;
+}
+DataLoader::Iterator::~Iterator() = default;
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  NERVE_CHECK(!done_ && state_, "DataLoader: iterator incremented past the end");
+  std::optional<Example> e = state_->next();
+  if (e) {
+    current_ = std::move(*e);
+  } else {
+    current_ = {};
+    done_ = true;
+    state_.reset();  // joins the worker now rather than when the loop variable dies
+  }
+  return *this;
+}
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+  NERVE_CHECK(dataset_ != nullptr, "DataLoader: dataset is null");
+  NERVE_CHECK(options_.batch_size >= 1, "DataLoader: batch_size must be >= 1, got ", options_.batch_size);
+  if (options_.sampler)
+    sampler_ = options_.sampler;
+  else if (options_.shuffle)
+    sampler_ = std::make_shared<RandomSampler>(options_.seed ? *options_.seed : generator()());
+  else
+    sampler_ = std::make_shared<SequentialSampler>();
+}
+
+int64_t DataLoader::num_samples() const { return sampler_->num_samples(dataset_->size()); }
+
+int64_t DataLoader::size() const {
+  int64_t n = num_samples(), bs = options_.batch_size;
+  return options_.drop_last ? n / bs : (n + bs - 1) / bs;
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  std::vector<int64_t> order = sampler_->indices(dataset_->size(), epoch_++);
+  int64_t n = static_cast<int64_t>(order.size()), bs = options_.batch_size;
+  int64_t batches = options_.drop_last ? n / bs : (n + bs - 1) / bs;
+  return Iterator(std::make_unique<detail::EpochState>(dataset_, std::move(order), bs, batches, options_.prefetch));
+}
+
+}  // namespace nerve::data

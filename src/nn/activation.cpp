@@ -1,0 +1,24 @@
+// Activation modules: each forward is one op from nerve/ops/ops.h.
+#include "nerve/nn/activation.h"
+
+#include "nerve/ops/ops.h"
+#include "nn/repr_util.h"
+
+namespace nerve::nn {
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope_); }
+std::string LeakyReLU::extra_repr() const { return "negative_slope=" + detail::py_float(negative_slope_); }
+Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+
+GELU::GELU(std::string approximate) : approximate_(std::move(approximate)) {
+  NERVE_CHECK(approximate_ == "none", "GELU: approximate='", approximate_,
+              "' is not supported; only the exact form approximate='none' is implemented");
+}
+Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+
+Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim_); }
+Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim_); }
+
+}  // namespace nerve::nn

@@ -1,0 +1,278 @@
+// Regression and binary losses as one fused pointwise op each (loss and both input gradients in one kernel),
+// nll_loss as a composition over gather, the loss modules, and the shared argument checks.
+#include <cmath>
+
+#include "nn/loss_util.h"
+#include "ops/op_util.h"
+
+namespace nerve::nn {
+
+const char* reduction_name(Reduction r) {
+  switch (r) {
+    case Reduction::none: return "none";
+    case Reduction::mean: return "mean";
+    case Reduction::sum: return "sum";
+  }
+  return "?";
+}
+
+namespace detail {
+
+Tensor reduce(const Tensor& loss, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::none: return loss;
+    case Reduction::sum: return sum(loss);
+    case Reduction::mean: return mean(loss);
+  }
+  return loss;
+}
+
+void check_same(const char* op, const Tensor& input, const Tensor& target) {
+  NERVE_CHECK(input.defined() && target.defined(), op, ": undefined input or target");
+  NERVE_CHECK(is_floating(input.dtype()), op, ": input must be f32 or f64, got input ",
+              nerve::detail::describe(input));
+  NERVE_CHECK(target.shape() == input.shape(), op, ": target shape ", to_string(target.shape()),
+              " != input shape ", to_string(input.shape()), " (input ", nerve::detail::describe(input), ", target ",
+              nerve::detail::describe(target), "); reshape the target to the input's shape");
+  NERVE_CHECK(target.dtype() == input.dtype(), op, ": target dtype ", dtype_name(target.dtype()),
+              " != input dtype ", dtype_name(input.dtype()), " (input ", nerve::detail::describe(input), ", target ",
+              nerve::detail::describe(target), "); convert with target.to(DType::", dtype_name(input.dtype()), ")");
+}
+
+Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, int64_t classes,
+                     int64_t ignore_index) {
+  NERVE_CHECK(target.dtype() == DType::i64 || target.dtype() == DType::i32, op,
+              ": target must hold class indices (i64 or i32), got target ", nerve::detail::describe(target),
+              " for input ", nerve::detail::describe(input));
+  Tensor t = target.to(DType::i64).contiguous();
+  const int64_t* p = t.data<int64_t>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i)
+    NERVE_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), op, ": target ", p[i],
+                " is out of bounds for ", classes, " classes (input ", nerve::detail::describe(input), ", target ",
+                nerve::detail::describe(target), "); labels must be in [0, ", classes, ")");
+  return t;
+}
+
+Tensor class_weight(const char* op, const Tensor& weight, int64_t classes, DType d) {
+  if (!weight.defined()) return weight;
+  NERVE_CHECK(weight.dim() == 1 && weight.size(0) == classes, op, ": weight must be a 1-D tensor of ", classes,
+              " class weights, got ", nerve::detail::describe(weight));
+  NoGradGuard g;
+  return weight.to(d).contiguous();
+}
+
+}  // namespace detail
+
+// ------------------------------------------------------------------ fused pointwise losses
+namespace {
+
+enum class PointLoss { mse, l1, huber, bce, bce_logits };
+
+// loss l(x, t) and its partials dl/dx, dl/dt (PyTorch's formulas, aten/src/ATen/native/Loss.cpp)
+template <class T>
+struct PointFn {
+  PointLoss kind;
+  T delta;  // huber
+
+  T loss(T x, T t) const {
+    switch (kind) {
+      case PointLoss::mse: return (x - t) * (x - t);
+      case PointLoss::l1: return std::abs(x - t);
+      case PointLoss::huber: {
+        T z = std::abs(x - t);
+        return z < delta ? T(0.5) * z * z : delta * (z - T(0.5) * delta);
+      }
+      case PointLoss::bce:  // logs clamped to >= -100 as PyTorch does
+        return (t - T(1)) * std::max(std::log1p(-x), T(-100)) - t * std::max(std::log(x), T(-100));
+      case PointLoss::bce_logits:  // (1 - t) x + log(1 + exp(-x)), stable for any x
+        return std::max(x, T(0)) - x * t + std::log1p(std::exp(-std::abs(x)));
+    }
+    return T(0);
+  }
+
+  void grad(T x, T t, T& dx, T& dt) const {
+    switch (kind) {
+      case PointLoss::mse: dx = T(2) * (x - t); dt = -dx; return;
+      case PointLoss::l1: {
+        T d = x - t;
+        dx = d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0);
+        dt = -dx;
+        return;
+      }
+      case PointLoss::huber: {
+        T d = x - t;
+        dx = d < -delta ? -delta : d > delta ? delta : d;
+        dt = -dx;
+        return;
+      }
+      case PointLoss::bce:  // (x - t) / max(x (1 - x), 1e-12f): PyTorch's EPSILON is a float
+        dx = (x - t) / std::max((T(1) - x) * x, static_cast<T>(1e-12f));
+        dt = std::max(std::log1p(-x), T(-100)) - std::max(std::log(x), T(-100));
+        return;
+      case PointLoss::bce_logits:
+        dx = T(1) / (T(1) + std::exp(-x)) - t;
+        dt = -x;
+        return;
+    }
+  }
+};
+
+struct PointSpec {
+  const char* op;
+  const char* node;
+};
+constexpr PointSpec kPointSpecs[] = {{"mse_loss", "MseLossBackward"},
+                                     {"l1_loss", "L1LossBackward"},
+                                     {"huber_loss", "HuberLossBackward"},
+                                     {"binary_cross_entropy", "BinaryCrossEntropyBackward"},
+                                     {"binary_cross_entropy_with_logits", "BinaryCrossEntropyWithLogitsBackward"}};
+
+class PointLossBackward : public Node {
+ public:
+  PointLossBackward(PointLoss kind, double delta, const Tensor& x, const Tensor& t)
+      : kind_(kind), delta_(delta), x_(x), t_(t) {}
+  const char* name() const override { return kPointSpecs[static_cast<int>(kind_)].node; }
+  void release() override {
+    x_.reset();
+    t_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    Tensor x = x_.unpack(this), t = t_.unpack(this), g = grads[0].contiguous();
+    bool want_x = next_edges[0].fn != nullptr, want_t = next_edges[1].fn != nullptr;
+    Tensor gx = want_x ? empty(x.shape(), x.dtype()) : Tensor();
+    Tensor gt = want_t ? empty(x.shape(), x.dtype()) : Tensor();
+    visit_floating(x.dtype(), name(), [&](auto tag) {
+      using T = decltype(tag);
+      PointFn<T> f{kind_, static_cast<T>(delta_)};
+      const T *px = x.data<T>(), *pt = t.data<T>(), *pg = g.data<T>();
+      T* ox = want_x ? gx.data<T>() : nullptr;
+      T* ot = want_t ? gt.data<T>() : nullptr;
+      parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          T dx = 0, dt = 0;
+          f.grad(px[i], pt[i], dx, dt);
+          if (ox) ox[i] = pg[i] * dx;
+          if (ot) ot[i] = pg[i] * dt;
+        }
+      });
+    });
+    return {gx, gt};
+  }
+
+ private:
+  PointLoss kind_;
+  double delta_;
+  SavedTensor x_, t_;
+};
+
+// per-element loss (input's shape), optionally times a broadcast weight, then reduced
+Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, const Tensor& weight,
+                  Reduction reduction, double delta = 0.0) {
+  const char* op = kPointSpecs[static_cast<int>(kind)].op;
+  detail::check_same(op, input, target);
+  Tensor x = input.contiguous(), t = target.contiguous();
+  Tensor out = empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    PointFn<T> f{kind, static_cast<T>(delta)};
+    const T *px = x.data<T>(), *pt = t.data<T>();
+    T* po = out.data<T>();
+    parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = f.loss(px[i], pt[i]);
+    });
+  });
+  if (any_requires_grad({&x, &t})) set_history(make_node<PointLossBackward>(kind, delta, x, t), {&x, &t}, {&out});
+  if (weight.defined()) {
+    Shape s = broadcast_shapes(weight.shape(), x.shape(), op);
+    NERVE_CHECK(s == x.shape(), op, ": weight ", to_string(weight.shape()), " does not broadcast to input ",
+                to_string(x.shape()));
+    out = out * weight.to(x.dtype());
+  }
+  return detail::reduce(out, reduction);
+}
+
+}  // namespace
+
+namespace functional {
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  return point_loss(PointLoss::mse, input, target, Tensor(), reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  return point_loss(PointLoss::l1, input, target, Tensor(), reduction);
+}
+
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
+  NERVE_CHECK(delta > 0, "huber_loss: delta must be positive, got ", delta);
+  return point_loss(PointLoss::huber, input, target, Tensor(), reduction, delta);
+}
+
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction) {
+  return point_loss(PointLoss::bce, input, target, weight, reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                        Reduction reduction) {
+  return point_loss(PointLoss::bce_logits, input, target, weight, reduction);
+}
+
+// ------------------------------------------------------------------ nll_loss
+// loss[n] = -w[t_n] * input[n, t_n], 0 where t_n == ignore_index; 'mean' divides by sum of w[t_n] (PyTorch)
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o) {
+  NERVE_CHECK(input.defined() && target.defined(), "nll_loss: undefined input or target");
+  NERVE_CHECK(is_floating(input.dtype()), "nll_loss: input must be f32 or f64 log-probabilities, got ",
+              nerve::detail::describe(input));
+  NERVE_CHECK(input.dim() >= 1, "nll_loss: input must have at least 1 dim (C), got a 0-d tensor");
+  int64_t cdim = input.dim() == 1 ? 0 : 1, C = input.size(cdim);
+  Shape tshape = input.shape();
+  tshape.erase(tshape.begin() + cdim);
+  NERVE_CHECK(target.shape() == tshape, "nll_loss: target shape ", to_string(target.shape()),
+              " does not match input ", to_string(input.shape()), "; expected ", to_string(tshape),
+              " (the input's shape without the class dim ", cdim, ")");
+  Tensor t = detail::class_targets("nll_loss", input, target, C, o.ignore_index);
+  Tensor w = detail::class_weight("nll_loss", o.weight, C, input.dtype());
+  // safe indices (ignored -> 0) and per-target weights (ignored -> 0), computed once without autograd
+  Tensor safe = empty(t.shape(), DType::i64), wt = empty(t.shape(), input.dtype());
+  visit_floating(input.dtype(), "nll_loss", [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t* pt = t.data<int64_t>();
+    const T* pw = w.defined() ? w.data<T>() : nullptr;
+    int64_t* ps = safe.data<int64_t>();
+    T* pwt = wt.data<T>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+      bool ign = pt[i] == o.ignore_index;
+      ps[i] = ign ? 0 : pt[i];
+      pwt[i] = ign ? T(0) : pw ? pw[pt[i]] : T(1);
+    }
+  });
+  Tensor picked = squeeze(gather(input, cdim, unsqueeze(safe, cdim)), cdim);
+  Tensor loss = -(picked * wt);
+  switch (o.reduction) {
+    case Reduction::none: return loss;
+    case Reduction::sum: return sum(loss);
+    case Reduction::mean: return sum(loss) / sum(wt);
+  }
+  return loss;
+}
+
+}  // namespace functional
+
+// ------------------------------------------------------------------ modules
+Tensor MSELoss::forward(const Tensor& x, const Tensor& t) { return functional::mse_loss(x, t, reduction_); }
+Tensor L1Loss::forward(const Tensor& x, const Tensor& t) { return functional::l1_loss(x, t, reduction_); }
+Tensor HuberLoss::forward(const Tensor& x, const Tensor& t) {
+  return functional::huber_loss(x, t, reduction_, delta_);
+}
+Tensor NLLLoss::forward(const Tensor& x, const Tensor& t) { return functional::nll_loss(x, t, options_); }
+Tensor CrossEntropyLoss::forward(const Tensor& x, const Tensor& t) {
+  return functional::cross_entropy(x, t, options_);
+}
+Tensor BCELoss::forward(const Tensor& x, const Tensor& t) {
+  return functional::binary_cross_entropy(x, t, weight_, reduction_);
+}
+Tensor BCEWithLogitsLoss::forward(const Tensor& x, const Tensor& t) {
+  return functional::binary_cross_entropy_with_logits(x, t, weight_, reduction_);
+}
+
+}  // namespace nerve::nn

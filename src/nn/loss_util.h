@@ -1,0 +1,21 @@
+// Helpers shared by the loss implementations: reductions, argument checks, class-index targets.
+#pragma once
+#include <string>
+
+#include "nerve/core/parallel.h"
+#include "nerve/nn/loss.h"
+#include "nerve/ops/ops.h"
+
+namespace nerve::nn::detail {
+
+/// Applies the reduction to per-element losses.
+Tensor reduce(const Tensor& loss, Reduction reduction);
+/// Checks that target has input's shape and dtype (floating), naming the op.
+void check_same(const char* op, const Tensor& input, const Tensor& target);
+/// Class-index targets as contiguous i64 (i32 is widened), with every entry in [0, classes) or == ignore_index.
+Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, int64_t classes,
+                     int64_t ignore_index);
+/// Checks an optional (C) per-class weight and returns it contiguous in dtype d (undefined stays undefined).
+Tensor class_weight(const char* op, const Tensor& weight, int64_t classes, DType d);
+
+}  // namespace nerve::nn::detail

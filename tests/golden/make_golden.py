@@ -1,0 +1,607 @@
+#!/usr/bin/python3
+"""Writes tests/golden/ops_golden.txt: PyTorch forward outputs and input gradients for every op in
+include/nerve/ops/ops.h. Run with Debian's /usr/bin/python3 (python3-torch); the output is committed, so the C++
+tests (tests/ops/test_golden.cpp) never need torch.
+
+File format, one record per line, tokens separated by single spaces:
+  case NAME OP F32          F32 = 1 when the case is also run in f32 (looser tolerance)
+  param KEY N V1 .. VN      N values (ints, floats, or dtype names); N may be 0
+  in NAME DTYPE LAYOUT NDIM D1 .. DN V1 .. VM
+                            an input; floating inputs require grad. LAYOUT: c contiguous, t built as the
+                            transpose of a contiguous tensor (last two dims), s every other element of a wider
+                            tensor along the last dim, starting at offset 1 (the gaps hold NaN, or 77 for
+                            integer and bool tensors)
+  out I DTYPE NDIM D.. V..  output I of the op (multi-output ops: chunk, split, max/min along a dim)
+  gout I DTYPE NDIM D.. V.. the upstream gradient for output I (only for outputs that require grad)
+  grad NAME DTYPE NDIM D.. V..  expected gradient of sum_i(out_i * gout_i) w.r.t. input NAME
+  end
+Values are row-major over the logical shape; floats use repr() (round-trips f64 exactly); bools are 0/1.
+"""
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(20240501)
+F64 = torch.float64
+DTYPE_NAMES = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.int32: "i32",
+               torch.uint8: "u8", torch.bool: "bool"}
+DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
+
+lines = []
+case_names = set()
+
+
+# ------------------------------------------------------------------ input helpers
+def randn(*shape):
+    return torch.randn(shape, dtype=F64)
+
+
+def away(*shape, lo=0.2):
+    """randn values pushed at least `lo` away from 0 (safe divisors, no kinks at 0)."""
+    x = randn(*shape)
+    return x + torch.where(x >= 0, torch.full_like(x, lo), torch.full_like(x, -lo))
+
+
+def positive(*shape, lo=0.3, hi=2.0):
+    return lo + (hi - lo) * torch.rand(shape, dtype=F64)
+
+
+def idx(values, shape=None):
+    t = torch.tensor(values, dtype=torch.int64)
+    return t.reshape(shape) if shape is not None else t
+
+
+def mask(values, shape=None):
+    t = torch.tensor(values, dtype=torch.bool)
+    return t.reshape(shape) if shape is not None else t
+
+
+def with_layout(t, layout):
+    if layout == "c":
+        return t.clone()
+    if layout == "t":
+        assert t.dim() >= 2
+        return t.transpose(-1, -2).contiguous().transpose(-1, -2)
+    if layout == "s":
+        assert t.dim() >= 1
+        shape = list(t.shape)
+        shape[-1] = 2 * shape[-1] + 1
+        base = torch.full(shape, float("nan") if t.is_floating_point() else 77, dtype=t.dtype)
+        base[..., 1::2] = t
+        v = base[..., 1::2]
+        assert not v.is_contiguous() or v.numel() <= 1
+        return v
+    raise ValueError(layout)
+
+
+# ------------------------------------------------------------------ the reference ops (mirror test_golden.cpp)
+def dims_or_all(x, p):
+    d = p.get("dims", [])
+    return list(d) if d else list(range(x.dim()))
+
+
+def binary(fn):
+    def run(x, p):
+        if "scalar" in p:
+            s = p["scalar"]
+            return fn(s, x[0]) if p.get("left", 0) else fn(x[0], s)
+        return fn(x[0], x[1])
+    return run
+
+
+def slice_op(x, p):
+    t = x[0]
+    sl = [slice(None)] * t.dim()
+    sl[p["dim"]] = slice(p["start"], p["end"], p.get("step", 1))
+    return t[tuple(sl)]
+
+
+OPS = {
+    "reshape": lambda x, p: torch.reshape(x[0], p["shape"]),
+    "view": lambda x, p: x[0].view(p["shape"]),
+    "permute": lambda x, p: x[0].permute(p["dims"]),
+    "transpose": lambda x, p: torch.transpose(x[0], p["d0"], p["d1"]),
+    "narrow": lambda x, p: torch.narrow(x[0], p["dim"], p["start"], p["length"]),
+    "slice": slice_op,
+    "select": lambda x, p: torch.select(x[0], p["dim"], p["index"]),
+    "expand": lambda x, p: x[0].expand(p["shape"]),
+    "squeeze": lambda x, p: torch.squeeze(x[0], p["dim"]) if "dim" in p else torch.squeeze(x[0]),
+    "unsqueeze": lambda x, p: torch.unsqueeze(x[0], p["dim"]),
+    "flatten": lambda x, p: torch.flatten(x[0], p.get("start_dim", 0), p.get("end_dim", -1)),
+    "contiguous": lambda x, p: x[0].contiguous(),
+    "clone": lambda x, p: x[0].clone(),
+    "to_dtype": lambda x, p: x[0].to(DTYPES[p["dtype"]]),
+    "cat": lambda x, p: torch.cat(x, p.get("dim", 0)),
+    "stack": lambda x, p: torch.stack(x, p.get("dim", 0)),
+    "chunk": lambda x, p: torch.chunk(x[0], p["chunks"], p.get("dim", 0)),
+    "split": lambda x, p: torch.split(x[0], p["split_size"], p.get("dim", 0)),
+    "sum_to": lambda x, p: x[0].sum_to_size(p["shape"]),
+    "add": lambda x, p: (x[0] + p["scalar"] if not p.get("left") else p["scalar"] + x[0]) if "scalar" in p
+    else torch.add(x[0], x[1], alpha=p.get("alpha", 1.0)),
+    "sub": lambda x, p: (x[0] - p["scalar"] if not p.get("left") else p["scalar"] - x[0]) if "scalar" in p
+    else torch.sub(x[0], x[1], alpha=p.get("alpha", 1.0)),
+    "mul": binary(lambda a, b: a * b),
+    "div": binary(lambda a, b: a / b),
+    "pow": lambda x, p: torch.pow(x[0], p["exponent"]) if "exponent" in p else torch.pow(x[0], x[1]),
+    "maximum": lambda x, p: torch.maximum(x[0], x[1]),
+    "minimum": lambda x, p: torch.minimum(x[0], x[1]),
+    "eq": lambda x, p: torch.eq(x[0], x[1]),
+    "ne": lambda x, p: torch.ne(x[0], x[1]),
+    "lt": lambda x, p: torch.lt(x[0], x[1]),
+    "le": lambda x, p: torch.le(x[0], x[1]),
+    "gt": lambda x, p: torch.gt(x[0], x[1]),
+    "ge": lambda x, p: torch.ge(x[0], x[1]),
+    "logical_and": lambda x, p: torch.logical_and(x[0], x[1]),
+    "neg": lambda x, p: torch.neg(x[0]),
+    "exp": lambda x, p: torch.exp(x[0]),
+    "log": lambda x, p: torch.log(x[0]),
+    "sqrt": lambda x, p: torch.sqrt(x[0]),
+    "abs": lambda x, p: torch.abs(x[0]),
+    "relu": lambda x, p: torch.relu(x[0]),
+    "leaky_relu": lambda x, p: F.leaky_relu(x[0], p.get("negative_slope", 0.01)),
+    "sigmoid": lambda x, p: torch.sigmoid(x[0]),
+    "tanh": lambda x, p: torch.tanh(x[0]),
+    "gelu": lambda x, p: F.gelu(x[0]),
+    "clamp": lambda x, p: torch.clamp(x[0], p.get("min"), p.get("max")),
+    "sum": lambda x, p: torch.sum(x[0], dims_or_all(x[0], p), keepdim=bool(p.get("keepdim", 0)))
+    if x[0].dim() or p.get("dims") else torch.sum(x[0]),
+    "mean": lambda x, p: torch.mean(x[0], dims_or_all(x[0], p), keepdim=bool(p.get("keepdim", 0)))
+    if x[0].dim() else torch.mean(x[0]),
+    "var": lambda x, p: torch.var(x[0], dims_or_all(x[0], p), correction=p.get("correction", 1),
+                                  keepdim=bool(p.get("keepdim", 0))),
+    "max": lambda x, p: torch.max(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.max(x[0]),
+    "min": lambda x, p: torch.min(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.min(x[0]),
+    "amax": lambda x, p: torch.amax(x[0], p["dims"], bool(p.get("keepdim", 0))),
+    "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
+    "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
+    "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
+    "log_softmax": lambda x, p: torch.log_softmax(x[0], p["dim"]),
+    "matmul": lambda x, p: torch.matmul(x[0], x[1]),
+    "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
+    "where": lambda x, p: torch.where(x[0], x[1], x[2]),
+    "masked_fill": lambda x, p: torch.masked_fill(x[0], x[1], p["value"]),
+    "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
+    "index_select": lambda x, p: torch.index_select(x[0], p["dim"], x[1]),
+    "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
+    "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
+}
+
+
+# ------------------------------------------------------------------ writing
+def fmt_value(v, dtype):
+    if dtype == torch.bool:
+        return "1" if v else "0"
+    if dtype.is_floating_point:
+        return repr(float(v))
+    return str(int(v))
+
+
+def fmt_tensor(t):
+    t = t.detach()
+    vals = " ".join(fmt_value(v, t.dtype) for v in t.reshape(-1).tolist())
+    dims = " ".join(str(d) for d in t.shape)
+    return " ".join(s for s in [DTYPE_NAMES[t.dtype], str(t.dim()), dims, vals] if s)
+
+
+def fmt_param(k, v):
+    vs = v if isinstance(v, (list, tuple)) else [v]
+    out = []
+    for x in vs:
+        if isinstance(x, bool):
+            out.append("1" if x else "0")
+        elif isinstance(x, float):
+            out.append(repr(x))
+        else:
+            out.append(str(x))
+    return " ".join(["param", k, str(len(vs))] + out)
+
+
+def case(name, op, inputs, f32=True, **params):
+    """inputs: list of tensors or (tensor, layout) pairs; they are named x0, x1, ..."""
+    assert name not in case_names, name
+    case_names.add(name)
+    params = {k: v for k, v in params.items() if v is not None}
+    ins = []
+    for i, item in enumerate(inputs):
+        t, layout = item if isinstance(item, tuple) else (item, "c")
+        x = with_layout(t, layout)
+        if x.is_floating_point():
+            x.requires_grad_(True)
+        ins.append((f"x{i}", x, layout))
+    xs = [x for _, x, _ in ins]
+    out = OPS[op](xs, params)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    lines.append(f"case {name} {op} {1 if f32 else 0}")
+    for k, v in params.items():
+        lines.append(fmt_param(k, v))
+    for nm, x, layout in ins:
+        dt, nd, *rest = fmt_tensor(x).split(" ", 2)
+        lines.append(" ".join(["in", nm, dt, layout, nd] + rest))
+    loss, gouts = None, {}
+    for i, o in enumerate(outs):
+        lines.append(f"out {i} {fmt_tensor(o)}")
+        if o.requires_grad:
+            g = torch.randn(o.shape, dtype=o.dtype)
+            gouts[i] = g
+            lines.append(f"gout {i} {fmt_tensor(g)}")
+            term = (o * g).sum()
+            loss = term if loss is None else loss + term
+    leaves = [(nm, x) for nm, x, _ in ins if x.requires_grad]
+    if leaves:
+        if loss is not None:
+            grads = torch.autograd.grad(loss, [x for _, x in leaves], allow_unused=True)
+        else:
+            grads = [None] * len(leaves)
+        for (nm, x), g in zip(leaves, grads):
+            g = torch.zeros_like(x) if g is None else g
+            lines.append(f"grad {nm} {fmt_tensor(g)}")
+    lines.append("end")
+
+
+# ------------------------------------------------------------------ the cases
+def views_and_copies():
+    x234 = randn(2, 3, 4)
+    case("reshape_2d", "reshape", [x234], shape=[4, 6])
+    case("reshape_infer", "reshape", [x234], shape=[6, -1])
+    case("reshape_noncontig_copy", "reshape", [(randn(3, 4), "t")], shape=[12])
+    case("reshape_strided_view", "reshape", [(randn(3, 4), "s")], shape=[3, 2, 2])
+    case("reshape_0d_to_1", "reshape", [randn()], shape=[1])
+    case("reshape_1_to_0d", "reshape", [randn(1)], shape=[])
+    case("reshape_empty", "reshape", [randn(0, 3)], shape=[3, 0])
+    case("reshape_same_shape", "reshape", [randn(2, 3)], shape=[2, 3])
+    case("reshape_size1_transposed", "reshape", [(randn(4, 1), "t")], shape=[2, 2])
+    case("reshape_transposed_3d", "reshape", [(randn(2, 3, 4), "t")], shape=[2, 12])
+
+    case("view_split_dim", "view", [x234], shape=[6, 4])
+    case("view_strided", "view", [(randn(3, 4), "s")], shape=[3, 2, 2])
+    case("view_transposed_unsqueeze", "view", [(randn(3, 4), "t")], shape=[3, 1, 4])
+    case("view_0d", "view", [randn()], shape=[1, 1])
+    case("view_size1_transposed", "view", [(randn(4, 1), "t")], shape=[4])
+    case("view_unit_dims_strided", "view", [(randn(3, 4), "s")], shape=[3, 1, 4, 1])
+    case("view_empty", "view", [randn(0, 3)], shape=[3, 0, 1])
+
+    case("permute_3d", "permute", [x234], dims=[2, 0, 1])
+    case("permute_negative", "permute", [x234], dims=[-1, 0, 1])
+    case("permute_transposed_input", "permute", [(randn(3, 4), "t")], dims=[1, 0])
+
+    case("transpose_3d", "transpose", [x234], d0=0, d1=2)
+    case("transpose_negative_noncontig", "transpose", [(randn(2, 3, 4), "t")], d0=-1, d1=-3)
+    case("transpose_0d", "transpose", [randn()], d0=0, d1=-1)
+
+    case("narrow_dim0", "narrow", [randn(5, 4)], dim=0, start=1, length=3)
+    case("narrow_negative_start", "narrow", [randn(5, 4)], dim=-1, start=-3, length=2)
+    case("narrow_empty", "narrow", [randn(5, 4)], dim=1, start=2, length=0)
+    case("narrow_strided", "narrow", [(randn(3, 5), "s")], dim=1, start=1, length=3)
+
+    case("slice_step2", "slice", [randn(6, 5)], dim=1, start=1, end=5, step=2)
+    case("slice_negative", "slice", [randn(6, 5)], dim=0, start=-4, end=-1, step=1)
+    case("slice_clamped_end", "slice", [randn(6, 5)], dim=0, start=2, end=100, step=3)
+    case("slice_empty", "slice", [randn(6, 5)], dim=1, start=4, end=2, step=1)
+    case("slice_transposed", "slice", [(randn(4, 6), "t")], dim=-1, start=0, end=6, step=4)
+
+    case("select_middle", "select", [randn(3, 4, 5)], dim=1, index=2)
+    case("select_negative", "select", [randn(3, 4, 5)], dim=-1, index=-1)
+    case("select_to_0d", "select", [randn(4)], dim=0, index=1)
+    case("select_transposed", "select", [(randn(3, 4), "t")], dim=0, index=2)
+
+    case("expand_new_dims", "expand", [randn(3, 1)], shape=[2, 3, 4])
+    case("expand_keep_dim", "expand", [randn(1, 4)], shape=[3, -1])
+    case("expand_0d", "expand", [randn()], shape=[2, 3])
+    case("expand_same", "expand", [randn(2, 3)], shape=[2, 3])
+    case("expand_strided", "expand", [(randn(1, 3), "s")], shape=[4, 3])
+    case("expand_to_empty", "expand", [randn(1, 3)], shape=[0, 3])
+
+    case("squeeze_all", "squeeze", [randn(1, 3, 1, 2)])
+    case("squeeze_dim", "squeeze", [randn(1, 3, 1, 2)], dim=2)
+    case("squeeze_dim_noop", "squeeze", [randn(1, 3, 1, 2)], dim=1)
+    case("squeeze_0d", "squeeze", [randn()])
+    case("squeeze_transposed", "squeeze", [(randn(1, 3, 1), "t")], dim=-2)
+
+    case("unsqueeze_front", "unsqueeze", [randn(2, 3)], dim=0)
+    case("unsqueeze_back", "unsqueeze", [randn(2, 3)], dim=-1)
+    case("unsqueeze_transposed", "unsqueeze", [(randn(2, 3), "t")], dim=1)
+    case("unsqueeze_0d", "unsqueeze", [randn()], dim=0)
+
+    case("flatten_all", "flatten", [x234])
+    case("flatten_from1", "flatten", [x234], start_dim=1)
+    case("flatten_range", "flatten", [x234], start_dim=0, end_dim=1)
+    case("flatten_0d", "flatten", [randn()])
+    case("flatten_transposed", "flatten", [(randn(2, 3, 4), "t")], start_dim=1)
+
+    case("contiguous_transposed", "contiguous", [(randn(3, 4), "t")])
+    case("contiguous_strided", "contiguous", [(randn(2, 3), "s")])
+    case("contiguous_already", "contiguous", [randn(2, 3)])
+
+    case("clone_transposed", "clone", [(randn(3, 4), "t")])
+    case("clone_0d", "clone", [randn()])
+    case("clone_empty", "clone", [randn(2, 0)])
+
+    case("to_f32", "to_dtype", [randn(2, 3)], f32=False, dtype="f32")
+    case("to_i64_truncates", "to_dtype", [3 * randn(2, 3)], f32=False, dtype="i64")
+    case("to_bool", "to_dtype", [torch.tensor([0.0, -1.5, 2.0, 0.0], dtype=F64)], f32=False, dtype="bool")
+    case("i64_to_f64", "to_dtype", [idx([3, -2, 7])], f32=False, dtype="f64")
+    case("bool_to_f64", "to_dtype", [mask([True, False, True])], f32=False, dtype="f64")
+    case("to_f32_transposed", "to_dtype", [(randn(2, 3), "t")], f32=False, dtype="f32")
+
+    case("cat_dim0_three", "cat", [randn(2, 3), randn(1, 3), randn(4, 3)], dim=0)
+    case("cat_dim1", "cat", [randn(2, 1), randn(2, 3)], dim=1)
+    case("cat_negative_noncontig", "cat", [(randn(3, 2), "t"), (randn(3, 4), "s")], dim=-1)
+    case("cat_with_empty", "cat", [randn(2, 3), randn(0, 3), randn(1, 3)], dim=0)
+    case("cat_single", "cat", [randn(2, 2)], dim=1)
+
+    case("stack_dim0", "stack", [randn(2, 3), randn(2, 3)], dim=0)
+    case("stack_last", "stack", [randn(2, 3), (randn(2, 3), "t"), randn(2, 3)], dim=2)
+    case("stack_negative", "stack", [randn(4), randn(4)], dim=-1)
+    case("stack_0d", "stack", [randn(), randn(), randn()], dim=0)
+
+    case("chunk_uneven", "chunk", [randn(7, 2)], chunks=3, dim=0)
+    case("chunk_fewer", "chunk", [randn(4, 6)], chunks=4, dim=1)
+    case("chunk_exact", "chunk", [(randn(3, 5), "t")], chunks=5, dim=0)
+    case("chunk_empty_dim", "chunk", [randn(0, 3)], chunks=2, dim=0)
+
+    case("split_uneven", "split", [randn(7, 3)], split_size=3, dim=0)
+    case("split_dim1", "split", [randn(2, 5)], split_size=2, dim=-1)
+    case("split_larger", "split", [randn(2, 3)], split_size=10, dim=1)
+    case("split_empty_dim", "split", [randn(0, 3)], split_size=2, dim=0)
+
+    case("sum_to_keep_dims", "sum_to", [randn(2, 3, 4)], shape=[3, 1])
+    case("sum_to_leading", "sum_to", [randn(2, 3, 4)], shape=[1, 4])
+    case("sum_to_same", "sum_to", [randn(2, 3)], shape=[2, 3])
+    case("sum_to_0d", "sum_to", [randn(2, 3)], shape=[])
+    case("sum_to_drop_lead", "sum_to", [(randn(3, 4), "t")], shape=[4])
+
+
+def elementwise_binary():
+    for op in ["add", "sub"]:
+        case(f"{op}_same", op, [randn(2, 3), randn(2, 3)])
+        case(f"{op}_broadcast", op, [randn(3, 1), randn(4)])
+        case(f"{op}_0d", op, [randn(), randn(2, 3)])
+        case(f"{op}_both_0d", op, [randn(), randn()])
+        case(f"{op}_alpha", op, [randn(2, 3), randn(3)], alpha=2.5)
+        case(f"{op}_transposed", op, [(randn(3, 4), "t"), (randn(3, 4), "s")])
+        case(f"{op}_empty", op, [randn(0, 3), randn(3)])
+        case(f"{op}_scalar", op, [randn(2, 3)], scalar=1.75)
+        case(f"{op}_scalar_left", op, [randn(2, 3)], scalar=-0.5, left=1)
+        case(f"{op}_int_float", op, [idx([1, -2, 3]), randn(2, 3)])
+    case("mul_broadcast_both", "mul", [randn(2, 1, 3), randn(4, 1)])
+    case("mul_0d", "mul", [randn(3), randn()])
+    case("mul_strided", "mul", [(randn(2, 3), "s"), (randn(2, 3), "t")])
+    case("mul_scalar", "mul", [randn(2, 2)], scalar=-3.0)
+    case("mul_int_scalar_float", "mul", [idx([1, 2, -3])], scalar=2.5)
+    case("mul_empty", "mul", [randn(2, 0), randn(2, 1)])
+    case("mul_bool", "mul", [mask([True, False, True]), mask([True, True, False])])
+    case("div_same", "div", [randn(2, 3), away(2, 3)])
+    case("div_broadcast", "div", [randn(4, 1), away(3)])
+    case("div_scalar", "div", [randn(3)], scalar=4.0)
+    case("div_scalar_left", "div", [away(3)], scalar=2.0, left=1)
+    case("div_transposed", "div", [(randn(3, 2), "t"), (away(3, 2), "s")])
+    case("div_int_int", "div", [idx([7, -3, 4]), idx([2, 2, -3])])
+    case("pow_tensor", "pow", [positive(2, 3), randn(2, 3)])
+    case("pow_tensor_broadcast", "pow", [positive(3, 1), randn(4)])
+    case("pow_tensor_0d_exponent", "pow", [positive(2, 2), randn()])
+    case("pow_zero_base", "pow", [torch.tensor([0.0, 0.0, 0.0, 2.0], dtype=F64),
+                                  torch.tensor([0.0, 1.0, 2.0, 0.0], dtype=F64)], f32=False)
+    case("pow_scalar_2", "pow", [randn(2, 3)], exponent=2.0)
+    case("pow_scalar_3_transposed", "pow", [(randn(2, 3), "t")], exponent=3.0)
+    case("pow_scalar_half", "pow", [positive(4)], exponent=0.5)
+    case("pow_scalar_negative", "pow", [positive(4)], exponent=-1.5)
+    case("pow_scalar_zero", "pow", [torch.tensor([0.0, 1.5, -2.0], dtype=F64)], exponent=0.0)
+    for op in ["maximum", "minimum"]:
+        a, b = randn(3, 4), randn(3, 4)
+        b[0, 1], b[2, 3] = a[0, 1], a[2, 3]  # ties split the gradient in half
+        case(f"{op}_ties", op, [a, b])
+        a, b = randn(3, 1), randn(4)
+        b[2] = a[1, 0]
+        case(f"{op}_broadcast", op, [a, b])
+        case(f"{op}_0d", op, [randn(2, 3), randn()])
+        case(f"{op}_transposed", op, [(randn(2, 3), "t"), randn(2, 3)])
+    for op in ["eq", "ne", "lt", "le", "gt", "ge"]:
+        a = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=F64)
+        b = torch.tensor([1.0, 0.5, 4.0], dtype=F64)
+        case(f"{op}_broadcast", op, [a, b])
+        case(f"{op}_0d", op, [a, torch.tensor(2.0, dtype=F64)])
+        case(f"{op}_int_float", op, [idx([1, 2, 3]), torch.tensor([1.0, 2.5, 2.0], dtype=F64)])
+        case(f"{op}_transposed", op, [(a.t().contiguous(), "t"), b.reshape(3, 1)])
+    case("eq_bool", "eq", [mask([True, False, True]), (mask([True, True, False]), "s")])
+    case("logical_and_bool", "logical_and", [mask([True, False, True, True]), mask([True, True, False, True])])
+    case("logical_and_broadcast", "logical_and", [mask([True, False], [2, 1]), mask([True, False, True])])
+    case("logical_and_float", "logical_and", [torch.tensor([0.0, 1.5, -2.0], dtype=F64), mask([True, True, False])])
+
+
+def elementwise_unary():
+    plain = ["neg", "exp", "sigmoid", "tanh", "gelu"]
+    for op in plain:
+        case(f"{op}_2d", op, [randn(3, 4)])
+        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
+        case(f"{op}_0d", op, [randn()])
+        case(f"{op}_empty", op, [randn(0, 2)])
+    case("exp_strided", "exp", [(randn(2, 3), "s")])
+    case("tanh_large", "tanh", [torch.tensor([-30.0, -5.0, 5.0, 30.0], dtype=F64)])
+    case("sigmoid_large", "sigmoid", [torch.tensor([-40.0, -8.0, 8.0, 40.0], dtype=F64)])
+    case("neg_int", "neg", [idx([1, -2, 0])])
+    case("exp_int", "exp", [idx([0, 1, -1])])
+    for op in ["log", "sqrt"]:
+        case(f"{op}_positive", op, [positive(3, 4, lo=0.1, hi=5.0)])
+        case(f"{op}_transposed", op, [(positive(3, 4), "t")])
+        case(f"{op}_0d", op, [positive()])
+        case(f"{op}_empty", op, [positive(0)])
+    case("log_edge", "log", [torch.tensor([0.0, -1.0, 1.0], dtype=F64)], f32=False)
+    case("sqrt_zero", "sqrt", [torch.tensor([0.0, 4.0], dtype=F64)], f32=False)
+    with_zero = torch.tensor([[-1.5, 0.0, 2.0], [0.3, -0.2, 0.0]], dtype=F64)
+    for op in ["abs", "relu"]:
+        case(f"{op}_with_zero", op, [with_zero])
+        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
+        case(f"{op}_0d", op, [randn()])
+        case(f"{op}_int", op, [idx([-3, 0, 4])])
+    case("leaky_relu_default", "leaky_relu", [with_zero])
+    case("leaky_relu_slope", "leaky_relu", [(randn(3, 4), "t")], negative_slope=0.2)
+    case("leaky_relu_0d", "leaky_relu", [torch.tensor(-2.0, dtype=F64)], negative_slope=0.1)
+    on_bounds = torch.tensor([-2.0, -0.5, 0.0, 0.5, 0.7, 3.0], dtype=F64)
+    case("clamp_both", "clamp", [on_bounds], min=-0.5, max=0.5)
+    case("clamp_min_only", "clamp", [(randn(3, 4), "t")], min=0.1)
+    case("clamp_max_only", "clamp", [randn(2, 3)], max=-0.2)
+    case("clamp_0d", "clamp", [torch.tensor(1.5, dtype=F64)], min=-1.0, max=1.0)
+    case("clamp_min_above_max", "clamp", [randn(5)], min=0.5, max=-0.5)
+
+
+def reductions():
+    x = randn(2, 3, 4)
+    case("sum_all", "sum", [x])
+    case("sum_dim1", "sum", [x], dims=[1])
+    case("sum_dims_keepdim", "sum", [x], dims=[0, 2], keepdim=1)
+    case("sum_negative_dim", "sum", [x], dims=[-1])
+    case("sum_all_keepdim", "sum", [x], keepdim=1)
+    case("sum_0d", "sum", [randn()])
+    case("sum_0d_dim_keepdim", "sum", [randn()], dims=[0], keepdim=1)
+    case("sum_empty", "sum", [randn(0, 3)], dims=[0])
+    case("sum_empty_all", "sum", [randn(0, 3)])
+    case("sum_transposed", "sum", [(randn(3, 4), "t")], dims=[0])
+    case("sum_strided", "sum", [(randn(3, 4), "s")], dims=[1])
+    case("sum_int", "sum", [idx([[1, 2, 3], [4, 5, 6]])], dims=[1])
+    case("sum_bool", "sum", [mask([True, False, True, True])])
+
+    case("mean_all", "mean", [x])
+    case("mean_dim_keepdim", "mean", [x], dims=[1], keepdim=1)
+    case("mean_negative", "mean", [(randn(3, 4), "t")], dims=[-1])
+    case("mean_0d", "mean", [randn()])
+    case("mean_empty_dim", "mean", [randn(0, 3)], dims=[0])
+
+    case("var_all", "var", [x])
+    case("var_dim_unbiased", "var", [x], dims=[1])
+    case("var_dims_population_keepdim", "var", [x], dims=[0, 2], correction=0, keepdim=1)
+    case("var_transposed", "var", [(randn(3, 5), "t")], dims=[0])
+    case("var_single_element", "var", [randn(1, 3)], dims=[0])
+
+    m = torch.tensor([[1.0, 3.0, 3.0, -1.0], [0.5, 0.25, 2.0, 2.0], [-1.0, -2.0, 0.0, 0.0]], dtype=F64)
+    for op in ["max", "min"]:
+        case(f"{op}_all", op, [randn(3, 4)])
+        case(f"{op}_all_ties", op, [m])
+        case(f"{op}_all_0d", op, [randn()])
+        case(f"{op}_dim", op, [randn(3, 4)], dim=1)
+        case(f"{op}_dim_keepdim", op, [randn(3, 4)], dim=0, keepdim=1)
+        case(f"{op}_dim_transposed", op, [(randn(3, 4), "t")], dim=-1)
+        case(f"{op}_dim_3d", op, [randn(2, 3, 4)], dim=1)
+        case(f"{op}_dim_0d", op, [randn()], dim=0)
+    case("amax_dim", "amax", [randn(3, 4)], dims=[1])
+    case("amax_dims_keepdim", "amax", [x], dims=[0, 2], keepdim=1)
+    case("amax_ties", "amax", [m], dims=[1])
+    case("amax_all_ties", "amax", [m], dims=[])
+    case("amax_transposed", "amax", [(randn(3, 4), "t")], dims=[-1])
+    case("amax_0d", "amax", [randn()], dims=[0])
+    nan = float("nan")
+    with_nan = torch.tensor([[1.0, nan, 3.0], [0.5, 2.0, nan]], dtype=F64)
+    # not max() over all elements: PyTorch routes its gradient to the NaN elements, nerve (like PyTorch's amax)
+    # gives NaN gradients; both are defensible once the loss is NaN
+    case("max_dim_nan", "max", [with_nan], dim=1, f32=False)
+    case("amax_nan", "amax", [with_nan], dims=[0], f32=False)
+    for op in ["argmax", "argmin"]:
+        case(f"{op}_dim", op, [randn(3, 4)], dim=1)
+        case(f"{op}_keepdim", op, [randn(3, 4)], dim=0, keepdim=1)
+        case(f"{op}_ties_first", op, [m], dim=1)
+        case(f"{op}_transposed", op, [(randn(3, 4), "t")], dim=-1)
+        case(f"{op}_int", op, [idx([[3, 1, 3], [0, 5, 5]])], dim=1)
+        case(f"{op}_0d", op, [randn()], dim=0)
+    for op in ["softmax", "log_softmax"]:
+        case(f"{op}_last", op, [randn(3, 5)], dim=-1)
+        case(f"{op}_dim0", op, [randn(3, 5)], dim=0)
+        case(f"{op}_3d_middle", op, [randn(2, 3, 4)], dim=1)
+        case(f"{op}_transposed", op, [(randn(4, 3), "t")], dim=1)
+        case(f"{op}_large", op, [torch.tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -1001.0]],
+                                               dtype=F64)], dim=1)
+        case(f"{op}_0d", op, [randn()], dim=0)
+        case(f"{op}_empty", op, [randn(0, 3)], dim=1)
+        case(f"{op}_size1_dim", op, [randn(3, 1)], dim=1)
+    case("softmax_strided", "softmax", [(randn(2, 4), "s")], dim=1)
+    case("log_softmax_strided", "log_softmax", [(randn(3, 2), "s")], dim=0)
+    case("softmax_neg_inf", "softmax", [torch.tensor([[0.5, float("-inf"), 1.0], [2.0, 0.0, float("-inf")]],
+                                                     dtype=F64)], dim=1)
+
+
+def linalg():
+    case("matmul_dot", "matmul", [randn(4), randn(4)])
+    case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
+    case("matmul_vec_mat", "matmul", [randn(3), randn(3, 4)])
+    case("matmul_mat_vec", "matmul", [randn(3, 4), randn(4)])
+    case("matmul_mm", "matmul", [randn(3, 4), randn(4, 2)])
+    case("matmul_mm_transposed", "matmul", [(randn(3, 4), "t"), (randn(4, 5), "t")])
+    case("matmul_mm_strided", "matmul", [(randn(2, 3), "s"), randn(3, 2)])
+    case("matmul_bmm", "matmul", [randn(2, 3, 4), randn(2, 4, 5)])
+    case("matmul_bmm_transposed", "matmul", [(randn(2, 3, 4), "t"), (randn(2, 4, 2), "t")])
+    case("matmul_broadcast_batch", "matmul", [randn(2, 1, 3, 4), randn(5, 4, 2)])
+    case("matmul_2d_nd", "matmul", [randn(3, 4), randn(2, 4, 5)])
+    case("matmul_nd_2d", "matmul", [randn(2, 2, 3, 4), randn(4, 5)])
+    case("matmul_vec_batched", "matmul", [randn(4), randn(2, 4, 3)])
+    case("matmul_batched_vec", "matmul", [randn(2, 3, 4), randn(4)])
+    case("matmul_k0", "matmul", [randn(2, 0), randn(0, 3)])
+    case("matmul_m0", "matmul", [randn(0, 3), randn(3, 2)])
+
+    case("linear_bias", "linear", [randn(4, 3), randn(5, 3), randn(5)])
+    case("linear_no_bias", "linear", [randn(4, 3), randn(5, 3)])
+    case("linear_3d_input", "linear", [randn(2, 3, 4), randn(2, 4), randn(2)])
+    case("linear_1d_input", "linear", [randn(3), randn(2, 3), randn(2)])
+    case("linear_transposed", "linear", [(randn(4, 3), "t"), (randn(2, 3), "t"), (randn(2), "s")])
+    case("linear_empty_batch", "linear", [randn(0, 3), randn(2, 3), randn(2)])
+
+
+def indexing():
+    cond = mask([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+    case("where_same", "where", [cond, randn(3, 4), randn(3, 4)])
+    case("where_broadcast", "where", [mask([True, False, True], [3, 1]), randn(3, 4), randn()])
+    case("where_transposed", "where", [cond, (randn(3, 4), "t"), (randn(3, 4), "s")])
+    case("where_int_float", "where", [mask([True, False]), idx([1, 2]), randn(2)])
+    case("where_cond_transposed", "where", [(cond.t().contiguous(), "t"), randn(4, 1), randn(3, 1, 1)])
+    case("masked_fill_broadcast", "masked_fill", [randn(3, 4), mask([True, False, False, True])], value=2.5)
+    case("masked_fill_same", "masked_fill", [(randn(3, 4), "t"), cond], value=-1.0)
+    case("masked_fill_strided_mask", "masked_fill", [randn(2, 3), (mask([[True, False, True], [False, False, True]]),
+                                                                   "s")], value=0.25)
+    case("masked_fill_neg_inf", "masked_fill", [randn(2, 3), mask([[False, True, False], [True, False, False]])],
+         value=float("-inf"))
+
+    case("gather_dim0", "gather", [randn(3, 4), idx([[0, 2, 1, 0], [2, 2, 0, 1]])], dim=0)
+    case("gather_dim1_repeats", "gather", [randn(3, 4), idx([[3, 3], [0, 1], [1, 1]])], dim=1)
+    case("gather_smaller_index", "gather", [randn(4, 5), idx([[1], [4]])], dim=-1)
+    case("gather_transposed", "gather", [(randn(3, 4), "t"), idx([[0, 1, 2, 0]])], dim=0)
+    case("gather_index_transposed", "gather", [randn(3, 4), (idx([[0, 2, 1], [3, 3, 0]]), "t")], dim=1)
+    case("gather_3d", "gather", [randn(2, 3, 4), idx([[[0, 2], [1, 1]], [[2, 0], [0, 0]]])], dim=1)
+
+    case("index_select_dim0_repeats", "index_select", [randn(4, 3), idx([2, 0, 2])], dim=0)
+    case("index_select_dim1", "index_select", [randn(2, 5), idx([4, 1])], dim=1)
+    case("index_select_0d_index", "index_select", [randn(3, 2), idx(1)], dim=0)
+    case("index_select_empty", "index_select", [randn(3, 2), idx([], [0])], dim=0)
+    case("index_select_transposed", "index_select", [(randn(3, 4), "t"), idx([3, 0])], dim=-1)
+    case("index_select_strided_index", "index_select", [randn(4, 2), (idx([3, 0, 3]), "s")], dim=0)
+    case("index_select_3d", "index_select", [randn(2, 3, 4), idx([1, 1, 0])], dim=1)
+
+    case("scatter_add_dim0", "scatter_add", [randn(3, 5), idx([[0, 1, 2, 0, 0], [2, 0, 0, 1, 2]]),
+                                             randn(2, 5)], dim=0)
+    case("scatter_add_dim1_repeats", "scatter_add", [randn(2, 4), idx([[1, 1, 3], [0, 0, 0]]), randn(2, 3)],
+         dim=1)
+    case("scatter_add_index_smaller", "scatter_add", [randn(3, 3), idx([[2], [0]]), randn(2, 1)], dim=-1)
+    case("scatter_add_transposed", "scatter_add", [(randn(3, 4), "t"), idx([[0, 2, 2, 1]]), (randn(1, 4), "s")],
+         dim=0)
+
+    case("one_hot_infer", "one_hot", [idx([0, 3, 1, 3])])
+    case("one_hot_classes_2d", "one_hot", [idx([[1, 0, 4], [2, 2, 0]])], num_classes=5)
+    case("one_hot_strided", "one_hot", [(idx([[2, 0], [1, 1]]), "t")], num_classes=4)
+    case("one_hot_empty", "one_hot", [idx([], [0])], num_classes=3)
+
+
+def main():
+    views_and_copies()
+    elementwise_binary()
+    elementwise_unary()
+    reductions()
+    linalg()
+    indexing()
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "ops_golden.txt")
+    with open(path, "w") as f:
+        f.write(f"# generated by tests/golden/make_golden.py with torch {torch.__version__}; do not edit\n")
+        f.write("\n".join(lines) + "\n")
+    print(f"{path}: {len(case_names)} cases, {os.path.getsize(path)} bytes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+// keras::Sequential: summary, fitting synthetic data, determinism, validation, callbacks, bad input.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nerve/nerve.h>
+
+using namespace nerve;
+
+namespace {
+
+// Three Gaussian blobs in 2-D, labels 0..2.
+std::pair<Tensor, Tensor> blobs(int64_t n, uint64_t seed) {
+  manual_seed(seed);
+  Tensor y = randint(0, 3, {n});
+  Tensor centers = tensor({{0.f, 3.f}, {3.f, -2.f}, {-3.f, -2.f}});
+  Tensor x = index_select(centers, 0, y) + randn({n, 2}) * 0.7;
+  return {x, y};
+}
+
+keras::Sequential mlp() {
+  return keras::Sequential({keras::Dense(16, "relu", {.input_shape = Shape{2}}), keras::Dense(3, "softmax")});
+}
+
+std::string expect_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no nerve::Error thrown";
+  return "";
+}
+
+}  // namespace
+
+TEST(Keras, SummaryOfTheMnistModel) {
+  keras::Sequential model({keras::Flatten(Shape{28, 28}), keras::Dense(128, "relu"), keras::Dense(10, "softmax")});
+  std::ostringstream os;
+  model.summary(os);
+  std::string s = os.str();
+  EXPECT_NE(s.find("flatten (Flatten)           (None, 784)               0"), std::string::npos) << s;
+  EXPECT_NE(s.find("dense (Dense)               (None, 128)               100480"), std::string::npos) << s;
+  EXPECT_NE(s.find("dense_1 (Dense)             (None, 10)                1290"), std::string::npos) << s;
+  EXPECT_NE(s.find("Total params: 101,770"), std::string::npos) << s;
+  EXPECT_EQ(model.num_parameters(), 101770);
+  auto sd = model.state_dict();
+  ASSERT_EQ(sd.size(), 4u);
+  EXPECT_EQ(sd[0].first, "dense.weight");
+  EXPECT_EQ(sd[0].second.shape(), (Shape{128, 784}));
+}
+
+TEST(Keras, DenseUsesGlorotUniformAndZeroBias) {
+  manual_seed(0);
+  keras::Sequential model({keras::Dense(200, "", {.input_shape = Shape{300}})});
+  Tensor w = model.state_dict()[0].second, b = model.state_dict()[1].second;
+  double limit = std::sqrt(6.0 / (300 + 200));
+  EXPECT_LE(max(abs(w)).item<float>(), limit);
+  EXPECT_GT(max(abs(w)).item<float>(), 0.95 * limit);
+  EXPECT_NEAR(var(w).item<float>(), limit * limit / 3, 0.05 * limit * limit / 3);  // U(-l, l) variance
+  EXPECT_EQ(max(abs(b)).item<float>(), 0.0f);
+}
+
+TEST(Keras, FitLearnsBlobsAndReportsHistory) {
+  auto [x, y] = blobs(600, 1);
+  auto model = mlp();
+  model.compile(keras::Adam(0.01), "sparse_categorical_crossentropy", {"accuracy"});
+  auto h = model.fit(x, y, {.epochs = 5, .batch_size = 32, .verbose = 0, .validation_split = 0.2});
+  ASSERT_EQ(h.history["loss"].size(), 5u);
+  ASSERT_EQ(h.history["val_accuracy"].size(), 5u);
+  EXPECT_LT(h.history["loss"].back(), h.history["loss"].front());
+  auto ev = model.evaluate(x, y, 32, 0);
+  EXPECT_GT(ev["accuracy"], 0.95);
+  Tensor p = model.predict(narrow(x, 0, 0, 7));
+  EXPECT_EQ(p.shape(), (Shape{7, 3}));
+  EXPECT_NEAR(sum(p, {1}).to_vector<float>()[3], 1.0f, 1e-5);  // softmax probabilities
+}
+
+TEST(Keras, SameSeedSameResult) {
+  auto run = [] {
+    auto [x, y] = blobs(200, 3);
+    manual_seed(7);
+    auto model = mlp();
+    model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+    return model.fit(x, y, {.epochs = 2, .verbose = 0}).history["loss"];
+  };
+  EXPECT_EQ(run(), run());
+}
+
+TEST(Keras, OtherLossesAndOptimizers) {
+  auto [x, y] = blobs(300, 2);
+  for (const char* opt : {"sgd", "rmsprop", "adamw", "adagrad"}) {
+    auto model = mlp();
+    model.compile(opt, "categorical_crossentropy", {"accuracy"});
+    Tensor y1 = one_hot(y, 3).to(DType::f32);
+    auto h = model.fit(x, y1, {.epochs = 3, .verbose = 0});
+    EXPECT_LT(h.history["loss"].back(), h.history["loss"].front()) << opt;
+  }
+  keras::Sequential reg({keras::Dense(1, "", {.input_shape = Shape{2}})});
+  reg.compile(keras::SGD(0.05), "mse", {"mae"});
+  Tensor target = sum(x, {1}, true) * 0.5 + 1.0;
+  auto h = reg.fit(x, target, {.epochs = 20, .verbose = 0});
+  EXPECT_LT(h.history["loss"].back(), 1e-2);
+}
+
+TEST(Keras, SoftmaxOutputStaysFiniteAtExtremeLogits) {
+  keras::Sequential model({keras::Dense(3, "softmax", {.input_shape = Shape{2}})});
+  model.compile(keras::SGD(0.1), "sparse_categorical_crossentropy", {"accuracy"});
+  Tensor x = tensor({{1e4f, -1e4f}, {-1e4f, 1e4f}});
+  Tensor y = from_vector<int64_t>({2, 0});
+  auto h = model.fit(x, y, {.epochs = 1, .batch_size = 2, .verbose = 0});
+  EXPECT_TRUE(std::isfinite(h.history["loss"][0]));
+}
+
+TEST(Keras, Callbacks) {
+  auto [x, y] = blobs(200, 4);
+  auto model = mlp();
+  model.compile(keras::Adam(1e-9), "sparse_categorical_crossentropy", {"accuracy"});  // cannot improve
+  int epochs_seen = 0;
+  std::string csv = ::testing::TempDir() + "/nerve_keras_log.csv";
+  auto h = model.fit(x, y,
+                     {.epochs = 20, .verbose = 0, .validation_split = 0.25,
+                      .callbacks = {keras::EarlyStopping({.monitor = "val_loss", .min_delta = 1e-3, .patience = 1}),
+                                    keras::LambdaCallback({.on_epoch_end = [&](int, const keras::Logs&) { ++epochs_seen; }}),
+                                    keras::CSVLogger(csv)}});
+  EXPECT_EQ(epochs_seen, 3);  // epoch 1 sets the best, then patience 1 runs out after epoch 3
+  EXPECT_EQ(h.history["loss"].size(), 3u);
+  std::ifstream f(csv);
+  std::string header, line;
+  std::getline(f, header);
+  EXPECT_EQ(header.rfind("epoch,accuracy,loss,lr,val_accuracy,val_loss", 0), 0u) << header;
+  int rows = 0;
+  while (std::getline(f, line)) ++rows;
+  EXPECT_EQ(rows, 3);
+
+  auto m2 = mlp();
+  m2.compile(keras::SGD(0.1), "sparse_categorical_crossentropy");
+  m2.fit(x, y, {.epochs = 4, .verbose = 0, .validation_split = 0.25,
+                .callbacks = {keras::ReduceLROnPlateau({.monitor = "val_loss", .factor = 0.5, .patience = 1,
+                                                        .min_delta = 10.0})}});
+  EXPECT_NEAR(m2.optimizer().lr(), 0.1 * 0.5 * 0.5 * 0.5, 1e-12);  // epoch 1 sets the best; no later one beats it by 10
+}
+
+TEST(Keras, BadInputIsAClearError) {
+  auto [x, y] = blobs(64, 5);
+  auto model = mlp();
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  std::string e = expect_error([&] { model.fit(x, narrow(y, 0, 0, 63), {.verbose = 0}); });
+  EXPECT_NE(e.find("fit: x has 64 samples but y has 63"), std::string::npos) << e;
+  Tensor bad = y.clone();
+  bad.data<int64_t>()[5] = 3;
+  e = expect_error([&] { model.fit(x, bad, {.verbose = 0}); });
+  EXPECT_NE(e.find("3"), std::string::npos) << e;
+  EXPECT_NE(e.find("class"), std::string::npos) << e;
+  e = expect_error([&] { model.fit(zeros({64, 5}), y, {.verbose = 0}); });
+  EXPECT_NE(e.find("expects inputs of shape (None, 2)"), std::string::npos) << e;
+  auto reg = mlp();
+  reg.compile("sgd", "mse");
+  e = expect_error([&] { reg.fit(x, zeros({64, 2}), {.verbose = 0}); });
+  EXPECT_NE(e.find("target shape [32, 2] does not match the model output shape [32, 3]"), std::string::npos) << e;
+  e = expect_error([&] { model.compile("adamx", "mse"); });
+  EXPECT_NE(e.find("unknown optimizer 'adamx'"), std::string::npos) << e;
+  e = expect_error([&] { keras::Dense(4, "relux"); });
+  EXPECT_NE(e.find("unknown activation 'relux'"), std::string::npos) << e;
+}
+
+TEST(Keras, ProgressBarPrintsOneLinePerEpochWhenNotATerminal) {
+  std::FILE* f = std::tmpfile();
+  keras::ProgressBar bar(100, 1, /*tty=*/0, f);
+  for (int i = 1; i <= 100; ++i) bar.update(i, {{"loss", 0.5}});
+  bar.finish({{"loss", 0.25}, {"accuracy", 0.75}});
+  std::rewind(f);
+  char buf[512] = {};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  std::string s(buf, n);
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1) << s;
+  EXPECT_EQ(s.find('\r'), std::string::npos);
+  EXPECT_EQ(s.rfind("100/100 [==============================] - ", 0), 0u) << s;
+  EXPECT_NE(s.find(" - loss: 0.2500 - accuracy: 0.7500\n"), std::string::npos) << s;
+}

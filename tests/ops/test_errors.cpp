@@ -1,0 +1,144 @@
+// Error messages of the op frontends: each starts with the op's name and shows the shapes (and dtypes, dims or
+// indices) involved, so a user can fix the call from the message alone.
+#include <gtest/gtest.h>
+
+#include <nerve/nerve.h>
+
+namespace {
+
+using namespace nerve;
+
+// Expects f() to throw nerve::Error whose message starts with "op:" and contains every fragment.
+template <class F>
+void expect_error(const std::string& op, F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << op << ": no error thrown";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_EQ(m.rfind(op + ": ", 0), 0u) << "message does not start with '" << op << ": ': " << m;
+    for (const std::string& s : fragments)
+      EXPECT_NE(m.find(s), std::string::npos) << "message lacks '" << s << "': " << m;
+  }
+}
+
+TEST(OpErrors, BroadcastMismatch) {
+  expect_error("add", [] { add(zeros({2, 3}), zeros({4})); }, {"[2, 3]", "[4]", "cannot be broadcast"});
+  expect_error("mul", [] { zeros({2, 3}) * zeros({2, 2}); }, {"[2, 3]", "[2, 2]"});
+  expect_error("sub", [] { zeros({5}) - zeros({2, 4}); }, {"[5]", "[2, 4]"});
+  expect_error("where", [] { where(zeros({3}, DType::b8), zeros({4}), zeros({})); }, {"[3]", "[4]"});
+}
+
+TEST(OpErrors, BoolArithmetic) {
+  expect_error("add", [] { add(zeros({2}, DType::b8), zeros({2}, DType::b8)); }, {"bool", "[2]"});
+}
+
+TEST(OpErrors, MatmulShapes) {
+  expect_error("matmul", [] { matmul(zeros({4, 3}), zeros({5, 2})); }, {"(3)", "(5)", "[4, 3]", "[5, 2]", "f32"});
+  expect_error("matmul", [] { matmul(zeros({3}), zeros({4})); }, {"b.shape[0] (4)", "[3]", "[4]"});
+  expect_error("matmul", [] { matmul(zeros({2, 3, 4}), zeros({3, 4, 5})); }, {"[2, 3, 4]", "[3, 4, 5]"});
+  expect_error("matmul", [] { matmul(zeros({}), zeros({3})); }, {"at least 1 dim", "[]", "[3]"});
+  expect_error("matmul", [] { matmul(zeros({2, 2}, DType::i64), zeros({2, 2}, DType::i64)); }, {"floating", "i64"});
+}
+
+TEST(OpErrors, LinearShapes) {
+  expect_error("linear", [] { linear(zeros({32, 783}), zeros({128, 784})); },
+               {"783", "784", "[32, 783] f32", "[128, 784] f32"});
+  expect_error("linear", [] { linear(zeros({2, 3}), zeros({3})); }, {"weight must be 2-D", "[3]"});
+  expect_error("linear", [] { linear(zeros({2, 3}), zeros({4, 3}), zeros({5})); }, {"bias", "(4)", "[5]"});
+  expect_error("linear", [] { linear(zeros({2, 3}, DType::f64), zeros({4, 3})); }, {"f64", "f32"});
+}
+
+TEST(OpErrors, CatAndStack) {
+  expect_error("cat", [] { cat({zeros({2, 3}), zeros({2, 4})}, 0); }, {"[2, 3]", "[2, 4]", "dim 0"});
+  expect_error("cat", [] { cat({zeros({2, 3}), zeros({3})}, 0); }, {"[3]", "[2, 3]"});
+  expect_error("cat", [] { cat({zeros({2}), zeros({2}, DType::f64)}); }, {"f64", "f32"});
+  expect_error("cat", [] { cat({}); }, {"non-empty"});
+  expect_error("cat", [] { cat({zeros({}), zeros({})}); }, {"zero-dimensional"});
+  expect_error("cat", [] { cat({zeros({2, 3})}, 2); }, {"dim 2", "2-d"});
+  expect_error("stack", [] { stack({zeros({2, 3}), zeros({3, 2})}); }, {"[2, 3]", "[3, 2]"});
+}
+
+TEST(OpErrors, BadDims) {
+  Tensor x = zeros({3, 4});
+  expect_error("sum", [&] { sum(x, {2}); }, {"dim 2", "2-d", "[-2, 1]"});
+  expect_error("sum", [&] { sum(x, {1, -1}); }, {"multiple times"});
+  expect_error("mean", [&] { mean(x, {-3}); }, {"dim -3", "2-d"});
+  expect_error("softmax", [&] { softmax(x, 2); }, {"dim 2", "2-d"});
+  expect_error("transpose", [&] { transpose(x, 0, 5); }, {"dim 5", "2-d"});
+  expect_error("permute", [&] { permute(x, {0}); }, {"[0]", "[3, 4]"});
+  expect_error("permute", [&] { permute(x, {1, 1}); }, {"repeated dim 1"});
+  expect_error("unsqueeze", [&] { unsqueeze(x, 4); }, {"dim 4"});
+  expect_error("flatten", [&] { flatten(x, 1, 0); }, {"start_dim 1", "end_dim 0"});
+  expect_error("max", [&] { max(x, 2); }, {"dim 2"});
+  expect_error("argmax", [&] { argmax(x, -3); }, {"dim -3"});
+  expect_error("select", [&] { select(x, 0, 3); }, {"index 3", "size 3", "[3, 4]"});
+  expect_error("narrow", [&] { narrow(x, 1, 2, 3); }, {"start 2", "length 3", "[3, 4]"});
+  expect_error("slice", [&] { slice(x, 0, 0, 2, 0); }, {"step"});
+  expect_error("expand", [&] { expand(x, {3, 5}); }, {"[3, 4]", "[3, 5]"});
+  expect_error("expand", [&] { expand(x, {4}); }, {"[3, 4]", "[4]"});
+  expect_error("sum_to", [&] { sum_to(x, {2, 3, 4}); }, {"[3, 4]", "[2, 3, 4]"});
+  expect_error("sum_to", [&] { sum_to(x, {5}); }, {"[3, 4]", "[5]"});
+}
+
+TEST(OpErrors, GatherScatterIndexOutOfRange) {
+  Tensor x = zeros({3, 4});
+  expect_error("gather", [&] { gather(x, 1, from_vector<int64_t>({0, 5}, {1, 2})); },
+               {"index 5", "dim 1", "size 4", "[3, 4]"});
+  expect_error("gather", [&] { gather(x, 0, from_vector<int64_t>({-1}, {1, 1})); }, {"index -1", "[3, 4]"});
+  expect_error("gather", [&] { gather(x, 0, from_vector<int64_t>({0}, {1})); }, {"[1]", "[3, 4]"});
+  expect_error("gather", [&] { gather(x, 0, zeros({1, 1})); }, {"i64", "f32"});
+  expect_error("scatter_add", [&] { scatter_add(x, 0, from_vector<int64_t>({3}, {1, 1}), zeros({1, 1})); },
+               {"index 3", "dim 0", "size 3", "[3, 4]"});
+  expect_error("scatter_add", [&] { scatter_add(x, 0, from_vector<int64_t>({0, 1}, {1, 2}), zeros({1, 1})); },
+               {"[1, 2]", "[1, 1]"});
+}
+
+TEST(OpErrors, IndexSelectOutOfRange) {
+  Tensor x = zeros({3, 4});
+  expect_error("index_select", [&] { index_select(x, 0, from_vector<int64_t>({1, 7})); },
+               {"index 7", "dim 0", "size 3", "[3, 4]"});
+  expect_error("index_select", [&] { index_select(x, 1, from_vector<int64_t>({-1})); }, {"index -1", "size 4"});
+  expect_error("index_select", [&] { index_select(x, 0, from_vector<int64_t>({0, 1}, {1, 2})); }, {"1-D", "[1, 2]"});
+  expect_error("index_select", [&] { index_select(x, 0, zeros({2})); }, {"i64", "[2] f32"});
+}
+
+TEST(OpErrors, ViewNeedsCompatibleStrides) {
+  Tensor t = zeros({3, 4}).t();
+  expect_error("view", [&] { view(t, {12}); }, {"[12]", "[4, 3]", "strides [1, 4]", "reshape"});
+  expect_error("view", [&] { view(narrow(zeros({3, 8}), 1, 0, 4), {12}); }, {"[3, 4]", "strides [8, 1]"});
+  EXPECT_NO_THROW(view(slice(zeros({3, 8}), 1, 0, 8, 2), {12}));  // strides [8, 2] merge into one stride 2
+  EXPECT_NO_THROW(reshape(t, {12}));  // reshape copies instead
+}
+
+TEST(OpErrors, ReshapeInvalidSize) {
+  Tensor x = zeros({3, 4});
+  expect_error("reshape", [&] { reshape(x, {5, -1}); }, {"[5, -1]", "size 12", "[3, 4]"});
+  expect_error("reshape", [&] { reshape(x, {5, 3}); }, {"[5, 3]", "size 12", "[3, 4]"});
+  expect_error("reshape", [&] { reshape(x, {-1, -1}); }, {"only one dimension can be -1"});
+  expect_error("reshape", [&] { reshape(x, {-2, 6}); }, {"-2"});
+  expect_error("view", [&] { view(x, {7}); }, {"[7]", "size 12", "[3, 4]"});
+}
+
+TEST(OpErrors, DtypeAndValueChecks) {
+  expect_error("mean", [] { mean(zeros({3}, DType::i64)); }, {"i64"});
+  expect_error("var", [] { var(zeros({3}, DType::i64)); }, {"i64"});
+  expect_error("where", [] { where(zeros({2}), zeros({2}), zeros({2})); }, {"bool", "[2] f32"});
+  expect_error("masked_fill", [] { masked_fill(zeros({2}), zeros({2, 2}, DType::b8), 1.0); }, {"[2, 2]", "[2]"});
+  expect_error("one_hot", [] { one_hot(from_vector<int64_t>({0, 3}), 3); }, {"3", "num_classes 3"});
+  expect_error("one_hot", [] { one_hot(from_vector<int64_t>({-1})); }, {"-1"});
+  expect_error("max", [] { max(zeros({0, 3})); }, {"non-empty", "[0, 3]"});
+  expect_error("clamp", [] { clamp(zeros({2}), std::nullopt, std::nullopt); }, {"min", "max"});
+  expect_error("split", [] { split(zeros({4}), 0); }, {"split_size", "0"});
+  expect_error("chunk", [] { chunk(zeros({4}), 0); }, {"chunks", "0"});
+}
+
+TEST(OpErrors, InPlace) {
+  Tensor leaf = zeros({2, 3}).requires_grad_();
+  expect_error("add_", [&] { leaf.add_(ones({2, 3})); }, {"requires grad", "[2, 3] f32", "NoGradGuard"});
+  Tensor y = zeros({3});
+  expect_error("add_", [&] { y.add_(ones({2, 3})); }, {"[3]", "[2, 3]"});
+  expect_error("copy_", [&] { y.copy_(ones({4})); }, {"[4]", "[3]"});
+}
+
+}  // namespace

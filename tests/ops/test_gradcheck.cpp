@@ -1,0 +1,268 @@
+// Finite-difference gradient checks (f64, random upstream gradient) for every differentiable op, with
+// broadcast, 0-d and non-contiguous inputs, and non-contiguous upstream gradients (outputs viewed transposed).
+// The table below is also read by test_coverage.cpp: an op counts as gradient-checked only if it is here.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <nerve/nerve.h>
+
+namespace nerve_test {
+
+using namespace nerve;
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct GradcheckCase {
+  std::string op;       // the ops.h function under test
+  std::string variant;  // what this case exercises
+  Fn f;
+  std::vector<Tensor> inputs;
+  double eps = 1e-6, atol = 1e-5, rtol = 1e-4;
+};
+
+void PrintTo(const GradcheckCase& c, std::ostream* os) { *os << c.op << "/" << c.variant; }
+
+namespace {
+
+Tensor R(const Shape& s) { return randn(s, DType::f64); }
+// randn pushed at least 0.2 away from 0: safe divisors, no kinks of relu/abs near the sample
+Tensor away(const Shape& s) {
+  Tensor x = R(s);
+  return x + where(ge(x, zeros({}, DType::f64)), full({}, 0.2, DType::f64), full({}, -0.2, DType::f64));
+}
+Tensor positive(const Shape& s) { return uniform(s, 0.3, 2.0, DType::f64); }
+Tensor I(const std::vector<int64_t>& v, const Shape& s) { return from_vector<int64_t>(v, s); }
+Tensor M(const std::vector<bool>& v, const Shape& s) { return from_vector<bool>(v, s); }
+Tensor T(const Tensor& x) { return transpose(x, -1, -2); }  // a non-contiguous view of x
+
+// The cases of one op family; each adds `{op, variant, f, inputs}`.
+using Table = std::vector<GradcheckCase>;
+
+void views(Table& t) {
+  t.push_back({"reshape", "merge", [](auto& x) { return reshape(x[0], {6, 4}); }, {R({2, 3, 4})}});
+  t.push_back({"reshape", "of_transposed", [](auto& x) { return reshape(T(x[0]), {-1}); }, {R({3, 4})}});
+  t.push_back({"view", "split_dim", [](auto& x) { return view(x[0], {2, 3, 2}); }, {R({2, 6})}});
+  t.push_back({"view", "of_strided", [](auto& x) { return view(slice(x[0], 1, 0, 8, 2), {12}); }, {R({3, 8})}});
+  t.push_back({"permute", "3d", [](auto& x) { return permute(x[0], {2, 0, 1}); }, {R({2, 3, 4})}});
+  t.push_back({"transpose", "3d", [](auto& x) { return transpose(x[0], 0, 2); }, {R({2, 3, 4})}});
+  t.push_back({"narrow", "dim1", [](auto& x) { return narrow(x[0], 1, 1, 2); }, {R({3, 4})}});
+  t.push_back({"slice", "step", [](auto& x) { return slice(x[0], 0, 1, 6, 2); }, {R({6, 3})}});
+  t.push_back({"slice", "of_transposed", [](auto& x) { return slice(T(x[0]), -1, -3, -1); }, {R({5, 2})}});
+  t.push_back({"select", "middle", [](auto& x) { return select(x[0], 1, 2); }, {R({2, 4, 3})}});
+  t.push_back({"select", "to_0d", [](auto& x) { return select(x[0], 0, -1); }, {R({3})}});
+  t.push_back({"expand", "new_dims", [](auto& x) { return expand(x[0], {2, 3, 4}); }, {R({3, 1})}});
+  t.push_back({"expand", "from_0d", [](auto& x) { return expand(x[0], {2, 3}); }, {R({})}});
+  t.push_back({"expand", "of_transposed", [](auto& x) { return expand(T(x[0]), {2, 4, 3}); }, {R({3, 4})}});
+  t.push_back({"squeeze", "all", [](auto& x) { return squeeze(x[0]); }, {R({1, 3, 1, 2})}});
+  t.push_back({"squeeze", "dim", [](auto& x) { return squeeze(x[0], -2); }, {R({3, 1, 2})}});
+  t.push_back({"unsqueeze", "middle", [](auto& x) { return unsqueeze(T(x[0]), 1); }, {R({2, 3})}});
+  t.push_back({"flatten", "range", [](auto& x) { return flatten(x[0], 1, 2); }, {R({2, 3, 2, 2})}});
+  t.push_back({"flatten", "of_transposed", [](auto& x) { return flatten(T(x[0])); }, {R({2, 3})}});
+  t.push_back({"contiguous", "of_transposed", [](auto& x) { return contiguous(T(x[0])); }, {R({3, 4})}});
+  t.push_back({"clone", "of_strided", [](auto& x) { return clone(slice(x[0], 1, 1, 4, 2)); }, {R({3, 4})}});
+  // through f32 and back: the function is linear, so a large step keeps the f32 rounding small
+  t.push_back({"to_dtype", "f64_f32_f64", [](auto& x) { return to_dtype(to_dtype(x[0], DType::f32), DType::f64); },
+               {R({2, 3})}, 1e-2, 1e-4, 1e-3});
+  t.push_back({"cat", "dim0", [](auto& x) { return cat({x[0], x[1], x[2]}, 0); }, {R({2, 3}), R({1, 3}), R({3, 3})}});
+  t.push_back({"cat", "noncontig_dim1", [](auto& x) { return cat({T(x[0]), x[1]}, -1); }, {R({2, 3}), R({3, 1})}});
+  t.push_back({"cat", "expanded_transposed_grad", [](auto& x) { return T(cat({expand(x[0], {2, 3}), x[1]}, 0)); },
+               {R({1, 3}), R({2, 3})}});
+  t.push_back({"stack", "dim1", [](auto& x) { return stack({x[0], T(x[1])}, 1); }, {R({2, 3}), R({3, 2})}});
+  t.push_back({"chunk", "uneven", [](auto& x) {
+                 std::vector<Tensor> c = chunk(x[0], 3, 1);
+                 return cat({c[0] * 1.0, c[1] * 2.0, c[2] * 3.0}, 1);
+               }, {R({2, 7})}});
+  t.push_back({"split", "uneven", [](auto& x) {
+                 std::vector<Tensor> c = split(x[0], 2, 0);
+                 return cat({c[2] * 3.0, c[0] * -1.0}, 0);  // c[1] gets no gradient
+               }, {R({5, 2})}});
+  t.push_back({"sum_to", "broadcast_back", [](auto& x) { return sum_to(x[0], {3, 1}); }, {R({2, 3, 4})}});
+  t.push_back({"sum_to", "to_0d", [](auto& x) { return sum_to(T(x[0]), {}); }, {R({2, 3})}});
+}
+
+void binary(Table& t) {
+  for (const char* op : {"add", "sub"}) {
+    auto fn = std::string(op) == "add" ? add : sub;
+    t.push_back({op, "broadcast", [fn](auto& x) { return fn(x[0], x[1], 1.0); }, {R({3, 1}), R({4})}});
+    t.push_back({op, "alpha_0d", [fn](auto& x) { return fn(x[0], x[1], -2.5); }, {R({2, 3}), R({})}});
+    t.push_back({op, "noncontig", [fn](auto& x) { return fn(T(x[0]), x[1], 1.0); }, {R({4, 3}), R({3, 4})}});
+  }
+  t.push_back({"add", "scalar", [](auto& x) { return 1.5 + x[0]; }, {R({3})}});
+  t.push_back({"sub", "scalar_left", [](auto& x) { return 1.5 - x[0]; }, {R({3})}});
+  t.push_back({"mul", "broadcast_both", [](auto& x) { return mul(x[0], x[1]); }, {R({2, 1, 3}), R({4, 1})}});
+  t.push_back({"mul", "same_input", [](auto& x) { return x[0] * x[0]; }, {R({3, 2})}});
+  t.push_back({"mul", "noncontig_scalar", [](auto& x) { return T(x[0]) * -3.0; }, {R({2, 3})}});
+  t.push_back({"div", "broadcast", [](auto& x) { return div(x[0], x[1]); }, {R({4, 1}), away({3})}});
+  t.push_back({"div", "scalar_left", [](auto& x) { return 2.0 / T(x[0]); }, {away({2, 3})}});
+  t.push_back({"pow", "tensor_tensor", [](auto& x) { return pow(x[0], x[1]); }, {positive({3, 1}), R({4})}});
+  t.push_back({"pow", "scalar", [](auto& x) { return pow(T(x[0]), 2.5); }, {positive({2, 3})}});
+  t.push_back({"pow", "scalar_int_negative_base", [](auto& x) { return pow(x[0], 3.0); }, {R({4})}});
+  for (const char* op : {"maximum", "minimum"}) {
+    auto fn = std::string(op) == "maximum" ? maximum : minimum;
+    t.push_back({op, "broadcast", [fn](auto& x) { return fn(x[0], x[1]); }, {R({3, 1}), R({4})}});
+    t.push_back({op, "noncontig_0d", [fn](auto& x) { return fn(T(x[0]), x[1]); }, {R({3, 2}), R({})}});
+  }
+}
+
+void unary(Table& t) {
+  struct U {
+    const char* op;
+    Tensor (*fn)(const Tensor&);
+    Tensor (*gen)(const Shape&);
+  };
+  const U ops[] = {
+      {"neg", neg, R},         {"exp", exp, R},         {"log", log, positive},         {"sqrt", sqrt, positive},
+      {"abs", abs, away},      {"relu", relu, away},    {"sigmoid", sigmoid, R},        {"tanh", tanh, R},
+      {"gelu", gelu, R},
+  };
+  for (const U& u : ops) {
+    auto fn = u.fn;
+    t.push_back({u.op, "plain", [fn](auto& x) { return fn(x[0]); }, {u.gen({2, 3})}});
+    // transposed input, and a transposed (non-contiguous) gradient flowing into the backward
+    t.push_back({u.op, "noncontig", [fn](auto& x) { return T(fn(T(x[0]))); }, {u.gen({3, 4})}});
+    t.push_back({u.op, "0d", [fn](auto& x) { return fn(x[0]); }, {u.gen({})}});
+  }
+  t.push_back({"leaky_relu", "default", [](auto& x) { return leaky_relu(x[0]); }, {away({2, 3})}});
+  t.push_back({"leaky_relu", "slope_noncontig", [](auto& x) { return T(leaky_relu(T(x[0]), 0.3)); }, {away({3, 4})}});
+  t.push_back({"clamp", "both", [](auto& x) { return clamp(x[0], -0.5, 0.5); }, {R({4, 5})}});
+  t.push_back({"clamp", "min_noncontig", [](auto& x) { return clamp(T(x[0]), 0.1, std::nullopt); }, {R({3, 4})}});
+  t.push_back({"clamp", "max", [](auto& x) { return clamp(x[0], std::nullopt, -0.1); }, {R({6})}});
+}
+
+void reductions(Table& t) {
+  t.push_back({"sum", "all", [](auto& x) { return sum(x[0]); }, {R({2, 3})}});
+  t.push_back({"sum", "dims_keepdim", [](auto& x) { return sum(x[0], {0, 2}, true); }, {R({2, 3, 4})}});
+  t.push_back({"sum", "noncontig", [](auto& x) { return sum(T(x[0]), {-1}); }, {R({3, 4})}});
+  t.push_back({"sum", "expanded", [](auto& x) { return sum(expand(x[0], {3, 2, 4}), {0, 2}, true); }, {R({2, 1})}});
+  t.push_back({"sum", "transposed_grad", [](auto& x) { return T(sum(x[0], {1}, true)); }, {R({3, 4, 2})}});
+  t.push_back({"mean", "all", [](auto& x) { return mean(x[0]); }, {R({2, 3})}});
+  t.push_back({"mean", "dim_noncontig", [](auto& x) { return mean(T(x[0]), {1}, true); }, {R({3, 4})}});
+  t.push_back({"var", "unbiased", [](auto& x) { return var(x[0], {1}); }, {R({3, 5})}});
+  t.push_back({"var", "population_all", [](auto& x) { return var(T(x[0]), {}, 0); }, {R({3, 4})}});
+  t.push_back({"max", "all", [](auto& x) { return max(x[0]); }, {R({3, 4})}});
+  t.push_back({"max", "dim_transposed_grad", [](auto& x) { return T(max(x[0], 1, true).first); }, {R({3, 4, 2})}});
+  t.push_back({"max", "dim", [](auto& x) { return max(x[0], 1).first; }, {R({3, 4})}});
+  t.push_back({"max", "dim_keepdim_noncontig", [](auto& x) { return max(T(x[0]), 0, true).first; }, {R({3, 4})}});
+  t.push_back({"min", "all", [](auto& x) { return min(T(x[0])); }, {R({3, 4})}});
+  t.push_back({"min", "dim", [](auto& x) { return min(x[0], -1).first; }, {R({2, 3, 4})}});
+  t.push_back({"amax", "dims", [](auto& x) { return amax(x[0], {0, 2}); }, {R({2, 3, 4})}});
+  t.push_back({"amax", "keepdim_noncontig", [](auto& x) { return amax(T(x[0]), {1}, true); }, {R({3, 4})}});
+  for (const char* op : {"softmax", "log_softmax"}) {
+    auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
+    t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});
+    t.push_back({op, "middle", [fn](auto& x) { return fn(x[0], 1); }, {R({2, 3, 4})}});
+    t.push_back({op, "noncontig", [fn](auto& x) { return T(fn(T(x[0]), 0)); }, {R({3, 4})}});
+    t.push_back({op, "expanded", [fn](auto& x) { return fn(expand(x[0], {3, 4}), 1); }, {R({1, 4})}});
+  }
+}
+
+void linalg(Table& t) {
+  auto mm = [](auto& x) { return matmul(x[0], x[1]); };
+  t.push_back({"matmul", "dot", mm, {R({4}), R({4})}});
+  t.push_back({"matmul", "vec_mat", mm, {R({3}), R({3, 4})}});
+  t.push_back({"matmul", "mat_vec", mm, {R({3, 4}), R({4})}});
+  t.push_back({"matmul", "mm", mm, {R({3, 4}), R({4, 2})}});
+  t.push_back({"matmul", "mm_transposed", [](auto& x) { return matmul(T(x[0]), T(x[1])); }, {R({4, 3}), R({2, 4})}});
+  t.push_back({"matmul", "bmm", mm, {R({2, 3, 4}), R({2, 4, 2})}});
+  t.push_back({"matmul", "broadcast_batch", mm, {R({2, 1, 2, 3}), R({3, 3, 2})}});
+  t.push_back({"matmul", "2d_nd", mm, {R({3, 4}), R({2, 4, 2})}});
+  t.push_back({"matmul", "nd_2d_noncontig", [](auto& x) { return matmul(x[0], T(x[1])); }, {R({2, 3, 4}), R({2, 4})}});
+  t.push_back({"matmul", "vec_batched", mm, {R({3}), R({2, 3, 2})}});
+  t.push_back({"matmul", "expanded_transposed_grad", [](auto& x) { return T(matmul(expand(x[0], {2, 3, 4}), x[1])); },
+               {R({3, 4}), R({2, 4, 2})}});
+  t.push_back({"linear", "bias", [](auto& x) { return linear(x[0], x[1], x[2]); }, {R({4, 3}), R({2, 3}), R({2})}});
+  t.push_back({"linear", "no_bias", [](auto& x) { return linear(x[0], x[1]); }, {R({4, 3}), R({2, 3})}});
+  t.push_back({"linear", "3d_input", [](auto& x) { return linear(x[0], x[1], x[2]); },
+               {R({2, 3, 4}), R({2, 4}), R({2})}});
+  t.push_back({"linear", "noncontig", [](auto& x) { return T(linear(T(x[0]), T(x[1]), x[2])); },
+               {R({3, 4}), R({3, 2}), R({2})}});
+}
+
+void indexing(Table& t) {
+  Tensor cond = M({true, false, true, false, false, true}, {2, 3});
+  t.push_back({"where", "same", [](auto& x) { return where(x[0], x[1], x[2]); }, {cond, R({2, 3}), R({2, 3})}});
+  t.push_back({"where", "expanded_cond_transposed_grad",
+               [](auto& x) { return T(where(expand(x[0], {2, 3}), x[1], x[2])); },
+               {M({true, false, true}, {1, 3}), R({2, 1}), R({3})}});
+  t.push_back({"where", "broadcast", [](auto& x) { return where(x[0], T(x[1]), x[2]); },
+               {M({true, false}, {2, 1}), R({3, 2}), R({})}});
+  t.push_back({"masked_fill", "broadcast", [](auto& x) { return masked_fill(x[0], x[1], 2.0); },
+               {R({2, 3}), M({false, true, false}, {3})}});
+  t.push_back({"masked_fill", "noncontig", [](auto& x) { return masked_fill(T(x[0]), x[1], -1.0); },
+               {R({3, 2}), cond}});
+  t.push_back({"gather", "dim1_repeats", [](auto& x) { return gather(x[0], 1, x[1]); },
+               {R({3, 4}), I({3, 3, 0, 1, 1, 1}, {3, 2})}});
+  t.push_back({"gather", "expanded_transposed_grad", [](auto& x) { return T(gather(expand(x[0], {3, 4}), 1, x[1])); },
+               {R({1, 4}), I({0, 3, 1, 1, 2, 2}, {3, 2})}});
+  t.push_back({"gather", "dim0_noncontig", [](auto& x) { return gather(T(x[0]), 0, x[1]); },
+               {R({4, 3}), I({2, 0, 1, 0, 0, 2}, {2, 3})}});
+  t.push_back({"index_select", "repeats", [](auto& x) { return index_select(x[0], 0, x[1]); },
+               {R({4, 3}), I({2, 0, 2}, {3})}});
+  t.push_back({"index_select", "transposed_grad", [](auto& x) { return T(index_select(x[0], 1, x[1])); },
+               {R({2, 3, 4}), I({2, 2, 0}, {3})}});
+  t.push_back({"index_select", "dim1_noncontig", [](auto& x) { return index_select(T(x[0]), 1, x[1]); },
+               {R({4, 3}), I({3, 1}, {2})}});
+  t.push_back({"scatter_add", "dim0", [](auto& x) { return scatter_add(x[0], 0, x[1], x[2]); },
+               {R({3, 4}), I({0, 2, 2, 1, 0, 0, 1, 1}, {2, 4}), R({2, 4})}});
+  t.push_back({"scatter_add", "src_larger_noncontig", [](auto& x) { return scatter_add(T(x[0]), 1, x[1], x[2]); },
+               {R({3, 2}), I({2, 2, 0, 1}, {2, 2}), R({2, 3})}});
+}
+
+}  // namespace
+
+const std::vector<GradcheckCase>& gradcheck_cases() {
+  static const std::vector<GradcheckCase> cases = [] {
+    manual_seed(20240501);
+    Table t;
+    views(t);
+    binary(t);
+    unary(t);
+    reductions(t);
+    linalg(t);
+    indexing(t);
+    return t;
+  }();
+  return cases;
+}
+
+/// The ops that have at least one gradient check (read by test_coverage.cpp).
+std::set<std::string> gradchecked_ops() {
+  std::set<std::string> s;
+  for (const GradcheckCase& c : gradcheck_cases()) s.insert(c.op);
+  return s;
+}
+
+namespace {
+
+class Gradcheck : public ::testing::TestWithParam<GradcheckCase> {};
+
+TEST_P(Gradcheck, MatchesFiniteDifferences) {
+  const GradcheckCase& c = GetParam();
+  manual_seed(7);  // the random upstream gradient
+  GradcheckResult r = gradcheck(c.f, c.inputs, c.eps, c.atol, c.rtol);
+  EXPECT_TRUE(r.ok) << c.op << "/" << c.variant << ": " << r.message << " (max abs err " << r.max_abs_err << ")";
+  // the inputs gradcheck was given are not modified
+  for (const Tensor& x : c.inputs) EXPECT_FALSE(x.requires_grad());
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, Gradcheck, ::testing::ValuesIn(gradcheck_cases()),
+                         [](const ::testing::TestParamInfo<GradcheckCase>& info) {
+                           return info.param.op + "_" + info.param.variant;
+                         });
+
+// The checker itself must catch a wrong gradient: x * detach(x) has true gradient 2x, autograd sees x.
+TEST(GradcheckTool, DetectsAWrongGradient) {
+  manual_seed(3);
+  GradcheckResult r = gradcheck([](auto& x) { return x[0] * x[0].detach(); }, {R({3})});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("input 0"), std::string::npos) << r.message;
+}
+
+TEST(GradcheckTool, CaseNamesAreUnique) {
+  std::set<std::string> names;
+  for (const GradcheckCase& c : gradcheck_cases())
+    EXPECT_TRUE(names.insert(c.op + "_" + c.variant).second) << c.op << "_" << c.variant;
+}
+
+}  // namespace
+}  // namespace nerve_test

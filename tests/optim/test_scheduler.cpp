@@ -1,0 +1,94 @@
+// Learning-rate schedulers against torch.optim.lr_scheduler: the lr after construction and after each step.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include <nerve/nerve.h>
+#include <nerve/optim/optim.h>
+
+#include "golden/nn_golden.h"
+
+using namespace nerve;
+using nerve::testing::all_close;
+using nerve::testing::error_of;
+using nerve::testing::NnGolden;
+
+namespace {
+
+// lrs of an SGD(lr=0.1) optimizer: after construction, then after each step
+template <class Make>
+Tensor lr_sequence(const Make& make, int steps) {
+  Tensor p = zeros({1}).requires_grad_();
+  optim::SGD opt(std::vector<Tensor>{p}, {.lr = 0.1});
+  auto sched = make(opt);
+  std::vector<double> lrs{opt.lr()};
+  for (int i = 0; i < steps; ++i) {
+    opt.step();
+    sched->step();
+    lrs.push_back(opt.lr());
+    EXPECT_DOUBLE_EQ(sched->get_last_lr()[0], opt.lr());
+  }
+  return from_vector(lrs);
+}
+
+}  // namespace
+
+TEST(Scheduler, MatchesPyTorch) {
+  auto& G = NnGolden::get();
+  auto check = [&](const std::string& name, auto make, int steps = 12) {
+    EXPECT_TRUE(all_close(lr_sequence(make, steps), G("sched." + name), 1e-16, 1e-13)) << name;
+  };
+  check("step", [](optim::Optimizer& o) { return std::make_unique<optim::StepLR>(o, 3, 0.5); });
+  check("exp", [](optim::Optimizer& o) { return std::make_unique<optim::ExponentialLR>(o, 0.9); });
+  check("cos", [](optim::Optimizer& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 5, 0.01); }, 16);
+  check("linear", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o, 0.25, 1.0, 4); });
+  check("linear_default", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o); });
+  check("linear_decay", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o, 1.0, 0.1, 6); });
+}
+
+TEST(Scheduler, ReduceLROnPlateauMatchesPyTorch) {
+  auto& G = NnGolden::get();
+  std::vector<double> metrics = G("sched.plateau.metrics").to_vector<double>();
+  auto run = [&](const optim::ReduceLROnPlateauOptions& o, double sign) {
+    Tensor p = zeros({1}).requires_grad_();
+    optim::SGD opt(std::vector<Tensor>{p}, {.lr = 0.1});
+    optim::ReduceLROnPlateau sched(opt, o);
+    std::vector<double> lrs{opt.lr()};
+    for (double m : metrics) {
+      sched.step(sign * m);
+      lrs.push_back(sched.get_last_lr()[0]);
+    }
+    return from_vector(lrs);
+  };
+  using O = optim::ReduceLROnPlateauOptions;
+  EXPECT_TRUE(all_close(run({.mode = O::Mode::min, .factor = 0.5, .patience = 1, .threshold = 0.1, .cooldown = 1,
+                             .min_lr = 0.01},
+                            1.0),
+                        G("sched.plateau_min"), 1e-16, 1e-13));
+  EXPECT_TRUE(all_close(run({.mode = O::Mode::max, .factor = 0.3, .patience = 0, .threshold = 0.005,
+                             .threshold_mode = O::ThresholdMode::abs},
+                            -1.0),
+                        G("sched.plateau_max_abs"), 1e-16, 1e-13));
+}
+
+TEST(Scheduler, WarmupThenDecayAndErrors) {
+  Tensor p = zeros({1}).requires_grad_();
+  optim::Adam opt(std::vector<Tensor>{p}, {.lr = 1.0});
+  optim::LinearLR warmup(opt, 0.1, 1.0, 9);  // 0.1, 0.2, ..., 1.0 over 9 steps
+  for (int i = 0; i <= 9; ++i) {
+    EXPECT_NEAR(opt.lr(), 0.1 * (i + 1), 1e-12) << i;
+    warmup.step();
+  }
+  EXPECT_NEAR(opt.lr(), 1.0, 1e-12);
+  EXPECT_EQ(warmup.base_lrs(), (std::vector<double>{1.0}));
+  Tensor q = zeros({1}).requires_grad_();
+  optim::SGD sgd(std::vector<Tensor>{q}, {.lr = 0.5});
+  optim::LinearWarmup lw(sgd, 4);  // 1/4, 2/4, 3/4 and 4/4 of 0.5, then constant
+  std::vector<double> seen;
+  for (int i = 0; i < 6; ++i, lw.step()) seen.push_back(sgd.lr());
+  std::vector<double> want{0.125, 0.25, 0.375, 0.5, 0.5, 0.5};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(seen[i], want[i], 1e-15) << i;
+  EXPECT_EQ(error_of([&] { optim::StepLR(opt, 0); }), "StepLR: step_size must be positive, got 0");
+  EXPECT_EQ(error_of([&] { optim::ReduceLROnPlateau(opt, {.factor = 1.0}); }),
+            "ReduceLROnPlateau: factor should be < 1.0, got 1");
+}
