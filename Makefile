@@ -1,4 +1,4 @@
-# make demo: install what is missing, build, train the demo.  make test: the same, then the whole suite
+# make demo: install what is missing, build, train the Keras MNIST program on Fashion-MNIST.  make test: the same, then the whole suite
 # (Release build, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer).
 JOBS ?= $(shell nproc)
 BUILD := build
@@ -13,7 +13,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@$(BUILD)/examples/two_moons
+	@$(BUILD)/examples/mnist_mlp
 
 test: test-release test-asan
 

@@ -3,7 +3,9 @@
 // dataset-fashion-mnist); --data DIR points at any MNIST-format IDX files.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -71,10 +73,20 @@ int main(int argc, char** argv) try {
 
   auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
   if (args.json) {
+    // single-sample inference latency: forward one image, no gradients, median of 2000
+    NoGradGuard no_grad;
+    Tensor one = narrow(test.images, 0, 0, 1);
+    std::vector<double> ts;
+    for (int i = 0; i < 2200; ++i) {
+      auto s = std::chrono::steady_clock::now();
+      Tensor label = argmax(model(one), 1);
+      if (i >= 200) ts.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
+    }
+    std::sort(ts.begin(), ts.end());
     std::printf("{\"test_accuracy\": %.4f, \"test_loss\": %.4f, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "
-                "\"peak_rss_mib\": %.1f}\n",
+                "\"infer_latency_us\": %.2f, \"peak_rss_mib\": %.1f}\n",
                 result["accuracy"], result.loss, train_s,
-                static_cast<double>(train.size()) * args.epochs / train_s, peak_rss_mib());
+                static_cast<double>(train.size()) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib());
   } else {
     std::printf("\nTest accuracy: %.4f\n", result["accuracy"]);
   }

@@ -24,6 +24,7 @@ struct IdxType {
 };
 constexpr IdxType kTypes[] = {{0x08, "u8", 1, DType::u8},   {0x09, "i8", 1, DType::i32},  {0x0B, "i16", 2, DType::i32},
                               {0x0C, "i32", 4, DType::i32}, {0x0D, "f32", 4, DType::f32}, {0x0E, "f64", 8, DType::f64}};
+constexpr uint64_t kMaxBytes = uint64_t{1} << 62;
 constexpr const char* kTypeList = "0x08 (u8), 0x09 (i8), 0x0B (i16), 0x0C (i32), 0x0D (f32), 0x0E (f64)";
 
 struct IdxHeader {
@@ -68,13 +69,15 @@ std::optional<IdxHeader> try_parse_header(std::span<const uint8_t> b, std::strin
   size_t header_bytes = 4 + 4 * static_cast<size_t>(ndims);
   if (b.size() < header_bytes) return std::nullopt;
   IdxHeader h{type, Shape(ndims), header_bytes, type->size};
+  // The product of the nonzero dims is bounded too: strides of an empty tensor use it.
+  uint64_t bound = type->size;
   for (int i = 0; i < ndims; ++i) {
     uint32_t d = load_be32(&b[4 + 4 * i]);
     h.shape[i] = d;
-    NERVE_CHECK(!__builtin_mul_overflow(h.data_bytes, uint64_t{d}, &h.data_bytes) &&
-                    h.data_bytes <= static_cast<uint64_t>(INT64_MAX) / 2,
-                "idx: ", name, ": dims ", to_string(Shape(h.shape.begin(), h.shape.begin() + i + 1)), " (up to byte ",
-                8 + 4 * i, ") promise more than 2^62 bytes of data (corrupt or hostile header)");
+    h.data_bytes *= d;
+    NERVE_CHECK(!__builtin_mul_overflow(bound, uint64_t{d > 0 ? d : 1}, &bound) && bound <= kMaxBytes, "idx: ", name,
+                ": dims ", to_string(Shape(h.shape.begin(), h.shape.begin() + i + 1)), " (up to byte ", 8 + 4 * i,
+                ") multiply to more than 2^62 bytes (corrupt or hostile header)");
   }
   return h;
 }

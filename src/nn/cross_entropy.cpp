@@ -129,7 +129,7 @@ Tensor cross_entropy_2d(const Tensor& x, const Tensor& t, const Tensor& w, const
       total_weight += static_cast<double>(wrow.data<T>()[r]);
     }
   });
-  Tensor out = p.reduction == Reduction::none ? loss
+  Tensor out = p.reduction == Reduction::none  ? loss
                : p.reduction == Reduction::sum ? scalar_tensor(total, x.dtype())
                                                : scalar_tensor(total / total_weight, x.dtype());
   if (any_requires_grad({&x}))

@@ -18,8 +18,8 @@ Tensor fill_from(const Tensor& t, const Tensor& src) {
 
 void check_floating(const Tensor& t, const char* op) {
   NERVE_CHECK(t.defined(), "nn::init::", op, ": undefined tensor");
-  NERVE_CHECK(is_floating(t.dtype()), "nn::init::", op, ": expected a floating tensor, got ", to_string(t.shape()),
-              " ", dtype_name(t.dtype()));
+  NERVE_CHECK(is_floating(t.dtype()), "nn::init::", op, ": expected a floating tensor, got ", to_string(t.shape()), " ",
+              dtype_name(t.dtype()));
 }
 
 double fan(const Tensor& t, FanMode mode) {

@@ -75,7 +75,9 @@ Dropout::Dropout(double p) : p_(p) {
 
 Tensor Dropout::forward(const Tensor& x) { return functional::dropout(x, p_, is_training()); }
 
-std::string Dropout::extra_repr() const { return std::string("p=").append(detail::py_float(p_)).append(", inplace=False"); }
+std::string Dropout::extra_repr() const {
+  return std::string("p=").append(detail::py_float(p_)).append(", inplace=False");
+}
 
 // ------------------------------------------------------------------ Linear
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, DType dtype)

@@ -29,26 +29,24 @@ Tensor reduce(const Tensor& loss, Reduction reduction) {
 
 void check_same(const char* op, const Tensor& input, const Tensor& target) {
   NERVE_CHECK(input.defined() && target.defined(), op, ": undefined input or target");
-  NERVE_CHECK(is_floating(input.dtype()), op, ": input must be f32 or f64, got input ",
-              nerve::detail::describe(input));
-  NERVE_CHECK(target.shape() == input.shape(), op, ": target shape ", to_string(target.shape()),
-              " != input shape ", to_string(input.shape()), " (input ", nerve::detail::describe(input), ", target ",
+  NERVE_CHECK(is_floating(input.dtype()), op, ": input must be f32 or f64, got input ", nerve::detail::describe(input));
+  NERVE_CHECK(target.shape() == input.shape(), op, ": target shape ", to_string(target.shape()), " != input shape ",
+              to_string(input.shape()), " (input ", nerve::detail::describe(input), ", target ",
               nerve::detail::describe(target), "); reshape the target to the input's shape");
-  NERVE_CHECK(target.dtype() == input.dtype(), op, ": target dtype ", dtype_name(target.dtype()),
-              " != input dtype ", dtype_name(input.dtype()), " (input ", nerve::detail::describe(input), ", target ",
+  NERVE_CHECK(target.dtype() == input.dtype(), op, ": target dtype ", dtype_name(target.dtype()), " != input dtype ",
+              dtype_name(input.dtype()), " (input ", nerve::detail::describe(input), ", target ",
               nerve::detail::describe(target), "); convert with target.to(DType::", dtype_name(input.dtype()), ")");
 }
 
-Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, int64_t classes,
-                     int64_t ignore_index) {
+Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, int64_t classes, int64_t ignore_index) {
   NERVE_CHECK(target.dtype() == DType::i64 || target.dtype() == DType::i32, op,
               ": target must hold class indices (i64 or i32), got target ", nerve::detail::describe(target),
               " for input ", nerve::detail::describe(input));
   Tensor t = target.to(DType::i64).contiguous();
   const int64_t* p = t.data<int64_t>();
   for (int64_t i = 0, n = t.numel(); i < n; ++i)
-    NERVE_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), op, ": target ", p[i],
-                " is out of bounds for ", classes, " classes (input ", nerve::detail::describe(input), ", target ",
+    NERVE_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), op, ": target ", p[i], " is out of bounds for ",
+                classes, " classes (input ", nerve::detail::describe(input), ", target ",
                 nerve::detail::describe(target), "); labels must be in [0, ", classes, ")");
   return t;
 }
@@ -92,7 +90,10 @@ struct PointFn {
 
   void grad(T x, T t, T& dx, T& dt) const {
     switch (kind) {
-      case PointLoss::mse: dx = T(2) * (x - t); dt = -dx; return;
+      case PointLoss::mse:
+        dx = T(2) * (x - t);
+        dt = -dx;
+        return;
       case PointLoss::l1: {
         T d = x - t;
         dx = d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0);
@@ -166,8 +167,8 @@ class PointLossBackward : public Node {
 };
 
 // per-element loss (input's shape), optionally times a broadcast weight, then reduced
-Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, const Tensor& weight,
-                  Reduction reduction, double delta = 0.0) {
+Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction,
+                  double delta = 0.0) {
   const char* op = kPointSpecs[static_cast<int>(kind)].op;
   detail::check_same(op, input, target);
   Tensor x = input.contiguous(), t = target.contiguous();
@@ -227,9 +228,9 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   int64_t cdim = input.dim() == 1 ? 0 : 1, C = input.size(cdim);
   Shape tshape = input.shape();
   tshape.erase(tshape.begin() + cdim);
-  NERVE_CHECK(target.shape() == tshape, "nll_loss: target shape ", to_string(target.shape()),
-              " does not match input ", to_string(input.shape()), "; expected ", to_string(tshape),
-              " (the input's shape without the class dim ", cdim, ")");
+  NERVE_CHECK(target.shape() == tshape, "nll_loss: target shape ", to_string(target.shape()), " does not match input ",
+              to_string(input.shape()), "; expected ", to_string(tshape), " (the input's shape without the class dim ",
+              cdim, ")");
   Tensor t = detail::class_targets("nll_loss", input, target, C, o.ignore_index);
   Tensor w = detail::class_weight("nll_loss", o.weight, C, input.dtype());
   // safe indices (ignored -> 0) and per-target weights (ignored -> 0), computed once without autograd
@@ -261,13 +262,9 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 // ------------------------------------------------------------------ modules
 Tensor MSELoss::forward(const Tensor& x, const Tensor& t) { return functional::mse_loss(x, t, reduction_); }
 Tensor L1Loss::forward(const Tensor& x, const Tensor& t) { return functional::l1_loss(x, t, reduction_); }
-Tensor HuberLoss::forward(const Tensor& x, const Tensor& t) {
-  return functional::huber_loss(x, t, reduction_, delta_);
-}
+Tensor HuberLoss::forward(const Tensor& x, const Tensor& t) { return functional::huber_loss(x, t, reduction_, delta_); }
 Tensor NLLLoss::forward(const Tensor& x, const Tensor& t) { return functional::nll_loss(x, t, options_); }
-Tensor CrossEntropyLoss::forward(const Tensor& x, const Tensor& t) {
-  return functional::cross_entropy(x, t, options_);
-}
+Tensor CrossEntropyLoss::forward(const Tensor& x, const Tensor& t) { return functional::cross_entropy(x, t, options_); }
 Tensor BCELoss::forward(const Tensor& x, const Tensor& t) {
   return functional::binary_cross_entropy(x, t, weight_, reduction_);
 }

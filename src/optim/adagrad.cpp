@@ -8,8 +8,11 @@
 namespace nerve::optim {
 
 Options AdagradOptions::to_map() const {
-  return {{"lr", lr}, {"lr_decay", lr_decay}, {"weight_decay", weight_decay},
-          {"initial_accumulator_value", initial_accumulator_value}, {"eps", eps}};
+  return {{"lr", lr},
+          {"lr_decay", lr_decay},
+          {"weight_decay", weight_decay},
+          {"initial_accumulator_value", initial_accumulator_value},
+          {"eps", eps}};
 }
 
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)

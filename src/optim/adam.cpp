@@ -4,13 +4,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/optim_kernels.h"
 #include "optim/optim_util.h"
 
 namespace nerve::optim {
 
 namespace {
 Options adam_map(double lr, double b1, double b2, double eps, double wd, bool amsgrad) {
-  return {{"lr", lr}, {"beta1", b1}, {"beta2", b2}, {"eps", eps}, {"weight_decay", wd}, {"amsgrad", amsgrad ? 1.0 : 0.0}};
+  return {{"lr", lr},   {"beta1", b1},        {"beta2", b2},
+          {"eps", eps}, {"weight_decay", wd}, {"amsgrad", amsgrad ? 1.0 : 0.0}};
 }
 }  // namespace
 
@@ -52,28 +54,12 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
   const int64_t t = ++state.step;
   const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(t)));
   const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(t)));
+  cpu::AdamScalars s{b1, b2, eps, wd, 1.0 - lr * wd, -step_size, bc2_sqrt, !decoupled_ && wd != 0.0,
+                     decoupled_ && wd != 0.0};
   visit_floating(param.dtype(), type_name().c_str(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = param.data<T>();
-    const T* g = grad.data<T>();
-    T *m = m_buf.data<T>(), *v = v_buf.data<T>(), *vmax = amsgrad ? vmax_buf.data<T>() : nullptr;
-    const T beta1 = static_cast<T>(b1), beta2 = static_cast<T>(b2), one_m_b1 = static_cast<T>(1.0 - b1),
-            one_m_b2 = static_cast<T>(1.0 - b2), w = static_cast<T>(wd), decay = static_cast<T>(1.0 - lr * wd),
-            neg_step = static_cast<T>(-step_size), bc2 = static_cast<T>(bc2_sqrt), e = static_cast<T>(eps);
-    const bool coupled_wd = !decoupled_ && wd != 0.0, decoupled_wd = decoupled_ && wd != 0.0;
-    detail::for_range(param.numel(), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        T d = g[i];
-        if (coupled_wd) d = d + w * p[i];
-        if (decoupled_wd) p[i] = p[i] * decay;
-        m[i] = m[i] * beta1 + one_m_b1 * d;
-        v[i] = v[i] * beta2 + one_m_b2 * d * d;
-        T vh = v[i];
-        if (vmax) vh = vmax[i] = std::max(vmax[i], v[i]);
-        T denom = std::sqrt(vh) / bc2 + e;
-        p[i] = p[i] + neg_step * (m[i] / denom);
-      }
-    });
+    cpu::adam_step(param.data<T>(), grad.data<T>(), m_buf.data<T>(), v_buf.data<T>(),
+                   amsgrad ? vmax_buf.data<T>() : nullptr, param.numel(), s);
   });
 }
 

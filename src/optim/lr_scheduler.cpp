@@ -9,11 +9,8 @@
 namespace nerve::optim {
 
 LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
-  // PyTorch records each group's initial_lr on the first scheduler attached to it
-  for (auto& g : optimizer_.param_groups()) {
-    auto it = g.options.find("initial_lr");
-    base_lrs_.push_back(it != g.options.end() ? it->second : g.lr());
-  }
+  // PyTorch: each group keeps the lr it had when the first scheduler was attached as "initial_lr"
+  for (auto& g : optimizer_.param_groups()) base_lrs_.push_back(g.options.emplace("initial_lr", g.lr()).first->second);
 }
 
 std::vector<double> LRScheduler::group_lrs() const {
@@ -95,9 +92,9 @@ std::vector<double> LinearLR::get_lr() {
     return lrs;
   }
   if (last_epoch_ > total_iters_) return lrs;
-  const double f = 1.0 + (end_factor_ - start_factor_) /
-                             (static_cast<double>(total_iters_) * start_factor_ +
-                              static_cast<double>(last_epoch_ - 1) * (end_factor_ - start_factor_));
+  const double f =
+      1.0 + (end_factor_ - start_factor_) / (static_cast<double>(total_iters_) * start_factor_ +
+                                             static_cast<double>(last_epoch_ - 1) * (end_factor_ - start_factor_));
   for (double& lr : lrs) lr *= f;
   return lrs;
 }
@@ -119,8 +116,7 @@ bool ReduceLROnPlateau::is_better(double a, double best) const {
   using M = ReduceLROnPlateauOptions::Mode;
   using TM = ReduceLROnPlateauOptions::ThresholdMode;
   const double th = options_.threshold;
-  if (options_.mode == M::min)
-    return options_.threshold_mode == TM::rel ? a < best * (1.0 - th) : a < best - th;
+  if (options_.mode == M::min) return options_.threshold_mode == TM::rel ? a < best * (1.0 - th) : a < best - th;
   return options_.threshold_mode == TM::rel ? a > best * (th + 1.0) : a > best + th;
 }
 

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "nerve/core/parallel.h"
-#include "nerve/optim/optimizer.h"
 #include "nerve/ops/ops.h"
+#include "nerve/optim/optimizer.h"
 
 namespace nerve::optim::detail {
 

@@ -107,9 +107,9 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
               sd.param_groups.size(), " parameter groups, the optimizer has ", groups_.size());
   std::vector<const Tensor*> by_index;
   for (size_t i = 0; i < groups_.size(); ++i) {
-    NERVE_CHECK(sd.param_groups[i].params.size() == groups_[i].params.size(), type_name(),
-                ".load_state_dict: group ", i, " has ", sd.param_groups[i].params.size(),
-                " parameters in the state dict but ", groups_[i].params.size(), " in the optimizer");
+    NERVE_CHECK(sd.param_groups[i].params.size() == groups_[i].params.size(), type_name(), ".load_state_dict: group ",
+                i, " has ", sd.param_groups[i].params.size(), " parameters in the state dict but ",
+                groups_[i].params.size(), " in the optimizer");
     for (const auto& p : groups_[i].params) by_index.push_back(&p);
   }
   std::unordered_map<const TensorImpl*, ParamState> state;
@@ -119,8 +119,8 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
     const Tensor& p = *by_index[static_cast<size_t>(index)];
     ParamState copy{s.step, {}};
     for (const auto& [k, t] : s.buffers) {
-      NERVE_CHECK(t.shape() == p.shape(), type_name(), ".load_state_dict: state '", k, "' of parameter ", index,
-                  " is ", to_string(t.shape()), ", the parameter is ", to_string(p.shape()));
+      NERVE_CHECK(t.shape() == p.shape(), type_name(), ".load_state_dict: state '", k, "' of parameter ", index, " is ",
+                  to_string(t.shape()), ", the parameter is ", to_string(p.shape()));
       copy.buffers[k] = t.to(p.dtype()).contiguous().clone();
     }
     state[p.impl()] = std::move(copy);

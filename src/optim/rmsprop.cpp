@@ -8,7 +8,11 @@
 namespace nerve::optim {
 
 Options RMSpropOptions::to_map() const {
-  return {{"lr", lr}, {"alpha", alpha}, {"eps", eps}, {"weight_decay", weight_decay}, {"momentum", momentum},
+  return {{"lr", lr},
+          {"alpha", alpha},
+          {"eps", eps},
+          {"weight_decay", weight_decay},
+          {"momentum", momentum},
           {"centered", centered ? 1.0 : 0.0}};
 }
 
@@ -31,8 +35,8 @@ void RMSprop::validate(const ParamGroup& g) const {
 // d = g + wd p; s = alpha s + (1 - alpha) d^2; centered: a = alpha a + (1 - alpha) d, avg = sqrt(s - a^2) + eps,
 // else avg = sqrt(s) + eps; momentum: b = momentum b + d / avg, p -= lr b; else p -= lr d / avg
 void RMSprop::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.get("lr"), alpha = group.get("alpha"), eps = group.get("eps"),
-               wd = group.get("weight_decay"), momentum = group.get("momentum");
+  const double lr = group.get("lr"), alpha = group.get("alpha"), eps = group.get("eps"), wd = group.get("weight_decay"),
+               momentum = group.get("momentum");
   const bool centered = group.get("centered") != 0.0;
   Tensor& sq_buf = detail::buffer(state, "square_avg", param);
   Tensor avg_buf = centered ? detail::buffer(state, "grad_avg", param) : Tensor();

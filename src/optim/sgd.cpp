@@ -6,7 +6,10 @@
 namespace nerve::optim {
 
 Options SGDOptions::to_map() const {
-  return {{"lr", lr}, {"momentum", momentum}, {"dampening", dampening}, {"weight_decay", weight_decay},
+  return {{"lr", lr},
+          {"momentum", momentum},
+          {"dampening", dampening},
+          {"weight_decay", weight_decay},
           {"nesterov", nesterov ? 1.0 : 0.0}};
 }
 

@@ -8,8 +8,12 @@
 namespace nerve {
 
 Tensor empty(const Shape& shape, DType dtype) {
-  for (int64_t d : shape)
+  int64_t n = 1;
+  for (int64_t d : shape) {
     NERVE_CHECK(d >= 0, "empty: negative dimension ", d, " in shape ", to_string(shape));
+    NERVE_CHECK(!__builtin_mul_overflow(n, d, &n) && n <= (int64_t{1} << 50), "empty: shape ", to_string(shape),
+                " has too many elements");
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel(shape)) * itemsize(dtype));
   impl->shape = shape;

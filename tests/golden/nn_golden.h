@@ -2,14 +2,13 @@
 // `name dtype shape values...`, plus comparison helpers for the nn and optim tests.
 #pragma once
 #include <gtest/gtest.h>
+#include <nerve/nerve.h>
 
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-
-#include <nerve/nerve.h>
 
 namespace nerve::testing {
 
@@ -60,8 +59,7 @@ class NnGolden {
 };
 
 /// |a - b| <= atol + rtol |b| elementwise, with shapes equal; reports the first mismatch.
-inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol = 1e-10,
-                                            double rtol = 1e-8) {
+inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol = 1e-10, double rtol = 1e-8) {
   if (!a.defined() || !b.defined()) return ::testing::AssertionFailure() << "undefined tensor";
   if (a.shape() != b.shape())
     return ::testing::AssertionFailure() << "shape " << to_string(a.shape()) << " != " << to_string(b.shape());
@@ -69,8 +67,8 @@ inline ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, do
   for (size_t i = 0; i < va.size(); ++i) {
     bool both_inf = std::isinf(va[i]) && va[i] == vb[i];
     if (!both_inf && !(std::abs(va[i] - vb[i]) <= atol + rtol * std::abs(vb[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": " << va[i] << " vs expected " << vb[i]
-                                           << " (diff " << va[i] - vb[i] << ")";
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << va[i] << " vs expected " << vb[i] << " (diff " << va[i] - vb[i] << ")";
   }
   return ::testing::AssertionSuccess();
 }

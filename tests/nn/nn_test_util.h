@@ -1,12 +1,11 @@
 // Test helpers for nn: a finite-difference check of a module's input and parameter gradients (f64).
 #pragma once
 #include <gtest/gtest.h>
+#include <nerve/nerve.h>
+#include <nerve/nn/module.h>
 
 #include <cmath>
 #include <string>
-
-#include <nerve/nerve.h>
-#include <nerve/nn/module.h>
 
 namespace nerve::testing {
 
@@ -40,8 +39,8 @@ inline ::testing::AssertionResult module_gradcheck(nn::Module& m, const Tensor& 
       data[i] = orig;
       double numeric = (fp - fm) / (2 * eps);
       if (std::abs(numeric - analytic[static_cast<size_t>(i)]) > atol + rtol * std::abs(numeric))
-        return ::testing::AssertionFailure() << name << " element " << i << ": numeric " << numeric
-                                             << " vs analytic " << analytic[static_cast<size_t>(i)];
+        return ::testing::AssertionFailure() << name << " element " << i << ": numeric " << numeric << " vs analytic "
+                                             << analytic[static_cast<size_t>(i)];
     }
   }
   return ::testing::AssertionSuccess();

@@ -1,15 +1,14 @@
 // nn layers: Linear (init, PyTorch goldens, gradcheck), Flatten, activations, Dropout, Sequential (names,
 // state_dict round trip, slicing), nn::init, reprs matching PyTorch.
 #include <gtest/gtest.h>
-
-#include <cmath>
-
 #include <nerve/nerve.h>
 #include <nerve/nn/activation.h>
 #include <nerve/nn/init.h>
 #include <nerve/nn/layers.h>
 #include <nerve/nn/loss.h>
 #include <nerve/nn/sequential.h>
+
+#include <cmath>
 
 #include "golden/nn_golden.h"
 #include "nn/nn_test_util.h"
@@ -55,7 +54,9 @@ TEST(Linear, NamesOptionsAndErrors) {
   auto fc2 = std::make_shared<nn::Linear>(784, 128);
   EXPECT_EQ(fc2->num_parameters(), 784 * 128 + 128);
   EXPECT_EQ(fc2->in_features(), 784);
-  EXPECT_EQ(error_of([&] { (*fc2)(zeros({32, 783})); }),
+  EXPECT_EQ(error_of([&] {
+              (*fc2)(zeros({32, 783}));
+            }),
             "linear: input last dim 783 != in_features 784 (input [32, 783] f32, weight [128, 784] f32)");
 }
 
@@ -105,10 +106,10 @@ TEST(Layers, ActivationsAndFlatten) {
 
 TEST(Layers, GradcheckActivationStack) {
   manual_seed(3);
-  nn::Sequential net{std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(6, 5, true, DType::f64),
-                     std::make_shared<nn::Tanh>(),    std::make_shared<nn::Linear>(5, 5, true, DType::f64),
-                     std::make_shared<nn::GELU>(),    std::make_shared<nn::Linear>(5, 4, true, DType::f64),
-                     std::make_shared<nn::Sigmoid>(), std::make_shared<nn::LeakyReLU>(0.1),
+  nn::Sequential net{std::make_shared<nn::Flatten>(),  std::make_shared<nn::Linear>(6, 5, true, DType::f64),
+                     std::make_shared<nn::Tanh>(),     std::make_shared<nn::Linear>(5, 5, true, DType::f64),
+                     std::make_shared<nn::GELU>(),     std::make_shared<nn::Linear>(5, 4, true, DType::f64),
+                     std::make_shared<nn::Sigmoid>(),  std::make_shared<nn::LeakyReLU>(0.1),
                      std::make_shared<nn::Softmax>(1), std::make_shared<nn::LogSoftmax>(1)};
   EXPECT_TRUE(module_gradcheck(net, randn({3, 2, 3}, DType::f64)));
   nn::Sequential relu_net{std::make_shared<nn::Linear>(4, 6, true, DType::f64), std::make_shared<nn::ReLU>(),
@@ -188,8 +189,8 @@ TEST(Sequential, NamesIndexingAndForward) {
 TEST(Sequential, StateDictRoundTrip) {
   auto make = [](uint64_t seed) {
     manual_seed(seed);
-    return std::make_shared<nn::Sequential>(Layers{std::make_shared<nn::Linear>(3, 5), std::make_shared<nn::Tanh>(),
-                                                   std::make_shared<nn::Linear>(5, 2)});
+    return std::make_shared<nn::Sequential>(
+        Layers{std::make_shared<nn::Linear>(3, 5), std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(5, 2)});
   };
   auto a = make(1), b = make(2);
   Tensor x = randn({4, 3});
@@ -219,12 +220,18 @@ TEST(Sequential, MatchesPyTorchMlp) {
 }
 
 TEST(Repr, MatchesPyTorch) {
-  nn::Sequential m{std::make_shared<nn::Flatten>(),      std::make_shared<nn::Linear>(784, 128),
-                   std::make_shared<nn::ReLU>(),         std::make_shared<nn::Dropout>(0.2),
-                   std::make_shared<nn::LeakyReLU>(),    std::make_shared<nn::GELU>(),
-                   std::make_shared<nn::Linear>(128, 10, false), std::make_shared<nn::Softmax>(1),
-                   std::make_shared<nn::Sigmoid>(),      std::make_shared<nn::Tanh>(),
-                   std::make_shared<nn::LogSoftmax>(-1), std::make_shared<nn::Identity>()};
+  nn::Sequential m{std::make_shared<nn::Flatten>(),
+                   std::make_shared<nn::Linear>(784, 128),
+                   std::make_shared<nn::ReLU>(),
+                   std::make_shared<nn::Dropout>(0.2),
+                   std::make_shared<nn::LeakyReLU>(),
+                   std::make_shared<nn::GELU>(),
+                   std::make_shared<nn::Linear>(128, 10, false),
+                   std::make_shared<nn::Softmax>(1),
+                   std::make_shared<nn::Sigmoid>(),
+                   std::make_shared<nn::Tanh>(),
+                   std::make_shared<nn::LogSoftmax>(-1),
+                   std::make_shared<nn::Identity>()};
   // print(repr(nn.Sequential(...))) from PyTorch 1.13
   EXPECT_EQ(m.repr(),
             "Sequential(\n"
@@ -242,10 +249,17 @@ TEST(Repr, MatchesPyTorch) {
             "  (11): Identity()\n"
             ")");
   // Python's repr(float) for the slopes below
-  std::vector<std::pair<double, std::string>> floats{
-      {0.01, "0.01"},          {1e-05, "1e-05"},   {0.2, "0.2"},     {1.0, "1.0"},
-      {100.0, "100.0"},        {1e16, "1e+16"},    {0.0001, "0.0001"}, {123456.789, "123456.789"},
-      {1.0 / 3.0, "0.3333333333333333"}, {-2.5e-7, "-2.5e-07"}, {0.0, "0.0"}};
+  std::vector<std::pair<double, std::string>> floats{{0.01, "0.01"},
+                                                     {1e-05, "1e-05"},
+                                                     {0.2, "0.2"},
+                                                     {1.0, "1.0"},
+                                                     {100.0, "100.0"},
+                                                     {1e16, "1e+16"},
+                                                     {0.0001, "0.0001"},
+                                                     {123456.789, "123456.789"},
+                                                     {1.0 / 3.0, "0.3333333333333333"},
+                                                     {-2.5e-7, "-2.5e-07"},
+                                                     {0.0, "0.0"}};
   for (auto& [v, s] : floats) EXPECT_EQ(nn::LeakyReLU(v).repr(), "LeakyReLU(negative_slope=" + s + ")");
   EXPECT_EQ(nn::CrossEntropyLoss().repr(), "CrossEntropyLoss()");
 }

@@ -1,20 +1,19 @@
 // Losses: PyTorch goldens (forward and input gradients for every reduction, ignore_index, weights,
 // label_smoothing), gradcheck in f64, fused cross_entropy == log_softmax + nll, Keras losses, error messages.
 #include <gtest/gtest.h>
+#include <nerve/nerve.h>
+#include <nerve/nn/loss.h>
 
 #include <cmath>
 #include <functional>
 
-#include <nerve/nerve.h>
-#include <nerve/nn/loss.h>
-
 #include "golden/nn_golden.h"
 
 using namespace nerve;
-using nn::Reduction;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
 using nerve::testing::NnGolden;
+using nn::Reduction;
 
 namespace {
 
@@ -62,9 +61,8 @@ TEST(LossGolden, Binary) {
   Tensor te = G("bce_edge.t");
   check_case("bce_edge", [&](const Tensor& x, Reduction r) { return F::binary_cross_entropy(x, te, {}, r); },
              {Reduction::none});
-  check_case("bcel", [&](const Tensor& x, Reduction r) {
-    return F::binary_cross_entropy_with_logits(x, G("bcel.t"), {}, r);
-  });
+  check_case("bcel",
+             [&](const Tensor& x, Reduction r) { return F::binary_cross_entropy_with_logits(x, G("bcel.t"), {}, r); });
   check_case("bcelw", [&](const Tensor& x, Reduction r) {
     return F::binary_cross_entropy_with_logits(x, G("bcel.t"), G("bcel.w"), r);
   });
@@ -97,7 +95,8 @@ TEST(LossGolden, CrossEntropy) {
   check_case("ce_prob", [&](const Tensor& x, Reduction r) {  // class-probability targets
     return F::cross_entropy(x, G("ce_prob.t"), {.reduction = r, .label_smoothing = 0.2});
   });
-  check_case("ce_1d", [&](const Tensor& x, Reduction r) { return F::cross_entropy(x, y.select(0, 0), {.reduction = r}); },
+  check_case("ce_1d",
+             [&](const Tensor& x, Reduction r) { return F::cross_entropy(x, y.select(0, 0), {.reduction = r}); },
              {Reduction::none, Reduction::mean});
 }
 
@@ -116,12 +115,13 @@ TEST(LossGolden, CrossEntropyF32) {
 }
 
 TEST(LossGolden, Keras) {
-  check_case("k_scce", [&](const Tensor& x, Reduction r) {
-    return F::sparse_categorical_crossentropy(x, G("k.labels"), false, r);
-  }, {Reduction::none, Reduction::mean});
-  check_case("k_cce", [&](const Tensor& x, Reduction r) {
-    return F::categorical_crossentropy(x, G("k.onehot"), false, 0.0, r);
-  }, {Reduction::none, Reduction::mean});
+  check_case(
+      "k_scce",
+      [&](const Tensor& x, Reduction r) { return F::sparse_categorical_crossentropy(x, G("k.labels"), false, r); },
+      {Reduction::none, Reduction::mean});
+  check_case("k_cce",
+             [&](const Tensor& x, Reduction r) { return F::categorical_crossentropy(x, G("k.onehot"), false, 0.0, r); },
+             {Reduction::none, Reduction::mean});
   check_case("k_bce", [&](const Tensor& x, Reduction r) { return F::binary_crossentropy(x, G("k_bce.t"), false, r); },
              {Reduction::none, Reduction::mean});
   check_case("k_mse", [&](const Tensor& x, Reduction r) { return F::mean_squared_error(x, G("k_mse.t"), r); },
@@ -186,8 +186,8 @@ Tensor composite_ce(const Tensor& x, const Tensor& t, const Tensor& w, int64_t i
   int64_t C = x.size(1);
   Tensor mask = ne(t, full(t.shape(), static_cast<double>(ignore), DType::i64)).to(x.dtype());
   Tensor smooth = -sum(w.defined() ? logp * w : logp, {1}) * mask;
-  Tensor wt = w.defined() ? index_select(w, 0, where(mask > zeros({}, x.dtype()), t, zeros({}, DType::i64))) * mask
-                          : mask;
+  Tensor wt =
+      w.defined() ? index_select(w, 0, where(mask > zeros({}, x.dtype()), t, zeros({}, DType::i64))) * mask : mask;
   Tensor red = r == Reduction::none ? smooth : r == Reduction::sum ? sum(smooth) : sum(smooth) / sum(wt);
   return nll * (1 - eps) + red * (eps / static_cast<double>(C));
 }
@@ -206,8 +206,8 @@ TEST(CrossEntropy, FusedEqualsComposite) {
           for (Reduction r : kAll) {
             Tensor w = weighted ? uniform({6}, 0.5, 2.0, d) : Tensor();
             Tensor a = base.clone().requires_grad_(), b = base.clone().requires_grad_();
-            Tensor fused = F::cross_entropy(a, t, {.weight = w, .ignore_index = ignore, .reduction = r,
-                                                   .label_smoothing = eps});
+            Tensor fused =
+                F::cross_entropy(a, t, {.weight = w, .ignore_index = ignore, .reduction = r, .label_smoothing = eps});
             Tensor ref = composite_ce(b, t, w, ignore, eps, r);
             Tensor up = randn(fused.shape(), d);
             sum(fused * up).backward();
@@ -236,7 +236,7 @@ TEST(KerasLoss, FiniteAtExtremeLogits) {
   lf.backward();
   auto g = logits.grad().to_vector<float>();
   for (float v : g) EXPECT_TRUE(std::isfinite(v));
-  EXPECT_FLOAT_EQ(g[0], 0.5f);   // (p - onehot) / N
+  EXPECT_FLOAT_EQ(g[0], 0.5f);  // (p - onehot) / N
   EXPECT_FLOAT_EQ(g[1], -0.5f);
   Tensor onehot = one_hot(labels, 3).to(DType::f32);
   for (bool from_logits : {false, true}) {
@@ -285,25 +285,35 @@ TEST(LossErrors, Messages) {
   EXPECT_EQ(error_of([&] { F::cross_entropy(x, y); }),
             "cross_entropy: target 5 is out of bounds for 5 classes (input [4, 5] f32, target [4] i64); labels must "
             "be in [0, 5)");
-  EXPECT_EQ(error_of([&] { F::nll_loss(x, from_vector<int64_t>({0, -3, 1, 2}, {4})); }),
+  EXPECT_EQ(error_of([&] {
+              F::nll_loss(x, from_vector<int64_t>({0, -3, 1, 2}, {4}));
+            }),
             "nll_loss: target -3 is out of bounds for 5 classes (input [4, 5] f32, target [4] i64); labels must be in "
             "[0, 5)");
-  EXPECT_EQ(error_of([&] { F::cross_entropy(x, zeros({4, 1}, DType::i64)); }),
+  EXPECT_EQ(error_of([&] {
+              F::cross_entropy(x, zeros({4, 1}, DType::i64));
+            }),
             "cross_entropy: target shape [4, 1] does not match input [4, 5]; expected class indices of shape [4] (the "
             "input's shape without the class dim 1), or class probabilities of shape [4, 5]");
   EXPECT_EQ(error_of([&] { F::cross_entropy(x, zeros({4}, DType::b8)); }),
             "cross_entropy: target must hold class indices (i64 or i32), got target [4] bool for input [4, 5] f32");
-  EXPECT_EQ(error_of([&] { F::mse_loss(zeros({4, 1}), zeros({4})); }),
+  EXPECT_EQ(error_of([&] {
+              F::mse_loss(zeros({4, 1}), zeros({4}));
+            }),
             "mse_loss: target shape [4] != input shape [4, 1] (input [4, 1] f32, target [4] f32); reshape the target "
             "to the input's shape");
   EXPECT_EQ(error_of([&] { F::binary_cross_entropy(zeros({4}), zeros({4}, DType::f64)); }),
             "binary_cross_entropy: target dtype f64 != input dtype f32 (input [4] f32, target [4] f64); convert with "
             "target.to(DType::f32)");
-  EXPECT_EQ(error_of([&] { F::sparse_categorical_crossentropy(full({2, 3}, 0.3), from_vector<int64_t>({3, 0}, {2})); }),
+  EXPECT_EQ(error_of([&] {
+              F::sparse_categorical_crossentropy(full({2, 3}, 0.3), from_vector<int64_t>({3, 0}, {2}));
+            }),
             "sparse_categorical_crossentropy: target 3 is out of bounds for 3 classes (input [2, 3] f32, target [2] "
             "i64); labels must be in [0, 3)");
   EXPECT_NE(error_of([&] { F::cross_entropy(x, clamp(y, 0, 4), {.weight = ones({4})}); }), "");
-  EXPECT_NE(error_of([&] { F::cross_entropy(x, from_vector<int64_t>({0, 1, 1, 2}, {4}), {.label_smoothing = 1.5}); }),
+  EXPECT_NE(error_of([&] {
+              F::cross_entropy(x, from_vector<int64_t>({0, 1, 1, 2}, {4}), {.label_smoothing = 1.5});
+            }),
             "");
   EXPECT_NE(error_of([&] { F::huber_loss(x, x, Reduction::mean, 0.0); }), "");
   // i32 labels are accepted

@@ -1,15 +1,14 @@
 // End to end: small synthetic problems learned to a stated accuracy with nn layers, losses and optimizers.
 #include <gtest/gtest.h>
-
-#include <cmath>
-#include <random>
-
 #include <nerve/nerve.h>
 #include <nerve/nn/activation.h>
 #include <nerve/nn/layers.h>
 #include <nerve/nn/loss.h>
 #include <nerve/nn/sequential.h>
 #include <nerve/optim/optim.h>
+
+#include <cmath>
+#include <random>
 
 using namespace nerve;
 using Layers = std::vector<std::shared_ptr<nn::Module>>;
@@ -43,8 +42,8 @@ TEST(Train, TwoMoonsMlpWithAdamReaches97Percent) {
   manual_seed(0);
   auto [x, y] = two_moons(512, 0.1, 0);
   auto [xt, yt] = two_moons(256, 0.1, 1);
-  auto model = std::make_shared<nn::Sequential>(Layers{std::make_shared<nn::Linear>(2, 32), std::make_shared<nn::Tanh>(),
-                                                       std::make_shared<nn::Linear>(32, 2)});
+  auto model = std::make_shared<nn::Sequential>(
+      Layers{std::make_shared<nn::Linear>(2, 32), std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(32, 2)});
   optim::Adam opt(model->parameters(), {.lr = 0.05});
   nn::CrossEntropyLoss loss_fn;
   double first = 0, last = 0;
@@ -65,7 +64,8 @@ TEST(Train, XorWithBceLogitsAndSgdMomentum) {
   manual_seed(3);
   Tensor x = tensor({{0.f, 0.f}, {0.f, 1.f}, {1.f, 0.f}, {1.f, 1.f}});
   Tensor y = tensor({0.f, 1.f, 1.f, 0.f}).reshape({4, 1});
-  nn::Sequential model{std::make_shared<nn::Linear>(2, 8), std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(8, 1)};
+  nn::Sequential model{std::make_shared<nn::Linear>(2, 8), std::make_shared<nn::Tanh>(),
+                       std::make_shared<nn::Linear>(8, 1)};
   optim::SGD opt(model.parameters(), {.lr = 0.5, .momentum = 0.9});
   optim::StepLR sched(opt, 200, 0.5);
   Tensor loss;
@@ -91,9 +91,9 @@ TEST(Train, KerasStyleSoftmaxBlobsWithDropout) {
   Tensor x = index_select(centers, 0, y) + randn({n, 2});
   for (bool fuse : {false, true}) {
     manual_seed(6);
-    auto model = std::make_shared<nn::Sequential>(Layers{std::make_shared<nn::Linear>(2, 16), std::make_shared<nn::ReLU>(),
-                                                         std::make_shared<nn::Dropout>(0.1), std::make_shared<nn::Linear>(16, 3),
-                                                         std::make_shared<nn::Softmax>(-1)});
+    auto model = std::make_shared<nn::Sequential>(
+        Layers{std::make_shared<nn::Linear>(2, 16), std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.1),
+               std::make_shared<nn::Linear>(16, 3), std::make_shared<nn::Softmax>(-1)});
     optim::RMSprop opt(model->parameters(), {.lr = 0.01});
     auto body = model->slice(0, -1);
     for (int step = 0; step < 150; ++step) {

@@ -1,16 +1,15 @@
 // Optimizers: 5 steps on a tiny MLP against PyTorch (f64 and f32), param groups, zero_grad, state_dict round
 // trip, errors, and gradient clipping against torch.nn.utils.clip_grad_norm_.
 #include <gtest/gtest.h>
-
-#include <functional>
-#include <memory>
-
 #include <nerve/nerve.h>
 #include <nerve/nn/activation.h>
 #include <nerve/nn/layers.h>
 #include <nerve/nn/loss.h>
 #include <nerve/nn/sequential.h>
 #include <nerve/optim/optim.h>
+
+#include <functional>
+#include <memory>
 
 #include "golden/nn_golden.h"
 
@@ -44,21 +43,24 @@ const std::vector<std::pair<std::string, MakeOpt>>& cases() {
              p, optim::AdamOptions{.lr = 0.01, .beta1 = 0.8, .beta2 = 0.99, .weight_decay = 0.1, .amsgrad = true});
        }},
       {"adamw",
-       [](Params p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1}); }},
+       [](Params p) {
+         return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1});
+       }},
       {"adamw_amsgrad",
        [](Params p) { return std::make_unique<optim::AdamW>(p, optim::AdamWOptions{.lr = 0.01, .amsgrad = true}); }},
       {"rmsprop", [](Params p) { return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions{.lr = 0.01}); }},
       {"rmsprop_centered",
        [](Params p) {
-         return std::make_unique<optim::RMSprop>(p, optim::RMSpropOptions{.lr = 0.01, .alpha = 0.9,
-                                                                           .weight_decay = 0.1, .momentum = 0.5,
-                                                                           .centered = true});
+         return std::make_unique<optim::RMSprop>(
+             p,
+             optim::RMSpropOptions{.lr = 0.01, .alpha = 0.9, .weight_decay = 0.1, .momentum = 0.5, .centered = true});
        }},
       {"adagrad", [](Params p) { return std::make_unique<optim::Adagrad>(p, optim::AdagradOptions{.lr = 0.1}); }},
       {"adagrad_decay_wd",
        [](Params p) {
          return std::make_unique<optim::Adagrad>(
-             p, optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.1, .weight_decay = 0.1, .initial_accumulator_value = 0.1});
+             p,
+             optim::AdagradOptions{.lr = 0.1, .lr_decay = 0.1, .weight_decay = 0.1, .initial_accumulator_value = 0.1});
        }},
   };
   return c;
@@ -69,7 +71,8 @@ const char* kKeys[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
 std::shared_ptr<nn::Sequential> golden_mlp(DType d) {
   auto& G = NnGolden::get();
   auto m = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-      std::make_shared<nn::Linear>(3, 4, true, d), std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(4, 2, true, d)});
+      std::make_shared<nn::Linear>(3, 4, true, d), std::make_shared<nn::Tanh>(),
+      std::make_shared<nn::Linear>(4, 2, true, d)});
   nn::StateDict sd;
   for (const char* k : kKeys) sd.emplace_back(k, G(std::string("opt.init.") + k));
   m->load_state_dict(sd);
@@ -120,7 +123,9 @@ TEST(Optim, ParamGroupsUseTheirOwnOptions) {
   Tensor c = zeros({2}).requires_grad_();
   opt.add_param_group({{c}, {{"momentum", 0.9}}});
   EXPECT_DOUBLE_EQ(opt.param_groups()[2].get("lr"), 0.01);  // from the defaults
-  EXPECT_EQ(error_of([&] { opt.add_param_group({{a}, {}}); }),
+  EXPECT_EQ(error_of([&] {
+              opt.add_param_group({{a}, {}});
+            }),
             "optimizer: some parameters appear in more than one parameter group (parameter 0 [2])");
   EXPECT_EQ(opt.param_groups().size(), 3u);
 }
@@ -192,15 +197,21 @@ TEST(Optim, Errors) {
   Tensor p = zeros({2}).requires_grad_();
   EXPECT_EQ(error_of([&] { optim::SGD(Params{p}, {.lr = 0.1, .nesterov = true}); }),
             "SGD: Nesterov momentum requires a momentum and zero dampening (momentum=0, dampening=0)");
-  EXPECT_EQ(error_of([&] { optim::Adam(Params{p}, {.lr = -1}); }), "Adam: invalid learning rate value: -1 (must be >= 0)");
-  EXPECT_EQ(error_of([&] { optim::AdamW(Params{p}, {.beta2 = 1.0}); }), "AdamW: invalid beta2 value: 1 (must be in [0, 1))");
-  EXPECT_EQ(error_of([&] { optim::SGD(Params{p, p}); }),
+  EXPECT_EQ(error_of([&] { optim::Adam(Params{p}, {.lr = -1}); }),
+            "Adam: invalid learning rate value: -1 (must be >= 0)");
+  EXPECT_EQ(error_of([&] { optim::AdamW(Params{p}, {.beta2 = 1.0}); }),
+            "AdamW: invalid beta2 value: 1 (must be in [0, 1))");
+  EXPECT_EQ(error_of([&] {
+              optim::SGD(Params{p, p});
+            }),
             "optimizer: some parameters appear in more than one parameter group (parameter 1 [2])");
   EXPECT_EQ(error_of([&] { optim::SGD(Params{}); }), "optimizer: got an empty parameter list");
   Tensor nonleaf = p * 2.0;
   EXPECT_EQ(error_of([&] { optim::SGD(Params{nonleaf}); }),
             "optimizer: can't optimize a non-leaf tensor (parameter 0 [2]); pass the leaves, e.g. model->parameters()");
-  EXPECT_EQ(error_of([&] { optim::SGD({{{p}, {{"betas", 0.9}}}}); }),
+  EXPECT_EQ(error_of([&] {
+              optim::SGD({{{p}, {{"betas", 0.9}}}});
+            }),
             "optimizer: unknown option 'betas' in a parameter group");
   optim::SGD ok(Params{p});
   p.set_grad(zeros({3}));

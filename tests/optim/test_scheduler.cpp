@@ -1,10 +1,9 @@
 // Learning-rate schedulers against torch.optim.lr_scheduler: the lr after construction and after each step.
 #include <gtest/gtest.h>
-
-#include <functional>
-
 #include <nerve/nerve.h>
 #include <nerve/optim/optim.h>
+
+#include <functional>
 
 #include "golden/nn_golden.h"
 
@@ -40,7 +39,8 @@ TEST(Scheduler, MatchesPyTorch) {
   };
   check("step", [](optim::Optimizer& o) { return std::make_unique<optim::StepLR>(o, 3, 0.5); });
   check("exp", [](optim::Optimizer& o) { return std::make_unique<optim::ExponentialLR>(o, 0.9); });
-  check("cos", [](optim::Optimizer& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 5, 0.01); }, 16);
+  check(
+      "cos", [](optim::Optimizer& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 5, 0.01); }, 16);
   check("linear", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o, 0.25, 1.0, 4); });
   check("linear_default", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o); });
   check("linear_decay", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o, 1.0, 0.1, 6); });
@@ -61,11 +61,13 @@ TEST(Scheduler, ReduceLROnPlateauMatchesPyTorch) {
     return from_vector(lrs);
   };
   using O = optim::ReduceLROnPlateauOptions;
-  EXPECT_TRUE(all_close(run({.mode = O::Mode::min, .factor = 0.5, .patience = 1, .threshold = 0.1, .cooldown = 1,
-                             .min_lr = 0.01},
-                            1.0),
-                        G("sched.plateau_min"), 1e-16, 1e-13));
-  EXPECT_TRUE(all_close(run({.mode = O::Mode::max, .factor = 0.3, .patience = 0, .threshold = 0.005,
+  EXPECT_TRUE(all_close(
+      run({.mode = O::Mode::min, .factor = 0.5, .patience = 1, .threshold = 0.1, .cooldown = 1, .min_lr = 0.01}, 1.0),
+      G("sched.plateau_min"), 1e-16, 1e-13));
+  EXPECT_TRUE(all_close(run({.mode = O::Mode::max,
+                             .factor = 0.3,
+                             .patience = 0,
+                             .threshold = 0.005,
                              .threshold_mode = O::ThresholdMode::abs},
                             -1.0),
                         G("sched.plateau_max_abs"), 1e-16, 1e-13));
@@ -81,6 +83,8 @@ TEST(Scheduler, WarmupThenDecayAndErrors) {
   }
   EXPECT_NEAR(opt.lr(), 1.0, 1e-12);
   EXPECT_EQ(warmup.base_lrs(), (std::vector<double>{1.0}));
+  optim::CosineAnnealingLR after(opt, 10);  // a second scheduler starts from the group's initial_lr, as in PyTorch
+  EXPECT_EQ(after.base_lrs(), (std::vector<double>{1.0}));
   Tensor q = zeros({1}).requires_grad_();
   optim::SGD sgd(std::vector<Tensor>{q}, {.lr = 0.5});
   optim::LinearWarmup lw(sgd, 4);  // 1/4, 2/4, 3/4 and 4/4 of 0.5, then constant

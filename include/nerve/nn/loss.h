@@ -20,8 +20,8 @@ struct NLLLossOptions {
 };
 
 struct CrossEntropyOptions {
-  Tensor weight{};               // (C) per-class weights, optional
-  int64_t ignore_index = -100;   // class-index targets only
+  Tensor weight{};              // (C) per-class weights, optional
+  int64_t ignore_index = -100;  // class-index targets only
   Reduction reduction = Reduction::mean;
   double label_smoothing = 0.0;  // in [0, 1]: mixes the target with the uniform distribution
 };
@@ -37,8 +37,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction =
 /// |input - target|.
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 /// 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta), d = input - target.
-Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
-                  double delta = 1.0);
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double delta = 1.0);
 /// -input[n, target[n]] (times weight[target[n]]); input: (N, C), (C) or (N, C, d1, ...) log-probabilities,
 /// target: int64 (or int32) class indices of shape (N), () or (N, d1, ...).
 ///   Tensor l = F::nll_loss(log_softmax(logits, 1), labels, {.ignore_index = 0});

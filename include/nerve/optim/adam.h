@@ -25,8 +25,8 @@ struct AdamWOptions {
   Options to_map() const;
 };
 
-/// g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-/// (v replaced by its running max with amsgrad).
+/// g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) +
+/// eps) (v replaced by its running max with amsgrad).
 ///   optim::Adam opt(model->parameters(), {.lr = 1e-3});
 class Adam : public Optimizer {
  public:

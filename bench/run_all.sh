@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every side-by-side benchmark (nerve vs PyTorch on this machine). `make bench` calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== per-op overhead and matmul (bench/ops.sh)"
+bash bench/ops.sh 3
+echo "== Keras MNIST program (bench/mnist.sh)"
+bash bench/mnist.sh 5 1
+if [[ -x build/examples/char_lstm && -f bench/char_lstm.sh ]]; then
+  echo "== char LSTM language model (bench/char_lstm.sh)"
+  bash bench/char_lstm.sh
+fi
