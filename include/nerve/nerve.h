@@ -26,3 +26,6 @@
 #include "nerve/nn/sequential.h"
 #include "nerve/optim/optim.h"
 #include "nerve/keras/progress.h"
+#include "nerve/nn/embedding.h"
+#include "nerve/nn/generate.h"
+#include "nerve/nn/rnn.h"

@@ -1,0 +1,147 @@
+// A character-level LSTM language model on the fortune cookie corpus, translated line by line from the PyTorch
+// program bench/char_lstm_torch.py: Embedding(128) -> LSTM(256) -> Linear(vocab), cross-entropy, Adam 2e-3,
+// windows of 64 bytes in batches of 32; it prints loss and perplexity, then generates text from a prompt.
+//   char_lstm --steps 200 --threads 2 --json
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <nerve/data/dataloader.h>
+#include <nerve/data/text.h>
+#include <nerve/nerve.h>
+#include <nerve/nn/embedding.h>
+#include <nerve/nn/generate.h>
+#include <nerve/nn/layers.h>
+#include <nerve/nn/loss.h>
+#include <nerve/nn/rnn.h>
+#include <nerve/optim/adam.h>
+
+using namespace nerve;
+
+struct LSTMModel : nn::Module {
+  LSTMModel(int64_t vocab, int64_t embed_dim = 128, int64_t hidden = 256) {
+    embed = register_module("embed", std::make_shared<nn::Embedding>(vocab, embed_dim));
+    lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::RNNOptions{
+                                       .input_size = embed_dim, .hidden_size = hidden, .batch_first = true}));
+    fc = register_module("fc", std::make_shared<nn::Linear>(hidden, vocab));
+  }
+  // x: (B, T) token ids -> logits (B, T, vocab) and the final LSTM state
+  std::pair<Tensor, nn::LSTMState> forward(const Tensor& x, const std::optional<nn::LSTMState>& state) {
+    auto [out, st] = lstm->forward(embed->forward(x), state);
+    return {fc->forward(out), st};
+  }
+  std::shared_ptr<nn::Embedding> embed;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Linear> fc;
+};
+
+struct Args {
+  std::string data = "/usr/share/games/fortunes", prompt = "The ";
+  int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
+  bool json = false;
+};
+
+static Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto val = [&]() -> std::string {
+      NERVE_CHECK(i + 1 < argc, "char_lstm: ", k, " needs a value");
+      return argv[++i];
+    };
+    if (k == "--data") a.data = val();
+    else if (k == "--steps") a.steps = std::stoll(val());
+    else if (k == "--epochs") a.epochs = std::stoll(val());
+    else if (k == "--threads") a.threads = std::stoll(val());
+    else if (k == "--seed") a.seed = std::stoll(val());
+    else if (k == "--seq") a.seq = std::stoll(val());
+    else if (k == "--batch") a.batch = std::stoll(val());
+    else if (k == "--gen") a.gen = std::stoll(val());
+    else if (k == "--prompt") a.prompt = val();
+    else if (k == "--json") a.json = true;
+    else NERVE_CHECK(false, "char_lstm: unknown flag ", k, " (flags: --data --steps --epochs --threads --seed --seq "
+                     "--batch --gen --prompt --json)");
+  }
+  return a;
+}
+
+int main(int argc, char** argv) try {
+  using clock = std::chrono::steady_clock;
+  Args a = parse(argc, argv);
+  set_num_threads(static_cast<int>(a.threads));
+  manual_seed(static_cast<uint64_t>(a.seed));
+
+  std::string text = data::read_text_corpus({a.data});
+  data::CharTokenizer tok(text);
+  const int64_t vocab = tok.vocab_size();
+  auto dataset = std::make_shared<data::SequenceWindowDataset>(tok.encode(text), a.seq);
+  data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
+                                    .seed = static_cast<uint64_t>(a.seed)});
+  auto model = std::make_shared<LSTMModel>(vocab);
+  optim::Adam opt(model->parameters(), {.lr = 2e-3});
+  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", text.size(), long(vocab),
+               long(dataset->size()), long(model->num_parameters()));
+
+  NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
+              a.batch);
+  // --epochs E runs E full passes; otherwise --steps batches
+  const int64_t total = a.epochs > 0 ? a.epochs * loader.size() : a.steps;
+  int64_t step = 0;
+  double loss_v = NAN, t_train = 0;
+  std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
+  while (step < total) {
+    for (auto& batch : loader) {
+      if (step >= total) break;
+      auto t0 = clock::now();
+      auto [logits, state] = model->forward(batch.data, std::nullopt);
+      Tensor loss = F::cross_entropy(logits.reshape({-1, vocab}), batch.target.reshape({-1}));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      loss_v = loss.item<float>();
+      recent.push_back(loss_v);
+      if (recent.size() > 20) recent.erase(recent.begin());
+      t_train += std::chrono::duration<double>(clock::now() - t0).count();
+      ++step;
+      if (step % 50 == 0 || step == total)
+        std::fprintf(stderr, "step %5ld  loss %.4f  ppl %7.2f  %8.0f tok/s\n", long(step), loss_v, std::exp(loss_v),
+                     step * a.batch * a.seq / t_train);
+    }
+  }
+
+  // generation: the prompt is fed once, then each character costs one LSTM step (the state is carried)
+  model->eval();
+  std::optional<nn::LSTMState> st;
+  auto step_fn = [&](const Tensor& ids) {
+    auto [logits, s] = model->forward(ids, st);
+    st = s;
+    return logits;
+  };
+  std::string sample = a.prompt;
+  auto t0 = clock::now();
+  nn::generate(step_fn, tok.encode(a.prompt).to_vector<int64_t>(),
+               {.max_new_tokens = a.gen, .temperature = 0.8, .top_k = 10, .seed = static_cast<uint64_t>(a.seed)},
+               [&](int64_t id) { sample += tok.vocab()[static_cast<size_t>(id)]; });
+  double t_gen = std::chrono::duration<double>(clock::now() - t0).count();
+  std::fprintf(stderr, "sample: %s\n", sample.substr(0, 300 + a.prompt.size()).c_str());
+
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const double tok_s = step * a.batch * a.seq / t_train, gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
+  double mean_recent = 0;
+  for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
+  if (a.json)
+    std::printf("{\"impl\": \"nerve\", \"steps\": %ld, \"tokens_per_second\": %.1f, \"final_loss\": %.6f, "
+                "\"mean_loss_last20\": %.6f, \"generate_chars_per_second\": %.1f, \"peak_rss_mib\": %.1f}\n",
+                long(step), tok_s, loss_v, mean_recent, gen_s, rss);
+  else
+    std::printf("tokens/s %.0f  final loss %.4f  generate %.0f chars/s  peak RSS %.0f MiB\n", tok_s, loss_v, gen_s, rss);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "%s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,461 @@
+// LSTM / GRU / RNN over a sequence: fused per-step gate kernels (forward and backward) and the drivers that
+// interleave them with one GEMM per step. Equations as in PyTorch's nn.LSTM / nn.GRU / nn.RNN docs:
+//   LSTM: i,f,o = sigmoid(.), g = tanh(.), c' = f*c + i*g, h' = o*tanh(c')
+//   GRU:  r,z = sigmoid(.), n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h
+//   RNN:  h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
+#include "backend/cpu/rnn.h"
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "nerve/core/parallel.h"
+
+namespace nerve::cpu {
+
+namespace {
+
+template <class T> inline T sigm(T x);
+template <> inline float sigm(float x) { return fast_sigmoid(x); }
+template <> inline double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+template <class T> inline T tanh_(T x);
+template <> inline float tanh_(float x) { return fast_tanh(x); }
+template <> inline double tanh_(double x) { return std::tanh(x); }
+
+// Everything one step kernel touches; each kernel reads the fields its comment names. Rows of step t are
+// `ld*` elements apart (the batch stride of the layout); ld 0 repeats one row (a shared zero row).
+template <class T>
+struct StepArgs {
+  int64_t B, H;
+  T* g;                 // (B, W*H) saved activations of this step (forward: pre-activations in)
+  int64_t ldg;
+  const T* bias;        // (G*H) LSTM/RNN: b_ih + b_hh; GRU: b_ih
+  const T* bias_hh;     // (3H) GRU: b_hh
+  const T* gh;          // (B, 3H) GRU forward: h_prev W_hh^T
+  const T* hp;          // (B, H) previous hidden state
+  int64_t ldhp;
+  const T* cp;          // (B, H) LSTM previous cell state
+  int64_t ldcp;
+  T* c;                 // (B, H) LSTM cell state of this step
+  int64_t ldc;
+  T* h;                 // (B, H) hidden state (output) of this step
+  int64_t ldh;
+  const T* dy;          // (B, H) upstream gradient of this step's output
+  int64_t lddy;
+  T* dh;                // (B, H) contiguous: gradient w.r.t. the hidden state, carried between steps
+  T* dc;                // (B, H) contiguous: LSTM gradient w.r.t. the cell state, carried between steps
+  T* dg;                // (B, G*H) gradient w.r.t. the gate pre-activations (input side)
+  int64_t lddg;
+  T* dgh;               // (B, 3H) GRU: gradient w.r.t. the hidden-side pre-activations
+  int64_t lddgh;
+  bool relu;            // plain RNN: relu instead of tanh
+};
+
+#define NERVE_ALWAYS_INLINE [[gnu::always_inline]] inline
+
+template <class T>
+NERVE_ALWAYS_INLINE void lstm_fwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  const T* bi = a.bias;
+  for (int64_t b = 0; b < a.B; ++b) {
+    T* g = a.g + b * a.ldg;
+    const T* cp = a.cp + b * a.ldcp;
+    T* c = a.c + b * a.ldc;
+    T* h = a.h + b * a.ldh;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      T i = sigm(g[j] + bi[j]);
+      T f = sigm(g[H + j] + bi[H + j]);
+      T gg = tanh_(g[2 * H + j] + bi[2 * H + j]);
+      T o = sigm(g[3 * H + j] + bi[3 * H + j]);
+      T cn = f * cp[j] + i * gg;
+      g[j] = i;
+      g[H + j] = f;
+      g[2 * H + j] = gg;
+      g[3 * H + j] = o;
+      c[j] = cn;
+      h[j] = o * tanh_(cn);
+    }
+  }
+}
+
+template <class T>
+NERVE_ALWAYS_INLINE void lstm_bwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  for (int64_t b = 0; b < a.B; ++b) {
+    const T* g = a.g + b * a.ldg;
+    const T* cp = a.cp + b * a.ldcp;
+    const T* c = a.c + b * a.ldc;
+    const T* dy = a.dy + b * a.lddy;
+    T* dh = a.dh + b * H;
+    T* dc = a.dc + b * H;
+    T* dg = a.dg + b * a.lddg;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      T i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+      T dht = dh[j] + dy[j];
+      T tc = tanh_(c[j]);
+      T dct = dc[j] + dht * o * (T(1) - tc * tc);
+      dg[j] = dct * gg * i * (T(1) - i);
+      dg[H + j] = dct * cp[j] * f * (T(1) - f);
+      dg[2 * H + j] = dct * i * (T(1) - gg * gg);
+      dg[3 * H + j] = dht * tc * o * (T(1) - o);
+      dc[j] = dct * f;
+    }
+  }
+}
+
+template <class T>
+NERVE_ALWAYS_INLINE void gru_fwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  const T* bi = a.bias;
+  const T* bh = a.bias_hh;
+  for (int64_t b = 0; b < a.B; ++b) {
+    T* g = a.g + b * a.ldg;
+    const T* gh = a.gh + b * 3 * H;
+    const T* hp = a.hp + b * a.ldhp;
+    T* h = a.h + b * a.ldh;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      T r = sigm(g[j] + bi[j] + gh[j] + bh[j]);
+      T z = sigm(g[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
+      T hn = gh[2 * H + j] + bh[2 * H + j];
+      T n = tanh_(g[2 * H + j] + bi[2 * H + j] + r * hn);
+      g[j] = r;
+      g[H + j] = z;
+      g[2 * H + j] = n;
+      g[3 * H + j] = hn;
+      h[j] = n + z * (hp[j] - n);
+    }
+  }
+}
+
+template <class T>
+NERVE_ALWAYS_INLINE void gru_bwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  for (int64_t b = 0; b < a.B; ++b) {
+    const T* g = a.g + b * a.ldg;
+    const T* hp = a.hp + b * a.ldhp;
+    const T* dy = a.dy + b * a.lddy;
+    T* dh = a.dh + b * H;
+    T* dg = a.dg + b * a.lddg;
+    T* dgh = a.dgh + b * a.lddgh;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      T r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
+      T dht = dh[j] + dy[j];
+      T dan = dht * (T(1) - z) * (T(1) - n * n);
+      T dar = dan * hn * r * (T(1) - r);
+      T daz = dht * (hp[j] - n) * z * (T(1) - z);
+      dg[j] = dar;
+      dg[H + j] = daz;
+      dg[2 * H + j] = dan;
+      dgh[j] = dar;
+      dgh[H + j] = daz;
+      dgh[2 * H + j] = dan * r;
+      dh[j] = dht * z;  // the direct path h' = ... + z*h; the GEMM adds the gate paths
+    }
+  }
+}
+
+template <class T>
+NERVE_ALWAYS_INLINE void rnn_fwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  const T* bi = a.bias;
+  for (int64_t b = 0; b < a.B; ++b) {
+    T* h = a.h + b * a.ldh;
+    if (a.relu) {
+#pragma omp simd
+      for (int64_t j = 0; j < H; ++j) h[j] = std::max(h[j] + bi[j], T(0));
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < H; ++j) h[j] = tanh_(h[j] + bi[j]);
+    }
+  }
+}
+
+template <class T>
+NERVE_ALWAYS_INLINE void rnn_bwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
+  for (int64_t b = 0; b < a.B; ++b) {
+    const T* h = a.h + b * a.ldh;
+    const T* dy = a.dy + b * a.lddy;
+    const T* dh = a.dh + b * H;
+    T* dg = a.dg + b * a.lddg;
+    if (a.relu) {
+#pragma omp simd
+      for (int64_t j = 0; j < H; ++j) dg[j] = h[j] > T(0) ? dh[j] + dy[j] : T(0);
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < H; ++j) dg[j] = (dh[j] + dy[j]) * (T(1) - h[j] * h[j]);
+    }
+  }
+}
+
+// f32 entry points, compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one per CPU.
+#define NERVE_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+NERVE_SIMD_CLONES void lstm_fwd_f32(const StepArgs<float>& a) { lstm_fwd_step(a); }
+NERVE_SIMD_CLONES void lstm_bwd_f32(const StepArgs<float>& a) { lstm_bwd_step(a); }
+NERVE_SIMD_CLONES void gru_fwd_f32(const StepArgs<float>& a) { gru_fwd_step(a); }
+NERVE_SIMD_CLONES void gru_bwd_f32(const StepArgs<float>& a) { gru_bwd_step(a); }
+NERVE_SIMD_CLONES void rnn_fwd_f32(const StepArgs<float>& a) { rnn_fwd_step(a); }
+NERVE_SIMD_CLONES void rnn_bwd_f32(const StepArgs<float>& a) { rnn_bwd_step(a); }
+
+template <class T>
+void step_forward(RnnCell cell, const StepArgs<T>& a) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (cell == RnnCell::lstm) lstm_fwd_f32(a);
+    else if (cell == RnnCell::gru) gru_fwd_f32(a);
+    else rnn_fwd_f32(a);
+  } else {
+    if (cell == RnnCell::lstm) lstm_fwd_step(a);
+    else if (cell == RnnCell::gru) gru_fwd_step(a);
+    else rnn_fwd_step(a);
+  }
+}
+
+template <class T>
+void step_backward(RnnCell cell, const StepArgs<T>& a) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (cell == RnnCell::lstm) lstm_bwd_f32(a);
+    else if (cell == RnnCell::gru) gru_bwd_f32(a);
+    else rnn_bwd_f32(a);
+  } else {
+    if (cell == RnnCell::lstm) lstm_bwd_step(a);
+    else if (cell == RnnCell::gru) gru_bwd_step(a);
+    else rnn_bwd_step(a);
+  }
+}
+
+// Step s of the processing order -> time index t.
+inline int64_t time_of(const RnnDims& d, int64_t s) { return d.reverse ? d.seq - 1 - s : s; }
+
+// acc (n) += each of `rows` rows (stride ld) of m: the bias gradient, a column sum.
+template <class T>
+void add_rows(T* acc, const T* m, int64_t rows, int64_t n, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = m + r * ld;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
+  }
+}
+
+// Limits OpenMP, and so the GEMM library, to the calling thread for a scope: tiny GEMMs (a batch of one while
+// generating) lose more to waking a second thread than they gain.
+class SingleThreadScope {
+ public:
+  SingleThreadScope() : prev_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadScope() { omp_set_num_threads(prev_); }
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  int prev_;
+};
+
+constexpr int64_t kMinRowsPerThread = 4;
+constexpr int64_t kMinStepMacsPerThread = 1 << 16;  // below this a thread's share of a step is not worth a thread
+constexpr double kParallelGemmMacs = 1 << 21;       // smaller GEMMs run on one thread
+
+// The batch rows are independent through the whole recurrence, so threads split the batch: each runs its own
+// rows through every step (its GEMMs single-threaded inside the parallel region) with no barrier per step.
+// step_macs: multiply-adds of one step's recurrent GEMM for the whole batch.
+template <class F>
+void for_batch_slices(int64_t B, int64_t step_macs, const F& f) {
+  const int64_t nt = std::min({int64_t{get_num_threads()}, B / kMinRowsPerThread, step_macs / kMinStepMacsPerThread});
+  if (nt <= 1) {
+    SingleThreadScope one;
+    f(int64_t{0}, B);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(nt))
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int64_t b0 = B * t / n, b1 = B * (t + 1) / n;
+    if (b0 < b1) f(b0, b1);
+  }
+}
+
+// A GEMM that stays on one thread when it is small.
+template <class T>
+void gemm_sized(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bm, int64_t ldb,
+                T beta, T* C, int64_t ldc) {
+  if (static_cast<double>(M) * N * K < kParallelGemmMacs) {
+    SingleThreadScope one;
+    gemm(ta, tb, M, N, K, T(1), A, lda, Bm, ldb, beta, C, ldc);
+  } else {
+    gemm(ta, tb, M, N, K, T(1), A, lda, Bm, ldb, beta, C, ldc);
+  }
+}
+
+}  // namespace
+
+int64_t rnn_backward_workspace(RnnCell cell, const RnnDims& d) {
+  const int64_t rows = d.seq * d.batch, H = d.hidden, GH = rnn_gate_count(cell) * H;
+  return rows * H + rows * GH * (cell == RnnCell::gru ? 2 : 1) + 2 * d.batch * H + H;
+}
+
+template <class T>
+void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>& p, const T* h0, const T* c0,
+                 const RnnForwardOut<T>& out) {
+  const int64_t B = d.batch, H = d.hidden, G = rnn_gate_count(cell), W = rnn_saved_width(cell);
+  const int64_t rows = d.seq * B, GH = G * H;
+  const bool plain = W == 0;
+  // 1. input projection of every step at once: pre (rows, G*H) = x W_ih^T
+  T* pre = plain ? out.y : out.gates;
+  const int64_t ldp = plain ? H : W * H, ld_step = d.b_stride * ldp;
+  gemm_sized(false, true, rows, GH, d.input, x, d.input, p.w_ih, d.input, T(0), pre, ldp);
+  // biases folded into one vector (GRU keeps b_hh apart: it sits inside r * (W_hn h + b_hn))
+  std::vector<T> bias(GH, T(0)), bias_hh(GH, T(0)), zero_row(H, T(0));
+  for (int64_t j = 0; j < GH; ++j) {
+    T bi = p.b_ih ? p.b_ih[j] : T(0), bh = p.b_hh ? p.b_hh[j] : T(0);
+    bias[j] = cell == RnnCell::gru ? bi : bi + bh;
+    bias_hh[j] = cell == RnnCell::gru ? bh : T(0);
+  }
+  // 2. the recurrence over batch rows [b0, b1): one GEMM and one fused kernel per step
+  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0, boff = b0 * d.b_stride;  // row offset of b0 within a step
+    std::vector<T> gh(cell == RnnCell::gru ? nb * GH : 0, T(0));
+    int64_t prev_r0 = 0;
+    for (int64_t s = 0; s < d.seq; ++s) {
+      const int64_t r0 = time_of(d, s) * d.t_stride + boff;  // row of (t, b0)
+      const T* hp = s > 0 ? out.y + prev_r0 * H : h0 ? h0 + b0 * H : nullptr;
+      const int64_t ldhp = s > 0 ? d.b_stride * H : H;
+      if (hp) {  // recurrent part; a zero h0 contributes nothing
+        if (cell == RnnCell::gru)
+          gemm(false, true, nb, GH, H, T(1), hp, ldhp, p.w_hh, H, T(0), gh.data(), GH);
+        else
+          gemm(false, true, nb, GH, H, T(1), hp, ldhp, p.w_hh, H, T(1), pre + r0 * ldp, ld_step);
+      }
+      StepArgs<T> a{};
+      a.B = nb;
+      a.H = H;
+      a.bias = bias.data();
+      a.bias_hh = bias_hh.data();
+      a.h = out.y + r0 * H;
+      a.ldh = d.b_stride * H;
+      a.hp = hp ? hp : zero_row.data();
+      a.ldhp = hp ? ldhp : 0;
+      a.gh = gh.data();
+      if (!plain) {
+        a.g = out.gates + r0 * ldp;
+        a.ldg = ld_step;
+      }
+      if (cell == RnnCell::lstm) {
+        a.cp = s > 0 ? out.cells + prev_r0 * H : c0 ? c0 + b0 * H : zero_row.data();
+        a.ldcp = s > 0 ? d.b_stride * H : c0 ? H : 0;
+        a.c = out.cells + r0 * H;
+        a.ldc = d.b_stride * H;
+      }
+      a.relu = cell == RnnCell::rnn_relu;
+      step_forward(cell, a);
+      prev_r0 = r0;
+    }
+    // 3. final states: the rows of the last step processed
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(out.hn + (b0 + b) * H, out.y + (prev_r0 + b * d.b_stride) * H, H * sizeof(T));
+      if (cell == RnnCell::lstm && out.cn)
+        std::memcpy(out.cn + (b0 + b) * H, out.cells + (prev_r0 + b * d.b_stride) * H, H * sizeof(T));
+    }
+  });
+}
+
+template <class T>
+void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>& p, const T* h0, const T* c0,
+                  const T* y, const T* gates, const T* cells, const T* dy, const T* dhn, const T* dcn,
+                  const RnnGrads<T>& g, T* work) {
+  const int64_t B = d.batch, H = d.hidden, G = rnn_gate_count(cell), W = rnn_saved_width(cell);
+  const int64_t rows = d.seq * B, GH = G * H;
+  const bool gru = cell == RnnCell::gru;
+  // workspace: h_prev of every row, gate gradients (GRU: input and hidden side), dh, dc, a zero row
+  T* hprev = work;
+  T* dgate = hprev + rows * H;
+  T* dgate_h = gru ? dgate + rows * GH : dgate;
+  T* dh = dgate + rows * GH * (gru ? 2 : 1);
+  T* dc = dh + B * H;
+  T* zero_row = dc + B * H;
+  std::fill(zero_row, zero_row + H, T(0));
+  const int64_t ldg_step = d.b_stride * GH;
+  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0, boff = b0 * d.b_stride;
+    // previous hidden state of each row (h0 or zero for the first step), for the GRU kernel and dW_hh
+    for (int64_t s = 0; s < d.seq; ++s) {
+      const int64_t r0 = time_of(d, s) * d.t_stride + boff;
+      for (int64_t b = 0; b < nb; ++b) {
+        T* dst = hprev + (r0 + b * d.b_stride) * H;
+        const T* src = s > 0 ? y + (time_of(d, s - 1) * d.t_stride + boff + b * d.b_stride) * H
+                             : h0 ? h0 + (b0 + b) * H : nullptr;
+        if (src)
+          std::memcpy(dst, src, H * sizeof(T));
+        else
+          std::fill(dst, dst + H, T(0));
+      }
+    }
+    T* dhs = dh + b0 * H;
+    T* dcs = dc + b0 * H;
+    if (dhn) std::copy(dhn + b0 * H, dhn + b1 * H, dhs);
+    else std::fill(dhs, dhs + nb * H, T(0));
+    if (dcn) std::copy(dcn + b0 * H, dcn + b1 * H, dcs);
+    else std::fill(dcs, dcs + nb * H, T(0));
+    for (int64_t s = d.seq - 1; s >= 0; --s) {
+      const int64_t r0 = time_of(d, s) * d.t_stride + boff;
+      StepArgs<T> a{};
+      a.B = nb;
+      a.H = H;
+      if (W) {
+        a.g = const_cast<T*>(gates) + r0 * W * H;
+        a.ldg = d.b_stride * W * H;
+      }
+      a.hp = hprev + r0 * H;
+      a.ldhp = d.b_stride * H;
+      if (cell == RnnCell::lstm) {
+        a.cp = s > 0 ? cells + (time_of(d, s - 1) * d.t_stride + boff) * H : c0 ? c0 + b0 * H : zero_row;
+        a.ldcp = s > 0 ? d.b_stride * H : c0 ? H : 0;
+        a.c = const_cast<T*>(cells) + r0 * H;
+        a.ldc = d.b_stride * H;
+      }
+      a.h = const_cast<T*>(y) + r0 * H;
+      a.ldh = d.b_stride * H;
+      a.dy = dy ? dy + r0 * H : zero_row;
+      a.lddy = dy ? d.b_stride * H : 0;
+      a.dh = dhs;
+      a.dc = dcs;
+      a.dg = dgate + r0 * GH;
+      a.lddg = ldg_step;
+      a.dgh = dgate_h + r0 * GH;
+      a.lddgh = ldg_step;
+      a.relu = cell == RnnCell::rnn_relu;
+      step_backward(cell, a);
+      if (s > 0 || g.dh0)  // dh_prev (nb, H) = dgates (nb, G*H) @ W_hh (G*H, H)  (+ the GRU's direct path)
+        gemm(false, false, nb, H, GH, T(1), a.dgh, ldg_step, p.w_hh, H, gru ? T(1) : T(0), dhs, H);
+    }
+  });
+  if (g.dh0) std::copy(dh, dh + B * H, g.dh0);
+  if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
+  // weight gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG_h^T h_prev; dx = dG W_ih
+  if (g.dw_ih) gemm_sized(true, false, GH, d.input, rows, dgate, GH, x, d.input, T(0), g.dw_ih, d.input);
+  if (g.dw_hh) gemm_sized(true, false, GH, H, rows, dgate_h, GH, hprev, H, T(0), g.dw_hh, H);
+  if (g.dx) gemm_sized(false, false, rows, d.input, GH, dgate, GH, p.w_ih, d.input, T(0), g.dx, d.input);
+  if (g.db_ih) {
+    std::fill(g.db_ih, g.db_ih + GH, T(0));
+    add_rows(g.db_ih, dgate, rows, GH, GH);
+  }
+  if (g.db_hh) {
+    std::fill(g.db_hh, g.db_hh + GH, T(0));
+    add_rows(g.db_hh, dgate_h, rows, GH, GH);
+  }
+}
+
+template void rnn_forward<float>(RnnCell, const RnnDims&, const float*, const RnnParams<float>&, const float*,
+                                 const float*, const RnnForwardOut<float>&);
+template void rnn_forward<double>(RnnCell, const RnnDims&, const double*, const RnnParams<double>&, const double*,
+                                  const double*, const RnnForwardOut<double>&);
+template void rnn_backward<float>(RnnCell, const RnnDims&, const float*, const RnnParams<float>&, const float*,
+                                  const float*, const float*, const float*, const float*, const float*, const float*,
+                                  const float*, const RnnGrads<float>&, float*);
+template void rnn_backward<double>(RnnCell, const RnnDims&, const double*, const RnnParams<double>&, const double*,
+                                   const double*, const double*, const double*, const double*, const double*,
+                                   const double*, const double*, const RnnGrads<double>&, double*);
+
+}  // namespace nerve::cpu

@@ -1,0 +1,120 @@
+// Recurrent kernels (no autograd): one layer and one direction of an LSTM, GRU or plain RNN over a whole
+// sequence, forward and backward through time. The input projection of all steps is one GEMM, each step is
+// one GEMM plus one fused gate kernel, and the weight gradients are one GEMM each over all steps.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace nerve::cpu {
+
+enum class RnnCell : uint8_t { lstm, gru, rnn_tanh, rnn_relu };
+
+/// Gate blocks per cell in the weights: LSTM 4 (i, f, g, o), GRU 3 (r, z, n), plain RNN 1.
+constexpr int64_t rnn_gate_count(RnnCell c) { return c == RnnCell::lstm ? 4 : c == RnnCell::gru ? 3 : 1; }
+/// Width, in units of H, of the per-row activations the forward saves for backward:
+/// LSTM i, f, g, o; GRU r, z, n and (W_hn h + b_hn); plain RNN none (its output is enough).
+constexpr int64_t rnn_saved_width(RnnCell c) { return c == RnnCell::lstm || c == RnnCell::gru ? 4 : 0; }
+
+/// Sizes and row layout. Every (rows, width) matrix below has one row per (t, b), rows = seq * batch:
+///   row(t, b) = t * t_stride + b * b_stride
+/// time-major (seq, batch, .): t_stride = batch, b_stride = 1; batch-first (batch, seq, .): t_stride = 1,
+/// b_stride = seq. `reverse` runs t = seq-1 .. 0 (the backward direction of a bidirectional layer).
+struct RnnDims {
+  int64_t seq, batch, input, hidden;
+  int64_t t_stride, b_stride;
+  bool reverse;
+};
+
+template <class T>
+struct RnnParams {
+  const T* w_ih;  // (G*H, input)
+  const T* w_hh;  // (G*H, H)
+  const T* b_ih;  // (G*H) or null
+  const T* b_hh;  // (G*H) or null
+};
+
+/// What the forward writes. y, gates and cells are kept for the backward.
+template <class T>
+struct RnnForwardOut {
+  T* y;      // (rows, H): h_t of every step, the layer output
+  T* gates;  // (rows, saved_width*H): saved activations; null for plain RNN
+  T* cells;  // (rows, H): LSTM c_t; null otherwise
+  T* hn;     // (B, H) final hidden state
+  T* cn;     // (B, H) LSTM final cell state; null otherwise
+};
+
+/// Gradients the backward writes; any may be null when not needed.
+template <class T>
+struct RnnGrads {
+  T* dx;     // (rows, input)
+  T* dh0;    // (B, H)
+  T* dc0;    // (B, H)
+  T* dw_ih;  // (G*H, input)
+  T* dw_hh;  // (G*H, H)
+  T* db_ih;  // (G*H)
+  T* db_hh;  // (G*H)
+};
+
+/// Forward over the sequence. x: (rows, input); h0, c0: (B, H) or null for zeros.
+template <class T>
+void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>& p, const T* h0, const T* c0,
+                 const RnnForwardOut<T>& out);
+
+/// Elements of scratch memory rnn_backward needs.
+int64_t rnn_backward_workspace(RnnCell cell, const RnnDims& d);
+
+/// Backward through time. y, gates, cells: as written by rnn_forward for the same x, p, h0, c0.
+/// dy: (rows, H) or null; dhn, dcn: (B, H) or null (null = zero gradient); work: rnn_backward_workspace elements.
+template <class T>
+void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>& p, const T* h0, const T* c0,
+                  const T* y, const T* gates, const T* cells, const T* dy, const T* dhn, const T* dcn,
+                  const RnnGrads<T>& g, T* work);
+
+// ---------------------------------------------------------------- f32 activations used by the gate kernels
+// Branch-free so the gate loops vectorize; tests pin them to std::exp / std::tanh.
+
+/// e^x for x in about [-87, 88] (clamped outside), Cephes expf polynomial, error ~1 ulp.
+inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  float n = (x * 1.44269504088896341f + kMagic) - kMagic;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln2, ln2 split in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &e, sizeof scale);
+  return p * scale;
+}
+
+/// 1 / (1 + e^-x).
+inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+
+/// tanh(x): the rational approximation Eigen uses for float (13/6 degree, clamped at +-7.9), error a few ulp.
+inline float fast_tanh(float x) {
+  const float kClamp = 7.90531110763549805f;
+  float xc = x < -kClamp ? -kClamp : (x > kClamp ? kClamp : x);
+  float x2 = xc * xc;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 - 8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * xc;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  float t = p / q;
+  return (x < 0.0004f && x > -0.0004f) ? x : t;
+}
+
+}  // namespace nerve::cpu

@@ -1,0 +1,157 @@
+// Embedding: the row-gather op with its scatter-add backward, max_norm renormalization, and the module.
+#include "nerve/nn/embedding.h"
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "ops/op_util.h"
+
+namespace nerve::nn {
+
+namespace {
+
+// Indices as a contiguous i64 tensor (i32 is widened), every id checked against the vocabulary size.
+Tensor checked_ids(const Tensor& indices, const Tensor& weight, const char* op) {
+  NERVE_CHECK(indices.dtype() == DType::i64 || indices.dtype() == DType::i32, op,
+              ": indices must be an integer tensor (i64 or i32), got ", detail::describe(indices));
+  Tensor ids = indices.dtype() == DType::i64 ? indices.contiguous() : indices.to(DType::i64).contiguous();
+  const int64_t* p = ids.data<int64_t>();
+  const int64_t vocab = weight.shape()[0];
+  for (int64_t i = 0, n = ids.numel(); i < n; ++i)
+    NERVE_CHECK(p[i] >= 0 && p[i] < vocab, op, ": token id ", p[i], " is out of range for a vocabulary of size ",
+                vocab, " (valid ids are 0..", vocab - 1, "; indices ", detail::describe(indices), ", weight ",
+                detail::describe(weight), ")");
+  return ids;
+}
+
+// d(weight) (V, D) = sum over positions i of e_{ids[i]} g[i], skipping the padding row.
+class EmbeddingBackward : public Node {
+ public:
+  EmbeddingBackward(const Tensor& ids, int64_t vocab, int64_t padding_idx)
+      : ids_(ids), vocab_(vocab), padding_idx_(padding_idx) {}
+  const char* name() const override { return "EmbeddingBackward"; }
+  void release() override { ids_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    Tensor ids = ids_.unpack(this);
+    Tensor g = grads[0].contiguous();
+    const int64_t dim = g.shape().back(), n = ids.numel();
+    Tensor gw = zeros({vocab_, dim}, g.dtype());
+    visit_floating(g.dtype(), "embedding", [&](auto tag) {
+      using T = decltype(tag);
+      const int64_t* ix = ids.data<int64_t>();
+      const T* pg = g.data<T>();
+      T* pw = gw.data<T>();
+      for (int64_t i = 0; i < n; ++i) {
+        if (ix[i] == padding_idx_) continue;
+        T* row = pw + ix[i] * dim;
+        const T* src = pg + i * dim;
+#pragma omp simd
+        for (int64_t j = 0; j < dim; ++j) row[j] += src[j];
+      }
+    });
+    return {gw};
+  }
+
+ private:
+  SavedTensor ids_;  // (n) i64, contiguous
+  int64_t vocab_, padding_idx_;
+};
+
+int64_t wrap_padding(std::optional<int64_t> padding_idx, int64_t vocab, const char* op) {
+  if (!padding_idx) return -1;
+  int64_t p = *padding_idx;
+  NERVE_CHECK(p >= -vocab && p < vocab, op, ": padding_idx ", p, " must be within num_embeddings ", vocab);
+  return p < 0 ? p + vocab : p;
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
+  NERVE_CHECK(weight.dim() == 2 && is_floating(weight.dtype()),
+              "embedding: weight must be a 2-D floating tensor (num_embeddings, embedding_dim), got ",
+              detail::describe(weight));
+  const int64_t vocab = weight.shape()[0], dim = weight.shape()[1];
+  const int64_t pad = wrap_padding(padding_idx, vocab, "embedding");
+  Tensor ids = checked_ids(indices, weight, "embedding");
+  Tensor w = weight.contiguous();
+  Shape os = indices.shape();
+  os.push_back(dim);
+  Tensor out = empty(os, w.dtype());
+  const size_t row_bytes = static_cast<size_t>(dim) * itemsize(w.dtype());
+  const char* pw = static_cast<const char*>(w.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+  const int64_t* ix = ids.data<int64_t>();
+  for (int64_t i = 0, n = ids.numel(); i < n; ++i) std::memcpy(po + i * row_bytes, pw + ix[i] * row_bytes, row_bytes);
+  if (any_requires_grad({&w})) set_history(make_node<EmbeddingBackward>(ids, vocab, pad), {&w}, {&out});
+  return out;
+}
+
+void embedding_renorm_(Tensor& weight, const Tensor& indices, double max_norm, double norm_type) {
+  NERVE_CHECK(weight.dim() == 2 && weight.is_contiguous() && is_floating(weight.dtype()),
+              "embedding_renorm_: weight must be a contiguous 2-D floating tensor, got ", detail::describe(weight));
+  NERVE_CHECK(max_norm > 0 && norm_type > 0, "embedding_renorm_: max_norm and norm_type must be positive, got ",
+              max_norm, " and ", norm_type);
+  Tensor ids = checked_ids(indices, weight, "embedding_renorm_");
+  const int64_t* ix = ids.data<int64_t>();
+  std::set<int64_t> rows(ix, ix + ids.numel());
+  const int64_t dim = weight.shape()[1];
+  visit_floating(weight.dtype(), "embedding_renorm_", [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t r : rows) {
+      T* row = weight.data<T>() + r * dim;
+      double norm = 0;
+      for (int64_t j = 0; j < dim; ++j) norm += std::pow(std::abs(static_cast<double>(row[j])), norm_type);
+      norm = std::pow(norm, 1.0 / norm_type);
+      if (norm > max_norm) {
+        T scale = static_cast<T>(max_norm / (norm + 1e-7));
+        for (int64_t j = 0; j < dim; ++j) row[j] *= scale;
+      }
+    }
+  });
+  weight.bump_version();
+}
+
+Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, const EmbeddingOptions& options)
+    : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim), options_(options) {
+  NERVE_CHECK(num_embeddings > 0 && embedding_dim > 0, "Embedding: num_embeddings and embedding_dim must be positive, got ",
+              num_embeddings, " and ", embedding_dim);
+  NERVE_CHECK(is_floating(options.dtype), "Embedding: dtype must be f32 or f64, got ", dtype_name(options.dtype));
+  int64_t pad = wrap_padding(options.padding_idx, num_embeddings, "Embedding");
+  if (options.padding_idx) options_.padding_idx = pad;
+  Tensor w = randn({num_embeddings, embedding_dim}, options.dtype);  // PyTorch: normal_(0, 1)
+  if (pad >= 0) w.select(0, pad).zero_();
+  weight = register_parameter("weight", w);
+}
+
+std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, bool freeze,
+                                                      const EmbeddingOptions& options) {
+  NERVE_CHECK(embeddings.dim() == 2 && is_floating(embeddings.dtype()),
+              "Embedding::from_pretrained: embeddings must be a 2-D floating tensor, got ", detail::describe(embeddings));
+  EmbeddingOptions o = options;
+  o.dtype = embeddings.dtype();
+  auto m = std::make_shared<Embedding>(embeddings.shape()[0], embeddings.shape()[1], o);
+  {
+    NoGradGuard g;
+    m->weight.copy_(embeddings);  // the given values, padding row included (as PyTorch)
+  }
+  m->weight.requires_grad_(!freeze);
+  return m;
+}
+
+Tensor Embedding::forward(const Tensor& indices) {
+  if (options_.max_norm) {
+    NoGradGuard g;
+    embedding_renorm_(weight, indices, *options_.max_norm, options_.norm_type);
+  }
+  return embedding(indices, weight, options_.padding_idx);
+}
+
+std::string Embedding::extra_repr() const {
+  std::string s = std::to_string(num_embeddings_) + ", " + std::to_string(embedding_dim_);
+  if (options_.padding_idx) s += ", padding_idx=" + std::to_string(*options_.padding_idx);
+  if (options_.max_norm) s += ", max_norm=" + detail::str_cat(*options_.max_norm);
+  return s;
+}
+
+}  // namespace nerve::nn

@@ -1,0 +1,74 @@
+// Token sampling (greedy, temperature, top-k) and the autoregressive generation loop.
+#include "nerve/nn/generate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "nerve/autograd/grad_mode.h"
+#include "nerve/core/parallel.h"
+#include "nerve/core/rng.h"
+#include "nerve/ops/ops.h"
+
+namespace nerve::nn {
+
+int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, std::mt19937_64& rng) {
+  NERVE_CHECK(logits.dim() == 1 && logits.numel() > 0 && is_floating(logits.dtype()),
+              "sample_token: expected a non-empty 1-D floating tensor of logits, got ", to_string(logits.shape()), " ",
+              dtype_name(logits.dtype()));
+  NERVE_CHECK(top_k >= 0, "sample_token: top_k must be >= 0, got ", top_k);
+  std::vector<double> l = logits.to_vector<double>();
+  const int64_t V = static_cast<int64_t>(l.size());
+  if (temperature <= 0) return std::max_element(l.begin(), l.end()) - l.begin();
+  // top-k: the k-th largest logit is the cut-off (ties at the cut-off are kept, as torch.topk + masking does)
+  double cut = -INFINITY;
+  if (top_k > 0 && top_k < V) {
+    std::vector<double> s = l;
+    std::nth_element(s.begin(), s.begin() + (top_k - 1), s.end(), std::greater<double>());
+    cut = s[top_k - 1];
+  }
+  const double mx = *std::max_element(l.begin(), l.end());
+  double total = 0;
+  for (double& v : l) {
+    v = v < cut ? 0.0 : std::exp((v - mx) / temperature);
+    total += v;
+  }
+  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  for (int64_t i = 0; i < V; ++i) {
+    if (u < l[i]) return i;
+    u -= l[i];
+  }
+  for (int64_t i = V - 1; i >= 0; --i)  // rounding left u just above the last mass
+    if (l[i] > 0) return i;
+  return V - 1;
+}
+
+std::vector<int64_t> generate(const StepFn& step, const std::vector<int64_t>& prompt, const SamplingOptions& options,
+                              const std::function<void(int64_t)>& on_token) {
+  NERVE_CHECK(!prompt.empty(), "generate: the prompt needs at least one token");
+  NERVE_CHECK(options.max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ", options.max_new_tokens);
+  NoGradGuard no_grad;
+  // One token is ~1 MFLOP of small GEMMs: waking a second thread for each costs more than it saves (and under
+  // load a descheduled thread stalls every token), so generation runs on the calling thread alone.
+  struct OneThread {
+    int prev = get_num_threads();
+    OneThread() { set_num_threads(1); }
+    ~OneThread() { set_num_threads(prev); }
+  } one_thread;
+  std::mt19937_64 rng(options.seed ? *options.seed : generator()());
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(options.max_new_tokens));
+  Tensor ids = from_vector(prompt, {1, static_cast<int64_t>(prompt.size())});
+  for (int64_t i = 0; i < options.max_new_tokens; ++i) {
+    Tensor logits = step(ids);
+    NERVE_CHECK(logits.defined() && logits.dim() >= 1, "generate: the step function returned no logits");
+    Tensor rows = logits.reshape({-1, logits.shape().back()});
+    int64_t next = sample_token(rows.select(0, rows.shape()[0] - 1), options.temperature, options.top_k, rng);
+    out.push_back(next);
+    if (on_token) on_token(next);
+    if (next == options.stop_token) break;
+    ids = from_vector(std::vector<int64_t>{next}, {1, 1});
+  }
+  return out;
+}
+
+}  // namespace nerve::nn

@@ -1,0 +1,92 @@
+// nn::generate and nn::sample_token: one step per new token with the LSTM state carried, greedy = argmax of a
+// full re-run, top-k / temperature sampling statistics, streaming callback, stop token, errors.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <nerve/nerve.h>
+#include <nerve/nn/embedding.h>
+#include <nerve/nn/generate.h>
+#include <nerve/nn/layers.h>
+#include <nerve/nn/rnn.h>
+
+using namespace nerve;
+using namespace nerve::nn;
+
+namespace {
+
+struct TinyLM : Module {
+  std::shared_ptr<Embedding> emb = register_module("emb", std::make_shared<Embedding>(7, 5));
+  std::shared_ptr<LSTM> lstm = register_module(
+      "lstm", std::make_shared<LSTM>(RNNOptions{.input_size = 5, .hidden_size = 6, .num_layers = 2,
+                                                .batch_first = true}));
+  std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(6, 7));
+  std::pair<Tensor, LSTMState> forward(const Tensor& ids, const std::optional<LSTMState>& st) {
+    auto [y, s] = lstm->forward(emb->forward(ids), st);
+    return {fc->forward(y), s};
+  }
+};
+
+}  // namespace
+
+TEST(Generate, OneStepPerTokenAndGreedyMatchesFullRerun) {
+  manual_seed(1);
+  TinyLM m;
+  std::optional<LSTMState> st;
+  std::vector<int64_t> fed_lengths;
+  auto step = [&](const Tensor& ids) {
+    fed_lengths.push_back(ids.size(1));
+    auto [logits, s] = m.forward(ids, st);
+    st = s;
+    return logits;
+  };
+  std::vector<int64_t> streamed;
+  const std::vector<int64_t> prompt{3, 1, 4};
+  std::vector<int64_t> out = generate(step, prompt, {.max_new_tokens = 6, .temperature = 0},
+                                      [&](int64_t id) { streamed.push_back(id); });
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(streamed, out);
+  EXPECT_EQ(fed_lengths, (std::vector<int64_t>{3, 1, 1, 1, 1, 1}));  // the prompt once, then one step per token
+  // greedy: each token is the argmax of the model re-run from scratch on everything so far
+  std::vector<int64_t> seq = prompt;
+  NoGradGuard g;
+  for (int64_t id : out) {
+    auto [logits, s] = m.forward(from_vector(seq, {1, int64_t(seq.size())}), std::nullopt);
+    EXPECT_EQ(argmax(logits.select(1, logits.size(1) - 1), -1).item<int64_t>(), id);
+    seq.push_back(id);
+  }
+}
+
+TEST(Generate, StopTokenAndSeeds) {
+  int calls = 0;
+  auto step = [&](const Tensor&) {
+    ++calls;
+    return from_vector<float>({0.f, 1.f, 5.f, 0.5f}, {1, 1, 4});
+  };
+  EXPECT_EQ(generate(step, {0}, {.max_new_tokens = 10, .temperature = 0, .stop_token = 2}),
+            (std::vector<int64_t>{2}));
+  EXPECT_EQ(calls, 1);
+  auto a = generate(step, {0}, {.max_new_tokens = 50, .temperature = 2.0, .seed = 5});
+  auto b = generate(step, {0}, {.max_new_tokens = 50, .temperature = 2.0, .seed = 5});
+  auto c = generate(step, {0}, {.max_new_tokens = 50, .temperature = 2.0, .seed = 6});
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_THROW(generate(step, {}, {}), Error);
+}
+
+TEST(Generate, SampleTokenDistribution) {
+  std::mt19937_64 rng(3);
+  Tensor logits = from_vector<float>({std::log(1.f), std::log(2.f), std::log(3.f), std::log(4.f)});
+  std::map<int64_t, int> n;
+  const int draws = 40000;
+  for (int i = 0; i < draws; ++i) ++n[sample_token(logits, 1.0, 0, rng)];
+  for (int64_t k = 0; k < 4; ++k) EXPECT_NEAR(n[k] / double(draws), (k + 1) / 10.0, 0.01) << k;
+  // top-2 keeps ids 2 and 3 in ratio 3:4; temperature 0.5 squares the odds (9:16)
+  n.clear();
+  for (int i = 0; i < draws; ++i) ++n[sample_token(logits, 0.5, 2, rng)];
+  EXPECT_EQ(n[0] + n[1], 0);
+  EXPECT_NEAR(n[2] / double(draws), 9.0 / 25.0, 0.01);
+  EXPECT_EQ(sample_token(logits, 0.0, 0, rng), 3);
+  EXPECT_EQ(sample_token(logits, 1.0, 1, rng), 3);
+  EXPECT_THROW(sample_token(zeros({2, 2}), 1.0, 0, rng), Error);
+}
