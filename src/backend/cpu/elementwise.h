@@ -8,9 +8,9 @@
 
 namespace nerve::cpu {
 
-/// Only float-to-float kernels get the vectorized row variants; the rest keep one plain loop (smaller code).
+/// Only kernels producing floats get the vectorized row variants; the rest keep one plain loop (smaller code).
 template <class To, class Ti>
-inline constexpr bool kVectorize = std::is_floating_point_v<To> && std::is_floating_point_v<Ti>;
+inline constexpr bool kVectorize = std::is_floating_point_v<To> && !std::is_same_v<Ti, bool>;
 
 template <class To, class Ti, class F>
 void unary_kernel(const Tensor& out, const Tensor& x, const F& f) {
