@@ -119,7 +119,10 @@ Tensor unary(UnOp op, const char* name, const Tensor& x_in, Params p = {}) {
   if (!is_floating(x.dtype()) && !int_ok) x = x.to(DType::f32);
   NERVE_CHECK(x.dtype() != DType::b8, name, ": not supported on bool tensors");
   Tensor out = empty(x.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&](auto tag) { forward<decltype(tag)>(op, p, out, x); });
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_same_v<T, bool>) forward<T>(op, p, out, x);  // bool was rejected above
+  });
   if (any_requires_grad({&x})) {
     const Tensor& saved = kSpecs[static_cast<int>(op)].saves_output ? out : x;
     auto node = make_node<UnaryBackward>(op, p, op == UnOp::neg ? Tensor() : saved);
