@@ -45,6 +45,9 @@ Tensor as_rows(const Tensor& x, const std::vector<bool>& red, int64_t& outer, in
     if (!red[i]) perm.push_back(i), outer *= x.shape()[i];
   for (int64_t i = 0; i < x.dim(); ++i)
     if (red[i]) perm.push_back(i), inner *= x.shape()[i];
+  bool identity = true;  // reduced dims already last: a contiguous x is already the (outer, inner) matrix
+  for (size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<int64_t>(i);
+  if (identity && x.is_contiguous()) return x;
   NoGradGuard g;
   return x.dim() ? contiguous(permute(x, perm)) : x.contiguous();
 }
