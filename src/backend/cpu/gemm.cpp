@@ -5,14 +5,38 @@
 #include <dnnl.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"
 
 namespace nerve::cpu {
 
 namespace {
-// multiply-adds below which a GEMM stays on one thread (32x784x128, an MLP layer at batch 32, is 3.2M)
-constexpr int64_t kParallelGemmMacs = int64_t{8} << 20;
+// multiply-adds per tile below which a GEMM is not split further (a pool round trip costs ~1 us)
+constexpr int64_t kMinTileMacs = int64_t{1} << 19;
+
+// The GEMM library runs on the thread that calls it: nerve splits the product into tiles on its own pool.
+void gemm_library_single_threaded() {
+  thread_local bool done = [] {
+    omp_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+void sgemm_tile(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_library_single_threaded();
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  NERVE_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st));
+}
+
+// Start of part i of n split into `parts`, rounded to `align`.
+int64_t split_edge(int64_t n, int64_t parts, int64_t align, int64_t i) {
+  return i >= parts ? n : std::min(n, (n * i / parts + align / 2) / align * align);
+}
 
 template <class T>
 void gemm_loop(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
@@ -42,14 +66,54 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : C[i * ldc + j] * beta;
     return;
   }
-  // Small products run on one thread: the second thread saves at most a few microseconds there, and waiting
-  // for it at the barrier costs milliseconds whenever another process holds that core.
-  int threads = get_num_threads();
-  bool serial = threads > 1 && M * N * K < kParallelGemmMacs;
-  if (serial) omp_set_num_threads(1);
-  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  if (serial) omp_set_num_threads(threads);
-  NERVE_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st));
+  // Tiles: one per thread while each keeps kMinTileMacs, split so that each thread owns a slice of the largest
+  // operand. Tile t runs on thread t in every call, so when B is a weight (the largest operand of a forward
+  // product) each core reads only its rows of it, and the optimizer's split of the same tensor updates the same
+  // rows on the same core: measured, the MLP's Adam step took 56 us with W shared by both cores and 20 us owned.
+  // Otherwise rows (bench/gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
+  // multiples of 8; columns in multiples of 16.
+  const int64_t tiles = std::min<int64_t>(get_num_threads(), M * N * K / kMinTileMacs);
+  const bool by_cols = K * N >= M * K && K * N >= M * N;
+  int64_t pm = 1, pn = 1;
+  for (int64_t f = tiles; f >= 1 && tiles > 1; --f) {
+    if (tiles % f) continue;
+    const int64_t a = by_cols ? tiles / f : f, b = tiles / a;
+    if ((a == 1 || M / a >= 8) && (b == 1 || N / b >= 16)) {
+      pm = a, pn = b;
+      break;
+    }
+  }
+  if (pm * pn <= 1 || detail::in_parallel_region())
+    return sgemm_tile(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (pm == 1 && tb) {
+    // Column tiles of B^T (rows of a (N, K) weight): the library is up to 1.5x faster on the transposed product
+    // C^T[n0:n1] = B[n0:n1] op(A)^T than on C[:, n0:n1] directly (bench/gemm_split.cpp), and C^T is small here
+    // (B is the largest operand), so each tile goes through a per-thread buffer.
+    parallel_chunks(pn, [&](int64_t j) {
+      const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1), w = n1 - n0;
+      if (w <= 0) return;
+      thread_local std::vector<float> buf;
+      if (buf.size() < size_t(w * M)) buf.resize(w * M);
+      sgemm_tile(false, !ta, w, M, K, 1.f, B + n0 * ldb, ldb, A, lda, 0.f, buf.data(), M);
+      for (int64_t i = 0; i < M; ++i) {
+        float* c = C + i * ldc + n0;
+        if (beta == 0.f)
+          for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i];
+        else
+          for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i] + beta * c[q];
+      }
+    });
+    return;
+  }
+  parallel_chunks(pm * pn, [&](int64_t t) {
+    const int64_t i = t / pn, j = t % pn;
+    const int64_t m0 = split_edge(M, pm, 8, i), m1 = split_edge(M, pm, 8, i + 1);
+    const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1);
+    if (m0 >= m1 || n0 >= n1) return;
+    const float* a = ta ? A + m0 : A + m0 * lda;
+    const float* b = tb ? B + n0 * ldb : B + n0;
+    sgemm_tile(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0, ldc);
+  });
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,

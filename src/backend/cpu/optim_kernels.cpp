@@ -14,12 +14,12 @@ namespace {
 // torch.optim.Adam(W), single-tensor form:
 //   Adam: d = g + wd p;  AdamW: p *= 1 - lr wd, d = g
 //   m = b1 m + (1 - b1) d;  v = b2 v + (1 - b2) d^2;  vh = amsgrad ? (vmax = max(vmax, v)) : v
-//   p += -lr / (1 - b1^t) * m / (sqrt(vh) / sqrt(1 - b2^t) + eps)
+//   p += -lr / (1 - b1^t) * m / (sqrt(vh) / sqrt(1 - b2^t) + eps)   (the inner division as a multiply)
 template <class T, bool kCoupled, bool kDecoupled, bool kAms>
 [[gnu::always_inline]] inline void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m,
                                              T* __restrict v, T* __restrict vmax, int64_t n, const AdamScalars& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2), omb1 = T(1.0 - s.beta1), omb2 = T(1.0 - s.beta2);
-  const T wd = T(s.weight_decay), decay = T(s.lr_decay), step = T(s.neg_step), bc2 = T(s.bc2_sqrt),
+  const T wd = T(s.weight_decay), decay = T(s.lr_decay), step = T(s.neg_step), inv_bc2 = T(1.0 / s.bc2_sqrt),
           eps = T(s.eps);
   for (int64_t i = 0; i < n; ++i) {
     T d = g[i];
@@ -32,7 +32,7 @@ template <class T, bool kCoupled, bool kDecoupled, bool kAms>
     v[i] = vi;
     T vh = vi;
     if constexpr (kAms) vh = vmax[i] = std::max(vmax[i], vi);
-    p[i] = pi + step * mi / (std::sqrt(vh) / bc2 + eps);
+    p[i] = pi + step * mi / (std::sqrt(vh) * inv_bc2 + eps);  // one division: the divider is the bottleneck
   }
 }
 
@@ -63,13 +63,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void adam_f64(doubl
 }  // namespace
 
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamScalars& s) {
-  parallel_for(n, kParallelGrain * 4, [&](int64_t b, int64_t e) {
+  parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) {
     adam_f32(p + b, g + b, m + b, v + b, vmax ? vmax + b : nullptr, e - b, s);
   });
 }
 
 void adam_step(double* p, const double* g, double* m, double* v, double* vmax, int64_t n, const AdamScalars& s) {
-  parallel_for(n, kParallelGrain * 4, [&](int64_t b, int64_t e) {
+  parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) {
     adam_f64(p + b, g + b, m + b, v + b, vmax ? vmax + b : nullptr, e - b, s);
   });
 }

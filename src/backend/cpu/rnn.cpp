@@ -241,22 +241,8 @@ void add_rows(T* acc, const T* m, int64_t rows, int64_t n, int64_t ld) {
   }
 }
 
-// Limits OpenMP, and so the GEMM library, to the calling thread for a scope: tiny GEMMs (a batch of one while
-// generating) lose more to waking a second thread than they gain.
-class SingleThreadScope {
- public:
-  SingleThreadScope() : prev_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadScope() { omp_set_num_threads(prev_); }
-  SingleThreadScope(const SingleThreadScope&) = delete;
-  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
-
- private:
-  int prev_;
-};
-
 constexpr int64_t kMinRowsPerThread = 4;
 constexpr int64_t kMinStepMacsPerThread = 1 << 16;  // below this a thread's share of a step is not worth a thread
-constexpr double kParallelGemmMacs = 1 << 21;       // smaller GEMMs run on one thread
 
 // The batch rows are independent through the whole recurrence, so threads split the batch: each runs its own
 // rows through every step (its GEMMs single-threaded inside the parallel region) with no barrier per step.
@@ -264,29 +250,14 @@ constexpr double kParallelGemmMacs = 1 << 21;       // smaller GEMMs run on one 
 template <class F>
 void for_batch_slices(int64_t B, int64_t step_macs, const F& f) {
   const int64_t nt = std::min({int64_t{get_num_threads()}, B / kMinRowsPerThread, step_macs / kMinStepMacsPerThread});
-  if (nt <= 1) {
-    SingleThreadScope one;
+  if (nt <= 1 || detail::in_parallel_region()) {
     f(int64_t{0}, B);
     return;
   }
-#pragma omp parallel num_threads(static_cast<int>(nt))
-  {
-    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-    const int64_t b0 = B * t / n, b1 = B * (t + 1) / n;
+  parallel_chunks(nt, [&](int64_t t) {
+    const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
     if (b0 < b1) f(b0, b1);
-  }
-}
-
-// A GEMM that stays on one thread when it is small.
-template <class T>
-void gemm_sized(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bm, int64_t ldb,
-                T beta, T* C, int64_t ldc) {
-  if (static_cast<double>(M) * N * K < kParallelGemmMacs) {
-    SingleThreadScope one;
-    gemm(ta, tb, M, N, K, T(1), A, lda, Bm, ldb, beta, C, ldc);
-  } else {
-    gemm(ta, tb, M, N, K, T(1), A, lda, Bm, ldb, beta, C, ldc);
-  }
+  });
 }
 
 }  // namespace
@@ -305,7 +276,7 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
   // 1. input projection of every step at once: pre (rows, G*H) = x W_ih^T
   T* pre = plain ? out.y : out.gates;
   const int64_t ldp = plain ? H : W * H, ld_step = d.b_stride * ldp;
-  gemm_sized(false, true, rows, GH, d.input, x, d.input, p.w_ih, d.input, T(0), pre, ldp);
+  gemm(false, true, rows, GH, d.input, T(1), x, d.input, p.w_ih, d.input, T(0), pre, ldp);
   // biases folded into one vector (GRU keeps b_hh apart: it sits inside r * (W_hn h + b_hn))
   std::vector<T> bias(GH, T(0)), bias_hh(GH, T(0)), zero_row(H, T(0));
   for (int64_t j = 0; j < GH; ++j) {
@@ -434,9 +405,9 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   if (g.dh0) std::copy(dh, dh + B * H, g.dh0);
   if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
   // weight gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG_h^T h_prev; dx = dG W_ih
-  if (g.dw_ih) gemm_sized(true, false, GH, d.input, rows, dgate, GH, x, d.input, T(0), g.dw_ih, d.input);
-  if (g.dw_hh) gemm_sized(true, false, GH, H, rows, dgate_h, GH, hprev, H, T(0), g.dw_hh, H);
-  if (g.dx) gemm_sized(false, false, rows, d.input, GH, dgate, GH, p.w_ih, d.input, T(0), g.dx, d.input);
+  if (g.dw_ih) gemm(true, false, GH, d.input, rows, T(1), dgate, GH, x, d.input, T(0), g.dw_ih, d.input);
+  if (g.dw_hh) gemm(true, false, GH, H, rows, T(1), dgate_h, GH, hprev, H, T(0), g.dw_hh, H);
+  if (g.dx) gemm(false, false, rows, d.input, GH, T(1), dgate, GH, p.w_ih, d.input, T(0), g.dx, d.input);
   if (g.db_ih) {
     std::fill(g.db_ih, g.db_ih + GH, T(0));
     add_rows(g.db_ih, dgate, rows, GH, GH);
