@@ -332,3 +332,33 @@ TEST(RnnModule, TinyLanguageModelLearnsRepeatingSequence) {
   Tensor pred = argmax(model->forward(x).narrow(1, 2, T - 2), -1);
   EXPECT_EQ(pred.to_vector<int64_t>(), y.narrow(1, 2, T - 2).contiguous().to_vector<int64_t>());
 }
+
+// Long sequences run the recurrence on a transposed copy of W_hh (seq * batch >= 256); one step at a time does
+// not: both must give the same outputs, final states and gradients.
+TEST(RnnModule, TransposedRecurrentWeightMatchesStepwise) {
+  manual_seed(11);
+  const int64_t seq = 40, batch = 8, in = 6, H = 24;
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh}) {
+    const int64_t G = mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1;
+    const bool lstm = mode == RnnMode::lstm;
+    Tensor x = randn({seq, batch, in}), h0 = randn({batch, H}), c0 = lstm ? randn({batch, H}) : Tensor();
+    Tensor w_ih = (randn({G * H, in}) * 0.3).requires_grad_(), w_hh = (randn({G * H, H}) * 0.3).requires_grad_();
+    Tensor b = randn({G * H}).requires_grad_();
+    RnnLayerOutput full = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b, Tensor());
+    sum(full.output * full.output).backward();
+    Tensor g_full = w_hh.grad().clone();
+    w_ih.set_grad(Tensor()), w_hh.set_grad(Tensor()), b.set_grad(Tensor());
+    Tensor h = h0, c = c0;
+    std::vector<Tensor> outs;
+    for (int64_t t = 0; t < seq; ++t) {
+      RnnLayerOutput r = rnn_layer(mode, narrow(x, 0, t, 1), h, c, w_ih, w_hh, b, Tensor());
+      outs.push_back(r.output);
+      h = r.h_n, c = r.c_n;
+    }
+    Tensor stepped = cat(outs, 0);
+    sum(stepped * stepped).backward();
+    EXPECT_LT(max_diff(full.output, stepped), 1e-5) << int(mode);
+    EXPECT_LT(max_diff(full.h_n, h), 1e-5) << int(mode);
+    EXPECT_LT(max_diff(g_full, w_hh.grad()), 1e-3 * std::max(1.0, max(abs(g_full)).item<double>())) << int(mode);
+  }
+}
