@@ -45,7 +45,11 @@ class EpochState {
   /// The next batch, nullopt after the last; rethrows what the dataset threw for this batch.
   std::optional<Example> next() {
     if (next_ >= num_batches_) return std::nullopt;
-    if (!prefetch_) return make_batch(next_++);
+    if (!prefetch_) {
+      Example e = make_batch(next_++);
+      if (next_ < num_batches_) dataset_->prefetch(indices_of(next_));  // cache-level prefetch, no thread
+      return e;
+    }
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !queue_.empty() || worker_done_; });
     if (!queue_.empty()) {
@@ -61,11 +65,15 @@ class EpochState {
   }
 
  private:
-  Example make_batch(int64_t b) const {
-    NoGradGuard no_grad;  // data loading never records a graph (grad mode is per thread)
+  std::vector<int64_t> indices_of(int64_t b) const {
     auto first = order_.begin() + b * batch_size_;
     auto last = order_.begin() + std::min<int64_t>((b + 1) * batch_size_, static_cast<int64_t>(order_.size()));
-    return dataset_->get_batch(std::vector<int64_t>(first, last));
+    return std::vector<int64_t>(first, last);
+  }
+
+  Example make_batch(int64_t b) const {
+    NoGradGuard no_grad;  // data loading never records a graph (grad mode is per thread)
+    return dataset_->get_batch(indices_of(b));
   }
 
   void worker_loop() {

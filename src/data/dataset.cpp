@@ -91,6 +91,19 @@ Example TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
   return {gather_rows(x_, indices, options_.u8_to_float), y_.defined() ? gather_rows(y_, indices, false) : Tensor()};
 }
 
+void TensorDataset::prefetch(const std::vector<int64_t>& indices) const {
+  // one prefetch per cache line of each row: the rows of a shuffled batch are scattered over the whole set
+  for (const Tensor* t : {&x_, &y_}) {
+    if (!t->defined() || t->numel() == 0) continue;
+    const size_t row_bytes = static_cast<size_t>(t->numel() / t->size(0)) * itemsize(t->dtype());
+    const auto* base = static_cast<const char*>(t->raw_data());
+    for (int64_t i : indices) {
+      if (i < 0 || i >= size_) continue;
+      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(base + static_cast<size_t>(i) * row_bytes + off);
+    }
+  }
+}
+
 TransformDataset::TransformDataset(std::shared_ptr<const Dataset> base, Fn fn)
     : base_(std::move(base)), fn_(std::move(fn)) {
   NERVE_CHECK(base_ != nullptr && fn_, "TransformDataset: needs a dataset and a function");

@@ -7,6 +7,7 @@
 #include "nerve/nn/init.h"
 #include "nerve/nn/layers.h"
 #include "nerve/ops/ops.h"
+#include "backend/cpu/convert.h"
 
 namespace nerve::keras {
 
@@ -119,6 +120,12 @@ class RescalingLayer : public Layer {
     return in;
   }
   Tensor forward(const Tensor& x) override {
+    if (x.dtype() == DType::u8) {  // raw images: one fused pass (no gradient flows into integer data)
+      Tensor src = x.contiguous(), y = empty(x.shape(), DType::f32);
+      cpu::u8_to_f32_affine(src.data<uint8_t>(), y.data<float>(), src.numel(), static_cast<float>(scale_),
+                            static_cast<float>(offset_));
+      return y;
+    }
     Tensor y = x.dtype() == DType::f32 ? x : x.to(DType::f32);
     y = y * scale_;
     return offset_ == 0.0 ? y : y + offset_;

@@ -181,3 +181,29 @@ TEST(Keras, ProgressBarPrintsOneLinePerEpochWhenNotATerminal) {
   EXPECT_EQ(s.rfind("100/100 [==============================] - ", 0), 0u) << s;
   EXPECT_NE(s.find(" - loss: 0.2500 - accuracy: 0.7500\n"), std::string::npos) << s;
 }
+
+// Rescaling on raw uint8 images is one fused pass; it equals the cast, multiply and add, on every thread count
+// and on sizes that split unevenly.
+TEST(Keras, RescalingOfBytesEqualsTheComposite) {
+  const int prev = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    for (int64_t n : {1, 17, 784, 40000}) {
+      Tensor x = randint(0, 256, {n}, DType::u8).reshape({n, 1});
+      for (double offset : {0.0, -1.0}) {
+        auto layer = keras::Rescaling(1.0 / 127.5, offset);
+        Tensor y = layer->forward(x);
+        Tensor want = x.to(DType::f32) * (1.0 / 127.5) + offset;
+        ASSERT_EQ(y.dtype(), DType::f32);
+        ASSERT_EQ(y.shape(), x.shape());
+        EXPECT_LE(max(abs(y - want)).item<double>(), 1e-6) << threads << " " << n << " " << offset;
+      }
+    }
+    // floats go through the composite (and keep their gradient)
+    Tensor f = randn({3, 4}).requires_grad_();
+    Tensor y = keras::Rescaling(2.0, 1.0)->forward(f);
+    sum(y).backward();
+    EXPECT_LE(max(abs(f.grad() - 2.0)).item<double>(), 0.0);
+  }
+  set_num_threads(prev);
+}

@@ -30,6 +30,9 @@ class Dataset {
   /// The examples at `indices` stacked along a new dim 0 (data: (B, ...), target: (B, ...)). The default stacks
   /// get(i); datasets override it to copy rows directly.
   virtual Example get_batch(const std::vector<int64_t>& indices) const;
+  /// A hint that these examples come next: a dataset in memory can start pulling them into the cache. The
+  /// DataLoader calls it with the next batch's indices while the current batch trains. Default: nothing.
+  virtual void prefetch(const std::vector<int64_t>& indices) const {}
 };
 
 /// Options of TensorDataset.
@@ -46,6 +49,7 @@ class TensorDataset : public Dataset {
   int64_t size() const override { return size_; }
   Example get(int64_t index) const override;
   Example get_batch(const std::vector<int64_t>& indices) const override;
+  void prefetch(const std::vector<int64_t>& indices) const override;
   const Tensor& x() const { return x_; }
   const Tensor& y() const { return y_; }
 
@@ -66,6 +70,7 @@ class TransformDataset : public Dataset {
   int64_t size() const override { return base_->size(); }
   Example get(int64_t index) const override { return fn_(base_->get(index)); }
   Example get_batch(const std::vector<int64_t>& indices) const override { return fn_(base_->get_batch(indices)); }
+  void prefetch(const std::vector<int64_t>& indices) const override { base_->prefetch(indices); }
 
  private:
   std::shared_ptr<const Dataset> base_;
