@@ -30,7 +30,8 @@ void sgemm_tile(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_library_single_threaded();
   dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  NERVE_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st));
+  NERVE_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st), " (", ta ? "T" : "N", tb ? "T" : "N", " M=", M,
+               " N=", N, " K=", K, " lda=", lda, " ldb=", ldb, " ldc=", ldc, ")");
 }
 
 // Start of part i of n split into `parts`, rounded to `align`.
