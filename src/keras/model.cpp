@@ -171,7 +171,8 @@ void Sequential::accumulate_metrics(const Tensor& out, const Tensor& y, std::map
                                                                                      : "binary_accuracy";
     double v = 0;
     if (kind == "sparse_categorical_accuracy") {
-      v = sum(eq(argmax(out, -1), y.reshape(argmax(out, -1).shape()))).item<double>();
+      Tensor pred = argmax(out, -1);
+      v = sum(eq(pred, y.reshape(pred.shape()))).item<double>();
     } else if (kind == "categorical_accuracy") {
       v = sum(eq(argmax(out, -1), argmax(y, -1))).item<double>();
     } else if (kind == "binary_accuracy") {

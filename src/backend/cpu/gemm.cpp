@@ -73,7 +73,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   // rows on the same core: measured, the MLP's Adam step took 56 us with W shared by both cores and 20 us owned.
   // Otherwise rows (bench/gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
   // multiples of 8; columns in multiples of 16.
-  const int64_t tiles = std::min<int64_t>(get_num_threads(), M * N * K / kMinTileMacs);
+  // Work counts the multiply-adds and, for products too thin to reuse their operands (a GEMV at batch 1),
+  // ~16 per element of the largest operand: reading a weight from memory is what such a product waits on.
+  const int64_t work = std::max(M * N * K, 16 * std::max({M * K, K * N, M * N}));
+  const int64_t tiles = std::min<int64_t>(get_num_threads(), work / kMinTileMacs);
   const bool by_cols = K * N >= M * K && K * N >= M * N;
   int64_t pm = 1, pn = 1;
   for (int64_t f = tiles; f >= 1 && tiles > 1; --f) {
