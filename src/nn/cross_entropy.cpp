@@ -7,7 +7,9 @@
 //   d loss_n / d x_j = (1 - eps) w_t (p_j - [j == t]) + eps / C (p_j sum_c w_c - w_j),  p = softmax(x_n)
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "backend/cpu/softmax_kernels.h"
 #include "nn/loss_util.h"
 #include "ops/op_util.h"
 
@@ -30,12 +32,17 @@ void ce_forward(const T* x, const int64_t* t, const T* w, int64_t R, int64_t C, 
   parallel_for(R, R * C >= kParallelGrain ? 1 : R + 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* xr = x + r * C;
-      T m = -std::numeric_limits<T>::infinity();
-      for (int64_t c = 0; c < C; ++c) m = xr[c] > m || xr[c] != xr[c] ? xr[c] : m;
-      if (std::isinf(m) && m < 0) m = 0;
-      T s = 0;
-      for (int64_t c = 0; c < C; ++c) s += std::exp(xr[c] - m);
-      T l = m + std::log(s);
+      T l;
+      if constexpr (std::is_same_v<T, float>) {
+        l = cpu::logsumexp_row(xr, C);
+      } else {
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t c = 0; c < C; ++c) m = xr[c] > m || xr[c] != xr[c] ? xr[c] : m;
+        if (std::isinf(m) && m < 0) m = 0;
+        T s = 0;
+        for (int64_t c = 0; c < C; ++c) s += std::exp(xr[c] - m);
+        l = m + std::log(s);
+      }
       lse[r] = l;
       int64_t tr = t[r];
       if (tr == p.ignore_index) {
@@ -78,6 +85,13 @@ void ce_backward(const T* x, const int64_t* t, const T* w, const T* lse, const T
       T wt = w ? w[tr] : T(1);
       T cp = a * (keep * wt + share * wsum);  // coefficient of p_j
       const T l = lse[r];
+      if constexpr (std::is_same_v<T, float>) {
+        if (!w) {
+          cpu::softmax_row(xr, C, l, cp, a * share, dr);
+          dr[tr] -= a * keep * wt;
+          continue;
+        }
+      }
       for (int64_t c = 0; c < C; ++c) dr[c] = cp * std::exp(xr[c] - l) - a * share * (w ? w[c] : T(1));
       dr[tr] -= a * keep * wt;
     }

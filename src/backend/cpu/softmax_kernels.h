@@ -1,0 +1,14 @@
+// Row kernels of the fused softmax + cross-entropy (f32): one vectorized pass for the row's log-sum-exp, one
+// for its scaled probabilities. fast_exp (~1 ulp); e^x below e^-87.3 (under FLT_MIN) counts as 0.
+#pragma once
+#include <cstdint>
+
+namespace nerve::cpu {
+
+/// log(sum_c e^x_c) = m + log(sum_c e^(x_c - m)), m = max; NaN if any x is NaN, -inf if all are -inf.
+float logsumexp_row(const float* x, int64_t n);
+
+/// out[c] = scale * e^(x[c] - lse) - sub   (a row of the cross-entropy gradient, before the target's term)
+void softmax_row(const float* x, int64_t n, float lse, float scale, float sub, float* out);
+
+}  // namespace nerve::cpu
