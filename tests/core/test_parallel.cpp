@@ -156,7 +156,7 @@ TEST(Parallel, ResizeAndBadCount) {
   EXPECT_THROW(set_num_threads(0), Error);
 }
 
-// Every tiling path of cpu::gemm against the reference loop: shapes large enough to split, all transposes,
+// Every tiling path of cpu::gemm and cpu::gemm_bias against the reference loop: shapes large enough to split, all transposes,
 // alpha/beta, strided leading dimensions, 1..4 threads.
 TEST(Parallel, GemmTilesEqualTheReference) {
   std::mt19937 rng(7);
@@ -192,6 +192,16 @@ TEST(Parallel, GemmTilesEqualTheReference) {
             }
           EXPECT_LT(worst, 2e-4 * std::sqrt(double(c.K))) << threads << " threads, " << c.M << "x" << c.N << "x"
                                                           << c.K << " ta=" << ta << " tb=" << tb;
+          // the same product with a bias row added by each tile
+          std::vector<float> bias(c.N), CB(C.size(), 7.f), RB(C.size(), 7.f);
+          for (float& x : bias) x = u(rng);
+          cpu::gemm_bias(ta, tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, bias.data(), CB.data(), ldc);
+          for (int64_t i = 0; i < c.M; ++i) std::copy(bias.begin(), bias.end(), RB.begin() + i * ldc);
+          cpu::gemm_reference(ta, tb, c.M, c.N, c.K, 1.f, A.data(), lda, B.data(), ldb, 1.f, RB.data(), ldc);
+          double worst_b = 0;
+          for (size_t q = 0; q < CB.size(); ++q) worst_b = std::max(worst_b, std::abs(double(CB[q]) - RB[q]));
+          EXPECT_LT(worst_b, 2e-4 * std::sqrt(double(c.K))) << "gemm_bias " << threads << " threads, " << c.M << "x"
+                                                           << c.N << "x" << c.K << " ta=" << ta << " tb=" << tb;
         }
   }
 }

@@ -26,9 +26,14 @@ void gemm_library_single_threaded() {
   (void)done;
 }
 
+// bias (N) or null: C = alpha op(A) op(B) + bias in every row (beta is then ignored)
 void sgemm_tile(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias = nullptr) {
   gemm_library_single_threaded();
+  if (bias) {
+    for (int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
+    beta = 1.f;
+  }
   dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   NERVE_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st), " (", ta ? "T" : "N", tb ? "T" : "N", " M=", M,
                " N=", N, " K=", K, " lda=", lda, " ldb=", ldb, " ldc=", ldc, ")");
@@ -59,12 +64,14 @@ void gemm_loop(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 }
 }  // namespace
 
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-          int64_t ldb, float beta, float* C, int64_t ldc) {
+namespace {
+void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : C[i * ldc + j] * beta;
+      for (int64_t j = 0; j < N; ++j)
+        C[i * ldc + j] = bias ? bias[j] : beta == 0.f ? 0.f : C[i * ldc + j] * beta;
     return;
   }
   // Tiles: one per thread while each keeps kMinTileMacs, split so that each thread owns a slice of the largest
@@ -88,7 +95,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     }
   }
   if (pm * pn <= 1 || detail::in_parallel_region())
-    return sgemm_tile(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return sgemm_tile(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
   if (pm == 1 && tb) {
     // Column tiles of B^T (rows of a (N, K) weight): the library is up to 1.5x faster on the transposed product
     // C^T[n0:n1] = B[n0:n1] op(A)^T than on C[:, n0:n1] directly (bench/gemm_split.cpp), and C^T is small here
@@ -101,7 +108,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
       sgemm_tile(false, !ta, w, M, K, 1.f, B + n0 * ldb, ldb, A, lda, 0.f, buf.data(), M);
       for (int64_t i = 0; i < M; ++i) {
         float* c = C + i * ldc + n0;
-        if (beta == 0.f)
+        if (bias)
+          for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i] + bias[n0 + q];
+        else if (beta == 0.f)
           for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i];
         else
           for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i] + beta * c[q];
@@ -116,8 +125,26 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     if (m0 >= m1 || n0 >= n1) return;
     const float* a = ta ? A + m0 : A + m0 * lda;
     const float* b = tb ? B + n0 * ldb : B + n0;
-    sgemm_tile(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0, ldc);
+    sgemm_tile(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0, ldc,
+               bias ? bias + n0 : nullptr);
   });
+}
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+}
+
+void gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, const float* bias, float* C, int64_t ldc) {
+  gemm_f32(ta, tb, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, bias);
+}
+
+void gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,
+               int64_t ldb, const double* bias, double* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
+  gemm_loop(ta, tb, M, N, K, 1.0, A, lda, B, ldb, 1.0, C, ldc);
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
