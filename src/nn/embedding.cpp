@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "nn/embedding_lookup.h"
 #include "ops/op_util.h"
 
 namespace nerve::nn {
@@ -28,10 +29,21 @@ Tensor checked_ids(const Tensor& indices, const Tensor& weight, const char* op) 
 // d(weight) (V, D) = sum over positions i of e_{ids[i]} g[i], skipping the padding row.
 class EmbeddingBackward : public Node {
  public:
-  EmbeddingBackward(const Tensor& ids, int64_t vocab, int64_t padding_idx)
-      : ids_(ids), vocab_(vocab), padding_idx_(padding_idx) {}
+  EmbeddingBackward(const Tensor& ids, const Tensor& weight, const Tensor& out, int64_t padding_idx)
+      : ids_(ids), vocab_(weight.shape()[0]), padding_idx_(padding_idx), weight_(weight),
+        weight_version_(weight.version()), out_version_(out.version()) {}
   const char* name() const override { return "EmbeddingBackward"; }
-  void release() override { ids_.reset(); }
+  void release() override {
+    ids_.reset();
+    weight_ = Tensor();
+  }
+
+  // The lookup that produced `out`, while neither the table nor the output changed since.
+  std::optional<EmbeddingLookup> lookup(const Tensor& out) const {
+    if (released || !weight_.defined() || weight_.version() != weight_version_ || out.version() != out_version_)
+      return std::nullopt;
+    return EmbeddingLookup{ids_.unpack(this), weight_, padding_idx_};
+  }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor ids = ids_.unpack(this);
     Tensor g = grads[0].contiguous();
@@ -56,6 +68,8 @@ class EmbeddingBackward : public Node {
  private:
   SavedTensor ids_;  // (n) i64, contiguous
   int64_t vocab_, padding_idx_;
+  Tensor weight_;  // the table, for embedding_lookup_of (its gradient edge is next_edges[0])
+  uint64_t weight_version_, out_version_;
 };
 
 int64_t wrap_padding(std::optional<int64_t> padding_idx, int64_t vocab, const char* op) {
@@ -83,8 +97,14 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
   char* po = static_cast<char*>(out.raw_data());
   const int64_t* ix = ids.data<int64_t>();
   for (int64_t i = 0, n = ids.numel(); i < n; ++i) std::memcpy(po + i * row_bytes, pw + ix[i] * row_bytes, row_bytes);
-  if (any_requires_grad({&w})) set_history(make_node<EmbeddingBackward>(ids, vocab, pad), {&w}, {&out});
+  if (any_requires_grad({&w})) set_history(make_node<EmbeddingBackward>(ids, w, out, pad), {&w}, {&out});
   return out;
+}
+
+std::optional<EmbeddingLookup> embedding_lookup_of(const Tensor& x) {
+  if (!x.defined() || x.impl()->output_nr != 0) return std::nullopt;
+  auto* node = dynamic_cast<const EmbeddingBackward*>(x.grad_fn().get());
+  return node ? node->lookup(x) : std::nullopt;
 }
 
 void embedding_renorm_(Tensor& weight, const Tensor& indices, double max_norm, double norm_type) {

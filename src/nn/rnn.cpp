@@ -2,9 +2,13 @@
 // cpu::rnn_backward), the LSTM / GRU / RNN modules stacking it over layers and directions, and the cells.
 #include "nerve/nn/rnn.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/rnn.h"
+#include "nn/embedding_lookup.h"
 #include "nerve/nn/layers.h"
 #include "ops/op_util.h"
 
@@ -37,15 +41,22 @@ T* mut_ptr(const Tensor& t) {
 class RnnLayerBackward : public Node {
  public:
   RnnLayerBackward(RnnMode mode, const cpu::RnnDims& dims, const Tensor& x, const Tensor& h0, const Tensor& c0,
-                   const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, Tensor gates, Tensor cells)
+                   const Tensor& w_ih, const Tensor& w_hh, const Tensor& y, Tensor gates, Tensor cells,
+                   const std::optional<EmbeddingLookup>& lookup)
       : mode_(mode), dims_(dims), x_(x), h0_(h0), c0_(c0), w_ih_(w_ih), w_hh_(w_hh), y_(y, true),
-        gates_(std::move(gates)), cells_(std::move(cells)) {}
+        gates_(std::move(gates)), cells_(std::move(cells)) {
+    if (lookup) {
+      ids_ = lookup->ids;
+      table_ = SavedTensor(lookup->weight);
+      padding_idx_ = lookup->padding_idx;
+    }
+  }
   const char* name() const override {
     return mode_ == RnnMode::lstm ? "LstmBackward" : mode_ == RnnMode::gru ? "GruBackward" : "RnnBackward";
   }
   void release() override {
-    for (SavedTensor* s : {&x_, &h0_, &c0_, &w_ih_, &w_hh_, &y_}) s->reset();
-    gates_ = cells_ = Tensor();
+    for (SavedTensor* s : {&x_, &h0_, &c0_, &w_ih_, &w_hh_, &y_, &table_}) s->reset();
+    gates_ = cells_ = ids_ = Tensor();
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor x = x_.unpack(this), h0 = h0_.unpack(this), c0 = c0_.unpack(this);
@@ -56,10 +67,16 @@ class RnnLayerBackward : public Node {
     Tensor dy = grad_in(0), dhn = grad_in(1), dcn = grad_in(2);
     auto need = [&](size_t i) { return i < next_edges.size() && next_edges[i].fn != nullptr; };
     const Shape state{dims_.batch, dims_.hidden};
-    Tensor dx = need(0) ? empty(x.shape(), x.dtype()) : Tensor();
+    // input 0 is x, or the embedding table x was looked up from (then dE and dW_ih come from the per-token
+    // sums of the gate gradients: two products with the table instead of two with every token)
+    const bool table = ids_.defined();
+    Tensor emb = table ? table_.unpack(this) : Tensor();
+    Tensor dx = need(0) && !table ? empty(x.shape(), x.dtype()) : Tensor();
+    Tensor dtable = table && (need(0) || need(3)) ? empty({emb.shape()[0], w_ih.shape()[0]}, x.dtype()) : Tensor();
     Tensor dh0 = need(1) ? empty(state, x.dtype()) : Tensor();
     Tensor dc0 = need(2) ? empty(state, x.dtype()) : Tensor();
     Tensor dw_ih = need(3) ? empty(w_ih.shape(), x.dtype()) : Tensor();
+    Tensor demb = table && need(0) ? empty(emb.shape(), x.dtype()) : Tensor();
     Tensor dw_hh = need(4) ? empty(w_hh.shape(), x.dtype()) : Tensor();
     Tensor db_ih = need(5) ? empty({w_ih.shape()[0]}, x.dtype()) : Tensor();
     Tensor db_hh = need(6) ? empty({w_ih.shape()[0]}, x.dtype()) : Tensor();
@@ -67,13 +84,28 @@ class RnnLayerBackward : public Node {
     visit_floating(x.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
       cpu::RnnParams<T> p{w_ih.data<T>(), w_hh.data<T>(), nullptr, nullptr};
-      cpu::RnnGrads<T> g{mut_ptr<T>(dx),    mut_ptr<T>(dh0),   mut_ptr<T>(dc0),  mut_ptr<T>(dw_ih),
+      cpu::RnnGrads<T> g{mut_ptr<T>(dx),    mut_ptr<T>(dh0),   mut_ptr<T>(dc0),  table ? nullptr : mut_ptr<T>(dw_ih),
                          mut_ptr<T>(dw_hh), mut_ptr<T>(db_ih), mut_ptr<T>(db_hh)};
+      if (dtable.defined()) {
+        g.dtable = dtable.data<T>();
+        g.ids = ids_.data<int64_t>();
+        g.vocab = emb.shape()[0];
+      }
       cpu::rnn_backward<T>(to_cell(mode_), dims_, x.data<T>(), p, ptr<T>(h0), ptr<T>(c0), y.data<T>(),
                            ptr<T>(gates_), ptr<T>(cells_), ptr<T>(dy), ptr<T>(dhn), ptr<T>(dcn), g,
                            work.data<T>());
+      if (dtable.defined()) {
+        const int64_t V = emb.shape()[0], D = emb.shape()[1], GH = w_ih.shape()[0];
+        // dW_ih (G*H, D) = dtable^T E;  dE (V, D) = dtable W_ih, the padding row excluded
+        if (dw_ih.defined())
+          cpu::gemm(true, false, GH, D, V, T(1), dtable.data<T>(), GH, emb.data<T>(), D, T(0), dw_ih.data<T>(), D);
+        if (demb.defined()) {
+          cpu::gemm(false, false, V, D, GH, T(1), dtable.data<T>(), GH, w_ih.data<T>(), D, T(0), demb.data<T>(), D);
+          if (padding_idx_ >= 0) std::fill(demb.data<T>() + padding_idx_ * D, demb.data<T>() + (padding_idx_ + 1) * D, T(0));
+        }
+      }
     });
-    return {dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh};
+    return {table ? demb : dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh};
   }
 
  private:
@@ -81,6 +113,9 @@ class RnnLayerBackward : public Node {
   cpu::RnnDims dims_;
   SavedTensor x_, h0_, c0_, w_ih_, w_hh_, y_;
   Tensor gates_, cells_;  // internal activations, never seen by the user
+  Tensor ids_;            // embedding-lookup input: the token ids (defined only then) and the table
+  SavedTensor table_;
+  int64_t padding_idx_ = -1;
 };
 
 void check_state_2d(const Tensor& s, const char* what, const char* op, int64_t batch, int64_t hidden, DType dt) {
@@ -132,18 +167,34 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
   if (mode == RnnMode::lstm) r.c_n = empty({batch, H}, dt);
   Tensor gates = W ? empty({rows, W * H}, dt) : Tensor();
   Tensor cells = mode == RnnMode::lstm ? empty({rows, H}, dt) : Tensor();
+  // x looked up from an embedding table much smaller than the batch of tokens (a character model): project the
+  // table once, E W_ih^T (V, G*H), and gather its rows; the backward then works on the table as well
+  // (tests/rnn: equal to the unfused op, outputs and every gradient)
+  const bool grad = any_requires_grad({&x, &h0, &c0, &w1, &w2, &b1, &b2});
+  std::optional<EmbeddingLookup> lookup = grad ? embedding_lookup_of(x_in) : std::nullopt;
+  if (lookup && (lookup->weight.dtype() != dt || lookup->weight.shape()[0] * 4 > rows ||
+                 lookup->ids.numel() != rows || !lookup->weight.is_contiguous()))
+    lookup.reset();
+  Tensor table = lookup ? empty({lookup->weight.shape()[0], G * H}, dt) : Tensor();
   visit_floating(dt, op, [&](auto tag) {
     using T = decltype(tag);
     cpu::RnnParams<T> p{w1.data<T>(), w2.data<T>(), ptr<T>(b1), ptr<T>(b2)};
+    if (lookup) {
+      const int64_t V = lookup->weight.shape()[0];
+      cpu::gemm(false, true, V, G * H, in, T(1), lookup->weight.data<T>(), in, w1.data<T>(), in, T(0), table.data<T>(),
+                G * H);
+      p.table = table.data<T>();
+      p.ids = lookup->ids.data<int64_t>();
+    }
     cpu::RnnForwardOut<T> out{r.output.data<T>(), mut_ptr<T>(gates), mut_ptr<T>(cells), r.h_n.data<T>(),
                               mut_ptr<T>(r.c_n)};
     cpu::rnn_forward<T>(cell, dims, x.data<T>(), p, ptr<T>(h0), ptr<T>(c0), out);
   });
-  if (any_requires_grad({&x, &h0, &c0, &w1, &w2, &b1, &b2})) {
-    auto node = make_node<RnnLayerBackward>(mode, dims, x, h0, c0, w1, w2, r.output, gates, cells);
+  if (grad) {
+    auto node = make_node<RnnLayerBackward>(mode, dims, x, h0, c0, w1, w2, r.output, gates, cells, lookup);
     std::vector<Tensor*> outs{&r.output, &r.h_n};
     if (mode == RnnMode::lstm) outs.push_back(&r.c_n);
-    set_history(node, std::vector<Tensor>{x, h0, c0, w1, w2, b1, b2}, outs);
+    set_history(node, std::vector<Tensor>{lookup ? lookup->weight : x, h0, c0, w1, w2, b1, b2}, outs);
   }
   return r;
 }

@@ -13,6 +13,7 @@
 #include <nerve/optim/adam.h>
 
 #include "backend/cpu/rnn.h"
+#include "nn/embedding_lookup.h"
 
 using namespace nerve;
 using namespace nerve::nn;
@@ -361,4 +362,75 @@ TEST(RnnModule, TransposedRecurrentWeightMatchesStepwise) {
     EXPECT_LT(max_diff(full.h_n, h), 1e-5) << int(mode);
     EXPECT_LT(max_diff(g_full, w_hh.grad()), 1e-3 * std::max(1.0, max(abs(g_full)).item<double>())) << int(mode);
   }
+}
+
+// An LSTM / GRU / RNN fed straight from an Embedding with a small vocabulary projects the table instead of every
+// token and sends the gradient straight to the table: it must equal the unfused computation (the same lookup
+// passed through a no-op that hides its origin) in outputs and in every gradient, with a padding row, both
+// layouts, two layers (only the first can fuse) and both directions.
+TEST(RnnModule, EmbeddingFedLayerEqualsUnfused) {
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh})
+    for (bool batch_first : {false, true})
+      for (int64_t pad : {int64_t{-1}, int64_t{2}}) {
+        manual_seed(21);
+        const int64_t V = 5, D = 6, H = 7, seq = 9, B = 4;  // 36 tokens >= 4 * V: fuses
+        RNNOptions o{.input_size = D, .hidden_size = H, .num_layers = 2, .batch_first = batch_first,
+                     .bidirectional = true, .dtype = DType::f64};
+        EmbeddingOptions eo{.dtype = DType::f64};
+        if (pad >= 0) eo.padding_idx = pad;
+        Embedding emb_a(V, D, eo);
+        std::shared_ptr<RNNBase> rnn_a, rnn_b;
+        if (mode == RnnMode::lstm) rnn_a = std::make_shared<LSTM>(o), rnn_b = std::make_shared<LSTM>(o);
+        if (mode == RnnMode::gru) rnn_a = std::make_shared<GRU>(o), rnn_b = std::make_shared<GRU>(o);
+        if (mode == RnnMode::rnn_tanh) rnn_a = std::make_shared<RNN>(o), rnn_b = std::make_shared<RNN>(o);
+        Embedding emb_b(V, D, eo);
+        {
+          NoGradGuard g;
+          emb_b.weight.copy_(emb_a.weight);
+          auto pa = rnn_a->parameters(), pb = rnn_b->parameters();
+          for (size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+        }
+        Tensor ids = randint(0, V, batch_first ? Shape{B, seq} : Shape{seq, B});
+        auto run = [&](RNNBase& rnn, Tensor x) {
+          Tensor out, hn;
+          if (auto* l = dynamic_cast<LSTM*>(&rnn)) {
+            auto [y, st] = l->forward(x, std::nullopt);
+            out = y, hn = st.h;
+          } else if (auto* gr = dynamic_cast<GRU*>(&rnn)) {
+            std::tie(out, hn) = gr->forward(x, Tensor());
+          } else {
+            std::tie(out, hn) = dynamic_cast<RNN&>(rnn).forward(x, Tensor());
+          }
+          Tensor w = arange(0, out.numel(), 1, DType::f64).reshape(out.shape()) * 0.01;
+          (sum(out * w) + sum(hn * hn)).backward();
+          return out;
+        };
+        EXPECT_TRUE(embedding_lookup_of(emb_a.forward(ids)).has_value());
+        Tensor ya = run(*rnn_a, emb_a.forward(ids));                                  // fused
+        Tensor yb = run(*rnn_b, emb_b.forward(ids) * 1.0);                           // unfused
+        EXPECT_LT(max_diff(ya, yb), 1e-12) << int(mode) << batch_first << pad;
+        EXPECT_LT(max_diff(emb_a.weight.grad(), emb_b.weight.grad()), 1e-11) << int(mode) << batch_first << pad;
+        if (pad >= 0) {
+          EXPECT_EQ(max(abs(emb_a.weight.grad().select(0, pad))).item<double>(), 0.0);
+        }
+        auto pa = rnn_a->named_parameters(), pb = rnn_b->named_parameters();
+        for (size_t i = 0; i < pa.size(); ++i)
+          EXPECT_LT(max_diff(pa[i].second.grad(), pb[i].second.grad()), 1e-11)
+              << int(mode) << batch_first << pad << " " << pa[i].first;
+      }
+}
+
+TEST(RnnModule, EmbeddingFedLayerGradcheck) {
+  manual_seed(4);
+  const int64_t V = 3, D = 2, H = 2;
+  Tensor ids = from_vector<int64_t>({0, 2, 1, 1, 0, 2, 2, 0, 1, 0, 0, 2}, {6, 2});  // 12 tokens >= 4 * V
+  std::vector<Tensor> in{randn({V, D}, DType::f64).requires_grad_(), (randn({8, D}, DType::f64) * 0.5).requires_grad_(),
+                         (randn({8, H}, DType::f64) * 0.5).requires_grad_(), randn({8}, DType::f64).requires_grad_()};
+  EXPECT_TRUE(embedding_lookup_of(embedding(ids, in[0])).has_value());  // the analytic gradient takes the fused path
+  auto f = [&](const std::vector<Tensor>& a) {
+    RnnLayerOutput r = rnn_layer(RnnMode::lstm, embedding(ids, a[0]), Tensor(), Tensor(), a[1], a[2], a[3], Tensor());
+    return sum(r.output * r.output) + sum(r.c_n);
+  };
+  GradcheckResult res = gradcheck(f, in);
+  EXPECT_TRUE(res.ok) << res.message;
 }

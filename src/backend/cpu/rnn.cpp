@@ -294,7 +294,7 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
   // 1. input projection of every step at once: pre (rows, G*H) = x W_ih^T
   T* pre = plain ? out.y : out.gates;
   const int64_t ldp = plain ? H : W * H, ld_step = d.b_stride * ldp;
-  gemm(false, true, rows, GH, d.input, T(1), x, d.input, p.w_ih, d.input, T(0), pre, ldp);
+  if (!p.table) gemm(false, true, rows, GH, d.input, T(1), x, d.input, p.w_ih, d.input, T(0), pre, ldp);
   // biases folded into one vector (GRU keeps b_hh apart: it sits inside r * (W_hn h + b_hn))
   std::vector<T> bias(GH, T(0)), bias_hh(GH, T(0)), zero_row(H, T(0));
   for (int64_t j = 0; j < GH; ++j) {
@@ -318,6 +318,12 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
   for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;  // row offset of b0 within a step
     std::vector<T> gh(cell == RnnCell::gru ? nb * GH : 0, T(0));
+    if (p.table)  // input projection of embedded tokens: row (t, b) of pre = table row ids[(t, b)]
+      for (int64_t s = 0; s < d.seq; ++s)
+        for (int64_t b = 0; b < nb; ++b) {
+          const int64_t r = s * d.t_stride + boff + b * d.b_stride;
+          std::memcpy(pre + r * ldp, p.table + p.ids[r] * GH, GH * sizeof(T));
+        }
     int64_t prev_r0 = 0;
     for (int64_t s = 0; s < d.seq; ++s) {
       const int64_t r0 = time_of(d, s) * d.t_stride + boff;  // row of (t, b0)
@@ -435,6 +441,16 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   if (g.dh0) std::copy(dh, dh + B * H, g.dh0);
   if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
   // weight gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG_h^T h_prev; dx = dG W_ih
+  if (g.dtable)  // threads split the columns, so no two write the same element
+    parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
+      for (int64_t v = 0; v < g.vocab; ++v) std::fill(g.dtable + v * GH + j0, g.dtable + v * GH + j1, T(0));
+      for (int64_t r = 0; r < rows; ++r) {
+        T* dst = g.dtable + g.ids[r] * GH;
+        const T* src = dgate + r * GH;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+      }
+    });
   if (g.dw_ih) gemm(true, false, GH, d.input, rows, T(1), dgate, GH, x, d.input, T(0), g.dw_ih, d.input);
   if (g.dw_hh) gemm(true, false, GH, H, rows, T(1), dgate_h, GH, hprev, H, T(0), g.dw_hh, H);
   if (g.dx) gemm(false, false, rows, d.input, GH, T(1), dgate, GH, p.w_ih, d.input, T(0), g.dx, d.input);

@@ -34,6 +34,10 @@ struct RnnParams {
   const T* w_hh;  // (G*H, H)
   const T* b_ih;  // (G*H) or null
   const T* b_hh;  // (G*H) or null
+  // Input rows that are embedding lookups: the input projection is then the row ids[r] of table (V, G*H) =
+  // E W_ih^T instead of a product per row (x and w_ih are not read for it).
+  const T* table = nullptr;
+  const int64_t* ids = nullptr;  // (rows), in x's row order
 };
 
 /// What the forward writes. y, gates and cells are kept for the backward.
@@ -56,6 +60,11 @@ struct RnnGrads {
   T* dw_hh;  // (G*H, H)
   T* db_ih;  // (G*H)
   T* db_hh;  // (G*H)
+  // Embedding-lookup inputs: instead of dx and dw_ih, the gate gradients summed per token id,
+  // dtable (vocab, G*H) = sum over rows r with ids[r] = v of dG[r]; the caller finishes dE and dW_ih from it.
+  T* dtable = nullptr;
+  const int64_t* ids = nullptr;
+  int64_t vocab = 0;
 };
 
 /// Forward over the sequence. x: (rows, input); h0, c0: (B, H) or null for zeros.
