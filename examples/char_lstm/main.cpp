@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <nerve/data/dataloader.h>
@@ -22,8 +23,10 @@
 
 using namespace nerve;
 
+constexpr int64_t kHidden = 256;
+
 struct LSTMModel : nn::Module {
-  LSTMModel(int64_t vocab, int64_t embed_dim = 128, int64_t hidden = 256) {
+  LSTMModel(int64_t vocab, int64_t embed_dim = 128, int64_t hidden = kHidden) {
     embed = register_module("embed", std::make_shared<nn::Embedding>(vocab, embed_dim));
     lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::RNNOptions{
                                        .input_size = embed_dim, .hidden_size = hidden, .batch_first = true}));
@@ -42,7 +45,7 @@ struct LSTMModel : nn::Module {
 struct Args {
   std::string data = "/usr/share/games/fortunes", prompt = "The ";
   int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
-  bool json = false;
+  bool json = false, stateful = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -63,8 +66,9 @@ static Args parse(int argc, char** argv) {
     else if (k == "--gen") a.gen = std::stoll(val());
     else if (k == "--prompt") a.prompt = val();
     else if (k == "--json") a.json = true;
+    else if (k == "--stateful") a.stateful = true;
     else NERVE_CHECK(false, "char_lstm: unknown flag ", k, " (flags: --data --steps --epochs --threads --seed --seq "
-                     "--batch --gen --prompt --json)");
+                     "--batch --gen --prompt --json --stateful)");
   }
   return a;
 }
@@ -88,28 +92,45 @@ int main(int argc, char** argv) try {
 
   NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
               a.batch);
+  // --stateful reads the corpus as a.batch streams (truncated BPTT) instead of shuffled windows
+  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tok.encode(text), a.batch, a.seq) : std::nullopt;
   // --epochs E runs E full passes; otherwise --steps batches
-  const int64_t total = a.epochs > 0 ? a.epochs * loader.size() : a.steps;
+  const int64_t per_epoch = streams ? streams->size() : loader.size();
+  const int64_t total = a.epochs > 0 ? a.epochs * per_epoch : a.steps;
   int64_t step = 0;
   double loss_v = NAN, t_train = 0;
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
-  while (step < total) {
-    for (auto& batch : loader) {
-      if (step >= total) break;
-      auto t0 = clock::now();
-      auto [logits, state] = model->forward(batch.data, std::nullopt);
-      Tensor loss = F::cross_entropy(logits.reshape({-1, vocab}), batch.target.reshape({-1}));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      loss_v = loss.item<float>();
-      recent.push_back(loss_v);
-      if (recent.size() > 20) recent.erase(recent.begin());
-      t_train += std::chrono::duration<double>(clock::now() - t0).count();
-      ++step;
-      if (step % 50 == 0 || step == total)
-        std::fprintf(stderr, "step %5ld  loss %.4f  ppl %7.2f  %8.0f tok/s\n", long(step), loss_v, std::exp(loss_v),
-                     step * a.batch * a.seq / t_train);
+  auto train_step = [&](const data::Example& batch, std::optional<nn::LSTMState>& carried) {
+    auto t0 = clock::now();
+    auto [logits, state] = model->forward(batch.data, carried);
+    Tensor loss = F::cross_entropy(logits.reshape({-1, vocab}), batch.target.reshape({-1}));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    if (carried) carried = nn::LSTMState{state.h.detach(), state.c.detach()};  // truncated BPTT: keep the state
+    loss_v = loss.item<float>();
+    recent.push_back(loss_v);
+    if (recent.size() > 20) recent.erase(recent.begin());
+    t_train += std::chrono::duration<double>(clock::now() - t0).count();
+    ++step;
+    if (step % 50 == 0 || step == total)
+      std::fprintf(stderr, "step %5ld  loss %.4f  ppl %7.2f  %8.0f tok/s\n", long(step), loss_v, std::exp(loss_v),
+                   step * a.batch * a.seq / t_train);
+  };
+  if (a.stateful) {  // --stateful: a.batch contiguous streams read in order, the hidden state carried between batches
+    std::optional<nn::LSTMState> state;
+    for (int64_t i = 0; step < total; ++i) {
+      if (i % streams->size() == 0)  // each pass over the streams starts from a zero state
+        state = nn::LSTMState{zeros({1, a.batch, kHidden}), zeros({1, a.batch, kHidden})};
+      train_step(streams->get(i % streams->size()), state);
+    }
+  } else {
+    while (step < total) {
+      std::optional<nn::LSTMState> none;
+      for (auto& batch : loader) {
+        if (step >= total) break;
+        train_step(batch, none);
+      }
     }
   }
 

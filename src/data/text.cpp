@@ -225,4 +225,26 @@ Example SequenceWindowDataset::get_batch(const std::vector<int64_t>& indices) co
   return {data, target};
 }
 
+StreamBatches::StreamBatches(const Tensor& tokens, int64_t batch, int64_t seq_len) : batch_(batch), seq_len_(seq_len) {
+  NERVE_CHECK(tokens.defined() && tokens.dim() == 1 && !is_floating(tokens.dtype()) && tokens.dtype() != DType::b8,
+              "StreamBatches: expected a 1-D integer tensor of tokens, got ",
+              tokens.defined() ? to_string(tokens.shape()) + " " + dtype_name(tokens.dtype()) : "an undefined tensor");
+  NERVE_CHECK(batch >= 1 && seq_len >= 1, "StreamBatches: batch ", batch, " and seq_len ", seq_len, " must be >= 1");
+  const int64_t n = tokens.numel();
+  NERVE_CHECK(n > 0, "StreamBatches: the token sequence is empty (empty corpus?)");
+  stream_len_ = n / batch;
+  NERVE_CHECK(stream_len_ >= 2, "StreamBatches: ", n, " tokens in ", batch, " streams leave ", stream_len_,
+              " tokens per stream; each needs at least 2 (an input and its target): use a smaller batch or a "
+              "longer corpus");
+  streams_ = tokens.narrow(0, 0, batch * stream_len_).to(DType::i64).contiguous().reshape({batch, stream_len_});
+  size_ = (stream_len_ - 1 + seq_len - 1) / seq_len;
+}
+
+Example StreamBatches::get(int64_t index) const {
+  NERVE_CHECK(index >= 0 && index < size_, "StreamBatches: index ", index, " is out of range for ", size_,
+              " batches");
+  const int64_t start = index * seq_len_, len = std::min(seq_len_, stream_len_ - 1 - start);
+  return {streams_.narrow(1, start, len).contiguous(), streams_.narrow(1, start + 1, len).contiguous()};
+}
+
 }  // namespace nerve::data

@@ -170,3 +170,36 @@ TEST(SequenceWindowDataset, LoaderOverEncodedCorpus) {
   }
   EXPECT_EQ(windows, 7);
 }
+
+TEST(StreamBatches, RowsAreContiguousStreamsThatContinueFromBatchToBatch) {
+  // 23 tokens, 3 streams of 7 (2 left out), seq_len 4: batches of 4 and 2 steps
+  StreamBatches sb(arange(0, 23, 1, DType::i64), 3, 4);
+  EXPECT_EQ(sb.stream_length(), 7);
+  ASSERT_EQ(sb.size(), 2);
+  Example a = sb.get(0), b = sb.get(1);
+  EXPECT_EQ(a.data.shape(), (Shape{3, 4}));
+  EXPECT_EQ(b.data.shape(), (Shape{3, 2}));
+  EXPECT_EQ(a.data.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 17}));
+  EXPECT_EQ(a.target.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 3, 4, 8, 9, 10, 11, 15, 16, 17, 18}));
+  EXPECT_EQ(b.data.to_vector<int64_t>(), (std::vector<int64_t>{4, 5, 11, 12, 18, 19}));
+  EXPECT_EQ(b.target.to_vector<int64_t>(), (std::vector<int64_t>{5, 6, 12, 13, 19, 20}));
+  // every target is its input's successor within the stream, and no target crosses into the next stream
+  StreamBatches exact(arange(0, 24, 1, DType::i32), 4, 5);  // streams of 6: one batch of 5
+  ASSERT_EQ(exact.size(), 1);
+  EXPECT_EQ(exact.get(0).target.to_vector<int64_t>().back(), 23);
+  EXPECT_EQ(exact.get(0).data.dtype(), DType::i64);
+}
+
+TEST(StreamBatches, Errors) {
+  EXPECT_EQ(error_of([] { StreamBatches(arange(0, 5, 1, DType::i64), 3, 4); }),
+            "StreamBatches: 5 tokens in 3 streams leave 1 tokens per stream; each needs at least 2 (an input and its "
+            "target): use a smaller batch or a longer corpus");
+  EXPECT_EQ(error_of([] { StreamBatches(zeros({0}, DType::i64), 1, 4); }),
+            "StreamBatches: the token sequence is empty (empty corpus?)");
+  EXPECT_NE(error_of([] { StreamBatches(zeros({4, 2}), 1, 4); }).find("expected a 1-D integer tensor"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { StreamBatches(arange(0, 9, 1, DType::i64), 0, 4); }),
+            "StreamBatches: batch 0 and seq_len 4 must be >= 1");
+  StreamBatches sb(arange(0, 9, 1, DType::i64), 2, 4);
+  EXPECT_EQ(error_of([&] { sb.get(1); }), "StreamBatches: index 1 is out of range for 1 batches");
+}

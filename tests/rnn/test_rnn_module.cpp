@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include <nerve/nerve.h>
+#include <nerve/data/text.h>
 #include <nerve/nn/embedding.h>
 #include <nerve/nn/layers.h>
 #include <nerve/nn/loss.h>
@@ -433,4 +434,43 @@ TEST(RnnModule, EmbeddingFedLayerGradcheck) {
   };
   GradcheckResult res = gradcheck(f, in);
   EXPECT_TRUE(res.ok) << res.message;
+}
+
+// Truncated BPTT: in the pattern 0 0 0 1 0 0 0 2 the token after "0 0 0" is the one that did not come 4 steps
+// before. Windows of 6 (shifting by 6 mod 8 over the pattern) often start after that token: starting every batch
+// from zeros leaves those predictions a guess; carrying the (detached) state from batch to batch does not.
+TEST(RnnModule, TruncatedBpttLearnsBeyondTheWindow) {
+  std::vector<int64_t> pattern{0, 0, 0, 1, 0, 0, 0, 2}, toks;
+  for (int r = 0; r < 64; ++r) toks.insert(toks.end(), pattern.begin(), pattern.end());
+  auto train = [&](bool stateful) {
+    manual_seed(5);
+    Embedding emb(3, 4);
+    LSTM lstm(RNNOptions{.input_size = 4, .hidden_size = 16, .batch_first = true});
+    Linear fc(16, 3);
+    std::vector<Tensor> params;
+    for (Module* m : std::initializer_list<Module*>{&emb, &lstm, &fc})
+      for (const Tensor& p : m->parameters()) params.push_back(p);
+    optim::Adam opt(params, {.lr = 1e-2});
+    data::StreamBatches sb(from_vector(toks, {static_cast<int64_t>(toks.size())}), 4, 6);
+    double late = 0;
+    int counted = 0;
+    for (int epoch = 0; epoch < 80; ++epoch) {
+      std::optional<LSTMState> st;
+      for (int64_t i = 0; i < sb.size(); ++i) {
+        data::Example e = sb.get(i);
+        auto [out, s] = lstm.forward(emb.forward(e.data), stateful ? st : std::nullopt);
+        Tensor loss = F::cross_entropy(fc.forward(out).reshape({-1, 3}), e.target.reshape({-1}));
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        st = LSTMState{s.h.detach(), s.c.detach()};
+        EXPECT_TRUE(st->h.is_leaf() && !st->h.requires_grad());  // the graph ends at the batch
+        if (epoch == 79) late += loss.item<double>(), ++counted;
+      }
+    }
+    return late / counted;
+  };
+  const double stateless = train(false), stateful = train(true);
+  EXPECT_GT(stateless, 0.2);  // about 1 prediction in 6 stays a coin toss between 1 and 2 (ln 2)
+  EXPECT_LT(stateful, 0.4 * stateless) << "stateful " << stateful << ", stateless " << stateless;
 }

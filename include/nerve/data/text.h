@@ -1,5 +1,6 @@
-// Text for character language models: a deterministic corpus reader, a byte-level CharTokenizer, and
-// SequenceWindowDataset cutting a token stream into (input, next-token target) windows.
+// Text for character language models: a deterministic corpus reader, a byte-level CharTokenizer,
+// SequenceWindowDataset cutting a token stream into (input, next-token target) windows, and StreamBatches for
+// stateful (truncated-BPTT) training.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -73,6 +74,35 @@ class SequenceWindowDataset : public Dataset {
  private:
   Tensor tokens_;  // (n) i64 contiguous
   int64_t seq_len_, stride_, size_;
+};
+
+/// Batches for truncated backpropagation through time (stateful training, as PyTorch's word_language_model):
+/// the token stream is cut into `batch` contiguous streams of L = n / batch tokens (the tail is left out), and
+/// batch i holds, in row b, tokens [i*seq_len, i*seq_len + len) of stream b (len = seq_len, shorter for the last
+/// batch), with the next-token targets. Row b of batch i+1 continues row b of batch i, so the model can carry
+/// its hidden state (detached) from one batch to the next. data and target are (batch, len) i64 (batch first).
+///   StreamBatches sb(tok.encode(text), 32, 64);
+///   std::optional<nn::LSTMState> st;
+///   for (int64_t i = 0; i < sb.size(); ++i) {
+///     Example e = sb.get(i);
+///     auto [logits, s] = model->forward(e.data, st);
+///     ...; st = nn::LSTMState{s.h.detach(), s.c.detach()};   // carry the state, cut the graph
+///   }
+class StreamBatches {
+ public:
+  /// tokens: (n) integer tensor with n >= 2 * batch (every stream needs an input and a target).
+  StreamBatches(const Tensor& tokens, int64_t batch, int64_t seq_len);
+  /// Batches per pass over the streams: ceil((L - 1) / seq_len).
+  int64_t size() const { return size_; }
+  Example get(int64_t index) const;
+  int64_t batch() const { return batch_; }
+  int64_t seq_len() const { return seq_len_; }
+  /// Tokens per stream (L).
+  int64_t stream_length() const { return stream_len_; }
+
+ private:
+  Tensor streams_;  // (batch, L) i64 contiguous
+  int64_t batch_, seq_len_, stream_len_, size_;
 };
 
 }  // namespace nerve::data
