@@ -78,7 +78,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   // operand. Tile t runs on thread t in every call, so when B is a weight (the largest operand of a forward
   // product) each core reads only its rows of it, and the optimizer's split of the same tensor updates the same
   // rows on the same core: measured, the MLP's Adam step took 56 us with W shared by both cores and 20 us owned.
-  // Otherwise rows (bench/gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
+  // Otherwise rows (bench/bench_gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
   // multiples of 8; columns in multiples of 16.
   // Work counts the multiply-adds and, for products too thin to reuse their operands (a GEMV at batch 1),
   // ~16 per element of the largest operand: reading a weight from memory is what such a product waits on.
@@ -98,7 +98,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     return sgemm_tile(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
   if (pm == 1 && tb) {
     // Column tiles of B^T (rows of a (N, K) weight): the library is up to 1.5x faster on the transposed product
-    // C^T[n0:n1] = B[n0:n1] op(A)^T than on C[:, n0:n1] directly (bench/gemm_split.cpp), and C^T is small here
+    // C^T[n0:n1] = B[n0:n1] op(A)^T than on C[:, n0:n1] directly (bench/bench_gemm_split.cpp), and C^T is small here
     // (B is the largest operand), so each tile goes through a per-thread buffer.
     parallel_chunks(pn, [&](int64_t j) {
       const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1), w = n1 - n0;

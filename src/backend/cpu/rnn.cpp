@@ -303,7 +303,7 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
     bias_hh[j] = cell == RnnCell::gru ? bh : T(0);
   }
   // W_hh^T (H, G*H): the library runs the per-step product h W_hh^T ~1.4x faster with B not transposed
-  // (bench/gemm_split.cpp: 16x1024x256 in 80 vs 116 us); the copy pays off over a long enough sequence
+  // (bench/bench_gemm_split.cpp: 16x1024x256 in 80 vs 116 us); the copy pays off over a long enough sequence
   thread_local std::vector<T> w_hh_t;  // kept: a fresh 1 MB buffer costs ~0.7 ms of page faults per call
   const T* whh = p.w_hh;
   int64_t ld_whh = H;
