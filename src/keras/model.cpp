@@ -159,6 +159,29 @@ Tensor Sequential::compute_loss(const Tensor& out, const Tensor& y) const {
   return mean(abs(out - t));
 }
 
+namespace {
+// Rows whose largest output is the label (sparse categorical accuracy), in one pass for the common case.
+double count_correct(const Tensor& out, const Tensor& y) {
+  if (out.dim() != 2 || out.dtype() != DType::f32 || !out.is_contiguous() || y.dtype() != DType::i64 ||
+      !y.is_contiguous() || y.numel() != out.size(0)) {
+    Tensor pred = argmax(out, -1);
+    return sum(eq(pred, y.reshape(pred.shape()))).item<double>();
+  }
+  const int64_t R = out.size(0), C = out.size(1);
+  const float* o = out.data<float>();
+  const int64_t* t = y.data<int64_t>();
+  int64_t hits = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const float* row = o + r * C;
+    int64_t best = 0;  // argmax's rule: the first maximum, NaN counts as the largest
+    for (int64_t c = 1; c < C; ++c)
+      if (row[best] == row[best] && (row[c] > row[best] || row[c] != row[c])) best = c;
+    hits += best == t[r];
+  }
+  return static_cast<double>(hits);
+}
+}  // namespace
+
 void Sequential::accumulate_metrics(const Tensor& out, const Tensor& y, std::map<std::string, double>& sums) const {
   NoGradGuard g;
   for (const auto& m : metrics_) {
@@ -171,8 +194,7 @@ void Sequential::accumulate_metrics(const Tensor& out, const Tensor& y, std::map
                                                                                      : "binary_accuracy";
     double v = 0;
     if (kind == "sparse_categorical_accuracy") {
-      Tensor pred = argmax(out, -1);
-      v = sum(eq(pred, y.reshape(pred.shape()))).item<double>();
+      v = count_correct(out, y);
     } else if (kind == "categorical_accuracy") {
       v = sum(eq(argmax(out, -1), argmax(y, -1))).item<double>();
     } else if (kind == "binary_accuracy") {

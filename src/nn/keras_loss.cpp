@@ -33,10 +33,13 @@ Tensor sparse_categorical_crossentropy_from_logits(const Tensor& logits, const T
   Shape tshape(logits.shape().begin(), logits.shape().end() - 1);
   NERVE_CHECK(y_true.shape() == tshape, "sparse_categorical_crossentropy: y_true shape ", to_string(y_true.shape()),
               " does not match y_pred ", to_string(logits.shape()), "; expected labels of shape ", to_string(tshape));
-  // class axis last: rows of C, which is cross_entropy's (N, C) layout
+  // class axis last: rows of C, which is cross_entropy's (N, C) layout. With no ignored rows its 'mean' and
+  // 'sum' are Keras's sum_over_batch_size and sum, so those need no per-sample loss tensor.
+  if (r != Reduction::none)
+    return cross_entropy(reshape(logits, {-1, C}), reshape(y_true, {-1}), {.ignore_index = kNoIgnore, .reduction = r});
   Tensor loss = cross_entropy(reshape(logits, {-1, C}), reshape(y_true, {-1}),
                               {.ignore_index = kNoIgnore, .reduction = Reduction::none});
-  return keras_reduce(reshape(loss, tshape), r);
+  return reshape(loss, tshape);
 }
 
 Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits, Reduction r) {

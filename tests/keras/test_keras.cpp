@@ -76,6 +76,17 @@ TEST(Keras, FitLearnsBlobsAndReportsHistory) {
   Tensor p = model.predict(narrow(x, 0, 0, 7));
   EXPECT_EQ(p.shape(), (Shape{7, 3}));
   EXPECT_NEAR(sum(p, {1}).to_vector<float>()[3], 1.0f, 1e-5);  // softmax probabilities
+  // evaluate's accuracy and loss equal the ones computed from predict by hand (an untrained model: mixed rows)
+  auto fresh = mlp();
+  fresh.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  auto ev2 = fresh.evaluate(x, y, 64, 0);
+  Tensor probs = fresh.predict(x);
+  const double acc = mean(eq(argmax(probs, 1), y).to(DType::f64)).item<double>();
+  EXPECT_GT(acc, 0.0);
+  EXPECT_LT(acc, 0.95);
+  EXPECT_NEAR(ev2["accuracy"], acc, 1e-12);
+  const double nll = -mean(log(gather(probs, 1, y.unsqueeze(1)))).item<double>();
+  EXPECT_NEAR(ev2.loss, nll, 1e-5);
 }
 
 TEST(Keras, SameSeedSameResult) {
