@@ -231,15 +231,6 @@ void step_backward(RnnCell cell, const StepArgs<T>& a) {
 // Step s of the processing order -> time index t.
 inline int64_t time_of(const RnnDims& d, int64_t s) { return d.reverse ? d.seq - 1 - s : s; }
 
-// acc (n) += each of `rows` rows (stride ld) of m: the bias gradient, a column sum.
-template <class T>
-void add_rows(T* acc, const T* m, int64_t rows, int64_t n, int64_t ld) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = m + r * ld;
-#pragma omp simd
-    for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
-  }
-}
 
 constexpr int64_t kMinRowsPerThread = 4;
 constexpr int64_t kMinStepMacsPerThread = 1 << 16;  // below this a thread's share of a step is not worth a thread
@@ -440,28 +431,37 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   });
   if (g.dh0) std::copy(dh, dh + B * H, g.dh0);
   if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
-  // weight gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG_h^T h_prev; dx = dG W_ih
-  if (g.dtable)  // threads split the columns, so no two write the same element
-    parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
+  // One pass over the gate gradients, threads splitting the columns (no two write the same element): the
+  // per-token sums for an embedding-fed layer, and the bias gradients (db_hh = db_ih but for the GRU).
+  T* db = g.db_ih ? g.db_ih : !gru ? g.db_hh : nullptr;
+  parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
+    if (g.dtable)
       for (int64_t v = 0; v < g.vocab; ++v) std::fill(g.dtable + v * GH + j0, g.dtable + v * GH + j1, T(0));
-      for (int64_t r = 0; r < rows; ++r) {
+    if (db) std::fill(db + j0, db + j1, T(0));
+    if (gru && g.db_hh) std::fill(g.db_hh + j0, g.db_hh + j1, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* src = dgate + r * GH;
+      if (g.dtable) {
         T* dst = g.dtable + g.ids[r] * GH;
-        const T* src = dgate + r * GH;
 #pragma omp simd
         for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
       }
-    });
+      if (db) {
+#pragma omp simd
+        for (int64_t j = j0; j < j1; ++j) db[j] += src[j];
+      }
+      if (gru && g.db_hh) {
+        const T* srch = dgate_h + r * GH;
+#pragma omp simd
+        for (int64_t j = j0; j < j1; ++j) g.db_hh[j] += srch[j];
+      }
+    }
+  });
+  if (!gru && g.db_ih && g.db_hh) std::copy(g.db_ih, g.db_ih + GH, g.db_hh);
+  // weight gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG_h^T h_prev; dx = dG W_ih
   if (g.dw_ih) gemm(true, false, GH, d.input, rows, T(1), dgate, GH, x, d.input, T(0), g.dw_ih, d.input);
   if (g.dw_hh) gemm(true, false, GH, H, rows, T(1), dgate_h, GH, hprev, H, T(0), g.dw_hh, H);
   if (g.dx) gemm(false, false, rows, d.input, GH, T(1), dgate, GH, p.w_ih, d.input, T(0), g.dx, d.input);
-  if (g.db_ih) {
-    std::fill(g.db_ih, g.db_ih + GH, T(0));
-    add_rows(g.db_ih, dgate, rows, GH, GH);
-  }
-  if (g.db_hh) {
-    std::fill(g.db_hh, g.db_hh + GH, T(0));
-    add_rows(g.db_hh, dgate_h, rows, GH, GH);
-  }
 }
 
 template void rnn_forward<float>(RnnCell, const RnnDims&, const float*, const RnnParams<float>&, const float*,
