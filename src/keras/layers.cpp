@@ -46,7 +46,10 @@ class DenseLayer : public Layer {
     return out;
   }
   Tensor forward_logits(const Tensor& x) override { return linear(x, weight, bias); }
-  Tensor forward(const Tensor& x) override { return apply_activation(act_, forward_logits(x)); }
+  Tensor forward(const Tensor& x) override {
+    if (act_ == "relu") return linear_relu(x, weight, bias);  // one fused op: no separate ReLU pass or node
+    return apply_activation(act_, forward_logits(x));
+  }
   std::string activation() const override { return act_; }
   std::string type_name() const override { return "Dense"; }
   std::string keras_name() const override { return "dense"; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "backend/cpu/gemm.h"
+#include "nerve/core/parallel.h"
 #include "ops/op_util.h"
 
 namespace nerve {
@@ -129,25 +130,48 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 namespace {
 
 template <class T>
-void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, bool relu) {
   int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
   T* py = y.data<T>();
   if (bias.defined())  // the bias rows are written by the thread that computes them
     cpu::gemm_bias(false, true, N, out, in, x.data<T>(), in, w.data<T>(), in, bias.data<T>(), py, out);
   else
     cpu::gemm(false, true, N, out, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), py, out);
+  if (relu)
+    parallel_for(N * out, kParallelGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) py[i] = py[i] > T(0) ? py[i] : T(0);  // NaN stays NaN, as torch.relu
+    });
 }
 
+// The backward of linear and of linear_relu (which also saves its output y: the gradient passes where y > 0).
 class LinearBackward : public Node {
  public:
-  LinearBackward(const Tensor& x, const Tensor& w) : x_(x), w_(w) {}
-  const char* name() const override { return "LinearBackward"; }
+  LinearBackward(const Tensor& x, const Tensor& w, const Tensor& relu_out = Tensor())
+      : x_(x), w_(w), relu_(relu_out.defined()) {
+    if (relu_) y_ = SavedTensor(relu_out, true);
+  }
+  const char* name() const override { return relu_ ? "LinearReluBackward" : "LinearBackward"; }
   void release() override {
     x_.reset();
     w_.reset();
+    y_.reset();
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor g = grads[0].contiguous();
+    if (relu_) {
+      Tensor y = y_.unpack(this), masked = empty(g.shape(), g.dtype());
+      visit_floating(g.dtype(), name(), [&](auto tag) {
+        using T = decltype(tag);
+        const T *pg = g.data<T>(), *py = y.data<T>();
+        T* pm = masked.data<T>();
+        parallel_for(g.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
+          for (int64_t i = b; i < e; ++i) pm[i] = py[i] > T(0) ? pg[i] : T(0);
+        });
+      });
+      g = masked;
+    }
     Tensor x = x_.unpack(this), w = w_.unpack(this);
     Tensor gx, gw, gb;
     int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
@@ -167,12 +191,11 @@ class LinearBackward : public Node {
   }
 
  private:
-  SavedTensor x_, w_;
+  SavedTensor x_, w_, y_;
+  bool relu_;
 };
 
-}  // namespace
-
-Tensor linear(const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
+Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool relu) {
   NERVE_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ",
               detail::describe(weight));
   NERVE_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got a 0-d tensor");
@@ -189,10 +212,10 @@ Tensor linear(const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
   x = x.contiguous();
   Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   Tensor y = empty({x.shape()[0], out}, x.dtype());
-  visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y); });
+  visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
   bool need = b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w});
   if (need) {
-    auto node = make_node<LinearBackward>(x, w);
+    auto node = make_node<LinearBackward>(x, w, relu ? y : Tensor());
     if (b.defined())
       set_history(node, {&x, &w, &b}, {&y});
     else
@@ -202,6 +225,14 @@ Tensor linear(const Tensor& x_in, const Tensor& weight, const Tensor& bias) {
   Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
   os.push_back(out);
   return reshape(y, os);
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { return linear_impl(x, weight, bias, false); }
+
+Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_impl(x, weight, bias, true);
 }
 
 }  // namespace nerve

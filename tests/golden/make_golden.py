@@ -160,6 +160,7 @@ OPS = {
     "log_softmax": lambda x, p: torch.log_softmax(x[0], p["dim"]),
     "matmul": lambda x, p: torch.matmul(x[0], x[1]),
     "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
+    "linear_relu": lambda x, p: torch.relu(F.linear(x[0], x[1], x[2] if len(x) > 2 else None)),
     "where": lambda x, p: torch.where(x[0], x[1], x[2]),
     "masked_fill": lambda x, p: torch.masked_fill(x[0], x[1], p["value"]),
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
@@ -588,6 +589,14 @@ def indexing():
     case("one_hot_empty", "one_hot", [idx([], [0])], num_classes=3)
 
 
+def fused():
+    # added after the others so that their random inputs stay what they were
+    case("linear_relu_bias", "linear_relu", [randn(5, 3), randn(4, 3), randn(4)])
+    case("linear_relu_no_bias", "linear_relu", [randn(4, 3), randn(5, 3)])
+    case("linear_relu_3d_input", "linear_relu", [randn(2, 3, 4), randn(3, 4), randn(3)])
+    case("linear_relu_transposed", "linear_relu", [(randn(4, 3), "t"), (randn(2, 3), "t"), (randn(2), "s")])
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -595,6 +604,7 @@ def main():
     reductions()
     linalg()
     indexing()
+    fused()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

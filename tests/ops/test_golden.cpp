@@ -251,6 +251,7 @@ const std::map<std::string, OpFn>& dispatcher() {
       // linear algebra
       {"matmul", NERVE_OP(matmul(x[0], x[1]))},
       {"linear", NERVE_OP(x.size() > 2 ? linear(x[0], x[1], x[2]) : linear(x[0], x[1]))},
+      {"linear_relu", NERVE_OP(x.size() > 2 ? linear_relu(x[0], x[1], x[2]) : linear_relu(x[0], x[1]))},
       // selection and indexing
       {"where", NERVE_OP(where(x[0], x[1], x[2]))},
       {"masked_fill", NERVE_OP(masked_fill(x[0], x[1], p.d("value")))},

@@ -176,6 +176,9 @@ void linalg(Table& t) {
                {R({2, 3, 4}), R({2, 4}), R({2})}});
   t.push_back({"linear", "noncontig", [](auto& x) { return T(linear(T(x[0]), T(x[1]), x[2])); },
                {R({3, 4}), R({3, 2}), R({2})}});
+  t.push_back({"linear_relu", "bias", [](auto& x) { return linear_relu(x[0], x[1], x[2]); },
+               {R({5, 3}), R({4, 3}), R({4})}});
+  t.push_back({"linear_relu", "no_bias_3d", [](auto& x) { return linear_relu(x[0], x[1]); }, {R({2, 3, 4}), R({3, 4})}});
 }
 
 void indexing(Table& t) {
