@@ -214,8 +214,29 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
-                                        Reduction reduction) {
-  return point_loss(PointLoss::bce_logits, input, target, weight, reduction);
+                                        Reduction reduction, const Tensor& pos_weight) {
+  if (!pos_weight.defined()) return point_loss(PointLoss::bce_logits, input, target, weight, reduction);
+  // PyTorch's form with positive-class weights p (broadcast over the last dims):
+  //   (1 - t) x + (1 + (p - 1) t) (log(1 + e^-|x|) + max(-x, 0))
+  const char* op = "binary_cross_entropy_with_logits";
+  detail::check_same(op, input, target);
+  auto broadcasts_to = [](const Shape& a, const Shape& to) {  // a expands to `to` without growing it
+    if (a.size() > to.size()) return false;
+    for (size_t i = 1; i <= a.size(); ++i)
+      if (a[a.size() - i] != 1 && a[a.size() - i] != to[to.size() - i]) return false;
+    return true;
+  };
+  NERVE_CHECK(broadcasts_to(pos_weight.shape(), input.shape()), op, ": pos_weight ", to_string(pos_weight.shape()),
+              " does not broadcast to input ", to_string(input.shape()), " (give one weight per class: the last dim)");
+  Tensor pw = pos_weight.to(input.dtype());
+  Tensor log_weight = 1.0 + (pw - 1.0) * target;
+  Tensor loss = (1.0 - target) * input + log_weight * (log(1.0 + exp(-abs(input))) + relu(-input));
+  if (weight.defined()) {
+    NERVE_CHECK(broadcasts_to(weight.shape(), input.shape()), op, ": weight ", to_string(weight.shape()),
+                " does not broadcast to input ", to_string(input.shape()));
+    loss = loss * weight.to(input.dtype());
+  }
+  return detail::reduce(loss, reduction);
 }
 
 // ------------------------------------------------------------------ nll_loss
@@ -269,7 +290,7 @@ Tensor BCELoss::forward(const Tensor& x, const Tensor& t) {
   return functional::binary_cross_entropy(x, t, weight_, reduction_);
 }
 Tensor BCEWithLogitsLoss::forward(const Tensor& x, const Tensor& t) {
-  return functional::binary_cross_entropy_with_logits(x, t, weight_, reduction_);
+  return functional::binary_cross_entropy_with_logits(x, t, weight_, reduction_, pos_weight_);
 }
 
 }  // namespace nerve::nn

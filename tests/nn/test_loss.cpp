@@ -66,6 +66,19 @@ TEST(LossGolden, Binary) {
   check_case("bcelw", [&](const Tensor& x, Reduction r) {
     return F::binary_cross_entropy_with_logits(x, G("bcel.t"), G("bcel.w"), r);
   });
+  // pos_weight (one per class, broadcast over the rows), alone and with weight; the module form too
+  check_case("bcelp", [&](const Tensor& x, Reduction r) {
+    return F::binary_cross_entropy_with_logits(x, G("bcelp.t"), {}, r, G("bcelp.pw"));
+  });
+  check_case("bcelpw", [&](const Tensor& x, Reduction r) {
+    return F::binary_cross_entropy_with_logits(x, G("bcelp.t"), G("bcel.w2"), r, G("bcelp.pw"));
+  });
+  nn::BCEWithLogitsLoss mod(Tensor(), Reduction::mean, G("bcelp.pw"));
+  EXPECT_TRUE(all_close(mod(G("bcelp.x"), G("bcelp.t")), G("bcelp.mean.out"), 1e-11, 1e-11));
+  EXPECT_NE(error_of([&] { F::binary_cross_entropy_with_logits(G("bcelp.x"), G("bcelp.t"), {}, Reduction::mean,
+                                                               ones({4}, DType::f64)); })
+                .find("pos_weight [4] does not broadcast to input [4, 3]"),
+            std::string::npos);
 }
 
 TEST(LossGolden, NllLoss) {
@@ -139,6 +152,9 @@ TEST(LossGradcheck, EveryLoss) {
     expect_gradcheck([r](auto& in) { return F::l1_loss(in[0], in[1], r); }, {x, t}, "l1 " + rn);
     expect_gradcheck([r](auto& in) { return F::huber_loss(in[0], in[1], r, 0.7); }, {x, t}, "huber " + rn);
     expect_gradcheck([r, w4](auto& in) { return F::binary_cross_entropy(in[0], in[1], w4, r); }, {p, pt}, "bce " + rn);
+    expect_gradcheck(
+        [r, w4](auto& in) { return F::binary_cross_entropy_with_logits(in[0], in[1], w4, r, in[2]); },
+        {x, pt, (rand({x.size(-1)}, DType::f64) * 2 + 0.5)}, "bce_logits pos_weight " + rn);
     expect_gradcheck([r, w4](auto& in) { return F::binary_cross_entropy_with_logits(in[0], in[1], w4, r); }, {x, pt},
                      "bce_logits " + rn);
   }

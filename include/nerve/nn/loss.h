@@ -50,8 +50,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                             Reduction reduction = Reduction::mean);
 /// binary_cross_entropy(sigmoid(input), target) computed stably: max(x, 0) - x t + log(1 + exp(-|x|)).
+/// pos_weight (broadcast to the input, usually one per class on the last dim) weighs the positive term, as
+/// PyTorch's: (1 - t) x + (1 + (pos_weight - 1) t) (log(1 + e^-|x|) + max(-x, 0)).
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
-                                        Reduction reduction = Reduction::mean);
+                                        Reduction reduction = Reduction::mean, const Tensor& pos_weight = Tensor());
 
 // ------------------------------------------------------------------ Keras losses (y_pred, y_true), class axis -1
 // Reduction::mean is Keras's "sum_over_batch_size"; Reduction::none gives one loss per sample (the last axis
@@ -157,14 +159,16 @@ class BCELoss : public Loss {
 
 class BCEWithLogitsLoss : public Loss {
  public:
-  explicit BCEWithLogitsLoss(Tensor weight = Tensor(), Reduction reduction = Reduction::mean)
-      : weight_(std::move(weight)), reduction_(reduction) {}
+  explicit BCEWithLogitsLoss(Tensor weight = Tensor(), Reduction reduction = Reduction::mean,
+                             Tensor pos_weight = Tensor())
+      : weight_(std::move(weight)), reduction_(reduction), pos_weight_(std::move(pos_weight)) {}
   Tensor forward(const Tensor& input, const Tensor& target) override;
   std::string type_name() const override { return "BCEWithLogitsLoss"; }
 
  private:
   Tensor weight_;
   Reduction reduction_;
+  Tensor pos_weight_;
 };
 
 namespace F = functional;
