@@ -13,10 +13,10 @@ Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 
 GELU::GELU(std::string approximate) : approximate_(std::move(approximate)) {
-  NERVE_CHECK(approximate_ == "none", "GELU: approximate='", approximate_,
-              "' is not supported; only the exact form approximate='none' is implemented");
+  NERVE_CHECK(approximate_ == "none" || approximate_ == "tanh", "GELU: approximate must be 'none' or 'tanh', got '",
+              approximate_, "'");
 }
-Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate_); }
 
 Tensor Softmax::forward(const Tensor& x) { return softmax(x, dim_); }
 Tensor LogSoftmax::forward(const Tensor& x) { return log_softmax(x, dim_); }

@@ -9,7 +9,7 @@ namespace nerve {
 
 namespace {
 
-enum class UnOp { neg, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, gelu, clamp };
+enum class UnOp { neg, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, gelu, clamp, gelu_tanh };
 
 struct UnSpec {
   const char* name;
@@ -19,7 +19,7 @@ constexpr UnSpec kSpecs[] = {
     {"NegBackward", false},  {"ExpBackward", true},       {"LogBackward", false},
     {"SqrtBackward", true},  {"AbsBackward", false},      {"ReluBackward", true},
     {"LeakyReluBackward", false}, {"SigmoidBackward", true}, {"TanhBackward", true},
-    {"GeluBackward", false}, {"ClampBackward", false},
+    {"GeluBackward", false}, {"ClampBackward", false},   {"GeluBackward", false},
 };
 
 struct Params {
@@ -30,6 +30,13 @@ struct Params {
 template <class T>
 T gelu_f(T x) {
   return static_cast<T>(0.5) * x * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
+}
+
+// PyTorch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+constexpr double kSqrt2OverPi = 0.7978845608028654, kGeluCubic = 0.044715;
+template <class T>
+T gelu_tanh_f(T x) {
+  return static_cast<T>(0.5) * x * (T(1) + std::tanh(static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x)));
 }
 
 template <class T>
@@ -47,6 +54,7 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
     case UnOp::sigmoid: unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); }); break;
     case UnOp::tanh: unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); }); break;
     case UnOp::gelu: unary_kernel<T, T>(out, x, [](T v) { return gelu_f(v); }); break;
+    case UnOp::gelu_tanh: unary_kernel<T, T>(out, x, [](T v) { return gelu_tanh_f(v); }); break;
     case UnOp::clamp: {
       bool hl = p.has_lo, hh = p.has_hi;
       unary_kernel<T, T>(out, x, [=](T v) {
@@ -90,6 +98,15 @@ void backward(UnOp op, const Params& p, const Tensor& out, const Tensor& g, cons
       binary_kernel<T, T, T>(out, g, s, [=](T d, T x) { return (hl && x < lo) || (hh && x > hi) ? T(0) : d; });
       break;
     }
+    case UnOp::gelu_tanh:
+      // d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2),  t = tanh(sqrt(2/pi) (x + c x^3))
+      binary_kernel<T, T, T>(out, g, s, [](T d, T x) {
+        const T k = static_cast<T>(kSqrt2OverPi), c = static_cast<T>(kGeluCubic);
+        T t = std::tanh(k * (x + c * x * x * x));
+        return d * (static_cast<T>(0.5) * (T(1) + t) +
+                    static_cast<T>(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * c * x * x));
+      });
+      break;
   }
 }
 
@@ -143,6 +160,11 @@ Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnOp::leaky_relu
 Tensor sigmoid(const Tensor& x) { return unary(UnOp::sigmoid, "sigmoid", x); }
 Tensor tanh(const Tensor& x) { return unary(UnOp::tanh, "tanh", x); }
 Tensor gelu(const Tensor& x) { return unary(UnOp::gelu, "gelu", x); }
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  NERVE_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '",
+              approximate, "'");
+  return approximate == "tanh" ? unary(UnOp::gelu_tanh, "gelu", x) : gelu(x);
+}
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   NERVE_CHECK(lo || hi, "clamp: at least one of min and max must be given");
   Params p{lo.value_or(0), hi.value_or(0), lo.has_value(), hi.has_value()};

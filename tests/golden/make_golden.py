@@ -143,7 +143,7 @@ OPS = {
     "leaky_relu": lambda x, p: F.leaky_relu(x[0], p.get("negative_slope", 0.01)),
     "sigmoid": lambda x, p: torch.sigmoid(x[0]),
     "tanh": lambda x, p: torch.tanh(x[0]),
-    "gelu": lambda x, p: F.gelu(x[0]),
+    "gelu": lambda x, p: F.gelu(x[0], approximate=p.get("approximate", "none")),
     "clamp": lambda x, p: torch.clamp(x[0], p.get("min"), p.get("max")),
     "sum": lambda x, p: torch.sum(x[0], dims_or_all(x[0], p), keepdim=bool(p.get("keepdim", 0)))
     if x[0].dim() or p.get("dims") else torch.sum(x[0]),
@@ -595,6 +595,8 @@ def fused():
     case("linear_relu_no_bias", "linear_relu", [randn(4, 3), randn(5, 3)])
     case("linear_relu_3d_input", "linear_relu", [randn(2, 3, 4), randn(3, 4), randn(3)])
     case("linear_relu_transposed", "linear_relu", [(randn(4, 3), "t"), (randn(2, 3), "t"), (randn(2), "s")])
+    case("gelu_tanh_2d", "gelu", [randn(3, 4) * 3], approximate="tanh")
+    case("gelu_tanh_transposed", "gelu", [(randn(3, 4), "t")], approximate="tanh")
 
 
 def main():

@@ -96,7 +96,8 @@ TEST(Layers, ActivationsAndFlatten) {
   EXPECT_TRUE(all_close(nn::Softmax(0)(x), softmax(x, 0), 0, 0));
   EXPECT_TRUE(all_close(nn::LogSoftmax()(x), log_softmax(x, 1), 0, 0));
   EXPECT_TRUE(all_close(sum(nn::Softmax()(x), {1}), ones({3}, DType::f64), 1e-12, 0));
-  EXPECT_NE(error_of([] { nn::GELU("tanh"); }), "");
+  EXPECT_TRUE(all_close(nn::GELU("tanh")(x), gelu(x, "tanh"), 0, 0));
+  EXPECT_EQ(error_of([] { nn::GELU("fast"); }), "GELU: approximate must be 'none' or 'tanh', got 'fast'");
   Tensor img = zeros({2, 3, 4, 5});
   EXPECT_EQ(nn::Flatten()(img).shape(), (Shape{2, 60}));
   EXPECT_EQ(nn::Flatten(0, 1)(img).shape(), (Shape{6, 4, 5}));

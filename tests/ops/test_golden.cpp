@@ -231,7 +231,7 @@ const std::map<std::string, OpFn>& dispatcher() {
       {"leaky_relu", NERVE_OP(leaky_relu(x[0], p.d("negative_slope", 0.01)))},
       {"sigmoid", NERVE_OP(sigmoid(x[0]))},
       {"tanh", NERVE_OP(tanh(x[0]))},
-      {"gelu", NERVE_OP(gelu(x[0]))},
+      {"gelu", NERVE_OP(p.has("approximate") ? gelu(x[0], p.s("approximate")) : gelu(x[0]))},
       {"clamp", NERVE_OP(clamp(x[0], p.opt("min"), p.opt("max")))},
       // reductions
       {"sum", NERVE_OP(sum(x[0], p.has("dims") ? p.shape("dims") : Shape{}, p.b("keepdim")))},

@@ -122,6 +122,7 @@ void unary(Table& t) {
     t.push_back({u.op, "noncontig", [fn](auto& x) { return T(fn(T(x[0]))); }, {u.gen({3, 4})}});
     t.push_back({u.op, "0d", [fn](auto& x) { return fn(x[0]); }, {u.gen({})}});
   }
+  t.push_back({"gelu", "tanh", [](auto& x) { return gelu(x[0], "tanh"); }, {R({3, 4}) * 2}});
   t.push_back({"leaky_relu", "default", [](auto& x) { return leaky_relu(x[0]); }, {away({2, 3})}});
   t.push_back({"leaky_relu", "slope_noncontig", [](auto& x) { return T(leaky_relu(T(x[0]), 0.3)); }, {away({3, 4})}});
   t.push_back({"clamp", "both", [](auto& x) { return clamp(x[0], -0.5, 0.5); }, {R({4, 5})}});

@@ -39,7 +39,7 @@ class Tanh : public Module {
   std::string type_name() const override { return "Tanh"; }
 };
 
-/// x * Phi(x), the exact (erf) form; approximate must be "none".
+/// x * Phi(x): the exact (erf) form, or approximate = "tanh" for PyTorch's tanh approximation.
 class GELU : public Module {
  public:
   explicit GELU(std::string approximate = "none");

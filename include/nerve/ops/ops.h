@@ -1,6 +1,7 @@
 // The op set (PyTorch names, argument orders and broadcasting). Every differentiable op records its backward.
 #pragma once
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,8 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact (erf) form, PyTorch's default
+/// approximate: "none" (the erf form) or "tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch.
+Tensor gelu(const Tensor& x, const std::string& approximate);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 
 // ---------------------------------------------------------------- reductions (dims empty = all dims)
