@@ -30,6 +30,19 @@ void LRScheduler::step() {
   last_lr_ = lrs;
 }
 
+void LRScheduler::load_state_dict(const LRSchedulerState& st) {
+  const size_t groups = optimizer_.param_groups().size();
+  NERVE_CHECK(st.base_lrs.size() == groups && (st.last_lr.empty() || st.last_lr.size() == groups),
+              "lr_scheduler.load_state_dict: the state has ", st.base_lrs.size(), " parameter groups, the optimizer ",
+              groups);
+  NERVE_CHECK(st.last_epoch >= -1 && st.step_count >= 0, "lr_scheduler.load_state_dict: invalid last_epoch ",
+              st.last_epoch, " or step count ", st.step_count);
+  last_epoch_ = st.last_epoch;
+  step_count_ = st.step_count;
+  base_lrs_ = st.base_lrs;
+  last_lr_ = st.last_lr;
+}
+
 // ------------------------------------------------------------------ StepLR
 StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
     : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
@@ -110,6 +123,16 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlate
   NERVE_CHECK(o.patience >= 0 && o.cooldown >= 0, "ReduceLROnPlateau: patience and cooldown must be >= 0");
   const double inf = std::numeric_limits<double>::infinity();
   best_ = o.mode == ReduceLROnPlateauOptions::Mode::min ? inf : -inf;
+}
+
+void ReduceLROnPlateau::load_state_dict(const State& s) {
+  NERVE_CHECK(s.num_bad_epochs >= 0 && s.cooldown_counter >= 0 && s.last_epoch >= 0,
+              "ReduceLROnPlateau.load_state_dict: counters must be >= 0, got ", s.num_bad_epochs, ", ",
+              s.cooldown_counter, ", ", s.last_epoch);
+  best_ = s.best;
+  num_bad_epochs_ = s.num_bad_epochs;
+  cooldown_counter_ = s.cooldown_counter;
+  last_epoch_ = s.last_epoch;
 }
 
 bool ReduceLROnPlateau::is_better(double a, double best) const {

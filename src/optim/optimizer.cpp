@@ -71,6 +71,17 @@ void Optimizer::step() {
   }
 }
 
+Tensor Optimizer::step(const std::function<Tensor()>& closure) {
+  NERVE_CHECK(static_cast<bool>(closure), type_name(), ".step: the closure is empty");
+  Tensor loss;
+  {
+    EnableGradGuard enable;  // the closure runs backward even when the caller is under no_grad
+    loss = closure();
+  }
+  step();
+  return loss;
+}
+
 void Optimizer::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
   for (auto& group : groups_)

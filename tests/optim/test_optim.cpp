@@ -237,3 +237,32 @@ TEST(ClipGrad, MatchesPyTorch) {
   p.set_grad(tensor({INFINITY, 1.f, 0.f, 0.f}));
   EXPECT_NE(error_of([&] { optim::clip_grad_norm_({p}, 1.0, 2.0, true); }), "");
 }
+
+// step(closure): the closure runs with gradients on (even under NoGradGuard), the update equals the plain
+// zero_grad / backward / step sequence, and the closure's loss is returned.
+TEST(Optim, StepWithClosure) {
+  manual_seed(2);
+  Tensor x = randn({8, 3}), y = randn({8, 1});
+  Tensor wa = randn({1, 3}).requires_grad_(), wb = wa.detach().clone().requires_grad_();
+  optim::Adam a({wa}, {.lr = 0.1}), b({wb}, {.lr = 0.1});
+  for (int i = 0; i < 3; ++i) {
+    Tensor la;
+    {
+      NoGradGuard g;
+      la = a.step([&] {
+        a.zero_grad();
+        Tensor l = mean((matmul(x, wa.t()) - y) * (matmul(x, wa.t()) - y));
+        l.backward();
+        return l;
+      });
+    }
+    b.zero_grad();
+    Tensor lb = mean((matmul(x, wb.t()) - y) * (matmul(x, wb.t()) - y));
+    lb.backward();
+    b.step();
+    EXPECT_EQ(la.item<float>(), lb.item<float>());
+    EXPECT_EQ(max(abs(wa - wb)).item<float>(), 0.0f);
+  }
+  EXPECT_TRUE(grad_enabled());
+  EXPECT_THROW(a.step(std::function<Tensor()>()), Error);
+}

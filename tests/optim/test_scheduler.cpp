@@ -96,3 +96,52 @@ TEST(Scheduler, WarmupThenDecayAndErrors) {
   EXPECT_EQ(error_of([&] { optim::ReduceLROnPlateau(opt, {.factor = 1.0}); }),
             "ReduceLROnPlateau: factor should be < 1.0, got 1");
 }
+
+// state_dict / load_state_dict: a schedule stopped after k steps and rebuilt on a restored optimizer continues
+// with exactly the lrs the uninterrupted one takes.
+TEST(Scheduler, StateDictResumesTheSchedule) {
+  using Make = std::function<std::unique_ptr<optim::LRScheduler>(optim::Optimizer&)>;
+  const std::vector<std::pair<const char*, Make>> makers = {
+      {"step", [](optim::Optimizer& o) { return std::make_unique<optim::StepLR>(o, 3, 0.5); }},
+      {"cos", [](optim::Optimizer& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 7, 0.01); }},
+      {"warmup", [](optim::Optimizer& o) { return std::make_unique<optim::LinearLR>(o, 0.1, 1.0, 6); }}};
+  for (const auto& [name, make] : makers) {
+    Tensor p = randn({3}).requires_grad_();
+    optim::SGD full({p}, {.lr = 0.2});
+    auto ref = make(full);
+    std::vector<double> want;
+    for (int i = 0; i < 12; ++i) {
+      ref->step();
+      want.push_back(full.lr());
+    }
+    // the same, interrupted after 5 steps
+    optim::SGD a({p}, {.lr = 0.2});
+    auto s1 = make(a);
+    for (int i = 0; i < 5; ++i) s1->step();
+    auto opt_state = a.state_dict();
+    auto sched_state = s1->state_dict();
+    optim::SGD b({p}, {.lr = 0.2});
+    auto s2 = make(b);
+    b.load_state_dict(opt_state);
+    s2->load_state_dict(sched_state);
+    EXPECT_EQ(s2->last_epoch(), 5) << name;
+    for (int i = 5; i < 12; ++i) {
+      s2->step();
+      EXPECT_NEAR(b.lr(), want[i], 1e-15) << name << " step " << i;
+    }
+  }
+  // ReduceLROnPlateau keeps its best metric and counters
+  Tensor q = randn({2}).requires_grad_();
+  optim::SGD o1({q}, {.lr = 1.0}), o2({q}, {.lr = 1.0});
+  optim::ReduceLROnPlateau r1(o1, {.factor = 0.5, .patience = 1});
+  for (double m : {1.0, 0.9, 0.95}) r1.step(m);
+  optim::ReduceLROnPlateau r2(o2, {.factor = 0.5, .patience = 1});
+  r2.load_state_dict(r1.state_dict());
+  o2.load_state_dict(o1.state_dict());
+  r1.step(0.95);
+  r2.step(0.95);  // the second bad epoch in a row: both reduce now
+  EXPECT_EQ(o1.lr(), 0.5);
+  EXPECT_EQ(o2.lr(), 0.5);
+  EXPECT_EQ(r2.best(), 0.9);
+  EXPECT_NE(error_of([&] { r2.load_state_dict({0.0, -1, 0, 0}); }), "");
+}

@@ -9,6 +9,13 @@
 
 namespace nerve::optim {
 
+/// What LRScheduler::state_dict() returns (PyTorch's scheduler state_dict, in memory; the hyper-parameters are
+/// constructor arguments, as with a PyTorch scheduler rebuilt before load_state_dict).
+struct LRSchedulerState {
+  int64_t last_epoch = -1, step_count = 0;
+  std::vector<double> base_lrs, last_lr;
+};
+
 /// Base of the epoch-indexed schedulers: step() advances last_epoch and sets each group's lr.
 class LRScheduler {
  public:
@@ -21,6 +28,11 @@ class LRScheduler {
   const std::vector<double>& get_last_lr() const { return last_lr_; }
   int64_t last_epoch() const { return last_epoch_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }
+  /// Where the schedule stands, to resume it later (together with the optimizer's state_dict):
+  ///   auto s = sched.state_dict(); ...  sched2.load_state_dict(s);  // then sched2.step() continues the schedule
+  LRSchedulerState state_dict() const { return {last_epoch_, step_count_, base_lrs_, last_lr_}; }
+  /// Restores it; the optimizer's lrs come from the optimizer's own load_state_dict (as in PyTorch).
+  void load_state_dict(const LRSchedulerState& state);
 
  protected:
   explicit LRScheduler(Optimizer& optimizer);
@@ -123,6 +135,13 @@ class ReduceLROnPlateau {
   std::vector<double> get_last_lr() const;
   double best() const { return best_; }
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
+  struct State {
+    double best;
+    int64_t num_bad_epochs, cooldown_counter, last_epoch;
+  };
+  /// Where the plateau detection stands (best metric, counters), to resume it later.
+  State state_dict() const { return {best_, num_bad_epochs_, cooldown_counter_, last_epoch_}; }
+  void load_state_dict(const State& s);
 
  private:
   bool is_better(double a, double best) const;

@@ -1,6 +1,7 @@
 // optim::Optimizer: parameter groups (params + hyper-parameters, PyTorch's param_groups), per-parameter state,
 // step() running one fused update loop per parameter, zero_grad, and in-memory state_dict/load_state_dict.
 #pragma once
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -55,6 +56,10 @@ class Optimizer {
   virtual std::string type_name() const = 0;
   /// Applies one update to every parameter that has a gradient.
   void step();
+  /// PyTorch's step(closure): evaluates closure() with gradients enabled (it computes the loss and calls
+  /// backward), then updates; returns the closure's loss.
+  ///   Tensor loss = opt.step([&] { opt.zero_grad(); Tensor l = F::mse_loss(model(x), y); l.backward(); return l; });
+  Tensor step(const std::function<Tensor()>& closure);
   /// Sets gradients to undefined (set_to_none, PyTorch's default) or to zero.
   void zero_grad(bool set_to_none = true);
   /// Adds a group; its missing options come from the defaults.
