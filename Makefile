@@ -1,10 +1,12 @@
 # make demo: install what is missing, build, train the Keras MNIST program on Fashion-MNIST.  make test: the same, then the whole suite
-# (Release build, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer).
+# (Release build, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then the thread
+# pool and threaded GEMM tests under ThreadSanitizer).
 JOBS ?= $(shell nproc)
 BUILD := build
 ASAN := build-asan
+TSAN := build-tsan
 
-.PHONY: deps build demo test test-release test-asan bench clean
+.PHONY: deps build demo test test-release test-asan test-tsan bench clean
 deps:
 	@bash tools/install_deps.sh
 
@@ -15,7 +17,7 @@ build: deps
 demo: build
 	@$(BUILD)/examples/mnist_mlp
 
-test: test-release test-asan
+test: test-release test-asan test-tsan
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -26,9 +28,16 @@ test-asan: deps
 	@cmake --build $(ASAN) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS) -L unit
 
+# ThreadSanitizer on the core tests (the pool, parallel_for, the tiled GEMM on 1-4 threads): only test_core is built
+test-tsan: deps
+	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+	  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DNERVE_BUILD_EXAMPLES=OFF -DNERVE_BUILD_BENCH=OFF > /dev/null
+	@cmake --build $(TSAN) -j $(JOBS) --target test_core
+	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/test_core
+
 bench: build
 	@bash tools/install_deps.sh bench
 	@bash bench/run_all.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(TSAN)
