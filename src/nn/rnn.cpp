@@ -61,8 +61,9 @@ class RnnLayerBackward : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor x = x_.unpack(this), h0 = h0_.unpack(this), c0 = c0_.unpack(this);
     Tensor w_ih = w_ih_.unpack(this), w_hh = w_hh_.unpack(this), y = y_.unpack(this);
+    const DType dt = w_ih.dtype();
     auto grad_in = [&](size_t i) {
-      return i < grads.size() && grads[i].defined() ? grads[i].to(x.dtype()).contiguous() : Tensor();
+      return i < grads.size() && grads[i].defined() ? grads[i].to(dt).contiguous() : Tensor();
     };
     Tensor dy = grad_in(0), dhn = grad_in(1), dcn = grad_in(2);
     auto need = [&](size_t i) { return i < next_edges.size() && next_edges[i].fn != nullptr; };
@@ -71,17 +72,17 @@ class RnnLayerBackward : public Node {
     // sums of the gate gradients: two products with the table instead of two with every token)
     const bool table = ids_.defined();
     Tensor emb = table ? table_.unpack(this) : Tensor();
-    Tensor dx = need(0) && !table ? empty(x.shape(), x.dtype()) : Tensor();
-    Tensor dtable = table && (need(0) || need(3)) ? empty({emb.shape()[0], w_ih.shape()[0]}, x.dtype()) : Tensor();
-    Tensor dh0 = need(1) ? empty(state, x.dtype()) : Tensor();
-    Tensor dc0 = need(2) ? empty(state, x.dtype()) : Tensor();
-    Tensor dw_ih = need(3) ? empty(w_ih.shape(), x.dtype()) : Tensor();
-    Tensor demb = table && need(0) ? empty(emb.shape(), x.dtype()) : Tensor();
-    Tensor dw_hh = need(4) ? empty(w_hh.shape(), x.dtype()) : Tensor();
-    Tensor db_ih = need(5) ? empty({w_ih.shape()[0]}, x.dtype()) : Tensor();
-    Tensor db_hh = need(6) ? empty({w_ih.shape()[0]}, x.dtype()) : Tensor();
-    Tensor work = empty({cpu::rnn_backward_workspace(to_cell(mode_), dims_)}, x.dtype());
-    visit_floating(x.dtype(), name(), [&](auto tag) {
+    Tensor dx = need(0) && !table ? empty(x.shape(), dt) : Tensor();
+    Tensor dtable = table && (need(0) || need(3)) ? empty({emb.shape()[0], w_ih.shape()[0]}, dt) : Tensor();
+    Tensor dh0 = need(1) ? empty(state, dt) : Tensor();
+    Tensor dc0 = need(2) ? empty(state, dt) : Tensor();
+    Tensor dw_ih = need(3) ? empty(w_ih.shape(), dt) : Tensor();
+    Tensor demb = table && need(0) ? empty(emb.shape(), dt) : Tensor();
+    Tensor dw_hh = need(4) ? empty(w_hh.shape(), dt) : Tensor();
+    Tensor db_ih = need(5) ? empty({w_ih.shape()[0]}, dt) : Tensor();
+    Tensor db_hh = need(6) ? empty({w_ih.shape()[0]}, dt) : Tensor();
+    Tensor work = empty({cpu::rnn_backward_workspace(to_cell(mode_), dims_)}, dt);
+    visit_floating(dt, name(), [&](auto tag) {
       using T = decltype(tag);
       cpu::RnnParams<T> p{w_ih.data<T>(), w_hh.data<T>(), nullptr, nullptr};
       cpu::RnnGrads<T> g{mut_ptr<T>(dx),    mut_ptr<T>(dh0),   mut_ptr<T>(dc0),  table ? nullptr : mut_ptr<T>(dw_ih),
@@ -91,7 +92,7 @@ class RnnLayerBackward : public Node {
         g.ids = ids_.data<int64_t>();
         g.vocab = emb.shape()[0];
       }
-      cpu::rnn_backward<T>(to_cell(mode_), dims_, x.data<T>(), p, ptr<T>(h0), ptr<T>(c0), y.data<T>(),
+      cpu::rnn_backward<T>(to_cell(mode_), dims_, ptr<T>(x), p, ptr<T>(h0), ptr<T>(c0), y.data<T>(),
                            ptr<T>(gates_), ptr<T>(cells_), ptr<T>(dy), ptr<T>(dhn), ptr<T>(dcn), g,
                            work.data<T>());
       if (dtable.defined()) {
@@ -191,7 +192,9 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
     cpu::rnn_forward<T>(cell, dims, x.data<T>(), p, ptr<T>(h0), ptr<T>(c0), out);
   });
   if (grad) {
-    auto node = make_node<RnnLayerBackward>(mode, dims, x, h0, c0, w1, w2, r.output, gates, cells, lookup);
+    // an embedding-fed layer's backward never reads x (its products go through the table): not kept
+    auto node = make_node<RnnLayerBackward>(mode, dims, lookup ? Tensor() : x, h0, c0, w1, w2, r.output, gates, cells,
+                                            lookup);
     std::vector<Tensor*> outs{&r.output, &r.h_n};
     if (mode == RnnMode::lstm) outs.push_back(&r.c_n);
     set_history(node, std::vector<Tensor>{lookup ? lookup->weight : x, h0, c0, w1, w2, b1, b2}, outs);
