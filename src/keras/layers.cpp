@@ -50,6 +50,12 @@ class DenseLayer : public Layer {
     if (act_ == "relu") return linear_relu(x, weight, bias);  // one fused op: no separate ReLU pass or node
     return apply_activation(act_, forward_logits(x));
   }
+  Tensor forward_u8(const Tensor& x, double scale, double offset, bool logits) override {
+    if (weight.dtype() != DType::f32) return Tensor();
+    const bool relu = !logits && act_ == "relu";
+    Tensor y = linear_u8(x, scale, offset, weight, bias, relu);
+    return logits || relu ? y : apply_activation(act_, y);
+  }
   std::string activation() const override { return act_; }
   std::string type_name() const override { return "Dense"; }
   std::string keras_name() const override { return "dense"; }
@@ -75,6 +81,7 @@ class FlattenLayer : public Layer {
     return {numel(in)};
   }
   Tensor forward(const Tensor& x) override { return x.dim() <= 1 ? x.reshape({-1, 1}) : flatten(x, 1); }
+  bool is_flatten() const override { return true; }
   std::string type_name() const override { return "Flatten"; }
   std::string keras_name() const override { return "flatten"; }
 };
@@ -133,6 +140,7 @@ class RescalingLayer : public Layer {
     y = y * scale_;
     return offset_ == 0.0 ? y : y + offset_;
   }
+  std::optional<std::pair<double, double>> rescaling() const override { return std::make_pair(scale_, offset_); }
   std::string type_name() const override { return "Rescaling"; }
   std::string keras_name() const override { return "rescaling"; }
 

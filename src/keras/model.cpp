@@ -131,18 +131,31 @@ optim::Optimizer& Sequential::optimizer() {
   return *optimizer_;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::run_layers(const Tensor& x, bool logits) {
   Tensor h = x;
-  for (auto& l : layers_) h = l->forward(h);
+  const size_t n = layers_.size();
+  for (size_t i = 0; i < n; ++i) {
+    // uint8 input, Rescaling, Flatten..., Dense: one fused op (each thread scales the pixels it multiplies)
+    if (h.dtype() == DType::u8 && layers_[i]->rescaling()) {
+      auto [scale, offset] = *layers_[i]->rescaling();
+      size_t j = i + 1;
+      Tensor f = h;
+      while (j < n && layers_[j]->is_flatten()) f = layers_[j++]->forward(f);
+      Tensor y = j < n ? layers_[j]->forward_u8(f, scale, offset, logits && j + 1 == n) : Tensor();
+      if (y.defined()) {
+        h = y;
+        i = j;
+        continue;
+      }
+    }
+    h = logits && i + 1 == n ? layers_[i]->forward_logits(h) : layers_[i]->forward(h);
+  }
   return h;
 }
 
-Tensor Sequential::forward_for_loss(const Tensor& x) {
-  if (!fused_) return forward(x);
-  Tensor h = x;
-  for (size_t i = 0; i + 1 < layers_.size(); ++i) h = layers_[i]->forward(h);
-  return layers_.back()->forward_logits(h);
-}
+Tensor Sequential::forward(const Tensor& x) { return run_layers(x, false); }
+
+Tensor Sequential::forward_for_loss(const Tensor& x) { return run_layers(x, fused_); }
 
 // ------------------------------------------------------------------ loss and metrics
 Tensor Sequential::compute_loss(const Tensor& out, const Tensor& y) const {

@@ -133,22 +133,28 @@ template <class T>
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, bool relu) {
   int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
   T* py = y.data<T>();
-  if (bias.defined())  // the bias rows are written by the thread that computes them
+  if constexpr (std::is_same_v<T, float>) {  // bias and ReLU applied by each tile to its own rows, in cache
+    cpu::gemm_ex(false, true, N, out, in, 1.f, x.data<T>(), in, w.data<T>(), in, 0.f, py, out,
+                 {.bias = bias.defined() ? bias.data<T>() : nullptr, .relu = relu});
+    return;
+  }
+  if (bias.defined())
     cpu::gemm_bias(false, true, N, out, in, x.data<T>(), in, w.data<T>(), in, bias.data<T>(), py, out);
   else
     cpu::gemm(false, true, N, out, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), py, out);
   if (relu)
     parallel_for(N * out, kParallelGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) py[i] = py[i] > T(0) ? py[i] : T(0);  // NaN stays NaN, as torch.relu
+      for (int64_t i = b; i < e; ++i) py[i] = py[i] < T(0) ? T(0) : py[i];  // NaN stays NaN, as torch.relu
     });
 }
 
 // The backward of linear and of linear_relu (which also saves its output y: the gradient passes where y > 0).
 class LinearBackward : public Node {
  public:
-  LinearBackward(const Tensor& x, const Tensor& w, const Tensor& relu_out = Tensor())
-      : x_(x), w_(w), relu_(relu_out.defined()) {
+  LinearBackward(const Tensor& x, const Tensor& w, const Tensor& relu_out = Tensor(), float scale = 1.f,
+                 float offset = 0.f, uint64_t u8_tag = 0)
+      : x_(x), w_(w), relu_(relu_out.defined()), scale_(scale), offset_(offset), u8_tag_(u8_tag) {
     if (relu_) y_ = SavedTensor(relu_out, true);
   }
   const char* name() const override { return relu_ ? "LinearReluBackward" : "LinearBackward"; }
@@ -159,6 +165,26 @@ class LinearBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor g = grads[0].contiguous();
+    // f32 ReLU layer whose input needs no gradient (a first layer): each dW tile masks its own columns of g and
+    // sums them for the bias gradient, so the thread that wrote those outputs in the forward reads them again
+    if (relu_ && g.dtype() == DType::f32 && !next_edges[0].fn) {
+      Tensor x = x_.unpack(this), w = w_.unpack(this), y = y_.unpack(this), gw, gb;
+      const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+      const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
+      if (want_b) gb = empty({out}, DType::f32);
+      if (next_edges[1].fn) {
+        gw = empty(w.shape(), w.dtype());
+        const cpu::U8Operand u{x.dtype() == DType::u8 ? x.data<uint8_t>() : nullptr, scale_, offset_, u8_tag_};
+        cpu::gemm_ex(true, false, out, in, N, 1.f, g.data<float>(), out,
+                     x.dtype() == DType::u8 ? nullptr : x.data<float>(), in, 0.f, gw.data<float>(), in,
+                     {.b_u8 = x.dtype() == DType::u8 ? &u : nullptr,
+                      .a_relu_mask = y.data<float>(),
+                      .a_row_sums = want_b ? gb.data<float>() : nullptr});
+      } else if (want_b) {
+        gb = sum(where(gt(y, zeros_like(y)), g, zeros_like(g)), {0});
+      }
+      return {Tensor(), gw, gb};
+    }
     if (relu_) {
       Tensor y = y_.unpack(this), masked = empty(g.shape(), g.dtype());
       visit_floating(g.dtype(), name(), [&](auto tag) {
@@ -177,6 +203,16 @@ class LinearBackward : public Node {
     int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
     visit_floating(g.dtype(), "linear", [&](auto tag) {
       using T = decltype(tag);
+      if (x.dtype() == DType::u8) {  // linear_u8: x is scale * u + offset, and has no gradient
+        if constexpr (std::is_same_v<T, float>) {
+          gw = empty(w.shape(), w.dtype());
+          const cpu::U8Operand u{x.data<uint8_t>(), scale_, offset_, u8_tag_};
+          cpu::gemm_ex(true, false, out, in, N, 1.f, g.data<T>(), out, nullptr, in, 0.f, gw.data<T>(), in,
+                       {.b_u8 = &u});
+        }
+        if (next_edges.size() > 2 && next_edges[2].fn) gb = sum(g, {0});
+        return;
+      }
       if (next_edges[0].fn) {  // dx (N, in) = g (N, out) @ W (out, in)
         gx = empty(x.shape(), x.dtype());
         cpu::gemm(false, false, N, in, out, T(1), g.data<T>(), out, w.data<T>(), in, T(0), gx.data<T>(), in);
@@ -193,6 +229,8 @@ class LinearBackward : public Node {
  private:
   SavedTensor x_, w_, y_;
   bool relu_;
+  float scale_, offset_;  // a uint8 x (linear_u8) is read as scale * x + offset
+  uint64_t u8_tag_;       // the forward's conversion of x (unpack() has checked x is unchanged since)
 };
 
 Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool relu) {
@@ -230,6 +268,43 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { return linear_impl(x, weight, bias, false); }
+
+Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& weight, const Tensor& bias,
+                 bool relu) {
+  NERVE_CHECK(x_in.dtype() == DType::u8, "linear_u8: input must be uint8, got ", detail::describe(x_in));
+  NERVE_CHECK(x_in.dim() >= 1 && weight.dim() == 2 && x_in.shape().back() == weight.shape()[1],
+              "linear_u8: expected input (..., in_features) and weight (out_features, in_features), got input ",
+              detail::describe(x_in), ", weight ", detail::describe(weight));
+  if (weight.dtype() != DType::f32) {  // f64 (gradient checks): the composite, same math
+    Tensor xf = x_in.to(weight.dtype()) * scale;
+    if (offset != 0.0) xf = xf + offset;
+    return relu ? linear_relu(xf, weight, bias) : linear(xf, weight, bias);
+  }
+  int64_t in = weight.shape()[1], out = weight.shape()[0];
+  if (bias.defined())
+    NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == out && bias.dtype() == weight.dtype(),
+                "linear_u8: bias must be (", out, ") f32, got ", detail::describe(bias));
+  Tensor x = (x_in.dim() == 2 ? x_in : reshape(x_in, {-1, in})).contiguous();
+  Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+  const int64_t N = x.shape()[0];
+  Tensor y = empty({N, out}, DType::f32);
+  const cpu::U8Operand u{x.data<uint8_t>(), static_cast<float>(scale), static_cast<float>(offset),
+                        cpu::new_u8_operand_tag()};
+  cpu::gemm_ex(false, true, N, out, in, 1.f, nullptr, in, w.data<float>(), in, 0.f, y.data<float>(), out,
+               {.bias = b.defined() ? b.data<float>() : nullptr, .relu = relu, .a_u8 = &u});
+  bool need = b.defined() ? any_requires_grad({&w, &b}) : any_requires_grad({&w});
+  if (need) {
+    auto node = make_node<LinearBackward>(x, w, relu ? y : Tensor(), u.scale, u.offset, u.tag);
+    if (b.defined())
+      set_history(node, {&x, &w, &b}, {&y});
+    else
+      set_history(node, {&x, &w}, {&y});
+  }
+  if (x_in.dim() == 2) return y;
+  Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
+  os.push_back(out);
+  return reshape(y, os);
+}
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return linear_impl(x, weight, bias, true);

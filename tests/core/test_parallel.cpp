@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <string>
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -203,5 +205,84 @@ TEST(Parallel, GemmTilesEqualTheReference) {
           EXPECT_LT(worst_b, 2e-4 * std::sqrt(double(c.K))) << "gemm_bias " << threads << " threads, " << c.M << "x"
                                                            << c.N << "x" << c.K << " ta=" << ta << " tb=" << tb;
         }
+  }
+}
+
+// gemm_ex's extras against the reference loop on the same tiling paths: uint8 operands (A or B, each tile
+// converting its own copy), the ReLU epilogue (NaN kept, as torch.relu), and A read through a ReLU mask with the
+// row sums of the masked op(A) (a first layer's bias gradient).
+TEST(Parallel, GemmExtrasEqualTheReference) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::uniform_int_distribution<int> byte(0, 255);
+  struct Case {
+    int64_t M, N, K;
+  };
+  const Case cases[] = {{32, 128, 784}, {128, 784, 32}, {1, 512, 1024}, {3, 300, 900}, {200, 40, 300}};
+  const float scale = 1.f / 255, offset = -0.25f;
+  for (int threads : {1, 2, 3}) {
+    ThreadsGuard g(threads);
+    for (const Case& c : cases)
+      for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb) {
+          const int64_t lda = ta ? c.M : c.K, ldb = (tb ? c.K : c.N) + 5, ldc = c.N + 2;
+          const int64_t na = (ta ? c.K : c.M) * lda, nb = (tb ? c.N : c.K) * ldb;
+          std::vector<uint8_t> Au(na), Bu(nb);
+          std::vector<float> A(na), B(nb), Af(na), Bf(nb), mask(na), bias(c.N);
+          for (int64_t i = 0; i < na; ++i) {
+            Au[i] = uint8_t(byte(rng)), Af[i] = Au[i] * scale + offset, A[i] = u(rng);
+            mask[i] = i % 3 == 0 ? 0.f : u(rng);  // zeros, negatives and positives
+          }
+          for (int64_t i = 0; i < nb; ++i) Bu[i] = uint8_t(byte(rng)), Bf[i] = Bu[i] * scale + offset, B[i] = u(rng);
+          for (float& x : bias) x = u(rng);
+          const std::string what = std::to_string(threads) + " threads, " + std::to_string(c.M) + "x" +
+                                   std::to_string(c.N) + "x" + std::to_string(c.K) + " ta=" + std::to_string(ta) +
+                                   " tb=" + std::to_string(tb);
+          auto worst = [&](const std::vector<float>& X, const std::vector<float>& Y) {
+            double w = 0;
+            for (size_t q = 0; q < X.size(); ++q) {
+              if (std::isnan(X[q]) != std::isnan(Y[q])) return 1e30;
+              if (!std::isnan(X[q])) w = std::max(w, std::abs(double(X[q]) - Y[q]));
+            }
+            return w;
+          };
+          const double tol = 2e-4 * std::sqrt(double(c.K));
+          // uint8 A (the same conversion the tag lets a later call skip) and uint8 B, with bias and ReLU
+          const cpu::U8Operand ua{Au.data(), scale, offset, cpu::new_u8_operand_tag()}, ub{Bu.data(), scale, offset};
+          std::vector<float> C(c.M * ldc, 3.f), R(c.M * ldc, 3.f);
+          for (int rep = 0; rep < 2; ++rep) {  // rep 1: the tagged conversion is reused
+            cpu::gemm_ex(ta, tb, c.M, c.N, c.K, 1.f, nullptr, lda, B.data(), ldb, 0.f, C.data(), ldc,
+                         {.bias = bias.data(), .relu = true, .a_u8 = &ua});
+            for (int64_t i = 0; i < c.M; ++i) std::copy(bias.begin(), bias.end(), R.begin() + i * ldc);
+            cpu::gemm_reference(ta, tb, c.M, c.N, c.K, 1.f, Af.data(), lda, B.data(), ldb, 1.f, R.data(), ldc);
+            for (int64_t i = 0; i < c.M; ++i)
+              for (int64_t j = 0; j < c.N; ++j) R[i * ldc + j] = std::max(R[i * ldc + j], 0.f);
+            EXPECT_LT(worst(C, R), tol) << "u8 A, bias, relu, rep " << rep << ", " << what;
+          }
+          std::fill(C.begin(), C.end(), 3.f), std::fill(R.begin(), R.end(), 3.f);
+          cpu::gemm_ex(ta, tb, c.M, c.N, c.K, 0.5f, A.data(), lda, nullptr, ldb, 0.25f, C.data(), ldc, {.b_u8 = &ub});
+          cpu::gemm_reference(ta, tb, c.M, c.N, c.K, 0.5f, A.data(), lda, Bf.data(), ldb, 0.25f, R.data(), ldc);
+          EXPECT_LT(worst(C, R), tol) << "u8 B, " << what;
+          // A through a ReLU mask, with the row sums of the masked op(A)
+          std::vector<float> Am(na), sums(c.M, 9.f), rsums(c.M, 0.f);
+          for (int64_t i = 0; i < na; ++i) Am[i] = mask[i] > 0.f ? A[i] : 0.f;
+          for (int64_t i = 0; i < c.M; ++i)
+            for (int64_t k = 0; k < c.K; ++k) rsums[i] += ta ? Am[k * lda + i] : Am[i * lda + k];
+          std::fill(C.begin(), C.end(), 3.f), std::fill(R.begin(), R.end(), 3.f);
+          cpu::gemm_ex(ta, tb, c.M, c.N, c.K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), ldc,
+                       {.a_relu_mask = mask.data(), .a_row_sums = sums.data()});
+          cpu::gemm_reference(ta, tb, c.M, c.N, c.K, 1.f, Am.data(), lda, B.data(), ldb, 0.f, R.data(), ldc);
+          EXPECT_LT(worst(C, R), tol) << "masked A, " << what;
+          EXPECT_LT(worst(sums, rsums), 1e-4 * std::sqrt(double(c.K))) << "row sums, " << what;
+        }
+  }
+  // the ReLU epilogue keeps NaN (torch.relu(nan) is nan) and zeroes negatives, on the C^T path and the plain one
+  for (int tb = 0; tb < 2; ++tb) {
+    std::vector<float> A{1.f, 0.f, 0.f, 1.f}, B{-2.f, 3.f, 4.f, -5.f}, bias{NAN, 0.f}, C(4);
+    cpu::gemm_ex(false, tb, 2, 2, 2, 1.f, A.data(), 2, B.data(), 2, 0.f, C.data(), 2,
+                 {.bias = bias.data(), .relu = true});
+    EXPECT_TRUE(std::isnan(C[0]) && std::isnan(C[2])) << tb;
+    EXPECT_GT(C[1], 0.f) << tb;
+    EXPECT_EQ(C[3], 0.f) << tb;
   }
 }

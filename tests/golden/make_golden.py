@@ -161,6 +161,8 @@ OPS = {
     "matmul": lambda x, p: torch.matmul(x[0], x[1]),
     "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
     "linear_relu": lambda x, p: torch.relu(F.linear(x[0], x[1], x[2] if len(x) > 2 else None)),
+    "linear_u8": lambda x, p: (torch.relu if p.get("relu", False) else (lambda t: t))(
+        F.linear(x[0].to(x[1].dtype) * p["scale"] + p["offset"], x[1], x[2] if len(x) > 2 else None)),
     "where": lambda x, p: torch.where(x[0], x[1], x[2]),
     "masked_fill": lambda x, p: torch.masked_fill(x[0], x[1], p["value"]),
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
@@ -597,6 +599,13 @@ def fused():
     case("linear_relu_transposed", "linear_relu", [(randn(4, 3), "t"), (randn(2, 3), "t"), (randn(2), "s")])
     case("gelu_tanh_2d", "gelu", [randn(3, 4) * 3], approximate="tanh")
     case("gelu_tanh_transposed", "gelu", [(randn(3, 4), "t")], approximate="tanh")
+    # linear_u8: raw bytes scaled inside the product (Keras's Rescaling fused into Dense)
+    def u8(*shape):
+        return torch.randint(0, 256, shape, dtype=torch.uint8)
+    case("linear_u8_relu", "linear_u8", [u8(5, 7), randn(4, 7), randn(4)], scale=1 / 255, offset=-0.5, relu=True)
+    case("linear_u8_no_bias_3d", "linear_u8", [u8(2, 3, 6), randn(4, 6)], scale=0.02, offset=0.0, relu=False)
+    case("linear_u8_transposed_weight", "linear_u8", [u8(4, 5), (randn(3, 5), "t"), randn(3)], scale=1 / 127.5,
+         offset=-1.0, relu=True)
 
 
 def main():

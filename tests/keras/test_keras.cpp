@@ -218,3 +218,34 @@ TEST(Keras, RescalingOfBytesEqualsTheComposite) {
   }
   set_num_threads(prev);
 }
+
+// uint8 images into Rescaling -> Flatten -> Dense run as one fused op (linear_u8); the model trains and predicts
+// as the same model fed the images as floats (the unfused path), with the last layer fused too
+// (Rescaling -> Flatten -> Dense(softmax): the logits path), on 1 and 2 threads.
+TEST(Keras, RescalingFusedIntoDenseTrainsAsTheUnfusedModel) {
+  const int prev = get_num_threads();
+  for (int threads : {1, 2})
+    for (bool deep : {true, false}) {
+      set_num_threads(threads);
+      manual_seed(5);
+      Tensor x = randint(0, 256, {96, 6, 7}, DType::u8), y = randint(0, 3, {96});
+      auto make = [&] {
+        manual_seed(77);
+        std::vector<keras::LayerPtr> layers{keras::Rescaling(1.0 / 255, -0.5, Shape{6, 7}), keras::Flatten()};
+        if (deep) layers.push_back(keras::Dense(16, "relu"));
+        layers.push_back(keras::Dense(3, "softmax"));
+        auto m = std::make_unique<keras::Sequential>(layers);
+        m->compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+        return m;
+      };
+      auto fused = make(), plain = make();
+      auto hf = fused->fit(x, y, {.epochs = 3, .batch_size = 16, .verbose = 0, .shuffle = false});
+      auto hp = plain->fit(x.to(DType::f32), y, {.epochs = 3, .batch_size = 16, .verbose = 0, .shuffle = false});
+      for (size_t e = 0; e < 3; ++e)
+        EXPECT_NEAR(hf.history["loss"][e], hp.history["loss"][e], 1e-5) << threads << " " << deep << " " << e;
+      Tensor pf = fused->predict(x), pp = plain->predict(x.to(DType::f32));
+      EXPECT_LE(max(abs(pf - pp)).item<double>(), 1e-5) << threads << " " << deep;
+      EXPECT_LE(max(abs(sum(pf, {1}) - 1.0)).item<double>(), 1e-5);  // predict applies the softmax
+    }
+  set_num_threads(prev);
+}

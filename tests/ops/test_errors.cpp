@@ -145,22 +145,73 @@ TEST(OpErrors, InPlace) {
 
 // The fused linear_relu equals relu(linear(...)) in value and in every gradient, on a product large enough for the
 // threaded GEMM paths, with the same error messages as linear.
+// Without a gradient for x (a first layer) each dW tile applies the ReLU mask and sums the bias gradient itself.
 TEST(Fused, LinearReluEqualsTheComposite) {
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 3})
+    for (bool x_grad : {true, false}) {
+      const int prev = get_num_threads();
+      set_num_threads(threads);
+      manual_seed(9);
+      Tensor x = randn({48, 300}), w = randn({200, 300}) * 0.1, b = randn({200});
+      std::vector<Tensor> a{x.clone().requires_grad_(x_grad), w.clone().requires_grad_(), b.clone().requires_grad_()};
+      std::vector<Tensor> c{x.clone().requires_grad_(x_grad), w.clone().requires_grad_(), b.clone().requires_grad_()};
+      Tensor ya = linear_relu(a[0], a[1], a[2]), yc = relu(linear(c[0], c[1], c[2]));
+      Tensor gout = randn(ya.shape());
+      sum(ya * gout).backward();
+      sum(yc * gout).backward();
+      EXPECT_LE(max(abs(ya - yc)).item<double>(), 0.0) << threads;
+      for (int i = x_grad ? 0 : 1; i < 3; ++i)  // the fused bias sum may add in another order
+        EXPECT_LE(max(abs(a[i].grad() - c[i].grad())).item<double>(), i == 2 ? 1e-5 : 0.0) << threads << " " << i;
+      EXPECT_STREQ(ya.grad_fn()->name(), "LinearReluBackward");
+      set_num_threads(prev);
+    }
+  EXPECT_THROW(linear_relu(randn({2, 3}), randn({4, 5})), Error);
+}
+
+// linear_u8 (Rescaling fused into Dense) equals the cast, scale, offset and linear (+ ReLU) in value and in the
+// weight and bias gradients, on 1-3 threads (row tiles, C^T tiles, the GEMV split), with and without bias and
+// ReLU, for 2-D and 3-D inputs; twice in a row on new bytes (the per-thread conversion is not reused stale).
+TEST(Fused, LinearU8EqualsTheComposite) {
+  for (int threads : {1, 2, 3}) {
     const int prev = get_num_threads();
     set_num_threads(threads);
-    manual_seed(9);
-    Tensor x = randn({48, 300}), w = randn({200, 300}) * 0.1, b = randn({200});
-    std::vector<Tensor> a{x.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_()};
-    std::vector<Tensor> c{x.clone().requires_grad_(), w.clone().requires_grad_(), b.clone().requires_grad_()};
-    Tensor ya = linear_relu(a[0], a[1], a[2]), yc = relu(linear(c[0], c[1], c[2]));
-    Tensor gout = randn(ya.shape());
-    sum(ya * gout).backward();
-    sum(yc * gout).backward();
-    EXPECT_LE(max(abs(ya - yc)).item<double>(), 0.0) << threads;
-    for (int i = 0; i < 3; ++i) EXPECT_LE(max(abs(a[i].grad() - c[i].grad())).item<double>(), 0.0) << threads << " " << i;
-    EXPECT_STREQ(ya.grad_fn()->name(), "LinearReluBackward");
+    manual_seed(21);
+    for (const Shape& xs : {Shape{48, 300}, Shape{1, 300}, Shape{4, 6, 300}})
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool relu = variant & 1, has_bias = variant & 2;
+        Tensor w = randn({200, 300}) * 0.1, b = randn({200});
+        std::vector<Tensor> a{w.clone().requires_grad_(), b.clone().requires_grad_()};
+        std::vector<Tensor> c{w.clone().requires_grad_(), b.clone().requires_grad_()};
+        for (int rep = 0; rep < 2; ++rep) {
+          Tensor x = randint(0, 256, xs, DType::u8);
+          Tensor ya = linear_u8(x, 1.0 / 255, -0.25, a[0], has_bias ? a[1] : Tensor(), relu);
+          Tensor lc = linear(x.to(DType::f32) * (1.0 / 255) + (-0.25), c[0], has_bias ? c[1] : Tensor());
+          Tensor yc = relu ? nerve::relu(lc) : lc;
+          ASSERT_EQ(ya.shape(), yc.shape());
+          Tensor gout = randn(ya.shape());
+          sum(ya * gout).backward();
+          sum(yc * gout).backward();
+          const std::string what = std::to_string(threads) + " threads, " + to_string(xs) + " relu " +
+                                   std::to_string(relu) + " bias " + std::to_string(has_bias);
+          EXPECT_LE(max(abs(ya - yc)).item<double>(), 1e-4) << what;
+          EXPECT_LE(max(abs(a[0].grad() - c[0].grad())).item<double>(), 1e-3) << what;
+          if (has_bias) {
+            EXPECT_LE(max(abs(a[1].grad() - c[1].grad())).item<double>(), 1e-4) << what;
+          }
+        }
+      }
     set_num_threads(prev);
   }
-  EXPECT_THROW(linear_relu(randn({2, 3}), randn({4, 5})), Error);
+  // no gradient flows into the bytes; bad inputs are errors that name the shapes
+  Tensor w = randn({4, 3}).requires_grad_();
+  EXPECT_FALSE(linear_u8(randint(0, 256, {2, 3}, DType::u8), 1.0, 0.0, w).grad_fn() == nullptr);
+  expect_error("linear_u8", [&] { linear_u8(randn({2, 3}), 1.0, 0.0, w); }, {"uint8", "[2, 3]"});
+  expect_error("linear_u8", [&] { linear_u8(randint(0, 256, {2, 5}, DType::u8), 1.0, 0.0, w); }, {"[2, 5]", "[4, 3]"});
+  expect_error("linear_u8", [&] { linear_u8(randint(0, 256, {2, 3}, DType::u8), 1.0, 0.0, w, randn({5})); },
+               {"(4)", "[5]"});
+  // the saved bytes modified in place before backward: an error, not a stale gradient
+  Tensor x = randint(0, 256, {2, 3}, DType::u8);
+  Tensor y = linear_u8(x, 1.0, 0.0, w, Tensor(), true);
+  x.fill_(3);
+  EXPECT_THROW(sum(y).backward(), Error);
 }

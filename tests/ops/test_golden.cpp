@@ -252,6 +252,8 @@ const std::map<std::string, OpFn>& dispatcher() {
       {"matmul", NERVE_OP(matmul(x[0], x[1]))},
       {"linear", NERVE_OP(x.size() > 2 ? linear(x[0], x[1], x[2]) : linear(x[0], x[1]))},
       {"linear_relu", NERVE_OP(x.size() > 2 ? linear_relu(x[0], x[1], x[2]) : linear_relu(x[0], x[1]))},
+      {"linear_u8", NERVE_OP(linear_u8(x[0], p.d("scale"), p.d("offset"), x[1], x.size() > 2 ? x[2] : Tensor(),
+                                       p.b("relu")))},
       // selection and indexing
       {"where", NERVE_OP(where(x[0], x[1], x[2]))},
       {"masked_fill", NERVE_OP(masked_fill(x[0], x[1], p.d("value")))},

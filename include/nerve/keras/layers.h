@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nerve/nn/module.h"
 
@@ -20,6 +21,15 @@ class Layer : public nn::Module {
   virtual std::string activation() const { return ""; }
   /// Forward without the final activation (only meaningful when activation() is not empty).
   virtual Tensor forward_logits(const Tensor& x) { return forward(x); }
+  /// (scale, offset) if this is a Rescaling layer.
+  virtual std::optional<std::pair<double, double>> rescaling() const { return std::nullopt; }
+  /// True for Flatten (a reshape: a Rescaling before it can still fuse with the layer after it).
+  virtual bool is_flatten() const { return false; }
+  /// forward(x * scale + offset) for uint8 x in one fused op (Rescaling fused into Dense), without the final
+  /// activation if `logits`; an undefined Tensor where the layer has no such path.
+  virtual Tensor forward_u8(const Tensor& /*x*/, double /*scale*/, double /*offset*/, bool /*logits*/) {
+    return Tensor();
+  }
 
   std::optional<Shape> input_shape;  // given on the first layer
   bool built = false;

@@ -88,6 +88,8 @@ class Sequential : public nn::Module {
   void summary() const;
 
   Tensor forward(const Tensor& x) override;
+  /// forward without the last layer's activation: the logits a fused softmax/sigmoid loss reads.
+  Tensor forward_logits(const Tensor& x) { return run_layers(x, true); }
   std::string type_name() const override { return "Sequential"; }
   const std::vector<LayerPtr>& layers() const { return layers_; }
   optim::Optimizer& optimizer();
@@ -96,6 +98,7 @@ class Sequential : public nn::Module {
 
  private:
   Tensor forward_for_loss(const Tensor& x);  // logits when the loss is fused with the final softmax/sigmoid
+  Tensor run_layers(const Tensor& x, bool logits);  // forward; the last layer without its activation if logits
   Tensor compute_loss(const Tensor& out, const Tensor& y) const;
   void accumulate_metrics(const Tensor& out, const Tensor& y, std::map<std::string, double>& sums) const;
   Evaluation run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress);

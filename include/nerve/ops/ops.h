@@ -107,6 +107,11 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 /// relu(x W^T + b) as one op (what a Dense(units, "relu") layer computes): no separate ReLU pass or node.
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+/// linear(x * scale + offset, W, b), then ReLU if `relu`, for uint8 x (raw pixels: Keras's Rescaling before a
+/// Dense layer) without a float copy of x: each thread converts x for its own part of the product, forward and
+/// backward. No gradient flows into x.  linear_u8(images, 1.0 / 255, 0.0, w, b, true)
+Tensor linear_u8(const Tensor& x, double scale, double offset, const Tensor& weight, const Tensor& bias = Tensor(),
+                 bool relu = false);
 
 // ---------------------------------------------------------------- selection and indexing
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

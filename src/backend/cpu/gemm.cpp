@@ -6,8 +6,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
+#include "backend/cpu/convert.h"
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"
 
@@ -64,16 +66,55 @@ void gemm_loop(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
 }
 }  // namespace
 
+uint64_t new_u8_operand_tag() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 namespace {
+// max(x, 0) over a block of C; NaN stays NaN, as torch.relu
+void relu_block(float* C, int64_t rows, int64_t cols, int64_t ldc) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* c = C + i * ldc;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) c[j] = c[j] < 0.f ? 0.f : c[j];
+  }
+}
+
+// The float copy of a uint8 operand of `n` elements, in a buffer of the calling thread (valid until its next call)
+const float* materialize(const U8Operand* u, int64_t n, int slot) {
+  struct Held {
+    std::vector<float> buf;
+    uint64_t tag = 0;
+    int64_t n = 0;
+  };
+  thread_local Held held[2];
+  Held& h = held[slot];
+  if (u->tag != 0 && h.tag == u->tag && h.n == n) return h.buf.data();
+  if (h.buf.size() < size_t(n)) h.buf.resize(n);
+  u8_to_f32_affine_serial(u->data, h.buf.data(), n, u->scale, u->offset);
+  h.tag = u->tag;
+  h.n = n;
+  return h.buf.data();
+}
+
 void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-              const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& ex) {
   if (M == 0 || N == 0) return;
+  const float* bias = ex.bias;
   if (K == 0) {
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j)
         C[i * ldc + j] = bias ? bias[j] : beta == 0.f ? 0.f : C[i * ldc + j] * beta;
+    if (ex.relu) relu_block(C, M, N, ldc);
+    if (ex.a_row_sums) std::fill(ex.a_row_sums, ex.a_row_sums + M, 0.f);
     return;
   }
+  // uint8 operands: each tile converts the whole operand (cheap next to the product) on its own thread
+  const int64_t a_size = (ta ? K : M) * lda, b_size = (tb ? N : K) * ldb;
+  auto operands = [&]() -> std::pair<const float*, const float*> {
+    return {ex.a_u8 ? materialize(ex.a_u8, a_size, 0) : A, ex.b_u8 ? materialize(ex.b_u8, b_size, ex.a_u8 ? 1 : 0) : B};
+  };
   // Tiles: one per thread while each keeps kMinTileMacs, split so that each thread owns a slice of the largest
   // operand. Tile t runs on thread t in every call, so when B is a weight (the largest operand of a forward
   // product) each core reads only its rows of it, and the optimizer's split of the same tensor updates the same
@@ -96,16 +137,18 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   }
   const bool serial = pm * pn <= 1 || detail::in_parallel_region();
   if (serial) pm = pn = 1;
+  const bool mask_a = ex.a_relu_mask || ex.a_row_sums;
   // B transposed (an (N, K) weight) and few rows of A: the library is faster on the transposed product
   // C^T = B op(A)^T than on C directly, up to 2.6x for a small layer (32x10x128: 1.09 vs 2.85 us) and 1.5x for
   // column tiles (bench/bench_gemm_split.cpp); C^T is small here, so it goes through a per-thread buffer.
-  if (pm == 1 && tb && (pn > 1 || (M >= 2 && M <= 256))) {
+  if (pm == 1 && tb && !mask_a && (pn > 1 || (M >= 2 && M <= 256))) {
     auto tile = [&](int64_t j) {
       const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1), w = n1 - n0;
       if (w <= 0) return;
+      auto [a, b] = operands();
       thread_local std::vector<float> buf;
       if (buf.size() < size_t(w * M)) buf.resize(w * M);
-      sgemm_tile(false, !ta, w, M, K, 1.f, B + n0 * ldb, ldb, A, lda, 0.f, buf.data(), M);
+      sgemm_tile(false, !ta, w, M, K, 1.f, b + n0 * ldb, ldb, a, lda, 0.f, buf.data(), M);
       for (int64_t i = 0; i < M; ++i) {
         float* c = C + i * ldc + n0;
         if (bias)
@@ -115,6 +158,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
         else
           for (int64_t q = 0; q < w; ++q) c[q] = alpha * buf[q * M + i] + beta * c[q];
       }
+      if (ex.relu) relu_block(C + n0, M, w, ldc);
     };
     if (pn == 1)
       tile(0);
@@ -122,28 +166,87 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
       parallel_chunks(pn, tile);
     return;
   }
-  if (serial) return sgemm_tile(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+  // rows [m0, m1) of op(A), masked, in a buffer of this thread ((K, m1 - m0) if ta, else (m1 - m0, K)); the
+  // row sums written by column tile 0 only
+  auto masked_rows = [&](const float* a, int64_t m0, int64_t m1, bool sums) -> const float* {
+    const int64_t mt = m1 - m0;
+    thread_local std::vector<float> mbuf;
+    if (mbuf.size() < size_t(mt * K)) mbuf.resize(mt * K);
+    float* dst = mbuf.data();
+    const float* mk = ex.a_relu_mask;
+    if (ta) {
+      for (int64_t k = 0; k < K; ++k) {
+        const float *src = a + k * lda + m0, *msk = mk ? mk + k * lda + m0 : nullptr;
+        float* d = dst + k * mt;
+        if (msk)
+          for (int64_t q = 0; q < mt; ++q) d[q] = msk[q] > 0.f ? src[q] : 0.f;
+        else
+          std::copy(src, src + mt, d);
+      }
+      if (sums) {
+        float* rs = ex.a_row_sums + m0;
+        std::fill(rs, rs + mt, 0.f);
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t q = 0; q < mt; ++q) rs[q] += dst[k * mt + q];
+      }
+    } else {
+      for (int64_t i = 0; i < mt; ++i) {
+        const float *src = a + (m0 + i) * lda, *msk = mk ? mk + (m0 + i) * lda : nullptr;
+        float* d = dst + i * K;
+        float acc = 0.f;
+        for (int64_t k = 0; k < K; ++k) {
+          d[k] = !msk || msk[k] > 0.f ? src[k] : 0.f;
+          acc += d[k];
+        }
+        if (sums) ex.a_row_sums[m0 + i] = acc;
+      }
+    }
+    return dst;
+  };
+  if (serial) {
+    auto [a, b] = operands();
+    int64_t la = lda;
+    if (mask_a) {
+      a = masked_rows(a, 0, M, ex.a_row_sums != nullptr);
+      la = ta ? M : K;
+    }
+    sgemm_tile(ta, tb, M, N, K, alpha, a, la, b, ldb, beta, C, ldc, bias);
+    if (ex.relu) relu_block(C, M, N, ldc);
+    return;
+  }
   parallel_chunks(pm * pn, [&](int64_t t) {
     const int64_t i = t / pn, j = t % pn;
     const int64_t m0 = split_edge(M, pm, 8, i), m1 = split_edge(M, pm, 8, i + 1);
     const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1);
     if (m0 >= m1 || n0 >= n1) return;
-    const float* a = ta ? A + m0 : A + m0 * lda;
-    const float* b = tb ? B + n0 * ldb : B + n0;
-    sgemm_tile(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, C + m0 * ldc + n0, ldc,
+    auto [pa, pb] = operands();
+    const float* a = ta ? pa + m0 : pa + m0 * lda;
+    int64_t la = lda;
+    if (mask_a) {
+      a = masked_rows(pa, m0, m1, ex.a_row_sums != nullptr && j == 0);
+      la = ta ? m1 - m0 : K;
+    }
+    const float* b = tb ? pb + n0 * ldb : pb + n0;
+    sgemm_tile(ta, tb, m1 - m0, n1 - n0, K, alpha, a, la, b, ldb, beta, C + m0 * ldc + n0, ldc,
                bias ? bias + n0 : nullptr);
+    if (ex.relu) relu_block(C + m0 * ldc + n0, m1 - m0, n1 - n0, ldc);
   });
 }
 }  // namespace
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
+  gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, GemmExtra{});
+}
+
+void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& extra) {
+  gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, extra);
 }
 
 void gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                int64_t ldb, const float* bias, float* C, int64_t ldc) {
-  gemm_f32(ta, tb, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, bias);
+  gemm_f32(ta, tb, M, N, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, GemmExtra{.bias = bias});
 }
 
 void gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B,

@@ -14,6 +14,31 @@ void gemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, cons
                const float* B, int64_t ldb, const float* bias, float* C, int64_t ldc);
 void gemm_bias(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const double* A, int64_t lda,
                const double* B, int64_t ldb, const double* bias, double* C, int64_t ldc);
+/// An operand stored as uint8 and read as scale * u + offset (raw pixels before a Dense layer), rows x ld
+/// contiguous. Each tile converts it into a buffer of its own thread, so no core reads another core's floats.
+struct U8Operand {
+  const uint8_t* data;
+  float scale, offset;
+  // non-zero: names this conversion of unchanged data (a layer's forward and its backward), so a thread that
+  // still holds it from the forward skips converting again
+  uint64_t tag = 0;
+};
+/// A fresh tag for U8Operand.
+uint64_t new_u8_operand_tag();
+/// What gemm_ex adds to a plain product: a bias row, a ReLU on the result (both applied by each tile to its own
+/// part of C, while it is in cache), and uint8 operands (A or B, then the float pointer is ignored).
+struct GemmExtra {
+  const float* bias = nullptr;  // C = alpha op(A) op(B) + bias (beta ignored)
+  bool relu = false;            // C = max(C, 0), NaN kept
+  const U8Operand* a_u8 = nullptr;
+  const U8Operand* b_u8 = nullptr;
+  // A (as stored, same layout) read as 0 where a_relu_mask <= 0: the ReLU backward applied by each tile to the
+  // part of A it reads (the mask is the ReLU's output, which the same thread wrote in the forward)
+  const float* a_relu_mask = nullptr;
+  float* a_row_sums = nullptr;  // (M): the sums of op(A)'s rows after masking (a linear layer's bias gradient)
+};
+void gemm_ex(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& extra);
 /// Plain triple loop, the reference the fast path is tested against.
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

@@ -1,6 +1,7 @@
 // Adam / AdamW update kernel. The loop has no branches (variants are template parameters) and restrict
 // pointers, so each target_clones version vectorizes at its full width.
 #include "backend/cpu/optim_kernels.h"
+#include "backend/cpu/simd_clones.h"
 
 #include <algorithm>
 #include <cmath>
@@ -48,15 +49,13 @@ template <class T>
   adam_loop<T, false, false, true>(p, g, m, v, vmax, n, s);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void adam_f32(float* p, const float* g, float* m,
-                                                                            float* v, float* vmax, int64_t n,
-                                                                            const AdamScalars& s) {
+NERVE_SIMD_CLONES void adam_f32(float* p, const float* g, float* m, float* v, float* vmax, int64_t n,
+                                const AdamScalars& s) {
   adam_dispatch(p, g, m, v, vmax, n, s);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void adam_f64(double* p, const double* g, double* m,
-                                                                            double* v, double* vmax, int64_t n,
-                                                                            const AdamScalars& s) {
+NERVE_SIMD_CLONES void adam_f64(double* p, const double* g, double* m, double* v, double* vmax, int64_t n,
+                                const AdamScalars& s) {
   adam_dispatch(p, g, m, v, vmax, n, s);
 }
 

@@ -4,6 +4,7 @@
 //   GRU:  r,z = sigmoid(.), n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h
 //   RNN:  h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
 #include "backend/cpu/rnn.h"
+#include "backend/cpu/simd_clones.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -194,13 +195,12 @@ NERVE_ALWAYS_INLINE void rnn_bwd_step(const StepArgs<T>& a) {
 }
 
 // f32 entry points, compiled for AVX-512, AVX2+FMA and baseline x86-64; the loader picks one per CPU.
-#define NERVE_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-NERVE_SIMD_CLONES void lstm_fwd_f32(const StepArgs<float>& a) { lstm_fwd_step(a); }
-NERVE_SIMD_CLONES void lstm_bwd_f32(const StepArgs<float>& a) { lstm_bwd_step(a); }
-NERVE_SIMD_CLONES void gru_fwd_f32(const StepArgs<float>& a) { gru_fwd_step(a); }
-NERVE_SIMD_CLONES void gru_bwd_f32(const StepArgs<float>& a) { gru_bwd_step(a); }
-NERVE_SIMD_CLONES void rnn_fwd_f32(const StepArgs<float>& a) { rnn_fwd_step(a); }
-NERVE_SIMD_CLONES void rnn_bwd_f32(const StepArgs<float>& a) { rnn_bwd_step(a); }
+NERVE_SIMD_CLONES_V void lstm_fwd_f32(const StepArgs<float>& a) { lstm_fwd_step(a); }
+NERVE_SIMD_CLONES_V void lstm_bwd_f32(const StepArgs<float>& a) { lstm_bwd_step(a); }
+NERVE_SIMD_CLONES_V void gru_fwd_f32(const StepArgs<float>& a) { gru_fwd_step(a); }
+NERVE_SIMD_CLONES_V void gru_bwd_f32(const StepArgs<float>& a) { gru_bwd_step(a); }
+NERVE_SIMD_CLONES_V void rnn_fwd_f32(const StepArgs<float>& a) { rnn_fwd_step(a); }
+NERVE_SIMD_CLONES_V void rnn_bwd_f32(const StepArgs<float>& a) { rnn_bwd_step(a); }
 
 template <class T>
 void step_forward(RnnCell cell, const StepArgs<T>& a) {

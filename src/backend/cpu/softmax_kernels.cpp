@@ -1,5 +1,6 @@
 // Vectorized softmax rows (AVX-512, AVX2 and baseline clones).
 #include "backend/cpu/softmax_kernels.h"
+#include "backend/cpu/simd_clones.h"
 
 #include <cmath>
 #include <limits>
@@ -18,7 +19,7 @@ inline float exp0(float x) { return x < kExpUnderflow ? 0.0f : fast_exp(x); }
 // (e^-inf = 0), so short rows (10 classes) also run vectorized instead of through a scalar remainder loop.
 constexpr int64_t kBlock = 16;
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float logsumexp_row(const float* x, int64_t n) {
+NERVE_SIMD_CLONES float logsumexp_row(const float* x, int64_t n) {
   const float ninf = -std::numeric_limits<float>::infinity();
   float tail[kBlock];
   const int64_t full = n / kBlock * kBlock;
@@ -41,9 +42,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float logsumexp_row
   return m + std::log(s);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void softmax_row(const float* __restrict x, int64_t n,
-                                                                               float lse, float scale, float sub,
-                                                                               float* __restrict out) {
+NERVE_SIMD_CLONES void softmax_row(const float* __restrict x, int64_t n, float lse, float scale, float sub,
+                                   float* __restrict out) {
   const int64_t full = n / kBlock * kBlock;
 #pragma omp simd
   for (int64_t c = 0; c < full; ++c) out[c] = scale * exp0(x[c] - lse) - sub;
