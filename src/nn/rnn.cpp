@@ -186,6 +186,13 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
                 G * H);
       p.table = table.data<T>();
       p.ids = lookup->ids.data<int64_t>();
+      if (cell == cpu::RnnCell::lstm) {  // b_ih + b_hh into every row: the gate kernel reads the row in place
+        T* t = table.data<T>();
+        const T *bi = ptr<T>(b1), *bh = ptr<T>(b2);
+        for (int64_t v = 0; v < V; ++v)
+          for (int64_t j = 0; j < G * H; ++j) t[v * G * H + j] += (bi ? bi[j] : T(0)) + (bh ? bh[j] : T(0));
+        p.table_has_bias = true;
+      }
     }
     cpu::RnnForwardOut<T> out{r.output.data<T>(), mut_ptr<T>(gates), mut_ptr<T>(cells), r.h_n.data<T>(),
                               mut_ptr<T>(r.c_n)};

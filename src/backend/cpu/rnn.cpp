@@ -51,6 +51,9 @@ struct StepArgs {
   T* dgh;               // (B, 3H) GRU: gradient w.r.t. the hidden-side pre-activations
   int64_t lddgh;
   bool relu;            // plain RNN: relu instead of tanh
+  const T* bias_rows;   // LSTM forward: non-null: row b's bias is bias_rows + ids[b * ids_ld] * 4H
+  const int64_t* ids;
+  int64_t ids_ld;
 };
 
 #define NERVE_ALWAYS_INLINE [[gnu::always_inline]] inline
@@ -58,8 +61,8 @@ struct StepArgs {
 template <class T>
 NERVE_ALWAYS_INLINE void lstm_fwd_step(const StepArgs<T>& a) {
   const int64_t H = a.H;
-  const T* bi = a.bias;
   for (int64_t b = 0; b < a.B; ++b) {
+    const T* bi = a.bias_rows ? a.bias_rows + a.ids[b * a.ids_ld] * 4 * H : a.bias;
     T* g = a.g + b * a.ldg;
     const T* cp = a.cp + b * a.ldcp;
     T* c = a.c + b * a.ldc;
@@ -309,7 +312,8 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
   for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;  // row offset of b0 within a step
     std::vector<T> gh(cell == RnnCell::gru ? nb * GH : 0, T(0));
-    if (p.table)  // input projection of embedded tokens: row (t, b) of pre = table row ids[(t, b)]
+    const bool in_kernel = p.table && p.table_has_bias && cell == RnnCell::lstm;  // table rows read by the kernel
+    if (p.table && !in_kernel)  // input projection of embedded tokens: row (t, b) of pre = table row ids[(t, b)]
       for (int64_t s = 0; s < d.seq; ++s)
         for (int64_t b = 0; b < nb; ++b) {
           const int64_t r = s * d.t_stride + boff + b * d.b_stride;
@@ -324,7 +328,10 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
         if (cell == RnnCell::gru)
           gemm(false, whh_trans, nb, GH, H, T(1), hp, ldhp, whh, ld_whh, T(0), gh.data(), GH);
         else
-          gemm(false, whh_trans, nb, GH, H, T(1), hp, ldhp, whh, ld_whh, T(1), pre + r0 * ldp, ld_step);
+          gemm(false, whh_trans, nb, GH, H, T(1), hp, ldhp, whh, ld_whh, in_kernel ? T(0) : T(1), pre + r0 * ldp,
+               ld_step);
+      } else if (in_kernel) {
+        for (int64_t b = 0; b < nb; ++b) std::fill_n(pre + r0 * ldp + b * ld_step, GH, T(0));
       }
       StepArgs<T> a{};
       a.B = nb;
@@ -347,6 +354,11 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
         a.ldc = d.b_stride * H;
       }
       a.relu = cell == RnnCell::rnn_relu;
+      if (in_kernel) {
+        a.bias_rows = p.table;
+        a.ids = p.ids + r0;
+        a.ids_ld = d.b_stride;
+      }
       step_forward(cell, a);
       prev_r0 = r0;
     }

@@ -38,6 +38,9 @@ struct RnnParams {
   // E W_ih^T instead of a product per row (x and w_ih are not read for it).
   const T* table = nullptr;
   const int64_t* ids = nullptr;  // (rows), in x's row order
+  // LSTM: the table rows already hold b_ih + b_hh; the gate kernel then reads each row's table row in place of
+  // the bias (no copy of the looked-up rows: the step GEMM writes h W_hh^T alone)
+  bool table_has_bias = false;
 };
 
 /// What the forward writes. y, gates and cells are kept for the backward.
