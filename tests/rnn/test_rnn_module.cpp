@@ -38,7 +38,7 @@ double max_diff(const Tensor& a, const Tensor& b) {
 
 TEST(RnnModule, ParameterNamesShapesAndInit) {
   auto lstm = std::make_shared<LSTM>(RNNOptions{.input_size = 10, .hidden_size = 20, .num_layers = 2,
-                                                .bidirectional = true});
+                                               .bidirectional = true});
   std::vector<std::string> names;
   for (auto& [n, p] : lstm->named_parameters()) names.push_back(n + " " + to_string(p.shape()));
   std::vector<std::string> want;
@@ -174,6 +174,66 @@ TEST(RnnModule, BatchSplitAcrossThreadsMatchesOneThread) {
                   (dt == DType::f64 ? 1e-13 : 2e-6) * std::max(1.0, max(abs(res[0][i])).item<double>()))
             << int(mode) << " " << i;
     }
+  set_num_threads(prev);
+}
+
+// A long enough f32 LSTM splits the hidden units over threads instead (one job per step, each thread keeping its
+// units' rows of W_hh): outputs, final states and every gradient equal the one-thread result, for both
+// directions, both layouts, given or zero initial states, and for an embedding-fed stack (the table path).
+TEST(RnnModule, UnitSplitAcrossThreadsMatchesOneThread) {
+  manual_seed(13);
+  const int prev = get_num_threads();
+  const int64_t H = 64, B = 8, seq = 40, D = 5;  // 320 rows, 8x256x64 per step: 2 threads of 32 units
+  auto close = [](const Tensor& a, const Tensor& b) {
+    return max_diff(a, b) <= 2e-6 * std::max(1.0, max(abs(a)).item<double>());
+  };
+  for (bool reverse : {false, true})
+    for (bool batch_first : {false, true})
+      for (bool states : {false, true}) {
+        const double k = 1 / std::sqrt(double(H));
+        std::vector<Tensor> in{randn(batch_first ? Shape{B, seq, D} : Shape{seq, B, D}),
+                               states ? randn({B, H}) : Tensor(), states ? randn({B, H}) : Tensor(),
+                               randn({4 * H, D}) * 0.4, randn({4 * H, H}) * k, randn({4 * H}), randn({4 * H})};
+        std::vector<Tensor> res[2];
+        for (int threads : {1, 3}) {
+          set_num_threads(threads);
+          std::vector<Tensor> a;
+          for (const Tensor& t : in) a.push_back(t.defined() ? t.detach().clone().requires_grad_() : Tensor());
+          RnnLayerOutput r = rnn_layer(RnnMode::lstm, a[0], a[1], a[2], a[3], a[4], a[5], a[6], batch_first, reverse);
+          (sum(r.output * r.output) + sum(r.h_n) + sum(r.c_n * r.c_n)).backward();
+          auto& out = res[threads == 1 ? 0 : 1];
+          out = {r.output, r.h_n, r.c_n};
+          for (const Tensor& t : a)
+            if (t.defined()) out.push_back(t.grad());
+        }
+        for (size_t i = 0; i < res[0].size(); ++i)
+          EXPECT_TRUE(close(res[0][i], res[1][i]))
+              << "reverse " << reverse << " batch_first " << batch_first << " states " << states << " tensor " << i
+              << ": " << max_diff(res[0][i], res[1][i]);
+      }
+  // embedding-fed, 2 layers x 2 directions: the first layer reads the projected table rows in the kernel
+  for (bool batch_first : {false, true}) {
+    const int64_t V = 11;
+    Tensor ids = randint(0, V, batch_first ? Shape{B, seq} : Shape{seq, B});
+    std::vector<Tensor> res[2];
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      manual_seed(5);
+      Embedding emb(V, D);
+      LSTM lstm(RNNOptions{.input_size = D, .hidden_size = H, .num_layers = 2, .batch_first = batch_first,
+                           .bidirectional = true});
+      Tensor x = emb.forward(ids);
+      ASSERT_TRUE(embedding_lookup_of(x).has_value());
+      auto [y, st] = lstm.forward(x, std::nullopt);
+      (sum(y * y) + sum(st.h) + sum(st.c)).backward();
+      auto& out = res[threads - 1];
+      out = {y, st.h, st.c, emb.weight.grad()};
+      for (auto& [name, t] : lstm.named_parameters()) out.push_back(t.grad());
+    }
+    for (size_t i = 0; i < res[0].size(); ++i)
+      EXPECT_TRUE(close(res[0][i], res[1][i])) << "embedding-fed, batch_first " << batch_first << " tensor " << i
+                                               << ": " << max_diff(res[0][i], res[1][i]);
+  }
   set_num_threads(prev);
 }
 
