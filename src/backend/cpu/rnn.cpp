@@ -263,16 +263,18 @@ constexpr int64_t kMinStepMacsPerThread = 1 << 16;  // below this a thread's sha
 // The batch rows are independent through the whole recurrence, so threads split the batch: each runs its own
 // rows through every step (its GEMMs single-threaded inside the parallel region) with no barrier per step.
 // step_macs: multiply-adds of one step's recurrent GEMM for the whole batch.
+// f(b0, b1, slice) for each slice of batch rows; batch_slices() says how many there are.
+int64_t batch_slices(int64_t B, int64_t step_macs) {
+  const int64_t nt = std::min({int64_t{get_num_threads()}, B / kMinRowsPerThread, step_macs / kMinStepMacsPerThread});
+  return nt <= 1 || detail::in_parallel_region() ? 1 : nt;
+}
 template <class F>
 void for_batch_slices(int64_t B, int64_t step_macs, const F& f) {
-  const int64_t nt = std::min({int64_t{get_num_threads()}, B / kMinRowsPerThread, step_macs / kMinStepMacsPerThread});
-  if (nt <= 1 || detail::in_parallel_region()) {
-    f(int64_t{0}, B);
-    return;
-  }
+  const int64_t nt = batch_slices(B, step_macs);
+  if (nt == 1) return f(int64_t{0}, B, int64_t{0});
   parallel_chunks(nt, [&](int64_t t) {
     const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
-    if (b0 < b1) f(b0, b1);
+    if (b0 < b1) f(b0, b1, t);
   });
 }
 
@@ -411,7 +413,7 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
     ld_whh = GH;
   }
   // 2. the recurrence over batch rows [b0, b1): one GEMM and one fused kernel per step
-  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
+  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1, int64_t) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;  // row offset of b0 within a step
     std::vector<T> gh(cell == RnnCell::gru ? nb * GH : 0, T(0));
     const bool in_kernel = p.table && p.table_has_bias && cell == RnnCell::lstm;  // table rows read by the kernel
@@ -489,8 +491,17 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   T* zero_row = dc + B * H;
   std::fill(zero_row, zero_row + H, T(0));
   const int64_t ldg_step = d.b_stride * GH;
-  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1) {
+  // An embedding-fed LSTM/RNN layer: each slice adds its rows' gate gradients into its own per-token table
+  // while they are in cache (the tables are summed at the end); the GRU sums in the pass below.
+  const bool token_sums = g.dtable && !gru;
+  const int64_t V = g.vocab, slices = batch_slices(B, B * GH * H);
+  thread_local std::vector<T> token_buf;  // kept: ~1 MB per call would cost page faults
+  if (token_sums && token_buf.size() < size_t(slices * V * GH)) token_buf.resize(slices * V * GH);
+  T* tokens = token_sums ? token_buf.data() : nullptr;  // slice t's table at t*V*GH
+  for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1, int64_t slice) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;
+    T* mine = tokens ? tokens + slice * V * GH : nullptr;
+    if (mine) std::fill(mine, mine + V * GH, T(0));
     // previous hidden state of each row (h0 or zero for the first step), for the GRU kernel and dW_hh
     for (int64_t s = 0; s < d.seq; ++s) {
       const int64_t r0 = time_of(d, s) * d.t_stride + boff;
@@ -539,6 +550,14 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
       a.lddgh = ldg_step;
       a.relu = cell == RnnCell::rnn_relu;
       step_backward(cell, a);
+      if (mine)
+        for (int64_t b = 0; b < nb; ++b) {
+          const int64_t r = r0 + b * d.b_stride;
+          const T* src = dgate + r * GH;
+          T* dst = mine + g.ids[r] * GH;
+#pragma omp simd
+          for (int64_t j = 0; j < GH; ++j) dst[j] += src[j];
+        }
       if (s > 0 || g.dh0)  // dh_prev (nb, H) = dgates (nb, G*H) @ W_hh (G*H, H)  (+ the GRU's direct path)
         gemm(false, false, nb, H, GH, T(1), a.dgh, ldg_step, p.w_hh, H, gru ? T(1) : T(0), dhs, H);
     }
@@ -549,6 +568,23 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   // per-token sums for an embedding-fed layer, and the bias gradients (db_hh = db_ih but for the GRU).
   T* db = g.db_ih ? g.db_ih : !gru ? g.db_hh : nullptr;
   parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
+    if (token_sums) {  // the slices' tables summed; the bias gradient is the sum over the tokens
+      if (db) std::fill(db + j0, db + j1, T(0));
+      for (int64_t v = 0; v < V; ++v) {
+        T* dst = g.dtable + v * GH;
+        std::copy(tokens + v * GH + j0, tokens + v * GH + j1, dst + j0);
+        for (int64_t t = 1; t < slices; ++t) {
+          const T* src = tokens + (t * V + v) * GH;
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+        }
+        if (db) {
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) db[j] += dst[j];
+        }
+      }
+      return;
+    }
     if (g.dtable)
       for (int64_t v = 0; v < g.vocab; ++v) std::fill(g.dtable + v * GH + j0, g.dtable + v * GH + j1, T(0));
     if (db) std::fill(db + j0, db + j1, T(0));
