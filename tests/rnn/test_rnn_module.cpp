@@ -38,7 +38,7 @@ double max_diff(const Tensor& a, const Tensor& b) {
 
 TEST(RnnModule, ParameterNamesShapesAndInit) {
   auto lstm = std::make_shared<LSTM>(RNNOptions{.input_size = 10, .hidden_size = 20, .num_layers = 2,
-                                               .bidirectional = true});
+                                                .bidirectional = true});
   std::vector<std::string> names;
   for (auto& [n, p] : lstm->named_parameters()) names.push_back(n + " " + to_string(p.shape()));
   std::vector<std::string> want;
@@ -177,13 +177,13 @@ TEST(RnnModule, BatchSplitAcrossThreadsMatchesOneThread) {
   set_num_threads(prev);
 }
 
-// A long enough f32 LSTM splits the hidden units over threads instead (one job per step, each thread keeping its
-// units' rows of W_hh): outputs, final states and every gradient equal the one-thread result, for both
-// directions, both layouts, given or zero initial states, and for an embedding-fed stack (the table path).
-TEST(RnnModule, UnitSplitAcrossThreadsMatchesOneThread) {
+// An f32 LSTM over a long sequence on several threads (batch slices; an embedding-fed layer then keeps one
+// per-token table per slice): outputs, final states and every gradient equal the one-thread result, for both
+// directions, both layouts, given or zero initial states, and for an embedding-fed 2-layer bidirectional stack.
+TEST(RnnModule, LongSequenceAcrossThreadsMatchesOneThread) {
   manual_seed(13);
   const int prev = get_num_threads();
-  const int64_t H = 64, B = 8, seq = 40, D = 5;  // 320 rows, 8x256x64 per step: 2 threads of 32 units
+  const int64_t H = 64, B = 8, seq = 40, D = 5;  // 8x256x64 per step: two slices of 4 rows
   auto close = [](const Tensor& a, const Tensor& b) {
     return max_diff(a, b) <= 2e-6 * std::max(1.0, max(abs(a)).item<double>());
   };
@@ -211,7 +211,7 @@ TEST(RnnModule, UnitSplitAcrossThreadsMatchesOneThread) {
               << "reverse " << reverse << " batch_first " << batch_first << " states " << states << " tensor " << i
               << ": " << max_diff(res[0][i], res[1][i]);
       }
-  // embedding-fed, 2 layers x 2 directions: the first layer reads the projected table rows in the kernel
+  // embedding-fed, 2 layers x 2 directions: the first layer projects the table, per-token sums per slice
   for (bool batch_first : {false, true}) {
     const int64_t V = 11;
     Tensor ids = randint(0, V, batch_first ? Shape{B, seq} : Shape{seq, B});

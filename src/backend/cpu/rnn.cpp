@@ -51,58 +51,36 @@ struct StepArgs {
   T* dgh;               // (B, 3H) GRU: gradient w.r.t. the hidden-side pre-activations
   int64_t lddgh;
   bool relu;            // plain RNN: relu instead of tanh
-  const T* bias_rows;   // LSTM forward: non-null: row b's bias is bias_rows + ids[b * ids_ld] * 4 * gate stride
+  const T* bias_rows;   // LSTM forward: non-null: row b's bias is bias_rows + ids[b * ids_ld] * 4H
   const int64_t* ids;
   int64_t ids_ld;
-  // LSTM forward over a slice of the units (threads splitting the hidden units): gate q of unit j is at
-  // g[q * gs + j] (gs = the layer's H; 0: gs = H), and rec (non-null) holds the recurrent part apart,
-  // gate q of unit j at rec[b * ldrec + q * H + j]
-  int64_t gs;
-  const T* rec;
-  int64_t ldrec;
-  bool no_pre;          // LSTM forward: g holds nothing to add (the input part is in bias_rows)
 };
 
 #define NERVE_ALWAYS_INLINE [[gnu::always_inline]] inline
 
-template <class T, bool kRec, bool kPre>
-NERVE_ALWAYS_INLINE void lstm_fwd_rows(const StepArgs<T>& a) {
-  const int64_t H = a.H, S = a.gs ? a.gs : H;  // units here, gate stride
+template <class T>
+NERVE_ALWAYS_INLINE void lstm_fwd_step(const StepArgs<T>& a) {
+  const int64_t H = a.H;
   for (int64_t b = 0; b < a.B; ++b) {
-    const T* bi = a.bias_rows ? a.bias_rows + a.ids[b * a.ids_ld] * 4 * S : a.bias;
+    const T* bi = a.bias_rows ? a.bias_rows + a.ids[b * a.ids_ld] * 4 * H : a.bias;
     T* g = a.g + b * a.ldg;
-    const T* r = kRec ? a.rec + b * a.ldrec : nullptr;
     const T* cp = a.cp + b * a.ldcp;
     T* c = a.c + b * a.ldc;
     T* h = a.h + b * a.ldh;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
-      T zi = bi[j], zf = bi[S + j], zg = bi[2 * S + j], zo = bi[3 * S + j];
-      if constexpr (kPre) zi += g[j], zf += g[S + j], zg += g[2 * S + j], zo += g[3 * S + j];
-      if constexpr (kRec) zi += r[j], zf += r[H + j], zg += r[2 * H + j], zo += r[3 * H + j];
-      T i = sigm(zi), f = sigm(zf), gg = tanh_(zg), o = sigm(zo);
+      T i = sigm(g[j] + bi[j]);
+      T f = sigm(g[H + j] + bi[H + j]);
+      T gg = tanh_(g[2 * H + j] + bi[2 * H + j]);
+      T o = sigm(g[3 * H + j] + bi[3 * H + j]);
       T cn = f * cp[j] + i * gg;
       g[j] = i;
-      g[S + j] = f;
-      g[2 * S + j] = gg;
-      g[3 * S + j] = o;
+      g[H + j] = f;
+      g[2 * H + j] = gg;
+      g[3 * H + j] = o;
       c[j] = cn;
       h[j] = o * tanh_(cn);
     }
-  }
-}
-
-template <class T>
-NERVE_ALWAYS_INLINE void lstm_fwd_step(const StepArgs<T>& a) {
-  if (a.no_pre) {
-    if (a.rec)
-      lstm_fwd_rows<T, true, false>(a);
-    else
-      lstm_fwd_rows<T, false, false>(a);
-  } else if (a.rec) {
-    lstm_fwd_rows<T, true, true>(a);
-  } else {
-    lstm_fwd_rows<T, false, true>(a);
   }
 }
 
@@ -303,80 +281,6 @@ void transpose_into(const T* src, int64_t R, int64_t C, T* dst) {
   });
 }
 
-// Threads for an LSTM forward that splits the hidden units (1: split the batch instead): whole 16-unit blocks
-// per thread, enough work per step, a sequence long enough to pay for the weight copy.
-int64_t unit_split_threads(RnnCell cell, const RnnDims& d) {
-  if (cell != RnnCell::lstm || detail::in_parallel_region() || d.seq * d.batch < 256) return 1;
-  int64_t nt = get_num_threads();
-  while (nt > 1 && (d.hidden % (16 * nt) != 0 || d.batch * 4 * d.hidden * d.hidden / nt < kMinStepMacsPerThread)) --nt;
-  return nt;
-}
-
-// LSTM forward with the threads splitting the hidden units: thread t owns units [t U, (t+1) U) and keeps W_hh's
-// rows for them (all four gates, transposed: H x 4U, half of W_hh on two threads) in its own cache for the whole
-// sequence, where a batch split streams all of W_hh through every core at every step (measured on the char
-// model's step, 2 threads: 32x512x256 per thread in ~80 us against 16x1024x256 in ~100 us). The price is one
-// job per step: each thread reads the whole previous h, half of it written by the other core.
-// pre: the input projection (or, table_rows, nothing: the kernel reads each token's table row with the biases).
-template <class T>
-void lstm_forward_units(const RnnDims& d, const RnnParams<T>& p, const T* h0, const T* c0,
-                        const RnnForwardOut<T>& out, T* pre, int64_t ldp, const T* bias, bool table_rows,
-                        int64_t nt) {
-  const int64_t B = d.batch, H = d.hidden, U = H / nt, ld_step = d.b_stride * ldp, ldr = d.b_stride * H;
-  thread_local std::vector<T> w_units;  // slice t at t*H*4U: (H, 4U), gate q of unit u at column q U + u
-  if (w_units.size() < size_t(4 * H * H)) w_units.resize(4 * H * H);
-  T* wu = w_units.data();
-  const std::vector<T> zero_row(H, T(0));
-  int64_t prev_r0 = 0;
-  for (int64_t s = 0; s < d.seq; ++s) {
-    const int64_t r0 = time_of(d, s) * d.t_stride;
-    const T* hp = s > 0 ? out.y + prev_r0 * H : h0;
-    const int64_t ldhp = s > 0 ? ldr : H;
-    parallel_chunks(nt, [&](int64_t t) {
-      const int64_t u0 = t * U;
-      T* slice = wu + t * H * 4 * U;
-      if (s == 0)  // the owner copies its rows of W_hh, in 16x16 tiles
-        for (int64_t q = 0; q < 4; ++q)
-          for (int64_t ub = 0; ub < U; ub += 16)
-            for (int64_t kb = 0; kb < H; kb += 16)
-              for (int64_t k = kb; k < std::min(H, kb + 16); ++k)
-                for (int64_t u = ub; u < ub + 16; ++u) slice[k * 4 * U + q * U + u] = p.w_hh[(q * H + u0 + u) * H + k];
-      thread_local std::vector<T> rec;
-      if (hp) {
-        if (rec.size() < size_t(B * 4 * U)) rec.resize(B * 4 * U);
-        gemm(false, false, B, 4 * U, H, T(1), hp, ldhp, slice, 4 * U, T(0), rec.data(), 4 * U);
-      }
-      StepArgs<T> a{};
-      a.B = B;
-      a.H = U;
-      a.gs = H;
-      a.g = pre + r0 * ldp + u0;
-      a.ldg = ld_step;
-      a.bias = bias + u0;
-      if (table_rows) {
-        a.bias_rows = p.table + u0;
-        a.ids = p.ids + r0;
-        a.ids_ld = d.b_stride;
-        a.no_pre = true;
-      }
-      a.rec = hp ? rec.data() : nullptr;
-      a.ldrec = 4 * U;
-      a.cp = s > 0 ? out.cells + prev_r0 * H + u0 : c0 ? c0 + u0 : zero_row.data();
-      a.ldcp = s > 0 ? ldr : c0 ? H : 0;
-      a.c = out.cells + r0 * H + u0;
-      a.ldc = ldr;
-      a.h = out.y + r0 * H + u0;
-      a.ldh = ldr;
-      step_forward(RnnCell::lstm, a);
-    });
-    prev_r0 = r0;
-  }
-  for (int64_t b = 0; b < B; ++b) {  // final states: the rows of the last step processed
-    std::memcpy(out.hn + b * H, out.y + (prev_r0 + b * d.b_stride) * H, H * sizeof(T));
-    if (out.cn) std::memcpy(out.cn + b * H, out.cells + (prev_r0 + b * d.b_stride) * H, H * sizeof(T));
-  }
-}
-
 template <class T>
 void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>& p, const T* h0, const T* c0,
                  const RnnForwardOut<T>& out) {
@@ -393,12 +297,6 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
     T bi = p.b_ih ? p.b_ih[j] : T(0), bh = p.b_hh ? p.b_hh[j] : T(0);
     bias[j] = cell == RnnCell::gru ? bi : bi + bh;
     bias_hh[j] = cell == RnnCell::gru ? bh : T(0);
-  }
-  if constexpr (std::is_same_v<T, float>) {
-    const bool table_rows = p.table && p.table_has_bias && cell == RnnCell::lstm;
-    const int64_t nt = unit_split_threads(cell, d);
-    if (nt > 1 && (!p.table || table_rows))
-      return lstm_forward_units(d, p, h0, c0, out, pre, ldp, bias.data(), table_rows, nt);
   }
   // W_hh^T (H, G*H): the library runs the per-step product h W_hh^T ~1.4x faster with B not transposed
   // (bench/bench_gemm_split.cpp: 16x1024x256 in 80 vs 116 us); the copy pays off over a long enough sequence
