@@ -33,6 +33,8 @@ med = {k: {m: statistics.median(r[m] for r in v) for m in v[0] if m not in ("imp
 n, t = med["nerve"], med["torch"]
 print(f"median tokens/s      nerve {n['tokens_per_second']:9.0f}  pytorch {t['tokens_per_second']:9.0f}  "
       f"ratio {n['tokens_per_second'] / t['tokens_per_second']:.2f}x")
+per_round = sorted(a["tokens_per_second"] / b["tokens_per_second"] for a, b in zip(runs["nerve"], runs["torch"]))
+print(f"  per-round ratios   {', '.join(f'{r:.2f}x' for r in per_round)}")
 print(f"median generate c/s  nerve {n['generate_chars_per_second']:9.0f}  pytorch "
       f"{t['generate_chars_per_second']:9.0f}  ratio {n['generate_chars_per_second'] / t['generate_chars_per_second']:.2f}x")
 print(f"final loss           nerve {n['final_loss']:9.4f}  pytorch {t['final_loss']:9.4f}  "

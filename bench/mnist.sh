@@ -24,6 +24,9 @@ print(f"\n{'metric':34} {'nerve':>10} {'pytorch':>10} {'ratio':>8}")
 for bs in (32, 128):
     n, t = med("nerve", bs, "samples_per_second"), med("torch", bs, "samples_per_second")
     print(f"{'train samples/s, batch ' + str(bs):34} {n:10.0f} {t:10.0f} {n / t:7.2f}x")
+    ns = [r["samples_per_second"] for r in runs if r["who"] == "nerve" and r["bs"] == bs]
+    ts = [r["samples_per_second"] for r in runs if r["who"] == "torch" and r["bs"] == bs]
+    print(f"{'  per-round ratios':34} " + ", ".join(f"{a / b:.2f}x" for a, b in sorted(zip(ns, ts), key=lambda p: p[0] / p[1])))
     n, t = med("nerve", bs, "test_accuracy"), med("torch", bs, "test_accuracy")
     print(f"{'test accuracy, batch ' + str(bs):34} {n:10.4f} {t:10.4f}")
 n, t = med("nerve", 32, "infer_latency_us"), med("torch", 32, "infer_latency_us")
