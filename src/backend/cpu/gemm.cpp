@@ -113,7 +113,8 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   // uint8 operands: each tile converts the whole operand (cheap next to the product) on its own thread
   const int64_t a_size = (ta ? K : M) * lda, b_size = (tb ? N : K) * ldb;
   auto operands = [&]() -> std::pair<const float*, const float*> {
-    return {ex.a_u8 ? materialize(ex.a_u8, a_size, 0) : A, ex.b_u8 ? materialize(ex.b_u8, b_size, ex.a_u8 ? 1 : 0) : B};
+    return {ex.a_u8 ? materialize(ex.a_u8, a_size, 0) : A,
+            ex.b_u8 ? materialize(ex.b_u8, b_size, ex.a_u8 ? 1 : 0) : B};
   };
   // Tiles: one per thread while each keeps kMinTileMacs, split so that each thread owns a slice of the largest
   // operand. Tile t runs on thread t in every call, so when B is a weight (the largest operand of a forward
