@@ -165,10 +165,11 @@ class LinearBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor g = grads[0].contiguous();
-    // f32 ReLU layer whose input needs no gradient (a first layer): each dW tile masks its own columns of g and
-    // sums them for the bias gradient, so the thread that wrote those outputs in the forward reads them again
-    if (relu_ && g.dtype() == DType::f32 && !next_edges[0].fn) {
-      Tensor x = x_.unpack(this), w = w_.unpack(this), y = y_.unpack(this), gw, gb;
+    // f32 layer whose input needs no gradient (a first layer; always for linear_u8): each dW tile applies the ReLU
+    // mask to its own columns of g and sums them for the bias gradient, so the thread that wrote those outputs in
+    // the forward reads them again
+    if (g.dtype() == DType::f32 && !next_edges[0].fn) {
+      Tensor x = x_.unpack(this), w = w_.unpack(this), y = relu_ ? y_.unpack(this) : Tensor(), gw, gb;
       const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
       const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
       if (want_b) gb = empty({out}, DType::f32);
@@ -178,10 +179,10 @@ class LinearBackward : public Node {
         cpu::gemm_ex(true, false, out, in, N, 1.f, g.data<float>(), out,
                      x.dtype() == DType::u8 ? nullptr : x.data<float>(), in, 0.f, gw.data<float>(), in,
                      {.b_u8 = x.dtype() == DType::u8 ? &u : nullptr,
-                      .a_relu_mask = y.data<float>(),
+                      .a_relu_mask = relu_ ? y.data<float>() : nullptr,
                       .a_row_sums = want_b ? gb.data<float>() : nullptr});
       } else if (want_b) {
-        gb = sum(where(gt(y, zeros_like(y)), g, zeros_like(g)), {0});
+        gb = sum(relu_ ? where(gt(y, zeros_like(y)), g, zeros_like(g)) : g, {0});
       }
       return {Tensor(), gw, gb};
     }
@@ -203,16 +204,6 @@ class LinearBackward : public Node {
     int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
     visit_floating(g.dtype(), "linear", [&](auto tag) {
       using T = decltype(tag);
-      if (x.dtype() == DType::u8) {  // linear_u8: x is scale * u + offset, and has no gradient
-        if constexpr (std::is_same_v<T, float>) {
-          gw = empty(w.shape(), w.dtype());
-          const cpu::U8Operand u{x.data<uint8_t>(), scale_, offset_, u8_tag_};
-          cpu::gemm_ex(true, false, out, in, N, 1.f, g.data<T>(), out, nullptr, in, 0.f, gw.data<T>(), in,
-                       {.b_u8 = &u});
-        }
-        if (next_edges.size() > 2 && next_edges[2].fn) gb = sum(g, {0});
-        return;
-      }
       if (next_edges[0].fn) {  // dx (N, in) = g (N, out) @ W (out, in)
         gx = empty(x.shape(), x.dtype());
         cpu::gemm(false, false, N, in, out, T(1), g.data<T>(), out, w.data<T>(), in, T(0), gx.data<T>(), in);
@@ -233,6 +224,23 @@ class LinearBackward : public Node {
   uint64_t u8_tag_;       // the forward's conversion of x (unpack() has checked x is unchanged since)
 };
 
+// The end of linear, linear_relu and linear_u8: records the backward made by make() when x, w or b needs a
+// gradient (an integer x never does), and gives the (N, out) result x_in's leading dims.
+template <class MakeNode>
+Tensor linear_output(const Tensor& x_in, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
+                     const MakeNode& make) {
+  if (b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w})) {
+    if (b.defined())
+      set_history(make(), {&x, &w, &b}, {&y});
+    else
+      set_history(make(), {&x, &w}, {&y});
+  }
+  if (x_in.dim() == 2) return y;
+  Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
+  os.push_back(y.shape()[1]);
+  return reshape(y, os);
+}
+
 Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool relu) {
   NERVE_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ",
               detail::describe(weight));
@@ -251,18 +259,7 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
   Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   Tensor y = empty({x.shape()[0], out}, x.dtype());
   visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
-  bool need = b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w});
-  if (need) {
-    auto node = make_node<LinearBackward>(x, w, relu ? y : Tensor());
-    if (b.defined())
-      set_history(node, {&x, &w, &b}, {&y});
-    else
-      set_history(node, {&x, &w}, {&y});
-  }
-  if (x_in.dim() == 2) return y;
-  Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
-  os.push_back(out);
-  return reshape(y, os);
+  return linear_output(x_in, x, w, b, y, [&] { return make_node<LinearBackward>(x, w, relu ? y : Tensor()); });
 }
 
 }  // namespace
@@ -292,18 +289,9 @@ Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& 
                         cpu::new_u8_operand_tag()};
   cpu::gemm_ex(false, true, N, out, in, 1.f, nullptr, in, w.data<float>(), in, 0.f, y.data<float>(), out,
                {.bias = b.defined() ? b.data<float>() : nullptr, .relu = relu, .a_u8 = &u});
-  bool need = b.defined() ? any_requires_grad({&w, &b}) : any_requires_grad({&w});
-  if (need) {
-    auto node = make_node<LinearBackward>(x, w, relu ? y : Tensor(), u.scale, u.offset, u.tag);
-    if (b.defined())
-      set_history(node, {&x, &w, &b}, {&y});
-    else
-      set_history(node, {&x, &w}, {&y});
-  }
-  if (x_in.dim() == 2) return y;
-  Shape os(x_in.shape().begin(), x_in.shape().end() - 1);
-  os.push_back(out);
-  return reshape(y, os);
+  return linear_output(x_in, x, w, b, y, [&] {
+    return make_node<LinearBackward>(x, w, relu ? y : Tensor(), u.scale, u.offset, u.tag);
+  });
 }
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {

@@ -168,6 +168,27 @@ TEST(Fused, LinearReluEqualsTheComposite) {
   EXPECT_THROW(linear_relu(randn({2, 3}), randn({4, 5})), Error);
 }
 
+// A plain linear whose input needs no gradient takes the same per-tile path (no mask): dW and db equal the
+// composite's on 1-3 threads.
+TEST(Fused, LinearWithoutInputGradientEqualsTheComposite) {
+  for (int threads : {1, 2, 3}) {
+    const int prev = get_num_threads();
+    set_num_threads(threads);
+    manual_seed(4);
+    Tensor x = randn({48, 300}), w = randn({200, 300}) * 0.1, b = randn({200});
+    std::vector<Tensor> a{w.clone().requires_grad_(), b.clone().requires_grad_()};
+    std::vector<Tensor> c{w.clone().requires_grad_(), b.clone().requires_grad_()};
+    Tensor ya = linear(x, a[0], a[1]), yc = matmul(x, transpose(c[0], 0, 1)) + c[1];
+    Tensor gout = randn(ya.shape());
+    sum(ya * gout).backward();
+    sum(yc * gout).backward();
+    EXPECT_LE(max(abs(ya - yc)).item<double>(), 1e-4) << threads;
+    EXPECT_LE(max(abs(a[0].grad() - c[0].grad())).item<double>(), 1e-4) << threads;
+    EXPECT_LE(max(abs(a[1].grad() - c[1].grad())).item<double>(), 1e-4) << threads;
+    set_num_threads(prev);
+  }
+}
+
 // linear_u8 (Rescaling fused into Dense) equals the cast, scale, offset and linear (+ ReLU) in value and in the
 // weight and bias gradients, on 1-3 threads (row tiles, C^T tiles, the GEMV split), with and without bias and
 // ReLU, for 2-D and 3-D inputs; twice in a row on new bytes (the per-thread conversion is not reused stale).
