@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
   row("LSTM input projection", false, true, 2048, 1024, 128);
   row("LSTM step, W_hh", false, true, 16, 1024, 256);
   row("LSTM step, W_hh^T", false, false, 16, 1024, 256);
+  row("LSTM bwd step, W_hh", false, false, 16, 256, 1024);
+  row("LSTM bwd step, W_hh^T", false, true, 16, 256, 1024);
   row("LSTM dW_hh", true, false, 1024, 256, 2048);
+  row("LSTM dW_hh from dG^T", false, false, 1024, 256, 2048);
   row("output layer", false, true, 2048, 96, 256);
   row("square", false, false, 1024, 1024, 1024);
   return 0;
