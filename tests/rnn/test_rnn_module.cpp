@@ -110,7 +110,9 @@ TEST(RnnModule, ErrorMessages) {
 // sizes that leave vector tails, for every cell, both directions and both layouts.
 TEST(RnnModule, FastF32KernelsMatchF64Reference) {
   manual_seed(3);
-  const int64_t seq = 9, batch = 5, in = 11, H = 37;
+  const int64_t seq = 9, in = 11, H = 37;
+  // batch 35: whole 16x16 tiles in the backward's in-register transposes, and their edges
+  for (int64_t batch : {5, 35})
   for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh, RnnMode::rnn_relu})
     for (bool bf : {false, true}) {
       const int64_t G = mode == RnnMode::lstm ? 4 : mode == RnnMode::gru ? 3 : 1;
@@ -137,7 +139,7 @@ TEST(RnnModule, FastF32KernelsMatchF64Reference) {
           if (t.defined()) grads[k].push_back(t.grad());
       }
       for (size_t i = 0; i < outs[0].size(); ++i)
-        EXPECT_LT(max_diff(outs[0][i], outs[1][i]), 2e-6 * std::max(1.0, max(abs(outs[0][i])).item<double>()))
+        EXPECT_LT(max_diff(outs[0][i], outs[1][i]), 4e-6 * std::max(1.0, max(abs(outs[0][i])).item<double>()))
             << "output " << i << " mode " << int(mode) << " max " << max(abs(outs[0][i])).item<double>();
       for (size_t i = 0; i < grads[0].size(); ++i)
         EXPECT_LT(max_diff(grads[0][i], grads[1][i]), 1e-5 * std::max(1.0, max(abs(grads[0][i])).item<double>()))
