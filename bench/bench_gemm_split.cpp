@@ -72,7 +72,11 @@ int main(int argc, char** argv) {
   row("LSTM input projection", false, true, 2048, 1024, 128);
   row("LSTM step, W_hh", false, true, 16, 1024, 256);
   row("LSTM step, W_hh^T", false, false, 16, 1024, 256);
+  row("LSTM step C^T = W_hh h^T", false, false, 1024, 16, 256);
+  row("LSTM step C^T, h as B^T", false, true, 1024, 16, 256);
   row("LSTM bwd step, W_hh", false, false, 16, 256, 1024);
+  row("LSTM bwd C^T = W_hh^T dG^T", true, false, 256, 16, 1024);
+  row("LSTM bwd C^T, W_hh^T copy", false, false, 256, 16, 1024);
   row("LSTM bwd step, W_hh^T", false, true, 16, 256, 1024);
   row("LSTM dW_hh", true, false, 1024, 256, 2048);
   row("LSTM dW_hh from dG^T", false, false, 1024, 256, 2048);
