@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <nerve/nerve.h>
@@ -52,6 +53,15 @@ int main(int argc, char** argv) {
     int inner = s.m * s.n * s.k > 100000000 ? 10 : 500;
     double us = time_us([&] { Tensor y = matmul(x, w); }, inner, 9);
     std::printf("{\"name\": \"%s\", \"us\": %.3f, \"gflops\": %.1f}\n", s.name, us, 2.0 * s.m * s.n * s.k / us / 1e3);
+  }
+  // elementwise math on 1M floats (the output allocated each call, as in an eager program)
+  Tensor big = randn({1024, 1024});
+  for (const char* op : {"tanh", "sigmoid", "exp", "relu"}) {
+    const std::string o = op;
+    double us = time_us([&] {
+      Tensor y = o == "tanh" ? tanh(big) : o == "sigmoid" ? sigmoid(big) : o == "exp" ? exp(big) : relu(big);
+    }, 20, 9);
+    std::printf("{\"name\": \"%s_1M\", \"us\": %.3f}\n", op, us);
   }
   return 0;
 }

@@ -37,3 +37,6 @@ for name, m, k, n, ta, tb in shapes:
     inner = 10 if m * n * k > 100000000 else 500
     us = time_us(lambda: torch.matmul(x, w), inner, 9)
     print(json.dumps({"name": name, "us": us, "gflops": 2.0 * m * n * k / us / 1e3}))
+big = torch.randn(1024, 1024)
+for name, f in [("tanh", torch.tanh), ("sigmoid", torch.sigmoid), ("exp", torch.exp), ("relu", torch.relu)]:
+    print(json.dumps({"name": name + "_1M", "us": time_us(lambda: f(big), 20, 9)}))

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/unary_kernels.h"
 #include "ops/op_util.h"
 
 namespace nerve {
@@ -39,9 +40,32 @@ T gelu_tanh_f(T x) {
   return static_cast<T>(0.5) * x * (T(1) + std::tanh(static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x)));
 }
 
+// f32 exp / sigmoid / tanh / tanh-GELU / ReLU: contiguous rows through the vectorized kernels, strided ones element by
+// element through the same functions (every layout gives the same values)
+void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
+  cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {4, 4},
+                       [&](cpu::BytePtrs2 p, int64_t n, std::array<int64_t, 2> st) {
+                         float* o = reinterpret_cast<float*>(p[0]);
+                         const float* a = reinterpret_cast<const float*>(p[1]);
+                         if (st[0] == 1 && st[1] == 1) return cpu::vec_unary_f32(op, a, o, n);
+                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = cpu::vec_unary_one(op, a[i * st[1]]);
+                       });
+}
+
 template <class T>
 void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
   using cpu::unary_kernel;
+  if constexpr (std::is_same_v<T, float>) {
+    switch (op) {
+      case UnOp::exp: return vec_forward_f32(cpu::VecUnary::exp, out, x);
+      case UnOp::sigmoid: return vec_forward_f32(cpu::VecUnary::sigmoid, out, x);
+      case UnOp::tanh: return vec_forward_f32(cpu::VecUnary::tanh, out, x);
+      case UnOp::gelu_tanh: return vec_forward_f32(cpu::VecUnary::gelu_tanh, out, x);
+      case UnOp::relu: return vec_forward_f32(cpu::VecUnary::relu, out, x);
+      default: break;
+    }
+  }
   const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
   switch (op) {
     case UnOp::neg: unary_kernel<T, T>(out, x, [](T v) { return -v; }); break;
@@ -49,7 +73,7 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
     case UnOp::log: unary_kernel<T, T>(out, x, [](T v) { return std::log(v); }); break;
     case UnOp::sqrt: unary_kernel<T, T>(out, x, [](T v) { return std::sqrt(v); }); break;
     case UnOp::abs: unary_kernel<T, T>(out, x, [](T v) { return v < T(0) ? -v : v; }); break;
-    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : T(0); }); break;
+    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : v != v ? v : T(0); }); break;
     case UnOp::leaky_relu: unary_kernel<T, T>(out, x, [lo](T v) { return v > T(0) ? v : v * lo; }); break;
     case UnOp::sigmoid: unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); }); break;
     case UnOp::tanh: unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); }); break;

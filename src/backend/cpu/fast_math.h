@@ -1,6 +1,7 @@
 // Branch-free f32 exp, sigmoid and tanh, so the loops that use them (the RNN gate kernels, softmax rows)
 // vectorize. tests/rnn pins them to std::exp / std::tanh.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -23,6 +24,34 @@ inline float fast_exp(float x) {
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
   return p * scale;
+}
+
+/// e^x over the whole float range, as std::exp: inf above ln(FLT_MAX), denormals down to 0 below about -104,
+/// NaN stays NaN. fast_exp's reduction and polynomial on x clamped to [-104, 88.8]; the scale 2^n (n in
+/// [-150, 128]) is applied as two factors 2^(n>>1) and 2^(n-(n>>1)), each a normal float. Error ~1 ulp.
+inline float exp_full(float x) {
+  const float xc = std::min(std::max(x, -104.0f), 88.8f);
+  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer, kept in the low mantissa bits
+  const float t = xc * 1.44269504088896341f + kMagic;
+  int32_t ti, mi;
+  std::memcpy(&ti, &t, sizeof ti);
+  std::memcpy(&mi, &kMagic, sizeof mi);
+  const int32_t n = ti - mi;  // round(xc / ln 2), no float->int conversion (a NaN x gives a harmless value)
+  const float nf = t - kMagic;
+  const float r = xc - nf * 0.693359375f + nf * 2.12194440e-4f;  // xc - n ln2, ln2 split in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t n1 = n >> 1, e1 = (n1 + 127) << 23, e2 = (n - n1 + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &e1, sizeof s1);
+  std::memcpy(&s2, &e2, sizeof s2);
+  const float y = p * s1 * s2;
+  return x != x ? x : y;
 }
 
 /// 1 / (1 + e^-x).

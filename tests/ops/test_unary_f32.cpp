@@ -1,0 +1,120 @@
+// The vectorized f32 exp / sigmoid / tanh / tanh-GELU (backend/cpu/unary_kernels) against the f64 std:: functions
+// over the whole float range, their special values, and strided vs contiguous layouts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <nerve/nerve.h>
+
+#include "backend/cpu/unary_kernels.h"
+
+using namespace nerve;
+
+namespace {
+
+double ref(cpu::VecUnary op, double x) {
+  switch (op) {
+    case cpu::VecUnary::exp: return std::exp(x);
+    case cpu::VecUnary::sigmoid: return 1 / (1 + std::exp(-x));
+    case cpu::VecUnary::tanh: return std::tanh(x);
+    case cpu::VecUnary::gelu_tanh:
+      return 0.5 * x * (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+  }
+  return 0;
+}
+
+// error relative to the reference, with an absolute floor for results near 0
+double err(double got, double want, double floor) { return std::abs(got - want) / std::max(std::abs(want), floor); }
+
+TEST(UnaryF32, MatchesStdOverTheFloatRange) {
+  std::vector<float> x;
+  for (double v = -120; v <= 120; v += 0.00377) x.push_back(static_cast<float>(v));
+  std::vector<float> y(x.size());
+  struct Case { cpu::VecUnary op; double tol, floor; };
+  for (Case c : {Case{cpu::VecUnary::exp, 4e-7, 0}, Case{cpu::VecUnary::sigmoid, 4e-7, 1e-30},
+                 Case{cpu::VecUnary::tanh, 4e-7, 1e-30}, Case{cpu::VecUnary::gelu_tanh, 1e-5, 1e-6}}) {
+    cpu::vec_unary_f32(c.op, x.data(), y.data(), int64_t(x.size()));
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = ref(c.op, x[i]);
+      // strided rows compute the same function, to rounding (the vector versions contract to FMA; the tanh-GELU's
+      // tail, e^(-2z) with 2z near -88, magnifies that to ~1e-5 of a value below 1e-37)
+      const float one = cpu::vec_unary_one(c.op, x[i]);
+      if (one != y[i])
+        ASSERT_LE(err(one, y[i], std::max(c.floor, 1e-37)), c.tol) << "op " << int(c.op) << " x " << x[i];
+      if (c.op == cpu::VecUnary::exp && want > std::numeric_limits<float>::max()) {
+        ASSERT_TRUE(std::isinf(y[i]) && y[i] > 0) << "exp(" << x[i] << ") = " << y[i];
+        continue;
+      }
+      if (c.op == cpu::VecUnary::exp && want < std::numeric_limits<float>::min()) {  // denormal or 0
+        ASSERT_LE(std::abs(y[i] - want), 1.5e-45) << "exp(" << x[i] << ") = " << y[i];
+        continue;
+      }
+      if (c.op == cpu::VecUnary::sigmoid && want < 1e-30) {
+        ASSERT_LE(y[i], 1e-30) << "sigmoid(" << x[i] << ")";
+        continue;
+      }
+      worst = std::max(worst, err(y[i], want, c.floor));
+    }
+    EXPECT_LT(worst, c.tol) << "op " << int(c.op);
+  }
+}
+
+TEST(UnaryF32, SpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x{nan, inf, -inf, 0.f, -0.f, 88.7f, 89.f, -104.f, -87.2f, -100.f, 88.72f};
+  std::vector<float> y(x.size());
+  cpu::vec_unary_f32(cpu::VecUnary::exp, x.data(), y.data(), int64_t(x.size()));
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_EQ(y[2], 0.f);
+  EXPECT_EQ(y[3], 1.f);
+  EXPECT_EQ(y[4], 1.f);
+  EXPECT_NEAR(y[5] / std::exp(double(88.7f)), 1, 1e-6);
+  EXPECT_EQ(y[6], inf);
+  EXPECT_EQ(y[7], 0.f);
+  EXPECT_NEAR(y[8] / std::exp(double(-87.2f)), 1, 1e-6);
+  EXPECT_NEAR(y[9], std::exp(-100.0), 1.5e-45);  // a denormal
+  EXPECT_NEAR(y[10] / std::exp(double(88.72f)), 1, 1e-6);
+  cpu::vec_unary_f32(cpu::VecUnary::sigmoid, x.data(), y.data(), 3);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 1.f);
+  EXPECT_EQ(y[2], 0.f);
+  cpu::vec_unary_f32(cpu::VecUnary::tanh, x.data(), y.data(), 3);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 1.f);
+  EXPECT_EQ(y[2], -1.f);
+  cpu::vec_unary_f32(cpu::VecUnary::relu, x.data(), y.data(), 5);  // torch.relu: NaN stays NaN
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_EQ(y[2], 0.f);
+  EXPECT_EQ(y[3], 0.f);
+  EXPECT_FALSE(std::signbit(y[4]));  // relu(-0) = +0
+  for (DType dt : {DType::f32, DType::f64}) {  // the op, contiguous and strided, both dtypes
+    Tensor v = from_vector(std::vector<float>{nan, -1.f, 2.f, nan}, {2, 2}).to(dt);
+    for (const Tensor& in : {v, v.t()}) {
+      Tensor r = relu(in).to(DType::f32).contiguous();
+      const float* d = r.data<float>();
+      EXPECT_TRUE(std::isnan(d[0]) && std::isnan(d[3]));
+      EXPECT_EQ(d[1] + d[2], 2.f);
+    }
+  }
+}
+
+TEST(UnaryF32, OpsAgreeAcrossLayouts) {
+  manual_seed(5);
+  Tensor a = randn({37, 53}) * 4;
+  Tensor t = a.t();  // strided rows
+  for (auto f : {+[](const Tensor& v) { return exp(v); }, +[](const Tensor& v) { return sigmoid(v); },
+                 +[](const Tensor& v) { return tanh(v); }, +[](const Tensor& v) { return gelu(v, "tanh"); }}) {
+    Tensor want = f(t.contiguous());
+    Tensor got = f(t);
+    EXPECT_LT(max(abs(got - want) / (abs(want) + 1e-6)).item<float>(), 2e-6);
+    Tensor d64 = f(t.to(DType::f64));
+    EXPECT_LT(max(abs(got.to(DType::f64) - d64) / (abs(d64) + 1e-6)).item<double>(), 2e-6);
+  }
+}
+
+}  // namespace
