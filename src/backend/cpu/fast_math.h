@@ -7,12 +7,8 @@
 
 namespace nerve::cpu {
 
-/// e^x for x in about [-87, 88] (clamped outside), Cephes expf polynomial, error ~1 ulp.
-inline float fast_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float n = (x * 1.44269504088896341f + kMagic) - kMagic;
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln2, ln2 split in two parts
+/// e^r for |r| <= ln(2)/2: the Cephes expf polynomial.
+inline float exp_poly(float r) {
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -20,6 +16,16 @@ inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
+  return p;
+}
+
+/// e^x for x in about [-87, 88] (clamped outside), Cephes expf polynomial, error ~1 ulp.
+inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  const float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  float n = (x * 1.44269504088896341f + kMagic) - kMagic;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln2, ln2 split in two parts
+  const float p = exp_poly(r);
   int32_t e = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
@@ -39,13 +45,7 @@ inline float exp_full(float x) {
   const int32_t n = ti - mi;  // round(xc / ln 2), no float->int conversion (a NaN x gives a harmless value)
   const float nf = t - kMagic;
   const float r = xc - nf * 0.693359375f + nf * 2.12194440e-4f;  // xc - n ln2, ln2 split in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const float p = exp_poly(r);
   const int32_t n1 = n >> 1, e1 = (n1 + 127) << 23, e2 = (n - n1 + 127) << 23;
   float s1, s2;
   std::memcpy(&s1, &e1, sizeof s1);
