@@ -130,3 +130,25 @@ TEST(RnnGradcheck, Embedding) {
   sum(nn::embedding(ids, w, 3) * g).backward();
   EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{7, 8, 1 + 11, 2 + 12, 0, 0, 0, 0, 9, 10}));
 }
+
+// Frozen weights and no biases: only dx, dh0, dc0 are wanted (the backward then skips the dG^T it builds for
+// the weight gradients); they must equal those of the run that also computes the weight gradients.
+TEST(RnnGradcheck, FrozenWeightsGiveTheSameInputGradients) {
+  manual_seed(9);
+  for (RnnMode mode : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh}) {
+    const int64_t seq = 4, batch = 20, in = 5, H = 17, G = gates(mode);
+    Tensor x = randn({batch, seq, in}), h0 = randn({batch, H}), w_ih = randn({G * H, in}) * 0.4,
+           w_hh = randn({G * H, H}) * 0.4, gy = randn({batch, seq, H});
+    Tensor grads[2][2];
+    for (int train_w = 0; train_w < 2; ++train_w) {
+      Tensor xv = x.detach().requires_grad_(), hv = h0.detach().requires_grad_();
+      Tensor wi = train_w ? w_ih.detach().requires_grad_() : w_ih, wh = train_w ? w_hh.detach().requires_grad_() : w_hh;
+      RnnLayerOutput r = rnn_layer(mode, xv, hv, {}, wi, wh, {}, {}, /*batch_first=*/true, /*reverse=*/false);
+      sum(r.output * gy).backward();
+      grads[train_w][0] = xv.grad();
+      grads[train_w][1] = hv.grad();
+    }
+    for (int k = 0; k < 2; ++k)
+      EXPECT_EQ(max(abs(grads[0][k] - grads[1][k])).item<float>(), 0.f) << name(mode) << " input " << k;
+  }
+}

@@ -481,6 +481,9 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   // while they are in cache (the tables are summed at the end); the GRU sums in the pass below.
   const bool token_sums = g.dtable && !gru;
   const bool xs_needed = g.dw_ih && !gru;
+  T* db = g.db_ih ? g.db_ih : !gru ? g.db_hh : nullptr;
+  T* dbh = gru ? g.db_hh : db;  // the hidden side's bias gradient: row sums of dG^T
+  const bool need_dgt = g.dw_hh || dbh || xs_needed;  // frozen weights and no biases: no transposes
   const int64_t V = g.vocab, slices = batch_slices(B, B * GH * H);
   thread_local std::vector<T> token_buf;  // kept: ~1 MB per call would cost page faults
   if (token_sums && token_buf.size() < size_t(slices * V * GH)) token_buf.resize(slices * V * GH);
@@ -543,7 +546,7 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
       step_backward(cell, a);
       if (mine)
         for (int64_t b = 0; b < nb; ++b) add_into(mine + g.ids[r0 + b * d.b_stride] * GH, a.dg + b * a.lddg, GH);
-      transpose_block(a.dgh, a.lddgh, nb, GH, dgt + s * B + b0, ldt);
+      if (need_dgt) transpose_block(a.dgh, a.lddgh, nb, GH, dgt + s * B + b0, ldt);
       if (s > 0 || g.dh0)  // dh_prev (nb, H) = dgates (nb, G*H) @ W_hh (G*H, H)  (+ the GRU's direct path)
         gemm(false, false, nb, H, GH, T(1), a.dgh, a.lddgh, p.w_hh, H, gru ? T(1) : T(0), dhs, H);
     }
@@ -552,17 +555,12 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
   // One pass, threads splitting the gate columns (no two write the same element): the per-token sums of an
   // embedding-fed layer, and the bias gradients (db_hh = db_ih but for the GRU, whose input side is summed apart).
-  T* db = g.db_ih ? g.db_ih : !gru ? g.db_hh : nullptr;
   parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
     if (token_sums) {  // the slices' tables summed
       for (int64_t v = 0; v < V; ++v) {
         T* dst = g.dtable + v * GH;
         std::copy(tokens + v * GH + j0, tokens + v * GH + j1, dst + j0);
-        for (int64_t t = 1; t < slices; ++t) {
-          const T* src = tokens + (t * V + v) * GH;
-#pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
-        }
+        for (int64_t t = 1; t < slices; ++t) add_into(dst + j0, tokens + (t * V + v) * GH + j0, j1 - j0);
       }
     }
     if (gru && (g.dtable || g.db_ih)) {  // the GRU's input side, from the gradients in x's row order
@@ -571,18 +569,10 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
       if (g.db_ih) std::fill(g.db_ih + j0, g.db_ih + j1, T(0));
       for (int64_t r = 0; r < rows; ++r) {
         const T* src = dgate + r * GH;
-        if (g.dtable) {
-          T* dst = g.dtable + g.ids[r] * GH;
-#pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
-        }
-        if (g.db_ih) {
-#pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) g.db_ih[j] += src[j];
-        }
+        if (g.dtable) add_into(g.dtable + g.ids[r] * GH + j0, src + j0, j1 - j0);
+        if (g.db_ih) add_into(g.db_ih + j0, src + j0, j1 - j0);
       }
     }
-    T* dbh = gru ? g.db_hh : db;  // the hidden side: row sums of dG^T
     if (dbh)
       for (int64_t j = j0; j < j1; ++j) {
         const T* src = dgt + j * ldt;

@@ -6,23 +6,23 @@ namespace nerve::cpu {
 
 namespace {
 
+// One clone set per op (target_clones takes no templates); each inlines the scalar definition of its op.
 NERVE_SIMD_CLONES_V void exp_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = exp_full(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::exp, x[i]);
 }
 NERVE_SIMD_CLONES_V void sigmoid_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + exp_full(-x[i]));
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::sigmoid, x[i]);
 }
 NERVE_SIMD_CLONES_V void tanh_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = fast_tanh(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::tanh, x[i]);
 }
 NERVE_SIMD_CLONES_V void gelu_tanh_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = gelu_tanh_fast(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::gelu_tanh, x[i]);
 }
-
 NERVE_SIMD_CLONES_V void relu_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::relu, x[i]);
