@@ -180,7 +180,11 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
         const float *src = a + k * lda + m0, *msk = mk ? mk + k * lda + m0 : nullptr;
         float* d = dst + k * mt;
         if (msk)
-          for (int64_t q = 0; q < mt; ++q) d[q] = msk[q] > 0.f ? src[q] : 0.f;
+#pragma omp simd
+          for (int64_t q = 0; q < mt; ++q) {
+            const float v = src[q];  // read unconditionally: the select then vectorizes without branches
+            d[q] = msk[q] > 0.f ? v : 0.f;
+          }
         else
           std::copy(src, src + mt, d);
       }
@@ -194,12 +198,19 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
       for (int64_t i = 0; i < mt; ++i) {
         const float *src = a + (m0 + i) * lda, *msk = mk ? mk + (m0 + i) * lda : nullptr;
         float* d = dst + i * K;
-        float acc = 0.f;
-        for (int64_t k = 0; k < K; ++k) {
-          d[k] = !msk || msk[k] > 0.f ? src[k] : 0.f;
-          acc += d[k];
+        if (msk)
+#pragma omp simd
+          for (int64_t k = 0; k < K; ++k) {
+            const float v = src[k];
+            d[k] = msk[k] > 0.f ? v : 0.f;
+          }
+        else
+          std::copy(src, src + K, d);
+        if (sums) {
+          float acc = 0.f;
+          for (int64_t k = 0; k < K; ++k) acc += d[k];
+          ex.a_row_sums[m0 + i] = acc;
         }
-        if (sums) ex.a_row_sums[m0 + i] = acc;
       }
     }
     return dst;
