@@ -3,6 +3,7 @@
 // reference loop on every path (row tiles, column tiles, transposed column tiles, 2-D grids).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include <nerve/nerve.h>
 
+#include "backend/cpu/convert.h"
 #include "backend/cpu/gemm.h"
 
 using namespace nerve;
@@ -208,6 +210,23 @@ TEST(Parallel, GemmTilesEqualTheReference) {
   }
 }
 
+// The transposed uint8 conversion (A^T for the library's NN product) against a plain loop: whole 16x16 tiles,
+// edges in both dims, and a leading dimension wider than the row.
+TEST(Parallel, TransposedU8ConversionEqualsTheLoop) {
+  std::mt19937 rng(5);
+  for (auto [rows, cols, lds] : {std::array<int64_t, 3>{1, 1, 1}, {16, 16, 16}, {17, 65, 70}, {32, 784, 784},
+                                 {45, 99, 100}, {64, 130, 131}, {5, 40, 40}}) {
+    std::vector<uint8_t> src(rows * lds);
+    for (auto& b : src) b = uint8_t(rng());
+    std::vector<float> dst(rows * cols, -1.f);
+    cpu::u8_to_f32_affine_transposed_serial(src.data(), rows, cols, lds, dst.data(), 0.5f, -3.f);
+    int bad = 0;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) bad += dst[j * rows + i] != float(src[i * lds + j]) * 0.5f - 3.f;
+    EXPECT_EQ(bad, 0) << rows << "x" << cols << " lds " << lds;
+  }
+}
+
 // gemm_ex's extras against the reference loop on the same tiling paths: uint8 operands (A or B, each tile
 // converting its own copy), the ReLU epilogue (NaN kept, as torch.relu), and A read through a ReLU mask with the
 // row sums of the masked op(A) (a first layer's bias gradient).
@@ -218,14 +237,15 @@ TEST(Parallel, GemmExtrasEqualTheReference) {
   struct Case {
     int64_t M, N, K;
   };
-  const Case cases[] = {{32, 128, 784}, {128, 784, 32}, {1, 512, 1024}, {3, 300, 900}, {200, 40, 300}};
+  // (32 and 45 rows, B transposed: a uint8 A goes to the library as A^T)
+  const Case cases[] = {{32, 128, 784}, {128, 784, 32}, {1, 512, 1024}, {3, 300, 900}, {200, 40, 300}, {45, 70, 99}};
   const float scale = 1.f / 255, offset = -0.25f;
   for (int threads : {1, 2, 3}) {
     ThreadsGuard g(threads);
     for (const Case& c : cases)
       for (int ta = 0; ta < 2; ++ta)
         for (int tb = 0; tb < 2; ++tb) {
-          const int64_t lda = ta ? c.M : c.K, ldb = (tb ? c.K : c.N) + 5, ldc = c.N + 2;
+          const int64_t lda = (ta ? c.M : c.K) + 3, ldb = (tb ? c.K : c.N) + 5, ldc = c.N + 2;
           const int64_t na = (ta ? c.K : c.M) * lda, nb = (tb ? c.N : c.K) * ldb;
           std::vector<uint8_t> Au(na), Bu(nb);
           std::vector<float> A(na), B(nb), Af(na), Bf(nb), mask(na), bias(c.N);
@@ -258,6 +278,15 @@ TEST(Parallel, GemmExtrasEqualTheReference) {
             for (int64_t i = 0; i < c.M; ++i)
               for (int64_t j = 0; j < c.N; ++j) R[i * ldc + j] = std::max(R[i * ldc + j], 0.f);
             EXPECT_LT(worst(C, R), tol) << "u8 A, bias, relu, rep " << rep << ", " << what;
+          }
+          // then the same tagged operand as B of a product that needs it untransposed (a layer's dW = g^T x)
+          std::vector<float> G(c.M * c.N), D(c.N * c.K), RD(c.N * c.K);
+          for (float& x : G) x = u(rng);
+          if (!ta) {
+            cpu::gemm_ex(true, false, c.N, c.K, c.M, 1.f, G.data(), c.N, nullptr, lda, 0.f, D.data(), c.K,
+                         {.b_u8 = &ua});
+            cpu::gemm_reference(true, false, c.N, c.K, c.M, 1.f, G.data(), c.N, Af.data(), lda, 0.f, RD.data(), c.K);
+            EXPECT_LT(worst(D, RD), 2e-4 * std::sqrt(double(c.M))) << "tagged u8 A reused as B, " << what;
           }
           std::fill(C.begin(), C.end(), 3.f), std::fill(R.begin(), R.end(), 3.f);
           cpu::gemm_ex(ta, tb, c.M, c.N, c.K, 0.5f, A.data(), lda, nullptr, ldb, 0.25f, C.data(), ldc, {.b_u8 = &ub});

@@ -2,6 +2,10 @@
 // instead of a cast followed by a multiply.
 #include "backend/cpu/convert.h"
 #include "backend/cpu/simd_clones.h"
+#include "backend/cpu/transpose16.h"
+
+#include <algorithm>
+#include <cstring>
 
 #include "nerve/core/parallel.h"
 
@@ -12,7 +16,43 @@ NERVE_SIMD_CLONES void u8_affine(const uint8_t* __restrict src, float* __restric
                                  float offset) {
   for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]) * scale + offset;
 }
+
+// dst (cols, rows) = float(src (rows, cols; leading dim lds))^T * scale + offset: blocks of 16 rows x 64 columns
+// converted row by row into a small buffer (the plain loop vectorizes; GCC 12 turns a uint8 vector conversion
+// into scalar code), then transposed in 16x16 register tiles; the edges by a plain loop.
+NERVE_SIMD_CLONES_V void u8_affine_transposed(const uint8_t* __restrict src, int64_t rows, int64_t cols, int64_t lds,
+                                              float* __restrict dst, float scale, float offset) {
+  constexpr int64_t kc = 64;
+  alignas(64) float tmp[16][kc];
+  const int64_t rf = rows / 16 * 16, cf = cols / 16 * 16;
+  for (int64_t i0 = 0; i0 < rf; i0 += 16)
+    for (int64_t c0 = 0; c0 < cf; c0 += kc) {
+      const int64_t cn = std::min(kc, cf - c0);
+      for (int i = 0; i < 16; ++i) {
+        const uint8_t* s = src + (i0 + i) * lds + c0;
+#pragma omp simd
+        for (int64_t c = 0; c < cn; ++c) tmp[i][c] = static_cast<float>(s[c]) * scale + offset;
+      }
+      for (int64_t j0 = 0; j0 < cn; j0 += 16) {
+        v16f r[16];
+        for (int i = 0; i < 16; ++i) std::memcpy(&r[i], &tmp[i][j0], sizeof(v16f));
+        transpose16x16(r);
+        for (int j = 0; j < 16; ++j) std::memcpy(dst + (c0 + j0 + j) * rows + i0, &r[j], sizeof(v16f));
+      }
+    }
+  auto scalar = [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      for (int64_t i = i0; i < i1; ++i) dst[j * rows + i] = static_cast<float>(src[i * lds + j]) * scale + offset;
+  };
+  scalar(0, rf, cf, cols);
+  scalar(rf, rows, 0, cols);
+}
 }  // namespace
+
+void u8_to_f32_affine_transposed_serial(const uint8_t* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
+                                        float scale, float offset) {
+  u8_affine_transposed(src, rows, cols, lds, dst, scale, offset);
+}
 
 void u8_to_f32_affine(const uint8_t* src, float* dst, int64_t n, float scale, float offset) {
   // a small grain: the pass is cheap per element, but writing a buffer the other core read last step is not

@@ -8,5 +8,9 @@ namespace nerve::cpu {
 void u8_to_f32_affine(const uint8_t* src, float* dst, int64_t n, float scale, float offset);
 /// The same on the calling thread only.
 void u8_to_f32_affine_serial(const uint8_t* src, float* dst, int64_t n, float scale, float offset);
+/// dst (cols, rows) = the transpose of src (rows, cols; row i at src + i * lds), converted the same way, on the
+/// calling thread.
+void u8_to_f32_affine_transposed_serial(const uint8_t* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
+                                        float scale, float offset);
 
 }  // namespace nerve::cpu

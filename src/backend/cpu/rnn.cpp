@@ -5,6 +5,7 @@
 //   RNN:  h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
 #include "backend/cpu/rnn.h"
 #include "backend/cpu/simd_clones.h"
+#include "backend/cpu/transpose16.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -275,27 +276,13 @@ int64_t rnn_backward_workspace(RnnCell cell, const RnnDims& d) {
 namespace {
 
 // dst[j * ldd + b] = src[b * lds + j] for b < nb, j < n: one step's block of gate gradients (nb rows) into
-// columns of dG^T. f32 16x16 tiles are transposed in registers: 4 rounds of two-vector shuffles, round k
-// swapping bit k of the row index with bit k of the column index (vpermt2ps with AVX-512; the plain loop
-// compiled to scalar gathers and took ~1 ms of a char_lstm step).
+// columns of dG^T. f32 16x16 tiles are transposed in registers (transpose16.h; the plain loop compiled to
+// scalar gathers and took ~1 ms of a char_lstm step).
 template <class T>
 void transpose_scalar(const T* src, int64_t lds, int64_t b0, int64_t b1, int64_t j0, int64_t j1, T* dst,
                       int64_t ldd) {
   for (int64_t j = j0; j < j1; ++j)
     for (int64_t b = b0; b < b1; ++b) dst[j * ldd + b] = src[b * lds + j];
-}
-
-using v16f = float __attribute__((vector_size(64)));
-using v16i = int32_t __attribute__((vector_size(64)));
-
-template <int D>
-NERVE_ALWAYS_INLINE void swap_index_bit(v16f (&r)[16], const v16i& lo, const v16i& hi) {
-  for (int b = 0; b < 16; ++b)
-    if (!(b & D)) {
-      const v16f x = r[b], y = r[b + D];
-      r[b] = __builtin_shuffle(x, y, lo);
-      r[b + D] = __builtin_shuffle(x, y, hi);
-    }
 }
 
 NERVE_SIMD_CLONES_V void transpose_f32(const float* src, int64_t lds, int64_t nb, int64_t n, float* dst,
@@ -305,14 +292,7 @@ NERVE_SIMD_CLONES_V void transpose_f32(const float* src, int64_t lds, int64_t nb
     for (int64_t b0 = 0; b0 < bf; b0 += 16) {
       v16f r[16];
       for (int b = 0; b < 16; ++b) std::memcpy(&r[b], src + (b0 + b) * lds + j0, sizeof(v16f));
-      swap_index_bit<1>(r, v16i{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-                        v16i{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31});
-      swap_index_bit<2>(r, v16i{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-                        v16i{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31});
-      swap_index_bit<4>(r, v16i{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-                        v16i{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31});
-      swap_index_bit<8>(r, v16i{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-                        v16i{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31});
+      transpose16x16(r);
       for (int j = 0; j < 16; ++j) std::memcpy(dst + (j0 + j) * ldd + b0, &r[j], sizeof(v16f));
     }
   transpose_scalar(src, lds, bf, nb, 0, nf, dst, ldd);  // the edges
