@@ -1,5 +1,5 @@
 // libFuzzer target for the IDX parser (raw and gzip): any input must parse or throw nerve::Error; anything else
-// (a crash, a sanitizer report, another exception, a runaway allocation) is a bug. Built by tools/fuzz_idx.sh.
+// (a crash, a sanitizer report, another exception, a runaway allocation) is a bug. Built by tools/fuzz.sh idx.
 #include <nerve/data/idx.h>
 
 #include <cstdlib>
