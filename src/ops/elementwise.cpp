@@ -238,6 +238,16 @@ Tensor operator/(double s, const Tensor& a) { return div(detail::scalar_like(s, 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
-Tensor pow(const Tensor& a, double e) { return pow(a, detail::scalar_like(e, a)); }
+Tensor pow(const Tensor& a, double e) {
+  // common exponents as the ops they equal (values and gradients alike), as PyTorch does: std::pow per element
+  // squares 1M floats in ~2 ms, a multiply in ~0.07 ms
+  if (is_floating(a.dtype())) {
+    if (e == 2.0) return mul(a, a);
+    if (e == 3.0) return mul(mul(a, a), a);
+    if (e == 0.5) return sqrt(a);
+    if (e == -1.0) return div(detail::scalar_like(1.0, a), a);
+  }
+  return pow(a, detail::scalar_like(e, a));
+}
 
 }  // namespace nerve

@@ -5,6 +5,8 @@
 #include <numeric>
 
 #include "backend/cpu/loops.h"
+#include "backend/cpu/reduce_kernels.h"
+#include "backend/cpu/softmax_kernels.h"
 #include "ops/op_util.h"
 
 namespace nerve {
@@ -59,12 +61,18 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
   while (nred_prefix < x.dim() && red[nred_prefix]) ++nred_prefix;
   bool prefix = x.is_contiguous() && nred_prefix > 0 &&
                 std::all_of(red.begin() + nred_prefix, red.end(), [](bool b) { return !b; });
-  if (prefix) {
-    int64_t R = 1;
-    for (int64_t i = 0; i < nred_prefix; ++i) R *= x.shape()[i];
-    int64_t C = 1;  // not x.numel() / R: that is 0 when a reduced dim is empty
-    for (int64_t i = nred_prefix; i < x.dim(); ++i) C *= x.shape()[i];
+  int64_t R = 1, C = 1;  // C: not x.numel() / R, that is 0 when a reduced dim is empty
+  for (int64_t i = 0; i < nred_prefix; ++i) R *= x.shape()[i];
+  for (int64_t i = nred_prefix; i < x.dim(); ++i) C *= x.shape()[i];
+  if (prefix && C > 1) {  // (C == 1 is a plain sum of everything: the row path below)
     const T* p = static_cast<const T*>(x.raw_data());
+    if constexpr (std::is_same_v<T, float>) {  // columns split over threads, each summed in row order
+      parallel_for(C, R * C >= kParallelGrain ? 16 : C, [&](int64_t c0, int64_t c1) {
+        std::fill(out + c0, out + c1, 0.f);
+        for (int64_t r = 0; r < R; ++r) cpu::add_row_f32(out + c0, p + r * C + c0, c1 - c0);
+      });
+      return;
+    }
     std::vector<Acc> acc(C, Acc(0));
     for (int64_t r = 0; r < R; ++r) {
       const T* row = p + r * C;
@@ -77,6 +85,16 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
   int64_t outer, inner;
   Tensor rows = as_rows(x, red, outer, inner);
   const T* p = static_cast<const T*>(rows.raw_data());
+  if constexpr (std::is_same_v<T, float>) {  // vectorized blocks added in double (cpu::sum_f32)
+    if (outer == 1) {
+      out[0] = static_cast<float>(cpu::sum_f32(p, inner));
+      return;
+    }
+    parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) out[r] = static_cast<float>(cpu::sum_f32_serial(p + r * inner, inner));
+    });
+    return;
+  }
   parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* row = p + r * inner;
@@ -279,6 +297,20 @@ namespace {
 // y = softmax or log_softmax over the last dim of a contiguous (rows, n) tensor
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t n, bool log) {
+  if constexpr (std::is_same_v<T, float>) {  // the vectorized rows of the fused cross-entropy
+    parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float* xr = x + r * n;
+        float* yr = y + r * n;
+        const float lse = cpu::logsumexp_row(xr, n);
+        if (log)
+          for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - lse;
+        else
+          cpu::softmax_row(xr, n, lse, 1.f, 0.f, yr);
+      }
+    });
+    return;
+  }
   parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* xr = x + r * n;
@@ -303,6 +335,12 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t n, bool log) {
 // log_softmax: dx = g - exp(y) * sum(g)
 template <class T>
 void softmax_rows_backward(const T* g, const T* y, T* dx, int64_t rows, int64_t n, bool log) {
+  if constexpr (std::is_same_v<T, float>) {
+    parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) cpu::softmax_backward_row(g + r * n, y + r * n, n, log, dx + r * n);
+    });
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const T *gr = g + r * n, *yr = y + r * n;
     T* dr = dx + r * n;

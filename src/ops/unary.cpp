@@ -40,7 +40,7 @@ T gelu_tanh_f(T x) {
   return static_cast<T>(0.5) * x * (T(1) + std::tanh(static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x)));
 }
 
-// f32 exp / sigmoid / tanh / tanh-GELU / ReLU: contiguous rows through the vectorized kernels, strided ones element by
+// f32 exp / log / sqrt / sigmoid / tanh / GELU / ReLU: contiguous rows through the vectorized kernels, strided ones element by
 // element through the same functions (every layout gives the same values)
 void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
   cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
@@ -63,6 +63,9 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
       case UnOp::tanh: return vec_forward_f32(cpu::VecUnary::tanh, out, x);
       case UnOp::gelu_tanh: return vec_forward_f32(cpu::VecUnary::gelu_tanh, out, x);
       case UnOp::relu: return vec_forward_f32(cpu::VecUnary::relu, out, x);
+      case UnOp::log: return vec_forward_f32(cpu::VecUnary::log, out, x);
+      case UnOp::sqrt: return vec_forward_f32(cpu::VecUnary::sqrt, out, x);
+      case UnOp::gelu: return vec_forward_f32(cpu::VecUnary::gelu_erf, out, x);
       default: break;
     }
   }
@@ -93,9 +96,25 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
 }
 
 // grad_in = g * f'(x), with s = x or y as kSpecs says
+// f32 GELU backward: contiguous rows through the vectorized kernel, strided ones through the same function
+void gelu_erf_backward_f32(const Tensor& out, const Tensor& g, const Tensor& x) {
+  cpu::for_each_row<3>(out.shape(), {&out.strides(), &g.strides(), &x.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(g.raw_data()),
+                        static_cast<char*>(x.raw_data())},
+                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
+                         float* o = reinterpret_cast<float*>(p[0]);
+                         const float *d = reinterpret_cast<const float*>(p[1]), *a = reinterpret_cast<const float*>(p[2]);
+                         if (st[0] == 1 && st[2] == 1 && (st[1] == 1 || st[1] == 0))
+                           return cpu::gelu_erf_backward_f32(d, st[1], a, o, n);
+                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = d[i * st[1]] * cpu::gelu_erf_grad(a[i * st[2]]);
+                       });
+}
+
 template <class T>
 void backward(UnOp op, const Params& p, const Tensor& out, const Tensor& g, const Tensor& s) {
   using cpu::binary_kernel;
+  if constexpr (std::is_same_v<T, float>)
+    if (op == UnOp::gelu) return gelu_erf_backward_f32(out, g, s);
   const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
   switch (op) {
     case UnOp::neg: cpu::unary_kernel<T, T>(out, g, [](T v) { return -v; }); break;

@@ -1,5 +1,5 @@
-// The vectorized f32 exp / sigmoid / tanh / tanh-GELU (backend/cpu/unary_kernels) against the f64 std:: functions
-// over the whole float range, their special values, and strided vs contiguous layouts.
+// The vectorized f32 exp / log / sqrt / sigmoid / tanh / GELU (backend/cpu/unary_kernels) against the f64 std::
+// functions over the whole float range, their special values, and strided vs contiguous layouts.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,8 +21,17 @@ double ref(cpu::VecUnary op, double x) {
     case cpu::VecUnary::tanh: return std::tanh(x);
     case cpu::VecUnary::gelu_tanh:
       return 0.5 * x * (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    case cpu::VecUnary::relu: return x > 0 ? x : 0;
+    case cpu::VecUnary::log: return std::log(x);
+    case cpu::VecUnary::sqrt: return std::sqrt(x);
+    case cpu::VecUnary::gelu_erf: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
   }
   return 0;
+}
+
+// d/dx GELU in f64: Phi(x) + x phi(x)
+double gelu_erf_grad_ref(double x) {
+  return 0.5 * std::erfc(-x / std::sqrt(2.0)) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
 }
 
 // error relative to the reference, with an absolute floor for results near 0
@@ -34,7 +43,8 @@ TEST(UnaryF32, MatchesStdOverTheFloatRange) {
   std::vector<float> y(x.size());
   struct Case { cpu::VecUnary op; double tol, floor; };
   for (Case c : {Case{cpu::VecUnary::exp, 4e-7, 0}, Case{cpu::VecUnary::sigmoid, 4e-7, 1e-30},
-                 Case{cpu::VecUnary::tanh, 4e-7, 1e-30}, Case{cpu::VecUnary::gelu_tanh, 1e-5, 1e-6}}) {
+                 Case{cpu::VecUnary::tanh, 4e-7, 1e-30}, Case{cpu::VecUnary::gelu_tanh, 1e-5, 1e-6},
+                 Case{cpu::VecUnary::gelu_erf, 1e-6, 1e-30}}) {
     cpu::vec_unary_f32(c.op, x.data(), y.data(), int64_t(x.size()));
     double worst = 0;
     for (size_t i = 0; i < x.size(); ++i) {
@@ -42,8 +52,9 @@ TEST(UnaryF32, MatchesStdOverTheFloatRange) {
       // strided rows compute the same function, to rounding (the vector versions contract to FMA; the tanh-GELU's
       // tail, e^(-2z) with 2z near -88, magnifies that to ~1e-5 of a value below 1e-37)
       const float one = cpu::vec_unary_one(c.op, x[i]);
-      if (one != y[i])
+      if (one != y[i]) {
         ASSERT_LE(err(one, y[i], std::max(c.floor, 1e-37)), c.tol) << "op " << int(c.op) << " x " << x[i];
+      }
       if (c.op == cpu::VecUnary::exp && want > std::numeric_limits<float>::max()) {
         ASSERT_TRUE(std::isinf(y[i]) && y[i] > 0) << "exp(" << x[i] << ") = " << y[i];
         continue;
@@ -60,6 +71,48 @@ TEST(UnaryF32, MatchesStdOverTheFloatRange) {
     }
     EXPECT_LT(worst, c.tol) << "op " << int(c.op);
   }
+}
+
+// log and sqrt over every binade of the positive floats, denormals included (64 values per binade)
+TEST(UnaryF32, LogAndSqrtOverAllBinades) {
+  std::vector<float> x;
+  for (int e = -149; e <= 127; ++e)
+    for (int k = 0; k < 64; ++k) x.push_back(static_cast<float>(std::ldexp(1.0 + k / 64.0 + k * 1e-4, e)));
+  x.push_back(1.f), x.push_back(std::nextafter(1.f, 2.f)), x.push_back(std::nextafter(1.f, 0.f));
+  std::vector<float> y(x.size());
+  for (auto [op, tol] : {std::pair{cpu::VecUnary::log, 2e-7}, std::pair{cpu::VecUnary::sqrt, 6e-8}}) {
+    cpu::vec_unary_f32(op, x.data(), y.data(), int64_t(x.size()));
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(x[i])) continue;
+      const double want = ref(op, x[i]);
+      // the scalar function (strided rows) agrees to rounding: the vector version contracts to FMA
+      ASSERT_LE(err(cpu::vec_unary_one(op, x[i]), y[i], 1.2e-7), 2.4e-7) << "op " << int(op) << " x " << x[i];
+      // log near 1 is near 0: relative to max(|log x|, ulp(1)) there
+      worst = std::max(worst, err(y[i], want, op == cpu::VecUnary::log ? 1.2e-7 : 0));
+    }
+    EXPECT_LT(worst, tol) << "op " << int(op);
+  }
+}
+
+// GELU's derivative (the backward kernel) against f64 over [-30, 30]: absolute error (it crosses 0 at -0.75),
+// and relative error in the lower tail, where it decays like x phi(x)
+TEST(UnaryF32, GeluErfGradient) {
+  std::vector<float> x, g, dx;
+  for (double v = -30; v <= 30; v += 0.00311) x.push_back(static_cast<float>(v)), g.push_back(0.75f);
+  dx.resize(x.size());
+  cpu::gelu_erf_backward_f32(g.data(), 1, x.data(), dx.data(), int64_t(x.size()));
+  std::vector<float> dx0(x.size());
+  cpu::gelu_erf_backward_f32(g.data(), 0, x.data(), dx0.data(), int64_t(x.size()));  // one gradient for all
+  double worst_abs = 0, worst_tail = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(dx[i], dx0[i]) << x[i];
+    const double want = 0.75 * gelu_erf_grad_ref(x[i]);
+    worst_abs = std::max(worst_abs, std::abs(dx[i] - want));
+    if (x[i] < -2 && std::abs(want) > 1e-30) worst_tail = std::max(worst_tail, err(dx[i], want, 0));
+  }
+  EXPECT_LT(worst_abs, 4e-7);
+  EXPECT_LT(worst_tail, 1e-6);
 }
 
 TEST(UnaryF32, SpecialValues) {
@@ -86,6 +139,32 @@ TEST(UnaryF32, SpecialValues) {
   EXPECT_TRUE(std::isnan(y[0]));
   EXPECT_EQ(y[1], 1.f);
   EXPECT_EQ(y[2], -1.f);
+  cpu::vec_unary_f32(cpu::VecUnary::log, x.data(), y.data(), 5);  // NaN, inf, -inf, 0, -0
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_TRUE(std::isnan(y[2]));
+  EXPECT_EQ(y[3], -inf);
+  EXPECT_EQ(y[4], -inf);
+  float neg[2] = {-1.f, -1e-40f}, one = 1.f, lg[2];
+  cpu::vec_unary_f32(cpu::VecUnary::log, neg, lg, 2);
+  EXPECT_TRUE(std::isnan(lg[0]) && std::isnan(lg[1]));
+  cpu::vec_unary_f32(cpu::VecUnary::log, &one, lg, 1);
+  EXPECT_EQ(lg[0], 0.f);
+  cpu::vec_unary_f32(cpu::VecUnary::sqrt, x.data(), y.data(), 5);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_TRUE(std::isnan(y[2]));
+  EXPECT_EQ(y[3], 0.f);
+  EXPECT_TRUE(y[4] == 0.f && std::signbit(y[4]));  // sqrt(-0) = -0
+  cpu::vec_unary_f32(cpu::VecUnary::gelu_erf, x.data(), y.data(), 4);  // as PyTorch: gelu(-inf) is NaN (-inf * 0)
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_TRUE(std::isnan(y[2]));
+  EXPECT_EQ(y[3], 0.f);
+  float huge[2] = {-1e30f, 1e30f}, gh[2];
+  cpu::vec_unary_f32(cpu::VecUnary::gelu_erf, huge, gh, 2);
+  EXPECT_EQ(gh[0], 0.f);
+  EXPECT_EQ(gh[1], 1e30f);
   cpu::vec_unary_f32(cpu::VecUnary::relu, x.data(), y.data(), 5);  // torch.relu: NaN stays NaN
   EXPECT_TRUE(std::isnan(y[0]));
   EXPECT_EQ(y[1], inf);
@@ -108,7 +187,9 @@ TEST(UnaryF32, OpsAgreeAcrossLayouts) {
   Tensor a = randn({37, 53}) * 4;
   Tensor t = a.t();  // strided rows
   for (auto f : {+[](const Tensor& v) { return exp(v); }, +[](const Tensor& v) { return sigmoid(v); },
-                 +[](const Tensor& v) { return tanh(v); }, +[](const Tensor& v) { return gelu(v, "tanh"); }}) {
+                 +[](const Tensor& v) { return tanh(v); }, +[](const Tensor& v) { return gelu(v, "tanh"); },
+                 +[](const Tensor& v) { return gelu(v); }, +[](const Tensor& v) { return log(v * v + 2.0); },
+                 +[](const Tensor& v) { return sqrt(abs(v)); }}) {
     Tensor want = f(t.contiguous());
     Tensor got = f(t);
     EXPECT_LT(max(abs(got - want) / (abs(want) + 1e-6)).item<float>(), 2e-6);

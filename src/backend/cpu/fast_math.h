@@ -78,4 +78,79 @@ inline float fast_tanh(float x) {
   return (x < 0.0004f && x > -0.0004f) ? x : t;
 }
 
+/// ln(x) over the whole float range, as std::log: -inf at 0, NaN below 0 and at NaN, inf at inf, denormals
+/// scaled up first. Cephes logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln(m) by a degree-9 polynomial in
+/// m - 1, e ln 2 added in two parts. Error ~1 ulp.
+inline float log_full(float x) {
+  // every operation runs unconditionally and only values are selected (with -ftrapping-math GCC will not
+  // if-convert a conditional float operation, and the loop then does not vectorize)
+  const bool denormal = x < 1.17549435e-38f;  // (also 0, negatives and -inf: their results are selected below)
+  const float xs = x * (denormal ? 8388608.0f : 1.0f);  // * 2^23
+  int32_t i;
+  std::memcpy(&i, &xs, sizeof i);
+  float e = static_cast<float>(((i >> 23) & 0xff) - 126) - (denormal ? 23.0f : 0.0f);
+  const int32_t mi = (i & 0x007fffff) | 0x3f000000;  // mantissa as a float in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mi, sizeof m);
+  const bool small = m < 0.707106781186547524f;
+  const float m2 = m + m;
+  e -= small ? 1.0f : 0.0f;
+  m = (small ? m2 : m) - 1.0f;
+  const float z = m * m;
+  float p = 7.0376836292e-2f;
+  p = p * m - 1.1514610310e-1f;
+  p = p * m + 1.1676998740e-1f;
+  p = p * m - 1.2420140846e-1f;
+  p = p * m + 1.4249322787e-1f;
+  p = p * m - 1.6668057665e-1f;
+  p = p * m + 2.0000714765e-1f;
+  p = p * m - 2.4999993993e-1f;
+  p = p * m + 3.3333331174e-1f;
+  float y = p * m * z;
+  y += -2.12194440e-4f * e;
+  y += -0.5f * z;
+  float r = m + y + 0.693359375f * e;
+  const float inf = __builtin_inff();
+  r = x == inf ? inf : r;
+  r = x == 0.0f ? -inf : r;
+  r = x >= 0.0f ? r : __builtin_nanf("");  // negatives and NaN
+  return r;
+}
+
+/// The standard normal CDF, Phi(x) = erfc(-x / sqrt(2)) / 2, with erfc(z) for z >= 0 from Numerical Recipes'
+/// erfcc (fractional error < 1.2e-7 everywhere, so the lower tail keeps its relative accuracy) and
+/// erfc(-z) = 2 - erfc(z). The e^(-z^2) factor is computed from x itself, z^2 = x^2 / 2 split exactly by an FMA
+/// (rounding z to float first would cost 2 z^2 ulp: 1e-5 of relative accuracy at x = -12). |x| is clamped at
+/// 20, where erfc is already 0 in float (so +-inf and huge x give Phi = 0 or 1, not inf - inf).
+inline float normal_cdf(float x) {
+  const float ax = std::min(x < 0.0f ? -x : x, 20.0f);
+  const float t = 1.0f / (1.0f + 0.5f * 0.707106781186547524f * ax);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  // e^(p - x^2/2) with the exponent kept exact: x^2 = hi + lo (FMA), p - hi/2 = s + r (TwoSum), e^(r - lo/2) ~
+  // 1 + r - lo/2
+  const float hi = ax * ax, lo = __builtin_fmaf(ax, ax, -hi), h = 0.5f * hi;
+  const float s = p - h, sb = s - p, r = (p - (s - sb)) + (-h - sb);
+  const float erfc = t * exp_full(s) * (1.0f + (r - 0.5f * lo));
+  const float cdf = x < 0.0f ? 0.5f * erfc : 1.0f - 0.5f * erfc;
+  return x != x ? x : cdf;
+}
+
+/// GELU, x Phi(x) (PyTorch's default, approximate='none').
+inline float gelu_erf(float x) { return x * normal_cdf(x); }
+
+/// d/dx GELU = Phi(x) + x phi(x).
+inline float gelu_erf_grad(float x) {
+  const float hi = x * x, lo = __builtin_fmaf(x, x, -hi);  // e^(-x^2/2) with x^2 = hi + lo exact, as above
+  return normal_cdf(x) + x * 0.398942280401432678f * exp_full(-0.5f * hi) * (1.0f - 0.5f * lo);
+}
+
 }  // namespace nerve::cpu

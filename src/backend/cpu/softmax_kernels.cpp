@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "backend/cpu/fast_math.h"
+#include "backend/cpu/reduce_kernels.h"
 
 namespace nerve::cpu {
 
@@ -53,6 +54,19 @@ NERVE_SIMD_CLONES void softmax_row(const float* __restrict x, int64_t n, float l
 #pragma omp simd
   for (int64_t c = 0; c < kBlock; ++c) res[c] = scale * exp0(tail[c] - lse) - sub;
   for (int64_t c = full; c < n; ++c) out[c] = res[c - full];
+}
+
+NERVE_SIMD_CLONES void softmax_backward_row(const float* __restrict g, const float* __restrict y, int64_t n, bool log,
+                                            float* __restrict dx) {
+  if (log) {
+    const float s = static_cast<float>(sum_f32_serial(g, n));
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] - exp_full(y[i]) * s;
+  } else {
+    const float s = dot_f32(g, y, n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (g[i] - s);
+  }
 }
 
 }  // namespace nerve::cpu

@@ -11,4 +11,8 @@ float logsumexp_row(const float* x, int64_t n);
 /// out[c] = scale * e^(x[c] - lse) - sub   (a row of the cross-entropy gradient, before the target's term)
 void softmax_row(const float* x, int64_t n, float lse, float scale, float sub, float* out);
 
+/// One row of the softmax backward, y the forward's output: dx = y * (g - sum(g * y)); of the log_softmax
+/// backward: dx = g - e^y * sum(g).
+void softmax_backward_row(const float* g, const float* y, int64_t n, bool log, float* dx);
+
 }  // namespace nerve::cpu

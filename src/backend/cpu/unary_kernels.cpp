@@ -27,6 +27,18 @@ NERVE_SIMD_CLONES_V void relu_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::relu, x[i]);
 }
+NERVE_SIMD_CLONES_V void log_f32(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::log, x[i]);
+}
+NERVE_SIMD_CLONES_V void sqrt_f32(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::sqrt, x[i]);
+}
+NERVE_SIMD_CLONES_V void gelu_erf_f32(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::gelu_erf, x[i]);
+}
 
 }  // namespace
 
@@ -37,7 +49,22 @@ void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n) {
     case VecUnary::tanh: return tanh_f32(x, y, n);
     case VecUnary::gelu_tanh: return gelu_tanh_f32(x, y, n);
     case VecUnary::relu: return relu_f32(x, y, n);
+    case VecUnary::log: return log_f32(x, y, n);
+    case VecUnary::sqrt: return sqrt_f32(x, y, n);
+    case VecUnary::gelu_erf: return gelu_erf_f32(x, y, n);
   }
+}
+
+NERVE_SIMD_CLONES_V void gelu_erf_backward_f32(const float* g, int64_t g_stride, const float* x, float* dx,
+                                               int64_t n) {
+  if (g_stride == 0) {  // one gradient for the whole row (the backward of a sum or a mean)
+    const float gv = g[0];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) dx[i] = gv * gelu_erf_grad(x[i]);
+    return;
+  }
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * gelu_erf_grad(x[i]);
 }
 
 }  // namespace nerve::cpu

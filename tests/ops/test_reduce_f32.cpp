@@ -1,0 +1,105 @@
+// The vectorized f32 paths of sum (all, leading dims, trailing dims), softmax / log_softmax (forward and
+// backward) and pow's common exponents, against f64 computations of the same values; sums are the same for any
+// number of threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <nerve/nerve.h>
+
+using namespace nerve;
+
+namespace {
+
+struct ThreadsGuard {
+  int prev = get_num_threads();
+  explicit ThreadsGuard(int n) { set_num_threads(n); }
+  ~ThreadsGuard() { set_num_threads(prev); }
+};
+
+double max_rel(const Tensor& got, const Tensor& want, double floor) {
+  Tensor g = got.to(DType::f64), w = want.to(DType::f64);
+  return max(abs(g - w) / (abs(w) + floor)).item<double>();
+}
+
+// the largest error relative to the largest value (for results that cancel: log_softmax near 0, gradients)
+double max_err_of_max(const Tensor& got, const Tensor& want) {
+  Tensor g = got.to(DType::f64), w = want.to(DType::f64);
+  return max(abs(g - w)).item<double>() / max(abs(w)).item<double>();
+}
+
+TEST(ReduceF32, SumOfEverythingIsAccurateAndThreadIndependent) {
+  manual_seed(3);
+  // 300k values of mixed sign and magnitude (blocks, threads and a tail that is not a whole block)
+  Tensor x = randn({300001}) * exp(randn({300001}) * 3);
+  const double want = sum(x.to(DType::f64)).item<double>();
+  float first = 0;
+  for (int threads : {1, 2, 3}) {
+    ThreadsGuard g(threads);
+    const float got = sum(x).item<float>();
+    if (threads == 1) first = got;
+    EXPECT_EQ(got, first) << threads << " threads";
+    EXPECT_LT(std::abs(got - want), 1e-6 * sum(abs(x.to(DType::f64))).item<double>()) << threads << " threads";
+  }
+  // mean goes through the same sum
+  EXPECT_NEAR(mean(x).item<float>(), want / 300001, 1e-6 * mean(abs(x.to(DType::f64))).item<double>());
+}
+
+TEST(ReduceF32, SumOverLeadingAndTrailingDims) {
+  manual_seed(4);
+  for (Shape s : {Shape{2000, 37}, Shape{500, 300}, Shape{3, 40000}, Shape{7, 5, 64}}) {
+    Tensor x = randn(s), x64 = x.to(DType::f64);
+    for (Shape dims : {Shape{0}, Shape{-1}, Shape{}}) {
+      for (int threads : {1, 2}) {
+        ThreadsGuard g(threads);
+        EXPECT_LT(max_rel(sum(x, dims), sum(x64, dims), 1.0), 1e-5) << to_string(s) << " dims " << to_string(dims);
+      }
+    }
+  }
+}
+
+TEST(ReduceF32, SoftmaxAndLogSoftmaxForwardAndBackward) {
+  manual_seed(6);
+  for (Shape s : {Shape{64, 1000}, Shape{5, 3}, Shape{3, 17, 33}}) {
+    Tensor x = randn(s) * 6;
+    for (int64_t dim : {int64_t{-1}, int64_t{0}}) {
+      for (bool log : {false, true}) {
+        auto f = [&](const Tensor& v) { return log ? log_softmax(v, dim) : softmax(v, dim); };
+        Tensor a = x.detach().requires_grad_(true), b = x.to(DType::f64).requires_grad_(true);
+        Tensor w = randn(s);  // an arbitrary upstream gradient
+        Tensor ya = f(a), yb = f(b);
+        // (f32 rounds x - lse, an error of |x - lse| ulp in e^(x - lse): ~3e-6 at 40 nats down)
+        if (log)
+          EXPECT_LT(max_err_of_max(ya, yb), 1e-6) << to_string(s) << " dim " << dim;
+        else
+          EXPECT_LT(max_rel(ya, yb, 1e-30), 1e-5) << to_string(s) << " dim " << dim;
+        sum(ya * w).backward();
+        sum(yb * w.to(DType::f64)).backward();
+        EXPECT_LT(max_err_of_max(a.grad(), b.grad()), 1e-5) << to_string(s) << " dim " << dim << " log " << log;
+      }
+    }
+  }
+}
+
+TEST(ReduceF32, PowCommonExponentsMatchPow) {
+  manual_seed(8);
+  Tensor x = rand({1000}) * 4 + 0.1;
+  for (double e : {2.0, 3.0, 0.5, -1.0, 1.5}) {
+    Tensor a = x.detach().requires_grad_(true), b = x.to(DType::f64).requires_grad_(true);
+    Tensor ya = pow(a, e), yb = pow(b, e);
+    EXPECT_LT(max_rel(ya, yb, 0), 4e-7) << "exponent " << e;
+    sum(ya).backward();
+    sum(yb).backward();
+    EXPECT_LT(max_rel(a.grad(), b.grad(), 0), 4e-7) << "exponent " << e;
+  }
+  // negative bases with integer exponents, and zero
+  Tensor n = from_vector(std::vector<float>{-2.f, -0.5f, 0.f, 3.f}, {4});
+  Tensor sq = pow(n, 2.0), cu = pow(n, 3.0);
+  EXPECT_EQ(sq.to_vector<float>(), (std::vector<float>{4.f, 0.25f, 0.f, 9.f}));
+  EXPECT_EQ(cu.to_vector<float>(), (std::vector<float>{-8.f, -0.125f, 0.f, 27.f}));
+  EXPECT_TRUE(std::isnan(pow(n, 0.5).to_vector<float>()[0]));
+  EXPECT_EQ(pow(n, -1.0).to_vector<float>()[2], std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
