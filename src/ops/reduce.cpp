@@ -251,14 +251,40 @@ class AmaxBackward : public Node {
 Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op) {
   NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   std::vector<bool> red = reduced_mask(x, dims, op);
-  int64_t outer, inner;
-  Tensor rows = as_rows(x, red, outer, inner);
   Shape kept = out_shape(x, red, true);
   Tensor out = empty(kept, x.dtype());
+  int64_t nred_prefix = 0;  // f32 with the reduced dims leading: running max of the rows, vectorized over columns
+  while (nred_prefix < x.dim() && red[nred_prefix]) ++nred_prefix;
+  const bool prefix = x.dtype() == DType::f32 && x.is_contiguous() && nred_prefix > 0 && nred_prefix < x.dim() &&
+                      std::none_of(red.begin() + nred_prefix, red.end(), [](bool b) { return b; });
+  if (prefix) {
+    int64_t R = 1, C = 1;
+    for (int64_t i = 0; i < x.dim(); ++i) (i < nred_prefix ? R : C) *= x.shape()[i];
+    const float* p = x.data<float>();
+    float* o = out.data<float>();
+    parallel_for(C, R * C >= kParallelGrain ? 16 : C, [&](int64_t c0, int64_t c1) {
+      std::copy(p + c0, p + c1, o + c0);
+      for (int64_t r = 1; r < R; ++r) cpu::extreme_row_into_f32(o + c0, p + r * C + c0, c1 - c0, is_max);
+    });
+    if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+    return keepdim ? out : reshape(out, out_shape(x, red, false));
+  }
+  int64_t outer, inner;
+  Tensor rows = as_rows(x, red, outer, inner);
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = static_cast<const T*>(rows.raw_data());
     T* o = out.data<T>();
+    if constexpr (std::is_same_v<T, float>) {  // vectorized rows, NaN winning
+      if (outer == 1) {
+        o[0] = cpu::extreme_f32(p, inner, is_max);
+      } else {
+        parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
+          for (int64_t r = b; r < e; ++r) o[r] = cpu::extreme_f32(p + r * inner, inner, is_max);
+        });
+      }
+      return;
+    }
     for (int64_t r = 0; r < outer; ++r) {
       const T* row = p + r * inner;
       T best = row[0];

@@ -1,6 +1,7 @@
 // Unary math and activations. Forward is one kernel; backward is one fused kernel over (grad, saved),
 // where `saved` is the input or the output, whichever the derivative needs.
 #include <cmath>
+#include <limits>
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/unary_kernels.h"
@@ -40,17 +41,24 @@ T gelu_tanh_f(T x) {
   return static_cast<T>(0.5) * x * (T(1) + std::tanh(static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x)));
 }
 
-// f32 exp / log / sqrt / sigmoid / tanh / GELU / ReLU: contiguous rows through the vectorized kernels, strided ones element by
-// element through the same functions (every layout gives the same values)
-void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
+// f32 rows: contiguous ones through a vectorized kernel contig(x, y, n), strided ones element by element through
+// one(x), the same function (every layout gives the same values)
+template <class Contig, class One>
+void f32_rows(const Tensor& out, const Tensor& x, const Contig& contig, const One& one) {
   cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {4, 4},
                        [&](cpu::BytePtrs2 p, int64_t n, std::array<int64_t, 2> st) {
                          float* o = reinterpret_cast<float*>(p[0]);
                          const float* a = reinterpret_cast<const float*>(p[1]);
-                         if (st[0] == 1 && st[1] == 1) return cpu::vec_unary_f32(op, a, o, n);
-                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = cpu::vec_unary_one(op, a[i * st[1]]);
+                         if (st[0] == 1 && st[1] == 1) return contig(a, o, n);
+                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = one(a[i * st[1]]);
                        });
+}
+
+// f32 exp / log / sqrt / sigmoid / tanh / GELU / ReLU through cpu::vec_unary_f32
+void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
+  f32_rows(out, x, [op](const float* a, float* o, int64_t n) { cpu::vec_unary_f32(op, a, o, n); },
+           [op](float v) { return cpu::vec_unary_one(op, v); });
 }
 
 template <class T>
@@ -66,6 +74,17 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
       case UnOp::log: return vec_forward_f32(cpu::VecUnary::log, out, x);
       case UnOp::sqrt: return vec_forward_f32(cpu::VecUnary::sqrt, out, x);
       case UnOp::gelu: return vec_forward_f32(cpu::VecUnary::gelu_erf, out, x);
+      case UnOp::clamp: {
+        const float inf = std::numeric_limits<float>::infinity();
+        const float lo = p.has_lo ? static_cast<float>(p.p0) : -inf, hi = p.has_hi ? static_cast<float>(p.p1) : inf;
+        return f32_rows(out, x, [=](const float* a, float* o, int64_t n) { cpu::clamp_f32(a, o, n, lo, hi); },
+                        [=](float v) { return cpu::clamp_one(v, lo, hi); });
+      }
+      case UnOp::leaky_relu: {
+        const float slope = static_cast<float>(p.p0);
+        return f32_rows(out, x, [=](const float* a, float* o, int64_t n) { cpu::leaky_relu_f32(a, o, n, slope); },
+                        [=](float v) { return cpu::leaky_relu_one(v, slope); });
+      }
       default: break;
     }
   }

@@ -82,6 +82,62 @@ TEST(ReduceF32, SoftmaxAndLogSoftmaxForwardAndBackward) {
   }
 }
 
+// max / min / amax: the vectorized f32 paths (everything, leading dims, trailing dims; parallel sizes) equal the
+// f64 path exactly, and a NaN anywhere in a reduced slice gives NaN there (torch.max)
+TEST(ReduceF32, MaxMinAmaxWithNaN) {
+  manual_seed(9);
+  for (Shape s : {Shape{300001}, Shape{1000, 70}, Shape{70, 1000}, Shape{5, 4, 33}}) {
+    Tensor x = randn(s);
+    for (bool with_nan : {false, true}) {
+      if (with_nan) {  // one NaN in the middle of the data
+        Tensor flat = x.reshape({-1});
+        flat.narrow(0, flat.numel() / 2, 1).fill_(std::nan(""));
+      }
+      Tensor x64 = x.to(DType::f64);
+      auto same = [](const Tensor& a, const Tensor& b) {  // equal, NaN where NaN
+        if (a.shape() != b.shape()) return false;
+        std::vector<double> u = a.to(DType::f64).contiguous().to_vector<double>(), w = b.contiguous().to_vector<double>();
+        for (size_t i = 0; i < u.size(); ++i)
+          if (!(u[i] == w[i] || (std::isnan(u[i]) && std::isnan(w[i])))) return false;
+        return true;
+      };
+      EXPECT_TRUE(same(max(x), max(x64))) << to_string(s) << " nan " << with_nan;
+      EXPECT_TRUE(same(min(x), min(x64))) << to_string(s) << " nan " << with_nan;
+      EXPECT_EQ(std::isnan(max(x).item<float>()), with_nan);
+      for (Shape dims : {Shape{0}, Shape{-1}}) {
+        for (int threads : {1, 2}) {
+          ThreadsGuard g(threads);
+          EXPECT_TRUE(same(amax(x, dims), amax(x64, dims))) << to_string(s) << " dims " << to_string(dims);
+        }
+      }
+    }
+  }
+}
+
+// clamp and leaky_relu through the vectorized kernels, contiguous and strided, against plain loops
+TEST(ReduceF32, ClampAndLeakyRelu) {
+  manual_seed(10);
+  Tensor x = randn({37, 41}) * 3;
+  x.reshape({-1}).narrow(0, 7, 1).fill_(std::nan(""));
+  for (const Tensor& in : {x, x.t()}) {
+    std::vector<float> v = in.contiguous().to_vector<float>();
+    auto check = [&](const Tensor& got, auto f, const char* what) {
+      std::vector<float> g = got.contiguous().to_vector<float>();
+      int bad = 0;
+      for (size_t i = 0; i < v.size(); ++i) {
+        const float w = f(v[i]);
+        bad += !(g[i] == w || (std::isnan(g[i]) && std::isnan(w)));
+      }
+      EXPECT_EQ(bad, 0) << what;
+    };
+    check(clamp(in, -1.0, 2.0), [](float a) { return a != a ? a : std::min(std::max(a, -1.f), 2.f); }, "clamp");
+    check(clamp(in, 0.5, std::nullopt), [](float a) { return a != a ? a : std::max(a, 0.5f); }, "clamp min");
+    check(clamp(in, std::nullopt, -0.5), [](float a) { return a != a ? a : std::min(a, -0.5f); }, "clamp max");
+    check(clamp(in, 3.0, 1.0), [](float a) { return a != a ? a : 1.f; }, "clamp min > max");  // as torch: max
+    check(leaky_relu(in, 0.1), [](float a) { return a > 0 ? a : a * 0.1f; }, "leaky_relu");
+  }
+}
+
 TEST(ReduceF32, PowCommonExponentsMatchPow) {
   manual_seed(8);
   Tensor x = rand({1000}) * 4 + 0.1;

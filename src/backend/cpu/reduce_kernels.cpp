@@ -47,9 +47,50 @@ double sum_f32(const float* x, int64_t n) {
   return s;
 }
 
+// (NaN wins: a NaN accumulator stays NaN, a NaN element replaces it)
+template <bool kMax>
+[[gnu::always_inline]] inline float pick(float acc, float v) {
+  return (kMax ? v > acc : v < acc) || v != v ? v : acc;
+}
+
+template <bool kMax>
+[[gnu::always_inline]] inline float extreme_block(const float* __restrict x, int64_t n) {
+  float acc[kLanes];
+  for (int l = 0; l < kLanes; ++l) acc[l] = x[0];
+  const int64_t full = n / kLanes * kLanes;
+  for (int64_t i = 0; i < full; i += kLanes)
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) acc[l] = pick<kMax>(acc[l], x[i + l]);
+  float m = acc[0];
+  for (int l = 1; l < kLanes; ++l) m = pick<kMax>(m, acc[l]);
+  for (int64_t i = full; i < n; ++i) m = pick<kMax>(m, x[i]);
+  return m;
+}
+NERVE_SIMD_CLONES float max_block(const float* x, int64_t n) { return extreme_block<true>(x, n); }
+NERVE_SIMD_CLONES float min_block(const float* x, int64_t n) { return extreme_block<false>(x, n); }
+
 NERVE_SIMD_CLONES void add_row_f32(float* __restrict acc, const float* __restrict row, int64_t n) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c) acc[c] += row[c];
+}
+
+float extreme_f32(const float* x, int64_t n, bool is_max) {
+  auto block = [&](const float* p, int64_t m) { return is_max ? max_block(p, m) : min_block(p, m); };
+  if (n < 4 * kParallelGrain) return block(x, n);
+  float part[64];
+  const int64_t chunks = std::min<int64_t>(64, get_num_threads());
+  parallel_chunks(chunks, [&](int64_t i) { part[i] = block(x + n * i / chunks, n * (i + 1) / chunks - n * i / chunks); });
+  return block(part, chunks);
+}
+
+NERVE_SIMD_CLONES void extreme_row_into_f32(float* __restrict acc, const float* __restrict row, int64_t n, bool is_max) {
+  if (is_max) {
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) acc[c] = pick<true>(acc[c], row[c]);
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) acc[c] = pick<false>(acc[c], row[c]);
+  }
 }
 
 NERVE_SIMD_CLONES float dot_f32(const float* __restrict a, const float* __restrict b, int64_t n) {

@@ -55,6 +55,16 @@ void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n) {
   }
 }
 
+NERVE_SIMD_CLONES_V void clamp_f32(const float* x, float* y, int64_t n, float lo, float hi) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = clamp_one(x[i], lo, hi);
+}
+
+NERVE_SIMD_CLONES_V void leaky_relu_f32(const float* x, float* y, int64_t n, float slope) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = leaky_relu_one(x[i], slope);
+}
+
 NERVE_SIMD_CLONES_V void gelu_erf_backward_f32(const float* g, int64_t g_stride, const float* x, float* dx,
                                                int64_t n) {
   if (g_stride == 0) {  // one gradient for the whole row (the backward of a sum or a mean)

@@ -33,6 +33,16 @@ inline float vec_unary_one(VecUnary op, float x) {
 /// y[i] = op(x[i]) for i < n.
 void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n);
 
+/// y = min(max(x, lo), hi) (pass -inf / inf for a missing bound; NaN stays NaN), as torch.clamp.
+inline float clamp_one(float x, float lo, float hi) {
+  const float r = x < lo ? lo : x;
+  return r > hi ? hi : r;
+}
+void clamp_f32(const float* x, float* y, int64_t n, float lo, float hi);
+/// y = x > 0 ? x : slope x.
+inline float leaky_relu_one(float x, float slope) { return x > 0.0f ? x : x * slope; }
+void leaky_relu_f32(const float* x, float* y, int64_t n, float slope);
+
 /// dx[i] = g[i * g_stride] * GELU'(x[i]) for i < n (approximate='none'); g_stride is 1, or 0 for one gradient.
 void gelu_erf_backward_f32(const float* g, int64_t g_stride, const float* x, float* dx, int64_t n);
 
