@@ -66,57 +66,61 @@ namespace {
 
 enum class PointLoss { mse, l1, huber, bce, bce_logits };
 
-// loss l(x, t) and its partials dl/dx, dl/dt (PyTorch's formulas, aten/src/ATen/native/Loss.cpp)
-template <class T>
+// loss l(x, t) and its partials dl/dx, dl/dt (PyTorch's formulas, aten/src/ATen/native/Loss.cpp); the kind is a
+// template parameter, so each loss gets its own loop (the mse, l1 and huber loops vectorize)
+template <PointLoss K, class T>
 struct PointFn {
-  PointLoss kind;
   T delta;  // huber
 
   T loss(T x, T t) const {
-    switch (kind) {
-      case PointLoss::mse: return (x - t) * (x - t);
-      case PointLoss::l1: return std::abs(x - t);
-      case PointLoss::huber: {
-        T z = std::abs(x - t);
-        return z < delta ? T(0.5) * z * z : delta * (z - T(0.5) * delta);
-      }
-      case PointLoss::bce:  // logs clamped to >= -100 as PyTorch does
-        return (t - T(1)) * std::max(std::log1p(-x), T(-100)) - t * std::max(std::log(x), T(-100));
-      case PointLoss::bce_logits:  // (1 - t) x + log(1 + exp(-x)), stable for any x
-        return std::max(x, T(0)) - x * t + std::log1p(std::exp(-std::abs(x)));
+    if constexpr (K == PointLoss::mse) {
+      return (x - t) * (x - t);
+    } else if constexpr (K == PointLoss::l1) {
+      return std::abs(x - t);
+    } else if constexpr (K == PointLoss::huber) {
+      T z = std::abs(x - t);
+      return z < delta ? T(0.5) * z * z : delta * (z - T(0.5) * delta);
+    } else if constexpr (K == PointLoss::bce) {  // logs clamped to >= -100 as PyTorch does
+      return (t - T(1)) * std::max(std::log1p(-x), T(-100)) - t * std::max(std::log(x), T(-100));
+    } else {  // bce_logits: (1 - t) x + log(1 + exp(-x)), stable for any x
+      return std::max(x, T(0)) - x * t + std::log1p(std::exp(-std::abs(x)));
     }
-    return T(0);
   }
 
   void grad(T x, T t, T& dx, T& dt) const {
-    switch (kind) {
-      case PointLoss::mse:
-        dx = T(2) * (x - t);
-        dt = -dx;
-        return;
-      case PointLoss::l1: {
-        T d = x - t;
-        dx = d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0);
-        dt = -dx;
-        return;
-      }
-      case PointLoss::huber: {
-        T d = x - t;
-        dx = d < -delta ? -delta : d > delta ? delta : d;
-        dt = -dx;
-        return;
-      }
-      case PointLoss::bce:  // (x - t) / max(x (1 - x), 1e-12f): PyTorch's EPSILON is a float
-        dx = (x - t) / std::max((T(1) - x) * x, static_cast<T>(1e-12f));
-        dt = std::max(std::log1p(-x), T(-100)) - std::max(std::log(x), T(-100));
-        return;
-      case PointLoss::bce_logits:
-        dx = T(1) / (T(1) + std::exp(-x)) - t;
-        dt = -x;
-        return;
+    if constexpr (K == PointLoss::mse) {
+      dx = T(2) * (x - t);
+      dt = -dx;
+    } else if constexpr (K == PointLoss::l1) {
+      T d = x - t;
+      dx = d > T(0) ? T(1) : d < T(0) ? T(-1) : T(0);
+      dt = -dx;
+    } else if constexpr (K == PointLoss::huber) {
+      T d = x - t;
+      dx = d < -delta ? -delta : d > delta ? delta : d;
+      dt = -dx;
+    } else if constexpr (K == PointLoss::bce) {  // (x - t) / max(x (1 - x), 1e-12f): PyTorch's EPSILON is a float
+      dx = (x - t) / std::max((T(1) - x) * x, static_cast<T>(1e-12f));
+      dt = std::max(std::log1p(-x), T(-100)) - std::max(std::log(x), T(-100));
+    } else {
+      dx = T(1) / (T(1) + std::exp(-x)) - t;
+      dt = -x;
     }
   }
 };
+
+// f(std::integral_constant<PointLoss, kind>)
+template <class F>
+void visit_point(PointLoss kind, const F& f) {
+  using P = PointLoss;
+  switch (kind) {
+    case P::mse: return f(std::integral_constant<P, P::mse>{});
+    case P::l1: return f(std::integral_constant<P, P::l1>{});
+    case P::huber: return f(std::integral_constant<P, P::huber>{});
+    case P::bce: return f(std::integral_constant<P, P::bce>{});
+    case P::bce_logits: return f(std::integral_constant<P, P::bce_logits>{});
+  }
+}
 
 struct PointSpec {
   const char* op;
@@ -138,23 +142,34 @@ class PointLossBackward : public Node {
     t_.reset();
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
-    Tensor x = x_.unpack(this), t = t_.unpack(this), g = grads[0].contiguous();
+    Tensor x = x_.unpack(this), t = t_.unpack(this), g = grads[0];
+    // a mean's or a sum's gradient is one value expanded: read it as such instead of materializing it
+    const bool g_one = std::all_of(g.strides().begin(), g.strides().end(), [](int64_t st) { return st == 0; });
+    if (!g_one) g = g.contiguous();
     bool want_x = next_edges[0].fn != nullptr, want_t = next_edges[1].fn != nullptr;
     Tensor gx = want_x ? empty(x.shape(), x.dtype()) : Tensor();
     Tensor gt = want_t ? empty(x.shape(), x.dtype()) : Tensor();
     visit_floating(x.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
-      PointFn<T> f{kind_, static_cast<T>(delta_)};
-      const T *px = x.data<T>(), *pt = t.data<T>(), *pg = g.data<T>();
-      T* ox = want_x ? gx.data<T>() : nullptr;
-      T* ot = want_t ? gt.data<T>() : nullptr;
-      parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          T dx = 0, dt = 0;
-          f.grad(px[i], pt[i], dx, dt);
-          if (ox) ox[i] = pg[i] * dx;
-          if (ot) ot[i] = pg[i] * dt;
-        }
+      visit_point(kind_, [&](auto k) {
+        const PointFn<decltype(k)::value, T> f{static_cast<T>(delta_)};
+        const T *px = x.data<T>(), *pt = t.data<T>(), *pg = static_cast<const T*>(g.raw_data());
+        T* ox = want_x ? gx.data<T>() : nullptr;
+        T* ot = want_t ? gt.data<T>() : nullptr;
+        const int64_t gs = g_one ? 0 : 1;
+        parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+          auto loop = [&](auto wx, auto wt) {  // one loop per wanted pair: no branch inside
+            for (int64_t i = b; i < e; ++i) {
+              T dx = 0, dt = 0;
+              f.grad(px[i], pt[i], dx, dt);
+              if constexpr (decltype(wx)::value) ox[i] = pg[i * gs] * dx;
+              if constexpr (decltype(wt)::value) ot[i] = pg[i * gs] * dt;
+            }
+          };
+          if (ox && ot) loop(std::true_type{}, std::true_type{});
+          else if (ox) loop(std::true_type{}, std::false_type{});
+          else if (ot) loop(std::false_type{}, std::true_type{});
+        });
       });
     });
     return {gx, gt};
@@ -175,11 +190,13 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
   Tensor out = empty(x.shape(), x.dtype());
   visit_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    PointFn<T> f{kind, static_cast<T>(delta)};
-    const T *px = x.data<T>(), *pt = t.data<T>();
-    T* po = out.data<T>();
-    parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) po[i] = f.loss(px[i], pt[i]);
+    visit_point(kind, [&](auto k) {
+      const PointFn<decltype(k)::value, T> f{static_cast<T>(delta)};
+      const T *px = x.data<T>(), *pt = t.data<T>();
+      T* po = out.data<T>();
+      parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) po[i] = f.loss(px[i], pt[i]);
+      });
     });
   });
   if (any_requires_grad({&x, &t})) set_history(make_node<PointLossBackward>(kind, delta, x, t), {&x, &t}, {&out});
