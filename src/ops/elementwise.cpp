@@ -2,6 +2,7 @@
 // Each op's backward is a single fused kernel over (grad, saved tensor) where possible.
 #include <cmath>
 
+#include "backend/cpu/binary_kernels.h"
 #include "backend/cpu/elementwise.h"
 #include "ops/op_util.h"
 
@@ -64,8 +65,38 @@ namespace {
 
 enum class BinOp { add, sub, mul, div, pow, max, min };
 
+// f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the
+// vectorized kernels, other rows through the same scalar definition
+bool binary_f32(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+  using V = cpu::VecBinary;
+  V v;
+  switch (op) {
+    case BinOp::add: v = V::add; break;
+    case BinOp::sub: v = V::sub; break;
+    case BinOp::mul: v = V::mul; break;
+    case BinOp::div: v = V::div; break;
+    case BinOp::max: v = V::max; break;
+    case BinOp::min: v = V::min; break;
+    default: return false;
+  }
+  cpu::for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+                        static_cast<char*>(b.raw_data())},
+                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
+                         float* o = reinterpret_cast<float*>(p[0]);
+                         const float *x = reinterpret_cast<const float*>(p[1]), *y = reinterpret_cast<const float*>(p[2]);
+                         if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
+                           return cpu::vec_binary_f32(v, x, st[1], y, st[2], o, n, alpha);
+                         for (int64_t i = 0; i < n; ++i)
+                           o[i * st[0]] = cpu::vec_binary_one(v, x[i * st[1]], y[i * st[2]], alpha);
+                       });
+  return true;
+}
+
 template <class T>
 void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, T alpha) {
+  if constexpr (std::is_same_v<T, float>)
+    if (binary_f32(op, out, a, b, alpha)) return;
   switch (op) {
     case BinOp::add: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x + alpha * y; }); break;
     case BinOp::sub: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x - alpha * y; }); break;

@@ -74,6 +74,7 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
       case UnOp::log: return vec_forward_f32(cpu::VecUnary::log, out, x);
       case UnOp::sqrt: return vec_forward_f32(cpu::VecUnary::sqrt, out, x);
       case UnOp::gelu: return vec_forward_f32(cpu::VecUnary::gelu_erf, out, x);
+      case UnOp::abs: return vec_forward_f32(cpu::VecUnary::abs, out, x);
       case UnOp::clamp: {
         const float inf = std::numeric_limits<float>::infinity();
         const float lo = p.has_lo ? static_cast<float>(p.p0) : -inf, hi = p.has_hi ? static_cast<float>(p.p1) : inf;

@@ -138,6 +138,48 @@ TEST(ReduceF32, ClampAndLeakyRelu) {
   }
 }
 
+// f32 add/sub(alpha)/mul/div/maximum/minimum through the vectorized rows (contiguous, tensor-scalar, scalar-tensor,
+// broadcast rows and columns) and the strided fallback give exactly a plain loop's values; NaN wins max/min
+TEST(ReduceF32, BinaryOpsEqualAPlainLoop) {
+  manual_seed(12);
+  Tensor x = randn({37, 41}), y = randn({37, 41}) + 3.0, row = randn({41}) + 3.0, col = randn({37, 1}) + 3.0;
+  x.reshape({-1}).narrow(0, 5, 1).fill_(std::nan(""));
+  y.reshape({-1}).narrow(0, 9, 1).fill_(std::nan(""));
+  Tensor one = scalar_tensor(1.75, DType::f32);
+  struct Op {
+    const char* name;
+    Tensor (*f)(const Tensor&, const Tensor&);
+    float (*g)(float, float);
+  };
+  const Op ops[] = {
+      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, [](float a, float b) { return a + b; }},
+      {"add alpha", [](const Tensor& a, const Tensor& b) { return add(a, b, 0.3); },
+       [](float a, float b) { return a + 0.3f * b; }},
+      {"sub alpha", [](const Tensor& a, const Tensor& b) { return sub(a, b, -2.5); },
+       [](float a, float b) { return a - -2.5f * b; }},
+      {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }, [](float a, float b) { return a * b; }},
+      {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }, [](float a, float b) { return a / b; }},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); },
+       [](float a, float b) { return a != a || b != b ? std::nanf("") : std::max(a, b); }},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); },
+       [](float a, float b) { return a != a || b != b ? std::nanf("") : std::min(a, b); }},
+  };
+  for (const Op& op : ops) {
+    for (auto [a, b] : {std::pair{x, y}, std::pair{x, one}, std::pair{one, y}, std::pair{x, row}, std::pair{row, x},
+                        std::pair{x, col}, std::pair{x.t(), y.t()}, std::pair{x.t(), one}}) {
+      Shape s = broadcast_shapes(a.shape(), b.shape(), "test");
+      std::vector<float> av = expand(a, s).contiguous().to_vector<float>(), bv = expand(b, s).contiguous().to_vector<float>();
+      std::vector<float> got = op.f(a, b).contiguous().to_vector<float>();
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const float w = op.g(av[i], bv[i]);
+        bad += !(got[i] == w || (std::isnan(got[i]) && std::isnan(w)));
+      }
+      EXPECT_EQ(bad, 0) << op.name << " " << to_string(a.shape()) << " " << to_string(b.shape());
+    }
+  }
+}
+
 TEST(ReduceF32, PowCommonExponentsMatchPow) {
   manual_seed(8);
   Tensor x = rand({1000}) * 4 + 0.1;

@@ -25,6 +25,7 @@ double ref(cpu::VecUnary op, double x) {
     case cpu::VecUnary::log: return std::log(x);
     case cpu::VecUnary::sqrt: return std::sqrt(x);
     case cpu::VecUnary::gelu_erf: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+    case cpu::VecUnary::abs: return std::abs(x);
   }
   return 0;
 }
@@ -165,6 +166,11 @@ TEST(UnaryF32, SpecialValues) {
   cpu::vec_unary_f32(cpu::VecUnary::gelu_erf, huge, gh, 2);
   EXPECT_EQ(gh[0], 0.f);
   EXPECT_EQ(gh[1], 1e30f);
+  cpu::vec_unary_f32(cpu::VecUnary::abs, x.data(), y.data(), 5);
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], inf);
+  EXPECT_EQ(y[2], inf);
+  EXPECT_FALSE(std::signbit(y[4]));  // abs(-0) = +0, as torch.abs
   cpu::vec_unary_f32(cpu::VecUnary::relu, x.data(), y.data(), 5);  // torch.relu: NaN stays NaN
   EXPECT_TRUE(std::isnan(y[0]));
   EXPECT_EQ(y[1], inf);

@@ -35,6 +35,10 @@ NERVE_SIMD_CLONES_V void sqrt_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::sqrt, x[i]);
 }
+NERVE_SIMD_CLONES_V void abs_f32(const float* x, float* y, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::abs, x[i]);
+}
 NERVE_SIMD_CLONES_V void gelu_erf_f32(const float* x, float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::gelu_erf, x[i]);
@@ -52,6 +56,7 @@ void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n) {
     case VecUnary::log: return log_f32(x, y, n);
     case VecUnary::sqrt: return sqrt_f32(x, y, n);
     case VecUnary::gelu_erf: return gelu_erf_f32(x, y, n);
+    case VecUnary::abs: return abs_f32(x, y, n);
   }
 }
 

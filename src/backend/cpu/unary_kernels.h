@@ -7,7 +7,7 @@
 
 namespace nerve::cpu {
 
-enum class VecUnary { exp, sigmoid, tanh, gelu_tanh, relu, log, sqrt, gelu_erf };
+enum class VecUnary { exp, sigmoid, tanh, gelu_tanh, relu, log, sqrt, gelu_erf, abs };
 
 /// PyTorch's approximate='tanh' GELU, 0.5 x (1 + tanh(z)) with z = sqrt(2/pi) (x + 0.044715 x^3), written as
 /// x / (1 + e^(-2z)): the same function without the cancellation of 1 + tanh(z) for negative x.
@@ -26,6 +26,7 @@ inline float vec_unary_one(VecUnary op, float x) {
     case VecUnary::log: return log_full(x);
     case VecUnary::sqrt: return __builtin_sqrtf(x);  // (the kernel sources are built with -fno-math-errno)
     case VecUnary::gelu_erf: return gelu_erf(x);
+    case VecUnary::abs: return __builtin_fabsf(x);  // abs(-0) = +0, as torch.abs
   }
   return x;
 }

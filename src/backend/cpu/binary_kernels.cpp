@@ -1,0 +1,56 @@
+// Vectorized f32 binary arithmetic. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is not fused
+// into an FMA here, so contiguous and strided rows (vec_binary_one, compiled for baseline x86-64) agree exactly.
+#include "backend/cpu/binary_kernels.h"
+#include "backend/cpu/simd_clones.h"
+
+namespace nerve::cpu {
+
+namespace {
+template <VecBinary Op>
+[[gnu::always_inline]] inline void rows(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb,
+                                        float* __restrict out, int64_t n, float alpha) {
+  if (sa == 1 && sb == 1) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, a[i], b[i], alpha);
+  } else if (sa == 1) {
+    const float bv = b[0];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, a[i], bv, alpha);
+  } else if (sb == 1) {
+    const float av = a[0];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, av, b[i], alpha);
+  } else {
+    const float v = vec_binary_one(Op, a[0], b[0], alpha);
+    for (int64_t i = 0; i < n; ++i) out[i] = v;
+  }
+}
+
+// one clone set per op (target_clones takes no templates)
+#define NERVE_BINARY_CLONE(name, op)                                                                        \
+  NERVE_SIMD_CLONES_V void name(const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n, \
+                                float alpha) {                                                              \
+    rows<op>(a, sa, b, sb, out, n, alpha);                                                                  \
+  }
+NERVE_BINARY_CLONE(add_f32, VecBinary::add)
+NERVE_BINARY_CLONE(sub_f32, VecBinary::sub)
+NERVE_BINARY_CLONE(mul_f32, VecBinary::mul)
+NERVE_BINARY_CLONE(div_f32, VecBinary::div)
+NERVE_BINARY_CLONE(max_f32, VecBinary::max)
+NERVE_BINARY_CLONE(min_f32, VecBinary::min)
+#undef NERVE_BINARY_CLONE
+}  // namespace
+
+void vec_binary_f32(VecBinary op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n,
+                    float alpha) {
+  switch (op) {
+    case VecBinary::add: return add_f32(a, sa, b, sb, out, n, alpha);
+    case VecBinary::sub: return sub_f32(a, sa, b, sb, out, n, alpha);
+    case VecBinary::mul: return mul_f32(a, sa, b, sb, out, n, alpha);
+    case VecBinary::div: return div_f32(a, sa, b, sb, out, n, alpha);
+    case VecBinary::max: return max_f32(a, sa, b, sb, out, n, alpha);
+    case VecBinary::min: return min_f32(a, sa, b, sb, out, n, alpha);
+  }
+}
+
+}  // namespace nerve::cpu
