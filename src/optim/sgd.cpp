@@ -1,6 +1,7 @@
 // SGD with momentum/Nesterov (torch.optim.SGD, _single_tensor_sgd): one fused pass over p, g and the buffer.
 #include "nerve/optim/sgd.h"
 
+#include "backend/cpu/optim_kernels.h"
 #include "optim/optim_util.h"
 
 namespace nerve::optim {
@@ -37,24 +38,10 @@ void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
   const bool first = !state.buffers.count("momentum_buffer");
   Tensor buf = momentum != 0.0 ? detail::buffer(state, "momentum_buffer", param) : Tensor();
   ++state.step;
+  const cpu::SgdScalars s{-lr, momentum, dampening, wd, first, nesterov};
   visit_floating(param.dtype(), "SGD", [&](auto tag) {
     using T = decltype(tag);
-    T* p = param.data<T>();
-    const T* g = grad.data<T>();
-    T* b = buf.defined() ? buf.data<T>() : nullptr;
-    const T neg_lr = static_cast<T>(-lr), mom = static_cast<T>(momentum), damp = static_cast<T>(1.0 - dampening),
-            w = static_cast<T>(wd);
-    detail::for_range(param.numel(), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        T d = g[i];
-        if (wd != 0.0) d = d + w * p[i];
-        if (b) {
-          b[i] = first ? d : b[i] * mom + damp * d;
-          d = nesterov ? d + mom * b[i] : b[i];
-        }
-        p[i] = p[i] + neg_lr * d;
-      }
-    });
+    cpu::sgd_step(param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr, param.numel(), s);
   });
 }
 

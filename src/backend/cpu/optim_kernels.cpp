@@ -1,4 +1,4 @@
-// Adam / AdamW update kernel. The loop has no branches (variants are template parameters) and restrict
+// Adam / AdamW and SGD update kernels. The loop has no branches (variants are template parameters) and restrict
 // pointers, so each target_clones version vectorizes at its full width.
 #include "backend/cpu/optim_kernels.h"
 #include "backend/cpu/simd_clones.h"
@@ -59,7 +59,56 @@ NERVE_SIMD_CLONES void adam_f64(double* p, const double* g, double* m, double* v
   adam_dispatch(p, g, m, v, vmax, n, s);
 }
 
+template <class T, bool kWd, bool kMom, bool kFirst, bool kNesterov>
+[[gnu::always_inline]] inline void sgd_loop(T* __restrict p, const T* __restrict g, T* __restrict b, int64_t n,
+                                            const SgdScalars& s) {
+  const T neg_lr = T(s.neg_lr), mom = T(s.momentum), damp = T(1.0 - s.dampening), wd = T(s.weight_decay);
+  for (int64_t i = 0; i < n; ++i) {
+    T d = g[i];
+    if constexpr (kWd) d = d + wd * p[i];
+    if constexpr (kMom) {
+      const T bi = kFirst ? d : b[i] * mom + damp * d;
+      b[i] = bi;
+      d = kNesterov ? d + mom * bi : bi;
+    }
+    p[i] = p[i] + neg_lr * d;
+  }
+}
+
+template <class T, bool kWd>
+[[gnu::always_inline]] inline void sgd_dispatch_mom(T* p, const T* g, T* b, int64_t n, const SgdScalars& s) {
+  if (!b) return sgd_loop<T, kWd, false, false, false>(p, g, b, n, s);
+  if (s.first) {
+    if (s.nesterov) return sgd_loop<T, kWd, true, true, true>(p, g, b, n, s);
+    return sgd_loop<T, kWd, true, true, false>(p, g, b, n, s);
+  }
+  if (s.nesterov) return sgd_loop<T, kWd, true, false, true>(p, g, b, n, s);
+  sgd_loop<T, kWd, true, false, false>(p, g, b, n, s);
+}
+
+template <class T>
+[[gnu::always_inline]] inline void sgd_dispatch(T* p, const T* g, T* b, int64_t n, const SgdScalars& s) {
+  if (s.weight_decay != 0.0) return sgd_dispatch_mom<T, true>(p, g, b, n, s);
+  sgd_dispatch_mom<T, false>(p, g, b, n, s);
+}
+
+NERVE_SIMD_CLONES void sgd_f32(float* p, const float* g, float* b, int64_t n, const SgdScalars& s) {
+  sgd_dispatch(p, g, b, n, s);
+}
+
+NERVE_SIMD_CLONES void sgd_f64(double* p, const double* g, double* b, int64_t n, const SgdScalars& s) {
+  sgd_dispatch(p, g, b, n, s);
+}
+
 }  // namespace
+
+void sgd_step(float* p, const float* g, float* b, int64_t n, const SgdScalars& s) {
+  parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) { sgd_f32(p + lo, g + lo, b ? b + lo : nullptr, hi - lo, s); });
+}
+
+void sgd_step(double* p, const double* g, double* b, int64_t n, const SgdScalars& s) {
+  parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) { sgd_f64(p + lo, g + lo, b ? b + lo : nullptr, hi - lo, s); });
+}
 
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamScalars& s) {
   parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) {

@@ -18,4 +18,15 @@ struct AdamScalars {
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, const AdamScalars& s);
 void adam_step(double* p, const double* g, double* m, double* v, double* vmax, int64_t n, const AdamScalars& s);
 
+struct SgdScalars {
+  double neg_lr, momentum, dampening, weight_decay;
+  bool first;     // the momentum buffer starts as the first gradient
+  bool nesterov;
+};
+
+// torch.optim.SGD: d = g + wd p; with momentum b = first ? d : mom b + (1 - dampening) d, d = nesterov ? d + mom b : b;
+// p += -lr d. b is null without momentum.
+void sgd_step(float* p, const float* g, float* b, int64_t n, const SgdScalars& s);
+void sgd_step(double* p, const double* g, double* b, int64_t n, const SgdScalars& s);
+
 }  // namespace nerve::cpu
