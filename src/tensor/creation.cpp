@@ -95,8 +95,9 @@ Tensor eye(int64_t n, DType dtype) {
 }
 
 namespace {
-// uniform double in [0, 1) from 53 random bits: the same numbers on every platform
-double next_uniform() { return static_cast<double>(generator()() >> 11) * 0x1.0p-53; }
+// uniform double in [0, 1) from 53 random bits: the same numbers on every platform (callers hold the generator
+// reference across a loop: a call per element to generator() costs more than the draw)
+double next_uniform(std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
 }  // namespace
 
 Tensor uniform(const Shape& shape, double low, double high, DType dtype) {
@@ -104,7 +105,8 @@ Tensor uniform(const Shape& shape, double low, double high, DType dtype) {
   visit_floating(dtype, "uniform", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(low + (high - low) * next_uniform());
+    std::mt19937_64& g = generator();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(low + (high - low) * next_uniform(g));
   });
   return t;
 }
@@ -117,8 +119,9 @@ Tensor randn(const Shape& shape, DType dtype) {
     using T = decltype(tag);
     T* p = t.data<T>();
     int64_t n = t.numel();
+    std::mt19937_64& g = generator();
     for (int64_t i = 0; i < n; i += 2) {  // Box-Muller, two normals per pair of uniforms
-      double u1 = 1.0 - next_uniform(), u2 = next_uniform();
+      double u1 = 1.0 - next_uniform(g), u2 = next_uniform(g);
       double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
       p[i] = static_cast<T>(r * std::cos(th));
       if (i + 1 < n) p[i + 1] = static_cast<T>(r * std::sin(th));
@@ -134,8 +137,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i)
-      p[i] = static_cast<T>(low + static_cast<int64_t>(generator()() % range));
+    std::mt19937_64& g = generator();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(low + static_cast<int64_t>(g() % range));
   });
   return t;
 }
