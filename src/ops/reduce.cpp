@@ -207,6 +207,22 @@ std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim
     const T* p = static_cast<const T*>(rows.raw_data());
     T* v = vals.data<T>();
     int64_t* ix = idx.data<int64_t>();
+    if constexpr (std::is_same_v<T, float>) {  // the vectorized extreme, then its first position; rows in parallel
+      parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const float* row = p + r * inner;
+          const float m = cpu::extreme_f32(row, inner, is_max);
+          int64_t i = 0;
+          if (m != m)
+            while (row[i] == row[i]) ++i;  // the first NaN
+          else
+            while (row[i] != m) ++i;
+          v[r] = m;
+          ix[r] = i;
+        }
+      });
+      return;
+    }
     for (int64_t r = 0; r < outer; ++r) {
       const T* row = p + r * inner;
       int64_t best = 0;

@@ -108,10 +108,25 @@ TEST(ReduceF32, MaxMinAmaxWithNaN) {
         for (int threads : {1, 2}) {
           ThreadsGuard g(threads);
           EXPECT_TRUE(same(amax(x, dims), amax(x64, dims))) << to_string(s) << " dims " << to_string(dims);
+          // values and first positions along one dim (the f64 path is the plain loop)
+          for (bool is_max : {true, false}) {
+            auto [v32, i32] = is_max ? max(x, dims[0]) : min(x, dims[0]);
+            auto [v64, i64] = is_max ? max(x64, dims[0]) : min(x64, dims[0]);
+            EXPECT_TRUE(same(v32, v64)) << to_string(s) << " dim " << dims[0] << " max " << is_max;
+            EXPECT_EQ(i32.to_vector<int64_t>(), i64.to_vector<int64_t>()) << to_string(s) << " dim " << dims[0];
+          }
         }
       }
     }
   }
+}
+
+// argmax / argmin take the first of equal extremes, and the first NaN
+TEST(ReduceF32, ArgmaxTiesAndNaN) {
+  const float nan = std::nanf("");
+  Tensor t = from_vector(std::vector<float>{1, 3, 3, 2, -1, -1, 0, 5, 2, nan, 7, nan}, {3, 4});
+  EXPECT_EQ(argmax(t, 1).to_vector<int64_t>(), (std::vector<int64_t>{1, 3, 1}));
+  EXPECT_EQ(argmin(t, 1).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1}));
 }
 
 // clamp and leaky_relu through the vectorized kernels, contiguous and strided, against plain loops
