@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nerve/nerve.h>
@@ -63,5 +64,48 @@ int main(int argc, char** argv) {
     }, 20, 9);
     std::printf("{\"name\": \"%s_1M\", \"us\": %.3f}\n", op, us);
   }
+  // more ops on the same 1M floats (1024x1024; reductions over everything, dim 0 and dim 1), each with a PyTorch
+  // twin in ops_torch.py; the *_fwd_bwd rows run sum(f(x)).backward()
+  Tensor pos = abs(big) + 0.5, other = randn({1024, 1024}), row = randn({1024});
+  Tensor idx = randint(0, 1024, {1024, 16});
+  auto fwd_bwd = [&](Tensor (*f)(const Tensor&)) {
+    Tensor x = pos.detach().requires_grad_(true);
+    Tensor l = sum(f(x));
+    l.backward();
+  };
+  const std::vector<std::pair<const char*, std::function<void()>>> more = {
+      {"log_1M", [&] { Tensor y = log(pos); }},
+      {"sqrt_1M", [&] { Tensor y = sqrt(pos); }},
+      {"abs_1M", [&] { Tensor y = abs(big); }},
+      {"gelu_1M", [&] { Tensor y = gelu(big); }},
+      {"pow2_1M", [&] { Tensor y = pow(big, 2.0); }},
+      {"clamp_1M", [&] { Tensor y = clamp(big, -0.5, 0.5); }},
+      {"leaky_relu_1M", [&] { Tensor y = leaky_relu(big, 0.1); }},
+      {"mul_1M", [&] { Tensor y = big * other; }},
+      {"div_1M", [&] { Tensor y = big / pos; }},
+      {"add_row_1M", [&] { Tensor y = big + row; }},
+      {"sum_1M", [&] { Tensor y = sum(big); }},
+      {"sum_dim0_1M", [&] { Tensor y = sum(big, {0}); }},
+      {"sum_dim1_1M", [&] { Tensor y = sum(big, {1}); }},
+      {"max_1M", [&] { Tensor y = max(big); }},
+      {"amax_dim0_1M", [&] { Tensor y = amax(big, {0}); }},
+      {"argmax_dim1_1M", [&] { Tensor y = argmax(big, 1); }},
+      {"softmax_1M", [&] { Tensor y = softmax(big, 1); }},
+      {"log_softmax_1M", [&] { Tensor y = log_softmax(big, 1); }},
+      {"mse_loss_1M", [&] { Tensor y = nn::F::mse_loss(big, other); }},
+      {"gather_16k", [&] { Tensor y = gather(big, 1, idx); }},
+      {"mul_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return x * x; }); }},
+      {"gelu_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return gelu(x); }); }},
+      {"log_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return log(x); }); }},
+      {"softmax_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return softmax(x, 1) * x; }); }},
+  };
+  for (const auto& [name, f] : more) std::printf("{\"name\": \"%s\", \"us\": %.3f}\n", name, time_us(f, 10, 9));
+  // optimizer steps over 1M parameters
+  Tensor p1 = randn({1024, 1024}).requires_grad_(true);
+  p1.set_grad(randn({1024, 1024}));
+  optim::Adam adam({p1}, optim::AdamOptions{});
+  std::printf("{\"name\": \"adam_1M\", \"us\": %.3f}\n", time_us([&] { adam.step(); }, 10, 9));
+  optim::SGD sgd({p1}, optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+  std::printf("{\"name\": \"sgd_momentum_1M\", \"us\": %.3f}\n", time_us([&] { sgd.step(); }, 10, 9));
   return 0;
 }

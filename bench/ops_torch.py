@@ -40,3 +40,29 @@ for name, m, k, n, ta, tb in shapes:
 big = torch.randn(1024, 1024)
 for name, f in [("tanh", torch.tanh), ("sigmoid", torch.sigmoid), ("exp", torch.exp), ("relu", torch.relu)]:
     print(json.dumps({"name": name + "_1M", "us": time_us(lambda: f(big), 20, 9)}))
+pos, other, row = big.abs() + 0.5, torch.randn(1024, 1024), torch.randn(1024)
+idx = torch.randint(0, 1024, (1024, 16))
+F = torch.nn.functional
+def fwd_bwd(f):
+    def run():
+        x = pos.detach().requires_grad_(True)
+        f(x).sum().backward()
+    return run
+more = [("log_1M", lambda: torch.log(pos)), ("sqrt_1M", lambda: torch.sqrt(pos)), ("abs_1M", lambda: torch.abs(big)),
+        ("gelu_1M", lambda: F.gelu(big)), ("pow2_1M", lambda: torch.pow(big, 2.0)),
+        ("clamp_1M", lambda: torch.clamp(big, -0.5, 0.5)), ("leaky_relu_1M", lambda: F.leaky_relu(big, 0.1)),
+        ("mul_1M", lambda: big * other), ("div_1M", lambda: big / pos), ("add_row_1M", lambda: big + row),
+        ("sum_1M", lambda: big.sum()), ("sum_dim0_1M", lambda: big.sum(0)), ("sum_dim1_1M", lambda: big.sum(1)),
+        ("max_1M", lambda: big.max()), ("amax_dim0_1M", lambda: big.amax(0)), ("argmax_dim1_1M", lambda: big.argmax(1)),
+        ("softmax_1M", lambda: torch.softmax(big, 1)), ("log_softmax_1M", lambda: torch.log_softmax(big, 1)),
+        ("mse_loss_1M", lambda: F.mse_loss(big, other)), ("gather_16k", lambda: torch.gather(big, 1, idx)),
+        ("mul_fwd_bwd_1M", fwd_bwd(lambda x: x * x)), ("gelu_fwd_bwd_1M", fwd_bwd(F.gelu)),
+        ("log_fwd_bwd_1M", fwd_bwd(torch.log)), ("softmax_fwd_bwd_1M", fwd_bwd(lambda x: torch.softmax(x, 1) * x))]
+for name, f in more:
+    print(json.dumps({"name": name, "us": time_us(f, 10, 9)}))
+p1 = torch.randn(1024, 1024, requires_grad=True)
+p1.grad = torch.randn(1024, 1024)
+adam = torch.optim.Adam([p1])
+print(json.dumps({"name": "adam_1M", "us": time_us(adam.step, 10, 9)}))
+sgd = torch.optim.SGD([p1], lr=0.01, momentum=0.9)
+print(json.dumps({"name": "sgd_momentum_1M", "us": time_us(sgd.step, 10, 9)}))

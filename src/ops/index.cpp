@@ -73,17 +73,28 @@ template <class F>
 void walk_index(const Tensor& index, int64_t dim, const Shape& target_shape, const Shape& st, const char* op,
                 const F& f) {
   const int64_t* ix = index.data<int64_t>();
-  int64_t n = index.numel(), nd = index.dim();
-  Shape pos(nd, 0);
-  int64_t limit = target_shape[dim];
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t v = ix[i];
+  const int64_t n = index.numel(), nd = index.dim(), limit = target_shape[dim];
+  auto checked = [&](int64_t v) {
     NERVE_CHECK(v >= 0 && v < limit, op, ": index ", v, " is out of bounds for dim ", dim, " with size ", limit,
                 " (shape ", to_string(target_shape), ")");
-    int64_t off = 0;
-    for (int64_t d = 0; d < nd; ++d) off += (d == dim ? v : pos[d]) * st[d];
-    f(i, off);
-    for (int64_t d = nd - 1; d >= 0; --d) {
+    return v;
+  };
+  if (n == 0) return;
+  if (nd == 0) return f(0, checked(ix[0]) * st[0]);
+  // rows of the last dim: the offset of the other coordinates once per row, then one multiply-add per element
+  const int64_t inner = index.shape()[nd - 1], rows = n / inner, last = nd - 1;
+  Shape pos(nd, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t base = 0;
+    for (int64_t d = 0; d < last; ++d)
+      if (d != dim) base += pos[d] * st[d];
+    const int64_t* row = ix + r * inner;
+    if (dim == last) {
+      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + checked(row[j]) * st[dim]);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + checked(row[j]) * st[dim] + j * st[last]);
+    }
+    for (int64_t d = last - 1; d >= 0; --d) {
       if (++pos[d] < index.shape()[d]) break;
       pos[d] = 0;
     }
@@ -135,7 +146,8 @@ class ScatterAddBackward : public Node {
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   dim = wrap_dim(dim, x_in.dim(), "gather");
   check_index(x_in, dim, index_in, "gather");
-  Tensor x = x_in.contiguous(), index = index_in.contiguous().clone();
+  Tensor x = x_in.contiguous(), index = index_in.contiguous();
+  if (any_requires_grad({&x})) index = index.clone();  // kept for the backward: later changes must not reach it
   Tensor out = empty(index.shape(), x.dtype());
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
