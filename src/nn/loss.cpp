@@ -2,6 +2,7 @@
 // nll_loss as a composition over gather, the loss modules, and the shared argument checks.
 #include <cmath>
 
+#include "backend/cpu/reduce_kernels.h"
 #include "nn/loss_util.h"
 #include "ops/op_util.h"
 
@@ -134,8 +135,9 @@ constexpr PointSpec kPointSpecs[] = {{"mse_loss", "MseLossBackward"},
 
 class PointLossBackward : public Node {
  public:
-  PointLossBackward(PointLoss kind, double delta, const Tensor& x, const Tensor& t)
-      : kind_(kind), delta_(delta), x_(x), t_(t) {}
+  // scale: the output is the loss summed (1) or averaged (1 / n) over the elements; 0 for the elementwise loss
+  PointLossBackward(PointLoss kind, double delta, const Tensor& x, const Tensor& t, double scale = 0)
+      : kind_(kind), delta_(delta), scale_(scale), x_(x), t_(t) {}
   const char* name() const override { return kPointSpecs[static_cast<int>(kind_)].node; }
   void release() override {
     x_.reset();
@@ -143,9 +145,11 @@ class PointLossBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor x = x_.unpack(this), t = t_.unpack(this), g = grads[0];
-    // a mean's or a sum's gradient is one value expanded: read it as such instead of materializing it
+    // a reduced loss's gradient is one value (times the mean's 1 / n); so is a mean's or a sum's, expanded, when
+    // the reduction was a separate op: read it as such instead of materializing it
     const bool g_one = std::all_of(g.strides().begin(), g.strides().end(), [](int64_t st) { return st == 0; });
-    if (!g_one) g = g.contiguous();
+    if (scale_ != 0) g = g.contiguous() * scale_;
+    else if (!g_one) g = g.contiguous();
     bool want_x = next_edges[0].fn != nullptr, want_t = next_edges[1].fn != nullptr;
     Tensor gx = want_x ? empty(x.shape(), x.dtype()) : Tensor();
     Tensor gt = want_t ? empty(x.shape(), x.dtype()) : Tensor();
@@ -159,6 +163,7 @@ class PointLossBackward : public Node {
         const int64_t gs = g_one ? 0 : 1;
         parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
           auto loop = [&](auto wx, auto wt) {  // one loop per wanted pair: no branch inside
+#pragma omp simd
             for (int64_t i = b; i < e; ++i) {
               T dx = 0, dt = 0;
               f.grad(px[i], pt[i], dx, dt);
@@ -177,7 +182,7 @@ class PointLossBackward : public Node {
 
  private:
   PointLoss kind_;
-  double delta_;
+  double delta_, scale_;
   SavedTensor x_, t_;
 };
 
@@ -187,6 +192,34 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
   const char* op = kPointSpecs[static_cast<int>(kind)].op;
   detail::check_same(op, input, target);
   Tensor x = input.contiguous(), t = target.contiguous();
+  if (!weight.defined() && reduction != Reduction::none && x.dtype() == DType::f32) {
+    // summed in the pass that computes it: the same blocks as sum() (kSumBlock floats, added in double), so the
+    // value equals reduce(elementwise loss)
+    const int64_t n = x.numel(), nb = (n + cpu::kSumBlock - 1) / cpu::kSumBlock;
+    std::vector<double> part(nb);
+    visit_point(kind, [&](auto k) {
+      const PointFn<decltype(k)::value, float> f{static_cast<float>(delta)};
+      const float *px = x.data<float>(), *pt = t.data<float>();
+      parallel_for(nb, n >= kParallelGrain ? 1 : nb + 1, [&](int64_t b0, int64_t b1) {
+        float buf[cpu::kSumBlock];
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t i0 = b * cpu::kSumBlock, m = std::min(cpu::kSumBlock, n - i0);
+#pragma omp simd
+          for (int64_t i = 0; i < m; ++i) buf[i] = f.loss(px[i0 + i], pt[i0 + i]);
+          part[b] = cpu::sum_f32_serial(buf, m);
+        }
+      });
+    });
+    double total = 0;
+    for (double v : part) total += v;
+    Tensor out = scalar_tensor(static_cast<float>(total), DType::f32);
+    if (reduction == Reduction::mean) out = out * (1.0 / static_cast<double>(n));  // as mean(): sum * (1 / n)
+    if (any_requires_grad({&x, &t}))  // (out is a new tensor: the scaling above recorded nothing)
+      set_history(make_node<PointLossBackward>(kind, delta, x, t,
+                                               reduction == Reduction::mean ? 1.0 / static_cast<double>(n) : 1.0),
+                  {&x, &t}, {&out});
+    return out;
+  }
   Tensor out = empty(x.shape(), x.dtype());
   visit_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
@@ -195,6 +228,7 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
       const T *px = x.data<T>(), *pt = t.data<T>();
       T* po = out.data<T>();
       parallel_for(x.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+#pragma omp simd
         for (int64_t i = b; i < e; ++i) po[i] = f.loss(px[i], pt[i]);
       });
     });

@@ -336,3 +336,38 @@ TEST(LossErrors, Messages) {
   EXPECT_TRUE(all_close(F::cross_entropy(x, from_vector<int32_t>({0, 4, 1, 2}, {4})),
                         F::cross_entropy(x, from_vector<int64_t>({0, 4, 1, 2}, {4})), 0, 0));
 }
+
+namespace {
+bool same_values(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.contiguous().to_vector<float>() == b.contiguous().to_vector<float>();
+}
+
+// f32 mean / sum of the pointwise losses are computed in one pass (no elementwise loss tensor): the value and the
+// input and target gradients equal reduction of the elementwise loss, exactly, over several summation blocks
+TEST(Loss, ReducedPointwiseLossesEqualTheElementwiseLossReduced) {
+  manual_seed(21);
+  Tensor x = rand({3, 7001}) * 0.98 + 0.01, t = rand({3, 7001});  // probabilities for BCE, any values otherwise
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, const Tensor&, Reduction)>>> losses = {
+      {"mse", [](const Tensor& a, const Tensor& b, Reduction r) { return F::mse_loss(a, b, r); }},
+      {"l1", [](const Tensor& a, const Tensor& b, Reduction r) { return F::l1_loss(a, b, r); }},
+      {"huber", [](const Tensor& a, const Tensor& b, Reduction r) { return F::huber_loss(a, b, r, 0.3); }},
+      {"bce", [](const Tensor& a, const Tensor& b, Reduction r) { return F::binary_cross_entropy(a, b, Tensor(), r); }},
+      {"bce_logits",
+       [](const Tensor& a, const Tensor& b, Reduction r) { return F::binary_cross_entropy_with_logits(a, b, Tensor(), r); }},
+  };
+  for (const auto& [name, f] : losses) {
+    for (Reduction r : {Reduction::mean, Reduction::sum}) {
+      Tensor xa = x.detach().requires_grad_(true), ta = t.detach().requires_grad_(true);
+      Tensor xb = x.detach().requires_grad_(true), tb = t.detach().requires_grad_(true);
+      Tensor fused = f(xa, ta, r);
+      Tensor each = f(xb, tb, Reduction::none);
+      Tensor reduced = r == Reduction::mean ? mean(each) : sum(each);
+      EXPECT_EQ(fused.item<float>(), reduced.item<float>()) << name;
+      fused.backward();
+      reduced.backward();
+      EXPECT_TRUE(same_values(xa.grad(), xb.grad())) << name;
+      EXPECT_TRUE(same_values(ta.grad(), tb.grad())) << name;
+    }
+  }
+}
+}  // namespace
