@@ -231,9 +231,14 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   size_t bytes = static_cast<size_t>(inner) * itemsize(x.dtype());
   const char* px = static_cast<const char*>(x.raw_data());
   char* po = static_cast<char*>(out.raw_data());
-  for (int64_t o = 0; o < outer; ++o)
-    for (int64_t i = 0; i < n; ++i)
-      std::memcpy(po + (o * n + i) * bytes, px + (o * size + ix[i]) * bytes, bytes);
+  // row copies, split over threads when there is enough to copy
+  parallel_for(outer * n, inner * outer * n >= kParallelGrain ? std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(inner, 1)) : outer * n + 1,
+               [&](int64_t b, int64_t e) {
+                 for (int64_t r = b; r < e; ++r) {
+                   const int64_t o = r / n, i = r % n;
+                   std::memcpy(po + r * bytes, px + (o * size + ix[i]) * bytes, bytes);
+                 }
+               });
   record<IndexSelectBackward>({&x}, out, x.shape(), dim, index);
   return out;
 }
