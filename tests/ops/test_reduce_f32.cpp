@@ -1,6 +1,6 @@
-// The vectorized f32 paths of sum (all, leading dims, trailing dims), softmax / log_softmax (forward and
-// backward) and pow's common exponents, against f64 computations of the same values; sums are the same for any
-// number of threads.
+// The vectorized / parallel f32 paths of the ops: sum (all, leading dims, trailing dims), max/min/amax/argmax,
+// softmax / log_softmax (forward and backward), clamp, leaky_relu, the binary arithmetic rows, index_select and
+// pow's common exponents, against f64 computations or plain loops; sums are the same for any number of threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -193,6 +193,26 @@ TEST(ReduceF32, BinaryOpsEqualAPlainLoop) {
       EXPECT_EQ(bad, 0) << op.name << " " << to_string(a.shape()) << " " << to_string(b.shape());
     }
   }
+}
+
+// index_select at sizes that split the row copies over threads, against a plain loop
+TEST(ReduceF32, IndexSelectLargeEqualsALoop) {
+  manual_seed(13);
+  Tensor x = randn({300, 200});
+  Tensor idx = randint(0, 300, {500});
+  std::vector<float> xv = x.to_vector<float>();
+  std::vector<int64_t> iv = idx.to_vector<int64_t>();
+  std::vector<float> got0 = index_select(x, 0, idx).to_vector<float>();
+  int bad = 0;
+  for (int64_t r = 0; r < 500; ++r)
+    for (int64_t c = 0; c < 200; ++c) bad += got0[r * 200 + c] != xv[iv[r] * 200 + c];
+  EXPECT_EQ(bad, 0);
+  Tensor idx1 = randint(0, 200, {700});
+  std::vector<int64_t> iv1 = idx1.to_vector<int64_t>();
+  std::vector<float> got1 = index_select(x, 1, idx1).to_vector<float>();
+  for (int64_t r = 0; r < 300; ++r)
+    for (int64_t c = 0; c < 700; ++c) bad += got1[r * 700 + c] != xv[r * 200 + iv1[c]];
+  EXPECT_EQ(bad, 0);
 }
 
 TEST(ReduceF32, PowCommonExponentsMatchPow) {
