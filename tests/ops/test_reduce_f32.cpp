@@ -215,6 +215,33 @@ TEST(ReduceF32, IndexSelectLargeEqualsALoop) {
   EXPECT_EQ(bad, 0);
 }
 
+// where selects bits exactly (NaN, -0) for every dtype, with either side a single value
+TEST(ReduceF32, WhereEveryDtypeAndBroadcast) {
+  manual_seed(14);
+  Tensor m = gt(rand({37, 41}), scalar_tensor(0.5, DType::f32));
+  Tensor x = randn({37, 41}), y = randn({37, 41});
+  x.reshape({-1}).narrow(0, 3, 1).fill_(std::nan(""));
+  x.reshape({-1}).narrow(0, 4, 1).fill_(-0.0);
+  const std::vector<uint8_t> mv = m.to(DType::u8).to_vector<uint8_t>();
+  for (DType dt : {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8}) {
+    Tensor a = dt == DType::b8 ? gt(x, zeros({})) : (dt == DType::u8 ? abs(x * 10) : x * 10).to(dt);
+    Tensor b = dt == DType::b8 ? lt(y, zeros({})) : (dt == DType::u8 ? abs(y * 10) : y * 10).to(dt);
+    for (auto [p, q] : {std::pair{a, b}, std::pair{a, b.narrow(0, 0, 1).narrow(1, 0, 1).reshape({})},
+                        std::pair{a.narrow(0, 0, 1).narrow(1, 0, 1).reshape({}), b}}) {
+      Tensor got = where(m, p, q).to(DType::f64);
+      Tensor pe = expand(p, {37, 41}).to(DType::f64), qe = expand(q, {37, 41}).to(DType::f64);
+      std::vector<double> g = got.contiguous().to_vector<double>(), pv = pe.contiguous().to_vector<double>(),
+                          qv = qe.contiguous().to_vector<double>();
+      int bad = 0;
+      for (size_t i = 0; i < g.size(); ++i) {
+        const double w = mv[i] ? pv[i] : qv[i];
+        bad += !((g[i] == w && std::signbit(g[i]) == std::signbit(w)) || (std::isnan(g[i]) && std::isnan(w)));
+      }
+      EXPECT_EQ(bad, 0) << dtype_name(dt);
+    }
+  }
+}
+
 TEST(ReduceF32, PowCommonExponentsMatchPow) {
   manual_seed(8);
   Tensor x = rand({1000}) * 4 + 0.1;
