@@ -95,21 +95,29 @@ bool binary_f32(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, f
 
 template <class T>
 void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, T alpha) {
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {  // every f32 op but pow has its kernel: no generic loops for them
     if (binary_f32(op, out, a, b, alpha)) return;
-  switch (op) {
-    case BinOp::add: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x + alpha * y; }); break;
-    case BinOp::sub: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x - alpha * y; }); break;
-    case BinOp::mul: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x * y; }); break;
-    case BinOp::div:
-      if constexpr (std::is_floating_point_v<T>)
-        cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x / y; });
-      break;
-    case BinOp::pow:
-      cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
-      break;
-    case BinOp::max: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x > y || x != x ? x : y; }); break;
-    case BinOp::min: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x < y || x != x ? x : y; }); break;
+    NERVE_ASSERT(op == BinOp::pow, "binary: f32 op ", int(op), " has no kernel");
+    cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+  } else {
+    switch (op) {
+      case BinOp::add: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x + alpha * y; }); break;
+      case BinOp::sub: cpu::binary_kernel<T, T, T>(out, a, b, [alpha](T x, T y) { return x - alpha * y; }); break;
+      case BinOp::mul: cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x * y; }); break;
+      case BinOp::div:
+        if constexpr (std::is_floating_point_v<T>)
+          cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x / y; });
+        break;
+      case BinOp::pow:
+        cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+        break;
+      case BinOp::max:
+        cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x > y || x != x ? x : y; });
+        break;
+      case BinOp::min:
+        cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x < y || x != x ? x : y; });
+        break;
+    }
   }
 }
 

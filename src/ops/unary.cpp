@@ -61,10 +61,61 @@ void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
            [op](float v) { return cpu::vec_unary_one(op, v); });
 }
 
+// f64 and the integer types (abs, neg, relu, clamp): loops over the op's scalar definition
+template <class T>
+void forward_generic(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
+  using cpu::unary_kernel;
+  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
+  switch (op) {
+    case UnOp::neg: unary_kernel<T, T>(out, x, [](T v) { return -v; }); break;
+    case UnOp::exp:
+      if constexpr (std::is_floating_point_v<T>)  // (integer tensors reach only neg, abs, relu and clamp)
+        unary_kernel<T, T>(out, x, [](T v) { return std::exp(v); });
+      break;
+    case UnOp::log:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::log(v); });
+      break;
+    case UnOp::sqrt:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::sqrt(v); });
+      break;
+    case UnOp::abs:
+      unary_kernel<T, T>(out, x, [](T v) {
+        if constexpr (std::is_floating_point_v<T>) return std::abs(v);  // abs(-0) = +0, as torch.abs
+        else return v < T(0) ? -v : v;
+      });
+      break;
+    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : v != v ? v : T(0); }); break;
+    case UnOp::leaky_relu:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [lo](T v) { return v > T(0) ? v : v * lo; });
+      break;
+    case UnOp::sigmoid:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+      break;
+    case UnOp::tanh:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); });
+      break;
+    case UnOp::gelu:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return gelu_f(v); });
+      break;
+    case UnOp::gelu_tanh:
+      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return gelu_tanh_f(v); });
+      break;
+    case UnOp::clamp: {
+      bool hl = p.has_lo, hh = p.has_hi;
+      unary_kernel<T, T>(out, x, [=](T v) {
+        if (v != v) return v;
+        if (hl && v < lo) v = lo;
+        if (hh && v > hi) v = hi;
+        return v;
+      });
+      break;
+    }
+  }
+}
+
 template <class T>
 void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
-  using cpu::unary_kernel;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float>) {  // every f32 op has a kernel: no generic loops are instantiated for f32
     switch (op) {
       case UnOp::exp: return vec_forward_f32(cpu::VecUnary::exp, out, x);
       case UnOp::sigmoid: return vec_forward_f32(cpu::VecUnary::sigmoid, out, x);
@@ -86,32 +137,11 @@ void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
         return f32_rows(out, x, [=](const float* a, float* o, int64_t n) { cpu::leaky_relu_f32(a, o, n, slope); },
                         [=](float v) { return cpu::leaky_relu_one(v, slope); });
       }
-      default: break;
+      case UnOp::neg: return cpu::unary_kernel<T, T>(out, x, [](T v) { return -v; });
+      default: NERVE_ASSERT(false, "unary: f32 op ", int(op), " has no kernel");
     }
-  }
-  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
-  switch (op) {
-    case UnOp::neg: unary_kernel<T, T>(out, x, [](T v) { return -v; }); break;
-    case UnOp::exp: unary_kernel<T, T>(out, x, [](T v) { return std::exp(v); }); break;
-    case UnOp::log: unary_kernel<T, T>(out, x, [](T v) { return std::log(v); }); break;
-    case UnOp::sqrt: unary_kernel<T, T>(out, x, [](T v) { return std::sqrt(v); }); break;
-    case UnOp::abs: unary_kernel<T, T>(out, x, [](T v) { return v < T(0) ? -v : v; }); break;
-    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : v != v ? v : T(0); }); break;
-    case UnOp::leaky_relu: unary_kernel<T, T>(out, x, [lo](T v) { return v > T(0) ? v : v * lo; }); break;
-    case UnOp::sigmoid: unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); }); break;
-    case UnOp::tanh: unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); }); break;
-    case UnOp::gelu: unary_kernel<T, T>(out, x, [](T v) { return gelu_f(v); }); break;
-    case UnOp::gelu_tanh: unary_kernel<T, T>(out, x, [](T v) { return gelu_tanh_f(v); }); break;
-    case UnOp::clamp: {
-      bool hl = p.has_lo, hh = p.has_hi;
-      unary_kernel<T, T>(out, x, [=](T v) {
-        if (v != v) return v;
-        if (hl && v < lo) v = lo;
-        if (hh && v > hi) v = hi;
-        return v;
-      });
-      break;
-    }
+  } else {
+    forward_generic<T>(op, p, out, x);
   }
 }
 

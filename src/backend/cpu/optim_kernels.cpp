@@ -54,7 +54,7 @@ NERVE_SIMD_CLONES void adam_f32(float* p, const float* g, float* m, float* v, fl
   adam_dispatch(p, g, m, v, vmax, n, s);
 }
 
-NERVE_SIMD_CLONES void adam_f64(double* p, const double* g, double* m, double* v, double* vmax, int64_t n,
+void adam_f64(double* p, const double* g, double* m, double* v, double* vmax, int64_t n,
                                 const AdamScalars& s) {
   adam_dispatch(p, g, m, v, vmax, n, s);
 }
@@ -96,7 +96,8 @@ NERVE_SIMD_CLONES void sgd_f32(float* p, const float* g, float* b, int64_t n, co
   sgd_dispatch(p, g, b, n, s);
 }
 
-NERVE_SIMD_CLONES void sgd_f64(double* p, const double* g, double* b, int64_t n, const SgdScalars& s) {
+// f64 (gradient checks, small): one plain version, no clones
+void sgd_f64(double* p, const double* g, double* b, int64_t n, const SgdScalars& s) {
   sgd_dispatch(p, g, b, n, s);
 }
 
