@@ -177,6 +177,8 @@ class ScatterAddBackward : public Node {
 }  // namespace
 
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  if (x_in.dim() == 0 && index_in.dim() == 0)  // a 0-d input and index: the same op on one element
+    return reshape(gather(reshape(x_in, {1}), dim, reshape(index_in, {1})), {});
   dim = wrap_dim(dim, x_in.dim(), "gather");
   check_index(x_in, dim, index_in, "gather");
   Tensor x = x_in.contiguous(), index = index_in.contiguous();
@@ -193,6 +195,8 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  if (x.dim() == 0 && index_in.dim() == 0 && src_in.dim() == 0)  // 0-d: the same op on one element
+    return reshape(scatter_add(reshape(x, {1}), dim, reshape(index_in, {1}), reshape(src_in, {1})), {});
   dim = wrap_dim(dim, x.dim(), "scatter_add");
   check_index(x, dim, index_in, "scatter_add");
   NERVE_CHECK(src_in.dim() == index_in.dim(), "scatter_add: src ", to_string(src_in.shape()), " and index ",

@@ -242,6 +242,20 @@ TEST(ReduceF32, WhereEveryDtypeAndBroadcast) {
   }
 }
 
+// 0-d gather / scatter_add, as PyTorch: one element (they read past an empty shape before)
+TEST(ReduceF32, ZeroDimGatherAndScatterAdd) {
+  Tensor x = scalar_tensor(3.0, DType::f32).requires_grad_(true), i = scalar_tensor(0.0, DType::i64);
+  Tensor y = gather(x, 0, i);
+  EXPECT_EQ(y.dim(), 0);
+  EXPECT_EQ(y.item<float>(), 3.f);
+  (y * 2.0).backward();
+  EXPECT_EQ(x.grad().item<float>(), 2.f);
+  Tensor z = scatter_add(scalar_tensor(3.0, DType::f32), 0, i, scalar_tensor(2.0, DType::f32));
+  EXPECT_EQ(z.dim(), 0);
+  EXPECT_EQ(z.item<float>(), 5.f);
+  EXPECT_THROW(gather(scalar_tensor(3.0, DType::f32), 0, scalar_tensor(1.0, DType::i64)), Error);
+}
+
 TEST(ReduceF32, PowCommonExponentsMatchPow) {
   manual_seed(8);
   Tensor x = rand({1000}) * 4 + 0.1;
