@@ -339,16 +339,15 @@ namespace {
 // y = softmax or log_softmax over the last dim of a contiguous (rows, n) tensor
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t n, bool log) {
-  if constexpr (std::is_same_v<T, float>) {  // the vectorized rows of the fused cross-entropy
+  if constexpr (std::is_same_v<T, float>) {  // vectorized rows (backend/cpu/softmax_kernels)
     parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const float* xr = x + r * n;
         float* yr = y + r * n;
-        const float lse = cpu::logsumexp_row(xr, n);
         if (log)
-          for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - lse;
+          cpu::log_softmax_row_full(xr, n, yr);
         else
-          cpu::softmax_row(xr, n, lse, 1.f, 0.f, yr);
+          cpu::softmax_row_full(xr, n, yr);
       }
     });
     return;

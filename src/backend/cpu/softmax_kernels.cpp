@@ -56,6 +56,34 @@ NERVE_SIMD_CLONES void softmax_row(const float* __restrict x, int64_t n, float l
   for (int64_t c = full; c < n; ++c) out[c] = res[c - full];
 }
 
+NERVE_SIMD_CLONES void softmax_row_full(const float* __restrict x, int64_t n, float* __restrict out) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < n; ++c) m = x[c] > m ? x[c] : m;  // NaN is skipped here and poisons the sum below
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) {
+    const float e = exp0(x[c] - m);
+    out[c] = e;
+    s += e;
+  }
+  const float inv = 1.0f / s;
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) out[c] *= inv;
+}
+
+NERVE_SIMD_CLONES void log_softmax_row_full(const float* __restrict x, int64_t n, float* __restrict out) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < n; ++c) m = x[c] > m ? x[c] : m;
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t c = 0; c < n; ++c) s += exp0(x[c] - m);
+  const float lse = m + std::log(s);
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c) out[c] = x[c] - lse;
+}
+
 NERVE_SIMD_CLONES void softmax_backward_row(const float* __restrict g, const float* __restrict y, int64_t n, bool log,
                                             float* __restrict dx) {
   if (log) {
