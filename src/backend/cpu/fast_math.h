@@ -139,7 +139,9 @@ inline float normal_cdf(float x) {
   // 1 + r - lo/2
   const float hi = ax * ax, lo = __builtin_fmaf(ax, ax, -hi), h = 0.5f * hi;
   const float s = p - h, sb = s - p, r = (p - (s - sb)) + (-h - sb);
-  const float erfc = t * exp_full(s) * (1.0f + (r - 0.5f * lo));
+  // s <= -0.27: e^s in [e^-87.3, 1) by fast_exp, 0 below (Phi is then under 1e-38: no denormal results)
+  const float es = s < -87.3f ? 0.0f : fast_exp(s);
+  const float erfc = t * es * (1.0f + (r - 0.5f * lo));
   const float cdf = x < 0.0f ? 0.5f * erfc : 1.0f - 0.5f * erfc;
   return x != x ? x : cdf;
 }
