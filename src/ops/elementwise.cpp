@@ -52,6 +52,22 @@ Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
   return t.shape() == shape ? t : expand(t, shape);
 }
 
+// f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the
+// vectorized kernels, other rows through the same scalar definition; out may be a or b (in-place ops)
+void binary_rows_f32(cpu::VecBinary v, const Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+  cpu::for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
+                        static_cast<char*>(b.raw_data())},
+                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
+                         float* o = reinterpret_cast<float*>(p[0]);
+                         const float *x = reinterpret_cast<const float*>(p[1]), *y = reinterpret_cast<const float*>(p[2]);
+                         if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
+                           return cpu::vec_binary_f32(v, x, st[1], y, st[2], o, n, alpha);
+                         for (int64_t i = 0; i < n; ++i)
+                           o[i * st[0]] = cpu::vec_binary_one(v, x[i * st[1]], y[i * st[2]], alpha);
+                       });
+}
+
 std::string describe(const Tensor& a) { return str_cat(to_string(a.shape()), " ", dtype_name(a.dtype())); }
 std::string describe(const Tensor& a, const Tensor& b) {
   return str_cat("a is ", describe(a), ", b is ", describe(b));
@@ -65,8 +81,6 @@ namespace {
 
 enum class BinOp { add, sub, mul, div, pow, max, min };
 
-// f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the
-// vectorized kernels, other rows through the same scalar definition
 bool binary_f32(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
   using V = cpu::VecBinary;
   V v;
@@ -79,17 +93,7 @@ bool binary_f32(BinOp op, const Tensor& out, const Tensor& a, const Tensor& b, f
     case BinOp::min: v = V::min; break;
     default: return false;
   }
-  cpu::for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
-                       {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
-                        static_cast<char*>(b.raw_data())},
-                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
-                         float* o = reinterpret_cast<float*>(p[0]);
-                         const float *x = reinterpret_cast<const float*>(p[1]), *y = reinterpret_cast<const float*>(p[2]);
-                         if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
-                           return cpu::vec_binary_f32(v, x, st[1], y, st[2], o, n, alpha);
-                         for (int64_t i = 0; i < n; ++i)
-                           o[i * st[0]] = cpu::vec_binary_one(v, x[i * st[1]], y[i * st[2]], alpha);
-                       });
+  detail::binary_rows_f32(v, out, a, b, alpha);
   return true;
 }
 

@@ -29,11 +29,15 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
   Tensor y = operand(*this, o, "add_");
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T a = static_cast<T>(alpha);
-    if (alpha == 1.0)
-      cpu::binary_kernel<T, T, T>(*this, *this, y, [](T p, T q) { return static_cast<T>(p + q); });
-    else
-      cpu::binary_kernel<T, T, T>(*this, *this, y, [a](T p, T q) { return static_cast<T>(p + a * q); });
+    if constexpr (std::is_same_v<T, float>) {  // x += alpha y through the vectorized rows, any layout
+      detail::binary_rows_f32(cpu::VecBinary::add, *this, *this, y, static_cast<float>(alpha));
+    } else {
+      T a = static_cast<T>(alpha);
+      if (alpha == 1.0)
+        cpu::binary_kernel<T, T, T>(*this, *this, y, [](T p, T q) { return static_cast<T>(p + q); });
+      else
+        cpu::binary_kernel<T, T, T>(*this, *this, y, [a](T p, T q) { return static_cast<T>(p + a * q); });
+    }
   });
   bump_version();
   return *this;
@@ -44,7 +48,10 @@ Tensor& Tensor::mul_(const Tensor& o) {
   Tensor y = operand(*this, o, "mul_");
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::binary_kernel<T, T, T>(*this, *this, y, [](T p, T q) { return static_cast<T>(p * q); });
+    if constexpr (std::is_same_v<T, float>)
+      detail::binary_rows_f32(cpu::VecBinary::mul, *this, *this, y, 1.f);
+    else
+      cpu::binary_kernel<T, T, T>(*this, *this, y, [](T p, T q) { return static_cast<T>(p * q); });
   });
   bump_version();
   return *this;
@@ -57,7 +64,24 @@ Tensor& Tensor::fill_(double v) {
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T x = static_cast<T>(v);
-    cpu::unary_kernel<T, T>(*this, *this, [x](T) { return x; });
+    if (is_contiguous()) {  // writes only (the generic loop reads the old values too), by the value's bits
+      T* p = data<T>();
+      parallel_for(numel(), 4 * kParallelGrain, [&](int64_t b, int64_t e) {
+        if constexpr (sizeof(T) == 4) {
+          uint32_t bits;
+          std::memcpy(&bits, &x, 4);
+          cpu::fill_bits32(reinterpret_cast<uint32_t*>(p + b), e - b, bits);
+        } else if constexpr (sizeof(T) == 8) {
+          uint64_t bits;
+          std::memcpy(&bits, &x, 8);
+          cpu::fill_bits64(reinterpret_cast<uint64_t*>(p + b), e - b, bits);
+        } else {
+          std::memset(p + b, static_cast<unsigned char>(x), static_cast<size_t>(e - b));  // 1-byte types
+        }
+      });
+    } else {
+      cpu::unary_kernel<T, T>(*this, *this, [x](T) { return x; });
+    }
   });
   bump_version();
   return *this;
@@ -66,7 +90,11 @@ Tensor& Tensor::fill_(double v) {
 Tensor& Tensor::zero_() {
   if (is_contiguous()) {
     check_inplace(*this, "zero_");
-    std::memset(raw_data(), 0, static_cast<size_t>(numel()) * itemsize(dtype()));
+    char* p = static_cast<char*>(raw_data());
+    const int64_t isz = itemsize(dtype());
+    parallel_for(numel(), 4 * kParallelGrain, [&](int64_t b, int64_t e) {
+      std::memset(p + b * isz, 0, static_cast<size_t>(e - b) * isz);
+    });
     bump_version();
     return *this;
   }

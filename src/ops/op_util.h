@@ -1,5 +1,6 @@
 // Helpers shared by the op implementations: dtype promotion, broadcasting operands, recording history.
 #pragma once
+#include "backend/cpu/binary_kernels.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/autograd/node.h"
 #include "nerve/ops/ops.h"
@@ -15,6 +16,9 @@ Tensor prepare(const Tensor& x, DType d, const Shape& shape);
 /// `op: a is [..] f32, b is [..] f32` for error messages.
 std::string describe(const Tensor& a, const Tensor& b);
 std::string describe(const Tensor& a);
+/// out = op(a, b) for f32 tensors of out's shape (a, b already broadcast): vectorized rows where the layout
+/// allows; out may be a or b (the in-place ops).
+void binary_rows_f32(cpu::VecBinary op, const Tensor& out, const Tensor& a, const Tensor& b, float alpha);
 
 /// Records a node when grad mode is on and any input requires grad.
 template <class NodeT, class... A>

@@ -71,15 +71,15 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
         std::fill(out + c0, out + c1, 0.f);
         for (int64_t r = 0; r < R; ++r) cpu::add_row_f32(out + c0, p + r * C + c0, c1 - c0);
       });
-      return;
-    }
-    std::vector<Acc> acc(C, Acc(0));
-    for (int64_t r = 0; r < R; ++r) {
-      const T* row = p + r * C;
+    } else {
+      std::vector<Acc> acc(C, Acc(0));
+      for (int64_t r = 0; r < R; ++r) {
+        const T* row = p + r * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+        for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+      }
+      for (int64_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
     }
-    for (int64_t c = 0; c < C; ++c) out[c] = static_cast<T>(acc[c]);
     return;
   }
   int64_t outer, inner;
@@ -93,17 +93,17 @@ void sum_kernel(const Tensor& x, const std::vector<bool>& red, T* out) {
     parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) out[r] = static_cast<float>(cpu::sum_f32_serial(p + r * inner, inner));
     });
-    return;
-  }
-  parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const T* row = p + r * inner;
-      Acc s = 0;
+  } else {
+    parallel_for(outer, outer * inner >= kParallelGrain ? 1 : outer + 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const T* row = p + r * inner;
+        Acc s = 0;
 #pragma omp simd reduction(+ : s)
-      for (int64_t i = 0; i < inner; ++i) s += row[i];
-      out[r] = static_cast<T>(s);
-    }
-  });
+        for (int64_t i = 0; i < inner; ++i) s += row[i];
+        out[r] = static_cast<T>(s);
+      }
+    });
+  }
 }
 
 class SumBackward : public Node {
@@ -350,26 +350,26 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t n, bool log) {
           cpu::softmax_row_full(xr, n, yr);
       }
     });
-    return;
-  }
-  parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const T* xr = x + r * n;
-      T* yr = y + r * n;
-      T m = -std::numeric_limits<T>::infinity();
-      for (int64_t i = 0; i < n; ++i) m = xr[i] > m || xr[i] != xr[i] ? xr[i] : m;
-      if (std::isinf(m) && m < 0) m = 0;  // a row of -inf: avoid inf - inf
-      T s = 0;
-      for (int64_t i = 0; i < n; ++i) s += std::exp(xr[i] - m);
-      if (log) {
-        T ls = std::log(s) + m;
-        for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - ls;
-      } else {
-        T inv = T(1) / s;
-        for (int64_t i = 0; i < n; ++i) yr[i] = std::exp(xr[i] - m) * inv;
+  } else {
+    parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const T* xr = x + r * n;
+        T* yr = y + r * n;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t i = 0; i < n; ++i) m = xr[i] > m || xr[i] != xr[i] ? xr[i] : m;
+        if (std::isinf(m) && m < 0) m = 0;  // a row of -inf: avoid inf - inf
+        T s = 0;
+        for (int64_t i = 0; i < n; ++i) s += std::exp(xr[i] - m);
+        if (log) {
+          T ls = std::log(s) + m;
+          for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - ls;
+        } else {
+          T inv = T(1) / s;
+          for (int64_t i = 0; i < n; ++i) yr[i] = std::exp(xr[i] - m) * inv;
+        }
       }
-    }
-  });
+    });
+  }
 }
 
 // softmax:     dx = y * (g - sum(g * y))
@@ -380,18 +380,18 @@ void softmax_rows_backward(const T* g, const T* y, T* dx, int64_t rows, int64_t 
     parallel_for(rows, rows * n >= kParallelGrain ? 1 : rows + 1, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) cpu::softmax_backward_row(g + r * n, y + r * n, n, log, dx + r * n);
     });
-    return;
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    const T *gr = g + r * n, *yr = y + r * n;
-    T* dr = dx + r * n;
-    T s = 0;
-    if (log) {
-      for (int64_t i = 0; i < n; ++i) s += gr[i];
-      for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * s;
-    } else {
-      for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
-      for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - s);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T *gr = g + r * n, *yr = y + r * n;
+      T* dr = dx + r * n;
+      T s = 0;
+      if (log) {
+        for (int64_t i = 0; i < n; ++i) s += gr[i];
+        for (int64_t i = 0; i < n; ++i) dr[i] = gr[i] - std::exp(yr[i]) * s;
+      } else {
+        for (int64_t i = 0; i < n; ++i) s += gr[i] * yr[i];
+        for (int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - s);
+      }
     }
   }
 }

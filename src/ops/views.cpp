@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "backend/cpu/convert.h"
 #include "backend/cpu/elementwise.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/autograd/node.h"
@@ -329,12 +330,39 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   return reshape(x, s);
 }
 
+namespace {
+// x (B, R, C) f32 whose last two dims are transposed in memory (strides (bs, 1, s), s >= R): out = x contiguous
+// through 16x16 register transposes, batches and column blocks over threads. A strided copy reads x with a stride
+// of s floats, 4 KB for a 1024-wide matrix, and every line then falls into the same few cache sets (1024x1024:
+// 1.7 ms, against 0.6 ms for PyTorch).
+bool copy_transposed_f32(const Tensor& x, const Tensor& out) {
+  if (x.dtype() != DType::f32 || x.dim() < 2 || x.dim() > 3) return false;
+  const int64_t d = x.dim(), R = x.shape()[d - 2], C = x.shape()[d - 1], s = x.strides()[d - 1];
+  const int64_t B = d == 3 ? x.shape()[0] : 1, bs = d == 3 ? x.strides()[0] : 0;
+  if (x.strides()[d - 2] != 1 || s < R || R < 16 || C < 16) return false;
+  const float* src = x.data<float>();
+  float* dst = out.data<float>();
+  constexpr int64_t kBlock = 64;  // output columns per chunk
+  const int64_t blocks = (C + kBlock - 1) / kBlock;
+  parallel_for(B * blocks, B * R * C >= kParallelGrain ? 1 : B * blocks + 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / blocks, c0 = (t % blocks) * kBlock, cn = std::min(kBlock, C - c0);
+      // out[b][i][c0 + j] = x[b][i][c0 + j] = src[b bs + i + (c0 + j) s]: rows c0.. of the (C, R) matrix at src
+      cpu::transpose_f32(src + b * bs + c0 * s, s, cn, R, dst + b * R * C + c0, C);
+    }
+  });
+  return true;
+}
+}  // namespace
+
 Tensor clone(const Tensor& x) {
   Tensor out = empty(x.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    cpu::unary_kernel<T, T>(out, x, [](T v) { return v; });
-  });
+  if (!copy_transposed_f32(x, out)) {
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      cpu::unary_kernel<T, T>(out, x, [](T v) { return v; });
+    });
+  }
   record<CloneBackward>(x, out);
   return out;
 }

@@ -3,6 +3,7 @@
 // pow's common exponents, against f64 computations or plain loops; sums are the same for any number of threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -275,6 +276,62 @@ TEST(ReduceF32, ZeroDimGatherAndScatterAdd) {
   EXPECT_EQ(z.dim(), 0);
   EXPECT_EQ(z.item<float>(), 5.f);
   EXPECT_THROW(gather(scalar_tensor(3.0, DType::f32), 0, scalar_tensor(1.0, DType::i64)), Error);
+}
+
+// contiguous() of transposed f32 layouts (2-D, batched 3-D, a narrowed source with a wider stride, edges that
+// are not whole 16x16 tiles) through the tile transpose equals an element-by-element copy
+TEST(ReduceF32, TransposedCopiesEqualElementwise) {
+  manual_seed(15);
+  for (Tensor v : {randn({1024, 1024}).t(), randn({37, 53}).t(), randn({16, 16}).t(),
+                   randn({70, 90}).narrow(1, 3, 40).t(), randn({3, 33, 47}).transpose(1, 2),
+                   randn({2, 50, 20}).permute({0, 2, 1})}) {
+    Tensor c = v.contiguous();
+    ASSERT_TRUE(c.is_contiguous());
+    ASSERT_EQ(c.shape(), v.shape());
+    // the reference: one element at a time through select
+    const int64_t R = v.shape()[v.dim() - 2], C = v.shape()[v.dim() - 1], B = v.dim() == 3 ? v.shape()[0] : 1;
+    std::vector<float> got = c.to_vector<float>();
+    const float* base = v.data<float>();
+    int bad = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < R; ++i)
+        for (int64_t j = 0; j < C; ++j) {
+          const int64_t off = (v.dim() == 3 ? b * v.strides()[0] : 0) + i * v.strides()[v.dim() - 2] +
+                              j * v.strides()[v.dim() - 1];
+          bad += got[(b * R + i) * C + j] != base[off];
+        }
+    EXPECT_EQ(bad, 0) << to_string(v.shape());
+  }
+}
+
+// fill_ / zero_ on every dtype (the bits of the value, threads over large tensors), add_ with alpha and with
+// itself (in place through the vectorized rows), against plain loops
+TEST(ReduceF32, FillZeroAndAddInPlace) {
+  for (DType dt : {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8}) {
+    Tensor t = zeros({300, 301}, dt);
+    t.fill_(dt == DType::b8 ? 1.0 : 7.0);
+    std::vector<double> v = t.to(DType::f64).to_vector<double>();
+    EXPECT_TRUE(std::all_of(v.begin(), v.end(), [&](double a) { return a == (dt == DType::b8 ? 1.0 : 7.0); }))
+        << dtype_name(dt);
+    t.zero_();
+    v = t.to(DType::f64).to_vector<double>();
+    EXPECT_TRUE(std::all_of(v.begin(), v.end(), [](double a) { return a == 0.0; })) << dtype_name(dt);
+  }
+  Tensor neg0 = zeros({70000});
+  neg0.fill_(-0.0);
+  EXPECT_TRUE(std::signbit(neg0.to_vector<float>()[69999]));
+  manual_seed(16);
+  Tensor x = randn({300, 301}), y = randn({300, 301});
+  std::vector<float> xv = x.to_vector<float>(), yv = y.to_vector<float>();
+  x.add_(y, 0.37);
+  std::vector<float> got = x.to_vector<float>();
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) bad += got[i] != xv[i] + 0.37f * yv[i];
+  EXPECT_EQ(bad, 0);
+  x.add_(x);  // out, a and b all the same
+  std::vector<float> twice = x.to_vector<float>();
+  for (size_t i = 0; i < got.size(); ++i) bad += twice[i] != got[i] + got[i];
+  EXPECT_EQ(bad, 0);
 }
 
 TEST(ReduceF32, PowCommonExponentsMatchPow) {

@@ -6,9 +6,11 @@
 namespace nerve::cpu {
 
 namespace {
+// (no __restrict: out may be a, or b, for the in-place ops; omp simd already rules out loop-carried dependences,
+// and an element is only ever read before it is written at the same index)
 template <VecBinary Op>
-[[gnu::always_inline]] inline void rows(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb,
-                                        float* __restrict out, int64_t n, float alpha) {
+[[gnu::always_inline]] inline void rows(const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n,
+                                        float alpha) {
   if (sa == 1 && sb == 1) {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, a[i], b[i], alpha);
@@ -40,6 +42,16 @@ NERVE_BINARY_CLONE(max_f32, VecBinary::max)
 NERVE_BINARY_CLONE(min_f32, VecBinary::min)
 #undef NERVE_BINARY_CLONE
 }  // namespace
+
+// (baseline SSE2 stores fill 1M floats in ~70 us, AVX-512 stores of whole lines in ~25 us on Zen 4)
+NERVE_SIMD_CLONES_V void fill_bits32(uint32_t* p, int64_t n, uint32_t v) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) p[i] = v;
+}
+NERVE_SIMD_CLONES_V void fill_bits64(uint64_t* p, int64_t n, uint64_t v) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) p[i] = v;
+}
 
 void vec_binary_f32(VecBinary op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n,
                     float alpha) {

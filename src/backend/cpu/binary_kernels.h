@@ -20,8 +20,12 @@ inline float vec_binary_one(VecBinary op, float a, float b, float alpha) {
   return a;
 }
 
-/// out[i] = op(a[i * sa], b[i * sb]) for i < n, with sa and sb each 0 or 1.
+/// out[i] = op(a[i * sa], b[i * sb]) for i < n, with sa and sb each 0 or 1; out may be a or b (in place).
 void vec_binary_f32(VecBinary op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n,
                     float alpha);
+
+/// p[i] = v for i < n, 4- and 8-byte elements (any dtype, by its bits): full-width vector stores.
+void fill_bits32(uint32_t* p, int64_t n, uint32_t v);
+void fill_bits64(uint64_t* p, int64_t n, uint64_t v);
 
 }  // namespace nerve::cpu

@@ -49,6 +49,23 @@ NERVE_SIMD_CLONES_V void u8_affine_transposed(const uint8_t* __restrict src, int
 }
 }  // namespace
 
+NERVE_SIMD_CLONES_V void transpose_f32(const float* src, int64_t lds, int64_t nb, int64_t n, float* dst, int64_t ldd) {
+  const int64_t nf = n / 16 * 16, bf = nb / 16 * 16;
+  for (int64_t j0 = 0; j0 < nf; j0 += 16)
+    for (int64_t b0 = 0; b0 < bf; b0 += 16) {
+      v16f r[16];
+      for (int b = 0; b < 16; ++b) std::memcpy(&r[b], src + (b0 + b) * lds + j0, sizeof(v16f));
+      transpose16x16(r);
+      for (int j = 0; j < 16; ++j) std::memcpy(dst + (j0 + j) * ldd + b0, &r[j], sizeof(v16f));
+    }
+  auto scalar = [&](int64_t b0, int64_t b1, int64_t j0, int64_t j1) {  // the edges
+    for (int64_t j = j0; j < j1; ++j)
+      for (int64_t b = b0; b < b1; ++b) dst[j * ldd + b] = src[b * lds + j];
+  };
+  scalar(bf, nb, 0, nf);
+  scalar(0, nb, nf, n);
+}
+
 void u8_to_f32_affine_transposed_serial(const uint8_t* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
                                         float scale, float offset) {
   u8_affine_transposed(src, rows, cols, lds, dst, scale, offset);

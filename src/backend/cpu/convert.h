@@ -1,4 +1,4 @@
-// Fused type conversions used on the input path (uint8 images to float).
+// Fused type conversions used on the input path (uint8 images to float), and the f32 tile transpose.
 #pragma once
 #include <cstdint>
 
@@ -12,5 +12,9 @@ void u8_to_f32_affine_serial(const uint8_t* src, float* dst, int64_t n, float sc
 /// calling thread.
 void u8_to_f32_affine_transposed_serial(const uint8_t* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
                                         float scale, float offset);
+
+/// dst[j * ldd + b] = src[b * lds + j] for b < nb, j < n (f32 16x16 tiles transposed in registers), on the
+/// calling thread.
+void transpose_f32(const float* src, int64_t lds, int64_t nb, int64_t n, float* dst, int64_t ldd);
 
 }  // namespace nerve::cpu

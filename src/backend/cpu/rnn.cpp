@@ -5,7 +5,7 @@
 //   RNN:  h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
 #include "backend/cpu/rnn.h"
 #include "backend/cpu/simd_clones.h"
-#include "backend/cpu/transpose16.h"
+#include "backend/cpu/convert.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -276,8 +276,8 @@ int64_t rnn_backward_workspace(RnnCell cell, const RnnDims& d) {
 namespace {
 
 // dst[j * ldd + b] = src[b * lds + j] for b < nb, j < n: one step's block of gate gradients (nb rows) into
-// columns of dG^T. f32 16x16 tiles are transposed in registers (transpose16.h; the plain loop compiled to
-// scalar gathers and took ~1 ms of a char_lstm step).
+// columns of dG^T. f32 goes through cpu::transpose_f32 (16x16 register tiles; the plain loop compiled to scalar
+// gathers and took ~1 ms of a char_lstm step).
 template <class T>
 void transpose_scalar(const T* src, int64_t lds, int64_t b0, int64_t b1, int64_t j0, int64_t j1, T* dst,
                       int64_t ldd) {
@@ -285,23 +285,9 @@ void transpose_scalar(const T* src, int64_t lds, int64_t b0, int64_t b1, int64_t
     for (int64_t b = b0; b < b1; ++b) dst[j * ldd + b] = src[b * lds + j];
 }
 
-NERVE_SIMD_CLONES_V void transpose_f32(const float* src, int64_t lds, int64_t nb, int64_t n, float* dst,
-                                       int64_t ldd) {
-  const int64_t nf = n / 16 * 16, bf = nb / 16 * 16;
-  for (int64_t j0 = 0; j0 < nf; j0 += 16)
-    for (int64_t b0 = 0; b0 < bf; b0 += 16) {
-      v16f r[16];
-      for (int b = 0; b < 16; ++b) std::memcpy(&r[b], src + (b0 + b) * lds + j0, sizeof(v16f));
-      transpose16x16(r);
-      for (int j = 0; j < 16; ++j) std::memcpy(dst + (j0 + j) * ldd + b0, &r[j], sizeof(v16f));
-    }
-  transpose_scalar(src, lds, bf, nb, 0, nf, dst, ldd);  // the edges
-  transpose_scalar(src, lds, int64_t{0}, nb, nf, n, dst, ldd);
-}
-
 template <class T>
 void transpose_block(const T* src, int64_t lds, int64_t nb, int64_t n, T* dst, int64_t ldd) {
-  if constexpr (std::is_same_v<T, float>) transpose_f32(src, lds, nb, n, dst, ldd);
+  if constexpr (std::is_same_v<T, float>) cpu::transpose_f32(src, lds, nb, n, dst, ldd);
   else transpose_scalar(src, lds, int64_t{0}, nb, int64_t{0}, n, dst, ldd);
 }
 
