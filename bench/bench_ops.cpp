@@ -98,6 +98,9 @@ int main(int argc, char** argv) {
       {"gelu_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return gelu(x); }); }},
       {"log_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return log(x); }); }},
       {"softmax_fwd_bwd_1M", [&] { fwd_bwd([](const Tensor& x) { return softmax(x, 1) * x; }); }},
+      {"transpose_copy_1M", [&] { Tensor y = big.t().contiguous(); }},
+      {"fill_1M", [&] { other.fill_(0.5); }},
+      {"add_inplace_1M", [&] { other.add_(big, 0.5); }},
   };
   for (const auto& [name, f] : more) std::printf("{\"name\": \"%s\", \"us\": %.3f}\n", name, time_us(f, 10, 9));
   // optimizer steps over 1M parameters

@@ -57,7 +57,9 @@ more = [("log_1M", lambda: torch.log(pos)), ("sqrt_1M", lambda: torch.sqrt(pos))
         ("softmax_1M", lambda: torch.softmax(big, 1)), ("log_softmax_1M", lambda: torch.log_softmax(big, 1)),
         ("mse_loss_1M", lambda: F.mse_loss(big, other)), ("gather_16k", lambda: torch.gather(big, 1, idx)),
         ("mul_fwd_bwd_1M", fwd_bwd(lambda x: x * x)), ("gelu_fwd_bwd_1M", fwd_bwd(F.gelu)),
-        ("log_fwd_bwd_1M", fwd_bwd(torch.log)), ("softmax_fwd_bwd_1M", fwd_bwd(lambda x: torch.softmax(x, 1) * x))]
+        ("log_fwd_bwd_1M", fwd_bwd(torch.log)), ("softmax_fwd_bwd_1M", fwd_bwd(lambda x: torch.softmax(x, 1) * x)),
+        ("transpose_copy_1M", lambda: big.t().contiguous()), ("fill_1M", lambda: other.fill_(0.5)),
+        ("add_inplace_1M", lambda: other.add_(big, alpha=0.5))]
 for name, f in more:
     print(json.dumps({"name": name, "us": time_us(f, 10, 9)}))
 p1 = torch.randn(1024, 1024, requires_grad=True)
