@@ -55,6 +55,11 @@ template <bool kMax>
 
 template <bool kMax>
 [[gnu::always_inline]] inline float extreme_block(const float* __restrict x, int64_t n) {
+  if (n < kLanes) {  // a short row (10 classes): no lanes to set up and fold
+    float m = x[0];
+    for (int64_t i = 1; i < n; ++i) m = pick<kMax>(m, x[i]);
+    return m;
+  }
   float acc[kLanes];
   for (int l = 0; l < kLanes; ++l) acc[l] = x[0];
   const int64_t full = n / kLanes * kLanes;
