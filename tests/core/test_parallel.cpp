@@ -17,17 +17,15 @@
 
 #include <nerve/nerve.h>
 
+#include "threads_guard.h"
+
 #include "backend/cpu/convert.h"
 #include "backend/cpu/gemm.h"
 
 using namespace nerve;
 
 namespace {
-struct ThreadsGuard {
-  int prev = get_num_threads();
-  explicit ThreadsGuard(int n) { set_num_threads(n); }
-  ~ThreadsGuard() { set_num_threads(prev); }
-};
+using nerve::testing::ThreadsGuard;
 }  // namespace
 
 TEST(Parallel, EveryChunkRunsExactlyOnce) {

@@ -10,15 +10,13 @@
 
 #include <nerve/nerve.h>
 
+#include "threads_guard.h"
+
 using namespace nerve;
 
 namespace {
 
-struct ThreadsGuard {
-  int prev = get_num_threads();
-  explicit ThreadsGuard(int n) { set_num_threads(n); }
-  ~ThreadsGuard() { set_num_threads(prev); }
-};
+using nerve::testing::ThreadsGuard;
 
 double max_rel(const Tensor& got, const Tensor& want, double floor) {
   Tensor g = got.to(DType::f64), w = want.to(DType::f64);

@@ -7,42 +7,20 @@ namespace nerve::cpu {
 namespace {
 
 // One clone set per op (target_clones takes no templates); each inlines the scalar definition of its op.
-NERVE_SIMD_CLONES_V void exp_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::exp, x[i]);
-}
-NERVE_SIMD_CLONES_V void sigmoid_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::sigmoid, x[i]);
-}
-NERVE_SIMD_CLONES_V void tanh_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::tanh, x[i]);
-}
-NERVE_SIMD_CLONES_V void gelu_tanh_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::gelu_tanh, x[i]);
-}
-NERVE_SIMD_CLONES_V void relu_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::relu, x[i]);
-}
-NERVE_SIMD_CLONES_V void log_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::log, x[i]);
-}
-NERVE_SIMD_CLONES_V void sqrt_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::sqrt, x[i]);
-}
-NERVE_SIMD_CLONES_V void abs_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::abs, x[i]);
-}
-NERVE_SIMD_CLONES_V void gelu_erf_f32(const float* x, float* y, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::gelu_erf, x[i]);
-}
+#define NERVE_UNARY_CLONE(op)                                          \
+  NERVE_SIMD_CLONES_V void op##_f32(const float* x, float* y, int64_t n) { \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::op, x[i]); \
+  }
+NERVE_UNARY_CLONE(exp)
+NERVE_UNARY_CLONE(sigmoid)
+NERVE_UNARY_CLONE(tanh)
+NERVE_UNARY_CLONE(gelu_tanh)
+NERVE_UNARY_CLONE(relu)
+NERVE_UNARY_CLONE(log)
+NERVE_UNARY_CLONE(sqrt)
+NERVE_UNARY_CLONE(abs)
+NERVE_UNARY_CLONE(gelu_erf)
+#undef NERVE_UNARY_CLONE
 
 }  // namespace
 
