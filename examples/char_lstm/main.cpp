@@ -2,6 +2,7 @@
 // program bench/char_lstm_torch.py: Embedding(128) -> LSTM(256) -> Linear(vocab), cross-entropy, Adam 2e-3,
 // windows of 64 bytes in batches of 32; it prints loss and perplexity, then generates text from a prompt.
 //   char_lstm --steps 200 --threads 2 --json
+//   char_lstm --steps 100 --profile      (time per op and per backward node)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -45,7 +46,7 @@ struct LSTMModel : nn::Module {
 struct Args {
   std::string data = "/usr/share/games/fortunes", prompt = "The ";
   int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
-  bool json = false, stateful = false;
+  bool json = false, stateful = false, profile = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -67,8 +68,9 @@ static Args parse(int argc, char** argv) {
     else if (k == "--prompt") a.prompt = val();
     else if (k == "--json") a.json = true;
     else if (k == "--stateful") a.stateful = true;
+    else if (k == "--profile") a.profile = true;
     else NERVE_CHECK(false, "char_lstm: unknown flag ", k, " (flags: --data --steps --epochs --threads --seed --seq "
-                     "--batch --gen --prompt --json --stateful)");
+                     "--batch --gen --prompt --json --stateful --profile)");
   }
   return a;
 }
@@ -100,7 +102,9 @@ int main(int argc, char** argv) try {
   int64_t step = 0;
   double loss_v = NAN, t_train = 0;
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
+  std::optional<profiler::Profile> prof;  // --profile: time per op from step 10 (after warm-up) to the end
   auto train_step = [&](const data::Example& batch, std::optional<nn::LSTMState>& carried) {
+    if (a.profile && step == std::min<int64_t>(10, total - 1)) prof.emplace();
     auto t0 = clock::now();
     auto [logits, state] = model->forward(batch.data, carried);
     Tensor loss = F::cross_entropy(logits.reshape({-1, vocab}), batch.target.reshape({-1}));
@@ -132,6 +136,11 @@ int main(int argc, char** argv) try {
         train_step(batch, none);
       }
     }
+  }
+
+  if (prof) {
+    prof->stop();
+    std::fprintf(stderr, "%s", prof->table(25).c_str());
   }
 
   // generation: the prompt is fed once, then each character costs one LSTM step (the state is carried)

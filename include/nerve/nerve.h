@@ -7,6 +7,7 @@
 #include "nerve/core/dtype.h"
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"
+#include "nerve/core/profiler.h"
 #include "nerve/core/rng.h"
 #include "nerve/core/shape.h"
 #include "nerve/ops/ops.h"

@@ -4,6 +4,7 @@
 
 #include "autograd/accumulate_grad.h"
 #include "nerve/autograd/grad_mode.h"
+#include "nerve/core/profiler.h"
 #include "nerve/ops/ops.h"
 
 namespace nerve {
@@ -41,7 +42,11 @@ void run_ready(std::vector<std::shared_ptr<Node>>& ready, bool retain_graph) {
     std::vector<Tensor> in = std::move(n->grad_buf_);
     n->grad_buf_.clear();
     in.resize(n->num_outputs);
-    std::vector<Tensor> out = n->apply(in);
+    std::vector<Tensor> out;
+    {
+      profiler::RecordFunction rf(n->name());
+      out = n->apply(in);
+    }
     if (!retain_graph) {
       n->release();
       n->released = true;
@@ -61,6 +66,7 @@ void run_ready(std::vector<std::shared_ptr<Node>>& ready, bool retain_graph) {
 }  // namespace
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  NERVE_RECORD_FUNCTION("backward");
   NERVE_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn (did you call it "
                                "inside a NoGradGuard, or on a tensor built from leaves without requires_grad?)");
   Tensor g = grad;

@@ -13,6 +13,7 @@
 
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/core/rng.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::data {
 
@@ -131,6 +132,7 @@ DataLoader::Iterator& DataLoader::Iterator::operator=(Iterator&& o) noexcept {
 DataLoader::Iterator::~Iterator() = default;
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  NERVE_RECORD_FUNCTION("DataLoader.next");
   NERVE_CHECK(!done_ && state_, "DataLoader: iterator incremented past the end");
   std::optional<Example> e = state_->next();
   if (e) {

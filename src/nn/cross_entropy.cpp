@@ -12,6 +12,7 @@
 #include "backend/cpu/softmax_kernels.h"
 #include "nn/loss_util.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::nn {
 
@@ -178,6 +179,7 @@ Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Cros
 namespace functional {
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
+  NERVE_RECORD_FUNCTION("cross_entropy");
   NERVE_CHECK(input.defined() && target.defined(), "cross_entropy: undefined input or target");
   NERVE_CHECK(is_floating(input.dtype()), "cross_entropy: input must be f32 or f64 logits, got ",
               nerve::detail::describe(input));

@@ -7,6 +7,7 @@
 
 #include "nn/embedding_lookup.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::nn {
 
@@ -82,6 +83,7 @@ int64_t wrap_padding(std::optional<int64_t> padding_idx, int64_t vocab, const ch
 }  // namespace
 
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
+  NERVE_RECORD_FUNCTION("embedding");
   NERVE_CHECK(weight.dim() == 2 && is_floating(weight.dtype()),
               "embedding: weight must be a 2-D floating tensor (num_embeddings, embedding_dim), got ",
               detail::describe(weight));

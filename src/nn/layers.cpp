@@ -9,6 +9,7 @@
 #include "nerve/nn/init.h"
 #include "nerve/ops/ops.h"
 #include "nn/repr_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::nn {
 
@@ -51,6 +52,7 @@ std::string py_float(double v) {
 namespace functional {
 
 Tensor dropout(const Tensor& x, double p, bool training) {
+  NERVE_RECORD_FUNCTION("dropout");
   NERVE_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got ", p);
   if (!training || p == 0.0) return x;
   NERVE_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", to_string(x.shape()), " ",

@@ -5,6 +5,7 @@
 #include "backend/cpu/reduce_kernels.h"
 #include "nn/loss_util.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::nn {
 
@@ -189,6 +190,7 @@ class PointLossBackward : public Node {
 // per-element loss (input's shape), optionally times a broadcast weight, then reduced
 Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction,
                   double delta = 0.0) {
+  NERVE_RECORD_FUNCTION(kPointSpecs[static_cast<int>(kind)].op);
   const char* op = kPointSpecs[static_cast<int>(kind)].op;
   detail::check_same(op, input, target);
   Tensor x = input.contiguous(), t = target.contiguous();
@@ -293,6 +295,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 // ------------------------------------------------------------------ nll_loss
 // loss[n] = -w[t_n] * input[n, t_n], 0 where t_n == ignore_index; 'mean' divides by sum of w[t_n] (PyTorch)
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& o) {
+  NERVE_RECORD_FUNCTION("nll_loss");
   NERVE_CHECK(input.defined() && target.defined(), "nll_loss: undefined input or target");
   NERVE_CHECK(is_floating(input.dtype()), "nll_loss: input must be f32 or f64 log-probabilities, got ",
               nerve::detail::describe(input));

@@ -11,6 +11,7 @@
 #include "nn/embedding_lookup.h"
 #include "nerve/nn/layers.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::nn {
 
@@ -131,6 +132,7 @@ void check_state_2d(const Tensor& s, const char* what, const char* op, int64_t b
 RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, const Tensor& c0_in,
                          const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
                          bool batch_first, bool reverse) {
+  NERVE_RECORD_FUNCTION("rnn_layer");
   const char* op = mode_name(mode);
   const int64_t G = cpu::rnn_gate_count(to_cell(mode));
   NERVE_CHECK(x_in.dim() == 3, op, ": expected a 3-D input (seq, batch, feature)",
@@ -360,6 +362,7 @@ RNNCellBase::RNNCellBase(RnnMode mode, const RNNCellOptions& o) : mode_(mode), o
 }
 
 RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const Tensor& c_in) {
+  NERVE_RECORD_FUNCTION("rnn_cell");
   const RNNCellOptions& o = options_;
   NERVE_CHECK(x_in.dim() == 1 || x_in.dim() == 2, type_name(), ": expected input (batch, input_size) or (input_size), got ",
               detail::describe(x_in));

@@ -4,6 +4,7 @@
 
 #include "backend/cpu/elementwise.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -50,6 +51,7 @@ inline T bit_select(bool m, T a, T b) {
 }  // namespace
 
 Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
+  NERVE_RECORD_FUNCTION("where");
   NERVE_CHECK(cond_in.dtype() == DType::b8, "where: condition must be a bool tensor, got ",
               detail::describe(cond_in));
   DType d = detail::promote(a_in, b_in);
@@ -90,6 +92,7 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  NERVE_RECORD_FUNCTION("masked_fill");
   NERVE_CHECK(mask.dtype() == DType::b8, "masked_fill: mask must be a bool tensor, got ", detail::describe(mask));
   Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
   NERVE_CHECK(s == x.shape(), "masked_fill: mask ", to_string(mask.shape()), " does not broadcast to input ",
@@ -177,6 +180,7 @@ class ScatterAddBackward : public Node {
 }  // namespace
 
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  NERVE_RECORD_FUNCTION("gather");
   if (x_in.dim() == 0 && index_in.dim() == 0)  // a 0-d input and index: the same op on one element
     return reshape(gather(reshape(x_in, {1}), dim, reshape(index_in, {1})), {});
   dim = wrap_dim(dim, x_in.dim(), "gather");
@@ -195,6 +199,7 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  NERVE_RECORD_FUNCTION("scatter_add");
   if (x.dim() == 0 && index_in.dim() == 0 && src_in.dim() == 0)  // 0-d: the same op on one element
     return reshape(scatter_add(reshape(x, {1}), dim, reshape(index_in, {1}), reshape(src_in, {1})), {});
   dim = wrap_dim(dim, x.dim(), "scatter_add");
@@ -250,6 +255,7 @@ class IndexSelectBackward : public Node {
 }  // namespace
 
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
+  NERVE_RECORD_FUNCTION("index_select");
   dim = wrap_dim(dim, x_in.dim(), "index_select");
   NERVE_CHECK(index_in.dtype() == DType::i64 && index_in.dim() <= 1, "index_select: index must be a 1-D i64 tensor, got ",
               detail::describe(index_in));
@@ -281,6 +287,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
+  NERVE_RECORD_FUNCTION("one_hot");
   NERVE_CHECK(labels.dtype() == DType::i64, "one_hot: labels must be i64, got ", detail::describe(labels));
   std::vector<int64_t> v = labels.to_vector<int64_t>();
   int64_t mx = -1;

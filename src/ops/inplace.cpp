@@ -4,6 +4,7 @@
 
 #include "backend/cpu/elementwise.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -25,6 +26,7 @@ Tensor operand(const Tensor& self, const Tensor& o, const char* op) {
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& o, double alpha) {
+  NERVE_RECORD_FUNCTION("add_");
   check_inplace(*this, "add_", &o);
   Tensor y = operand(*this, o, "add_");
   visit_dtype(dtype(), [&](auto tag) {
@@ -44,6 +46,7 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
 }
 
 Tensor& Tensor::mul_(const Tensor& o) {
+  NERVE_RECORD_FUNCTION("mul_");
   check_inplace(*this, "mul_", &o);
   Tensor y = operand(*this, o, "mul_");
   visit_dtype(dtype(), [&](auto tag) {
@@ -60,6 +63,7 @@ Tensor& Tensor::mul_(const Tensor& o) {
 Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype())); }
 
 Tensor& Tensor::fill_(double v) {
+  NERVE_RECORD_FUNCTION("fill_");
   check_inplace(*this, "fill_");
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -88,6 +92,7 @@ Tensor& Tensor::fill_(double v) {
 }
 
 Tensor& Tensor::zero_() {
+  NERVE_RECORD_FUNCTION("zero_");
   if (is_contiguous()) {
     check_inplace(*this, "zero_");
     char* p = static_cast<char*>(raw_data());
@@ -102,6 +107,7 @@ Tensor& Tensor::zero_() {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  NERVE_RECORD_FUNCTION("copy_");
   check_inplace(*this, "copy_", &src);
   Shape s = broadcast_shapes(shape(), src.shape(), "copy_");
   NERVE_CHECK(s == shape(), "copy_: source ", nerve::to_string(src.shape()), " does not broadcast to ", nerve::to_string(shape()));
@@ -122,6 +128,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double v) {
+  NERVE_RECORD_FUNCTION("masked_fill_");
   check_inplace(*this, "masked_fill_");
   Tensor filled;
   {

@@ -5,6 +5,7 @@
 #include "backend/cpu/gemm.h"
 #include "nerve/core/parallel.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -90,6 +91,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  NERVE_RECORD_FUNCTION("matmul");
   NERVE_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim; ",
               detail::describe(a_in, b_in));
   DType d = detail::promote(a_in, b_in);
@@ -242,6 +244,7 @@ Tensor linear_output(const Tensor& x_in, const Tensor& x, const Tensor& w, const
 }
 
 Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool relu) {
+  NERVE_RECORD_FUNCTION(relu ? "linear_relu" : "linear");
   NERVE_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ",
               detail::describe(weight));
   NERVE_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got a 0-d tensor");
@@ -268,6 +271,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { retur
 
 Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& weight, const Tensor& bias,
                  bool relu) {
+  NERVE_RECORD_FUNCTION("linear_u8");
   NERVE_CHECK(x_in.dtype() == DType::u8, "linear_u8: input must be uint8, got ", detail::describe(x_in));
   NERVE_CHECK(x_in.dim() >= 1 && weight.dim() == 2 && x_in.shape().back() == weight.shape()[1],
               "linear_u8: expected input (..., in_features) and weight (out_features, in_features), got input ",

@@ -8,6 +8,7 @@
 #include "backend/cpu/reduce_kernels.h"
 #include "backend/cpu/softmax_kernels.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -119,6 +120,7 @@ class SumBackward : public Node {
 }  // namespace
 
 Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("sum");
   Tensor x = x_in.dtype() == DType::b8 || x_in.dtype() == DType::u8 || x_in.dtype() == DType::i32
                  ? x_in.to(DType::i64) : x_in;
   std::vector<bool> red = reduced_mask(x, dims, "sum");
@@ -135,6 +137,7 @@ Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("mean");
   NERVE_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor, got ", dtype_name(x.dtype()),
               "; convert with .to(DType::f32)");
   std::vector<bool> red = reduced_mask(x, dims, "mean");
@@ -145,6 +148,7 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  NERVE_RECORD_FUNCTION("var");
   NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
   std::vector<bool> red = reduced_mask(x, dims, "var");
   int64_t count = 1;
@@ -155,6 +159,7 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  NERVE_RECORD_FUNCTION("sum_to");
   if (x.shape() == shape) return x;
   int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   NERVE_CHECK(lead >= 0, "sum_to: cannot reduce ", to_string(x.shape()), " to ", to_string(shape));
@@ -265,6 +270,7 @@ class AmaxBackward : public Node {
 };
 
 Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op) {
+  NERVE_RECORD_FUNCTION(op);
   NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   std::vector<bool> red = reduced_mask(x, dims, op);
   Shape kept = out_shape(x, red, true);
@@ -325,10 +331,12 @@ std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim(x, dim, keepdim, false, "min");
 }
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  NERVE_RECORD_FUNCTION("argmax");
   NoGradGuard g;
   return extreme_dim(x, dim, keepdim, true, "argmax").second;
 }
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  NERVE_RECORD_FUNCTION("argmin");
   NoGradGuard g;
   return extreme_dim(x, dim, keepdim, false, "argmin").second;
 }
@@ -418,6 +426,7 @@ class SoftmaxBackward : public Node {
 };
 
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, bool log, const char* op) {
+  NERVE_RECORD_FUNCTION(op);
   Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
   if (x.dim() == 0) x = reshape(x, {1});
   dim = wrap_dim(dim, x.dim(), op);

@@ -6,6 +6,7 @@
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/unary_kernels.h"
 #include "ops/op_util.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -223,6 +224,7 @@ class UnaryBackward : public Node {
 };
 
 Tensor unary(UnOp op, const char* name, const Tensor& x_in, Params p = {}) {
+  NERVE_RECORD_FUNCTION(name);
   NERVE_CHECK(x_in.defined(), name, ": undefined tensor argument");
   Tensor x = x_in;
   bool int_ok = op == UnOp::neg || op == UnOp::abs || op == UnOp::relu || op == UnOp::clamp;

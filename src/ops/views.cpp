@@ -8,6 +8,7 @@
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/autograd/node.h"
 #include "nerve/ops/ops.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve {
 
@@ -356,6 +357,7 @@ bool copy_transposed_f32(const Tensor& x, const Tensor& out) {
 }  // namespace
 
 Tensor clone(const Tensor& x) {
+  NERVE_RECORD_FUNCTION("clone");
   Tensor out = empty(x.shape(), x.dtype());
   if (!copy_transposed_f32(x, out)) {
     visit_dtype(x.dtype(), [&](auto tag) {
@@ -370,6 +372,7 @@ Tensor clone(const Tensor& x) {
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 
 Tensor to_dtype(const Tensor& x, DType d) {
+  NERVE_RECORD_FUNCTION("to");
   if (d == x.dtype()) return x;
   Tensor out = empty(x.shape(), d);
   visit_dtype(d, [&](auto to) {
@@ -384,6 +387,7 @@ Tensor to_dtype(const Tensor& x, DType d) {
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
+  NERVE_RECORD_FUNCTION("cat");
   NERVE_CHECK(!xs.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = xs[0];
   NERVE_CHECK(first.dim() > 0, "cat: zero-dimensional tensor (at position 0) cannot be concatenated");
@@ -419,6 +423,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
+  NERVE_RECORD_FUNCTION("stack");
   NERVE_CHECK(!xs.empty(), "stack: expected a non-empty list of tensors");
   dim = wrap_dim(dim, xs[0].dim() + 1, "stack");
   std::vector<Tensor> us;

@@ -5,6 +5,7 @@
 
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/ops/ops.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::optim {
 
@@ -55,6 +56,7 @@ void Optimizer::set_lr(double lr) {
 }
 
 void Optimizer::step() {
+  NERVE_RECORD_FUNCTION("Optimizer.step");
   NoGradGuard no_grad;
   for (const ParamGroup& group : groups_) {
     for (const Tensor& p : group.params) {

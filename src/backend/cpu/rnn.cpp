@@ -8,11 +8,13 @@
 #include "backend/cpu/convert.h"
 
 #include <algorithm>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
 #include "backend/cpu/gemm.h"
 #include "nerve/core/parallel.h"
+#include "nerve/core/profiler.h"
 
 namespace nerve::cpu {
 
@@ -356,6 +358,7 @@ void rnn_forward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>&
     ld_whh = GH;
   }
   // 2. the recurrence over batch rows [b0, b1): one GEMM and one fused kernel per step
+  NERVE_RECORD_FUNCTION("rnn_forward.recurrence");
   for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1, int64_t) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;  // row offset of b0 within a step
     std::vector<T> gh(cell == RnnCell::gru ? nb * GH : 0, T(0));
@@ -454,6 +457,7 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   thread_local std::vector<T> token_buf;  // kept: ~1 MB per call would cost page faults
   if (token_sums && token_buf.size() < size_t(slices * V * GH)) token_buf.resize(slices * V * GH);
   T* tokens = token_sums ? token_buf.data() : nullptr;  // slice t's table at t*V*GH
+  std::optional<profiler::RecordFunction> phase(std::in_place, "rnn_backward.recurrence");
   for_batch_slices(B, B * GH * H, [&](int64_t b0, int64_t b1, int64_t slice) {
     const int64_t nb = b1 - b0, boff = b0 * d.b_stride;
     T* mine = tokens ? tokens + slice * V * GH : nullptr;
@@ -519,6 +523,7 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   });
   if (g.dh0) std::copy(dh, dh + B * H, g.dh0);
   if (g.dc0) std::copy(dc, dc + B * H, g.dc0);
+  phase.emplace("rnn_backward.sums");  // (the previous phase ends first)
   // One pass, threads splitting the gate columns (no two write the same element): the per-token sums of an
   // embedding-fed layer, and the bias gradients (db_hh = db_ih but for the GRU, whose input side is summed apart).
   parallel_for(GH, 64, [&](int64_t j0, int64_t j1) {
@@ -550,6 +555,7 @@ void rnn_backward(RnnCell cell, const RnnDims& d, const T* x, const RnnParams<T>
   });
   if (!gru && g.db_ih && g.db_hh) std::copy(g.db_ih, g.db_ih + GH, g.db_hh);
   // weight gradients over all steps at once: dW_hh = dG_h^T h_prev, dW_ih = dG^T x, dx = dG W_ih
+  phase.emplace("rnn_backward.weight_grads");
   if (g.dw_hh) gemm(false, false, GH, H, rows, T(1), dgt, ldt, hprev, H, T(0), g.dw_hh, H);
   if (g.dw_ih) {
     if (gru)
