@@ -80,7 +80,11 @@ int main(int argc, char** argv) {
   row("LSTM bwd step, W_hh^T", false, true, 16, 256, 1024);
   row("LSTM dW_hh", true, false, 1024, 256, 2048);
   row("LSTM dW_hh from dG^T", false, false, 1024, 256, 2048);
-  row("output layer", false, true, 2048, 96, 256);
+  row("output layer (vocab 114)", false, true, 2048, 114, 256);
+  row("output layer, W^T copy", false, false, 2048, 114, 256);
+  row("output layer, N padded 128", false, true, 2048, 128, 256);
+  row("output layer dX = dY W", false, false, 2048, 256, 114);
+  row("output layer dW = dY^T X", true, false, 114, 256, 2048);
   row("square", false, false, 1024, 1024, 1024);
   return 0;
 }

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   // twin in ops_torch.py; the *_fwd_bwd rows run sum(f(x)).backward()
   Tensor pos = abs(big) + 0.5, other = randn({1024, 1024}), row = randn({1024});
   Tensor idx = randint(0, 1024, {1024, 16});
+  Tensor mask = gt(randn({1024, 1024}), zeros({}));
   auto fwd_bwd = [&](Tensor (*f)(const Tensor&)) {
     Tensor x = pos.detach().requires_grad_(true);
     Tensor l = sum(f(x));
@@ -101,6 +102,12 @@ int main(int argc, char** argv) {
       {"transpose_copy_1M", [&] { Tensor y = big.t().contiguous(); }},
       {"fill_1M", [&] { other.fill_(0.5); }},
       {"add_inplace_1M", [&] { other.add_(big, 0.5); }},
+      {"gt_1M", [&] { Tensor y = gt(big, other); }},
+      {"eq_scalar_1M", [&] { Tensor y = eq(big, zeros({})); }},
+      {"where_1M", [&] { Tensor y = where(mask, big, other); }},
+      {"randn_1M", [&] { Tensor y = randn({1024, 1024}); }},
+      {"rand_1M", [&] { Tensor y = rand({1024, 1024}); }},
+      {"dropout_1M", [&] { Tensor y = nn::F::dropout(big, 0.5, true); }},
   };
   for (const auto& [name, f] : more) std::printf("{\"name\": \"%s\", \"us\": %.3f}\n", name, time_us(f, 10, 9));
   // optimizer steps over 1M parameters

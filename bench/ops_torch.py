@@ -42,6 +42,7 @@ for name, f in [("tanh", torch.tanh), ("sigmoid", torch.sigmoid), ("exp", torch.
     print(json.dumps({"name": name + "_1M", "us": time_us(lambda: f(big), 20, 9)}))
 pos, other, row = big.abs() + 0.5, torch.randn(1024, 1024), torch.randn(1024)
 idx = torch.randint(0, 1024, (1024, 16))
+mask = torch.randn(1024, 1024) > 0
 F = torch.nn.functional
 def fwd_bwd(f):
     def run():
@@ -59,7 +60,10 @@ more = [("log_1M", lambda: torch.log(pos)), ("sqrt_1M", lambda: torch.sqrt(pos))
         ("mul_fwd_bwd_1M", fwd_bwd(lambda x: x * x)), ("gelu_fwd_bwd_1M", fwd_bwd(F.gelu)),
         ("log_fwd_bwd_1M", fwd_bwd(torch.log)), ("softmax_fwd_bwd_1M", fwd_bwd(lambda x: torch.softmax(x, 1) * x)),
         ("transpose_copy_1M", lambda: big.t().contiguous()), ("fill_1M", lambda: other.fill_(0.5)),
-        ("add_inplace_1M", lambda: other.add_(big, alpha=0.5))]
+        ("add_inplace_1M", lambda: other.add_(big, alpha=0.5)), ("gt_1M", lambda: torch.gt(big, other)),
+        ("eq_scalar_1M", lambda: torch.eq(big, torch.zeros(()))), ("where_1M", lambda: torch.where(mask, big, other)),
+        ("randn_1M", lambda: torch.randn(1024, 1024)), ("rand_1M", lambda: torch.rand(1024, 1024)),
+        ("dropout_1M", lambda: F.dropout(big, 0.5, True))]
 for name, f in more:
     print(json.dumps({"name": name, "us": time_us(f, 10, 9)}))
 p1 = torch.randn(1024, 1024, requires_grad=True)

@@ -220,7 +220,7 @@ Tensor binary(BinOp op, const char* name, const Tensor& a, const Tensor& b, doub
   return out;
 }
 
-enum class CmpOp { eq, ne, lt, le, gt, ge };
+enum class CmpOp { eq, ne, lt, le, gt, ge };  // the order of cpu::VecCompare
 
 Tensor compare(CmpOp op, const char* name, const Tensor& a, const Tensor& b) {
   NERVE_RECORD_FUNCTION(name);
@@ -229,15 +229,31 @@ Tensor compare(CmpOp op, const char* name, const Tensor& a, const Tensor& b) {
   NoGradGuard g;
   Tensor x = detail::prepare(a, d, shape), y = detail::prepare(b, d, shape);
   Tensor out = empty(shape, DType::b8);
+  if (d == DType::f32) {  // vectorized rows
+    const auto v = static_cast<cpu::VecCompare>(op);
+    cpu::for_each_row<3>(out.shape(), {&out.strides(), &x.strides(), &y.strides()},
+                         {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data()),
+                          static_cast<char*>(y.raw_data())},
+                         {1, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
+                           bool* o = reinterpret_cast<bool*>(p[0]);
+                           const float *a = reinterpret_cast<const float*>(p[1]), *b = reinterpret_cast<const float*>(p[2]);
+                           if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
+                             return cpu::vec_compare_f32(v, a, st[1], b, st[2], o, n);
+                           for (int64_t i = 0; i < n; ++i) o[i * st[0]] = cpu::vec_compare_one(v, a[i * st[1]], b[i * st[2]]);
+                         });
+    return out;
+  }
   visit_dtype(d, [&](auto tag) {
     using T = decltype(tag);
-    switch (op) {
-      case CmpOp::eq: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p == q; }); break;
-      case CmpOp::ne: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p != q; }); break;
-      case CmpOp::lt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p < q; }); break;
-      case CmpOp::le: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p <= q; }); break;
-      case CmpOp::gt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p > q; }); break;
-      case CmpOp::ge: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p >= q; }); break;
+    if constexpr (!std::is_same_v<T, float>) {  // f32 is handled above: no generic f32 loops
+      switch (op) {
+        case CmpOp::eq: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p == q; }); break;
+        case CmpOp::ne: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p != q; }); break;
+        case CmpOp::lt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p < q; }); break;
+        case CmpOp::le: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p <= q; }); break;
+        case CmpOp::gt: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p > q; }); break;
+        case CmpOp::ge: cpu::binary_kernel<bool, T, T>(out, x, y, [](T p, T q) { return p >= q; }); break;
+      }
     }
   });
   return out;

@@ -215,6 +215,45 @@ TEST(ReduceF32, BinaryOpsEqualAPlainLoop) {
   }
 }
 
+// eq/ne/lt/le/gt/ge on f32 (vectorized rows) against the C++ comparison, NaN and equal values included
+TEST(ReduceF32, ComparisonsEqualAPlainLoop) {
+  manual_seed(13);
+  Tensor x = randn({37, 41}), y = randn({37, 41}), row = randn({41}), col = randn({37, 1});
+  x.narrow(1, 0, 10).copy_(y.narrow(1, 0, 10));  // equal pairs
+  x.reshape({-1}).narrow(0, 50, 1).fill_(std::nan(""));
+  y.reshape({-1}).narrow(0, 90, 1).fill_(std::nan(""));
+  row.narrow(0, 3, 1).fill_(std::nan(""));
+  Tensor one = scalar_tensor(0.25, DType::f32);
+  x.reshape({-1}).narrow(0, 7, 3).fill_(0.25);
+  struct Op {
+    const char* name;
+    Tensor (*f)(const Tensor&, const Tensor&);
+    bool (*g)(float, float);
+  };
+  const Op ops[] = {
+      {"eq", [](const Tensor& a, const Tensor& b) { return eq(a, b); }, [](float a, float b) { return a == b; }},
+      {"ne", [](const Tensor& a, const Tensor& b) { return ne(a, b); }, [](float a, float b) { return a != b; }},
+      {"lt", [](const Tensor& a, const Tensor& b) { return lt(a, b); }, [](float a, float b) { return a < b; }},
+      {"le", [](const Tensor& a, const Tensor& b) { return le(a, b); }, [](float a, float b) { return a <= b; }},
+      {"gt", [](const Tensor& a, const Tensor& b) { return gt(a, b); }, [](float a, float b) { return a > b; }},
+      {"ge", [](const Tensor& a, const Tensor& b) { return ge(a, b); }, [](float a, float b) { return a >= b; }},
+  };
+  for (const Op& op : ops) {
+    for (auto [a, b] : {std::pair{x, y}, std::pair{x, one}, std::pair{one, y}, std::pair{x, row}, std::pair{row, x},
+                        std::pair{x, col}, std::pair{x.t(), y.t()}, std::pair{x.t(), one}, std::pair{one, one}}) {
+      Shape s = broadcast_shapes(a.shape(), b.shape(), "test");
+      std::vector<float> av = expand(a, s).contiguous().to_vector<float>(), bv = expand(b, s).contiguous().to_vector<float>();
+      Tensor r = op.f(a, b);
+      ASSERT_EQ(r.dtype(), DType::b8);
+      ASSERT_EQ(r.shape(), s);
+      std::vector<bool> got = r.contiguous().to_vector<bool>();
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) bad += got[i] != op.g(av[i], bv[i]);
+      EXPECT_EQ(bad, 0) << op.name << " " << to_string(a.shape()) << " " << to_string(b.shape());
+    }
+  }
+}
+
 // index_select at sizes that split the row copies over threads, against a plain loop
 TEST(ReduceF32, IndexSelectLargeEqualsALoop) {
   manual_seed(13);

@@ -1,4 +1,4 @@
-// Vectorized f32 binary arithmetic. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is not fused
+// Vectorized f32 binary arithmetic and comparisons. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is not fused
 // into an FMA here, so contiguous and strided rows (vec_binary_one, compiled for baseline x86-64) agree exactly.
 #include "backend/cpu/binary_kernels.h"
 #include "backend/cpu/simd_clones.h"
@@ -41,7 +41,50 @@ NERVE_BINARY_CLONE(div_f32, VecBinary::div)
 NERVE_BINARY_CLONE(max_f32, VecBinary::max)
 NERVE_BINARY_CLONE(min_f32, VecBinary::min)
 #undef NERVE_BINARY_CLONE
+
+template <VecCompare Op>
+[[gnu::always_inline]] inline void compare_rows(const float* __restrict a, int64_t sa, const float* __restrict b,
+                                                int64_t sb, bool* __restrict out, int64_t n) {
+  if (sa == 1 && sb == 1) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, a[i], b[i]);
+  } else if (sa == 1) {
+    const float bv = b[0];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, a[i], bv);
+  } else if (sb == 1) {
+    const float av = a[0];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, av, b[i]);
+  } else {
+    const bool v = vec_compare_one(Op, a[0], b[0]);
+    for (int64_t i = 0; i < n; ++i) out[i] = v;
+  }
+}
+
+#define NERVE_COMPARE_CLONE(name, op)                                                                          \
+  NERVE_SIMD_CLONES_V void name(const float* a, int64_t sa, const float* b, int64_t sb, bool* out, int64_t n) { \
+    compare_rows<op>(a, sa, b, sb, out, n);                                                                    \
+  }
+NERVE_COMPARE_CLONE(eq_f32, VecCompare::eq)
+NERVE_COMPARE_CLONE(ne_f32, VecCompare::ne)
+NERVE_COMPARE_CLONE(lt_f32, VecCompare::lt)
+NERVE_COMPARE_CLONE(le_f32, VecCompare::le)
+NERVE_COMPARE_CLONE(gt_f32, VecCompare::gt)
+NERVE_COMPARE_CLONE(ge_f32, VecCompare::ge)
+#undef NERVE_COMPARE_CLONE
 }  // namespace
+
+void vec_compare_f32(VecCompare op, const float* a, int64_t sa, const float* b, int64_t sb, bool* out, int64_t n) {
+  switch (op) {
+    case VecCompare::eq: return eq_f32(a, sa, b, sb, out, n);
+    case VecCompare::ne: return ne_f32(a, sa, b, sb, out, n);
+    case VecCompare::lt: return lt_f32(a, sa, b, sb, out, n);
+    case VecCompare::le: return le_f32(a, sa, b, sb, out, n);
+    case VecCompare::gt: return gt_f32(a, sa, b, sb, out, n);
+    case VecCompare::ge: return ge_f32(a, sa, b, sb, out, n);
+  }
+}
 
 // (baseline SSE2 stores fill 1M floats in ~70 us, AVX-512 stores of whole lines in ~25 us on Zen 4)
 NERVE_SIMD_CLONES_V void fill_bits32(uint32_t* p, int64_t n, uint32_t v) {
