@@ -64,7 +64,9 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     using T = decltype(tag);
     T* m = mask.data<T>();
     const T pt = static_cast<T>(p), scale = static_cast<T>(1.0 / (1.0 - p));
-    for (int64_t i = 0, n = mask.numel(); i < n; ++i) m[i] = m[i] < pt ? T(0) : scale;
+    const int64_t n = mask.numel();
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) m[i] = m[i] < pt ? T(0) : scale;
   });
   return x * mask;
 }

@@ -1,7 +1,9 @@
 // Tensor creation: empty/zeros/ones/full, ranges, eye, random tensors from the seeded generator, wrapping memory.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/random_kernels.h"
 #include "nerve/core/rng.h"
 #include "nerve/tensor/tensor.h"
 
@@ -85,18 +87,39 @@ Tensor eye(int64_t n, DType dtype) {
 }
 
 namespace {
-// uniform double in [0, 1) from 53 random bits: the same numbers on every platform (callers hold the generator
-// reference across a loop: a call per element to generator() costs more than the draw)
-double next_uniform(std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
+// uniform double in [0, 1) from 53 random bits: the same numbers on every platform
+double next_uniform(Generator& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
+
+// f(bits, count, offset) over n random words drawn in blocks (the generator's vector path)
+template <class F>
+void in_blocks(int64_t n, const F& f) {
+  constexpr int64_t kBlock = 1024;
+  uint64_t bits[kBlock];
+  Generator& g = generator();
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t m = std::min(kBlock, n - i);
+    g.fill(bits, m);
+    f(bits, m, i);
+  }
+}
 }  // namespace
 
 Tensor uniform(const Shape& shape, double low, double high, DType dtype) {
   Tensor t = empty(shape, dtype);
+  const int64_t n = t.numel();
+  if (dtype == DType::f32) {  // the same numbers as the loop below, drawn and converted with vector code
+    float* p = t.data<float>();
+    in_blocks(n, [&](const uint64_t* bits, int64_t m, int64_t i) { cpu::uniform_from_bits_f32(bits, p + i, m, low, high); });
+    return t;
+  }
   visit_floating(dtype, "uniform", [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
-    std::mt19937_64& g = generator();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(low + (high - low) * next_uniform(g));
+    if constexpr (!std::is_same_v<T, float>) {
+      T* p = t.data<T>();
+      Generator& g = generator();
+      const T top = cpu::uniform_top<T>(low, high);
+      for (int64_t i = 0; i < n; ++i) p[i] = std::min(static_cast<T>(low + (high - low) * next_uniform(g)), top);
+    }
   });
   return t;
 }
@@ -105,16 +128,33 @@ Tensor rand(const Shape& shape, DType dtype) { return uniform(shape, 0.0, 1.0, d
 
 Tensor randn(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
+  const int64_t n = t.numel();
+  if (dtype == DType::f32) {  // Box-Muller in float, vectorized: two normals per random word, as PyTorch's float path
+    float* p = t.data<float>();
+    in_blocks((n + 1) / 2, [&](const uint64_t* bits, int64_t m, int64_t i) {
+      // block of m words -> 2m values at p + 2i: the cosines first, then the sines (the last block of an odd n
+      // has one sine fewer: it goes to a scratch slot)
+      float* c = p + 2 * i;
+      const int64_t full = std::min(m, n - 2 * i - m);  // m, or m - 1 in the last block of an odd n
+      cpu::normal_pairs_from_bits_f32(bits, c, c + m, full);
+      if (full < m) {
+        float unused_sin;
+        cpu::normal_pair_from_bits(bits[m - 1], c[m - 1], unused_sin);
+      }
+    });
+    return t;
+  }
   visit_floating(dtype, "randn", [&](auto tag) {
     using T = decltype(tag);
-    T* p = t.data<T>();
-    int64_t n = t.numel();
-    std::mt19937_64& g = generator();
-    for (int64_t i = 0; i < n; i += 2) {  // Box-Muller, two normals per pair of uniforms
-      double u1 = 1.0 - next_uniform(g), u2 = next_uniform(g);
-      double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
-      p[i] = static_cast<T>(r * std::cos(th));
-      if (i + 1 < n) p[i + 1] = static_cast<T>(r * std::sin(th));
+    if constexpr (!std::is_same_v<T, float>) {
+      T* p = t.data<T>();
+      Generator& g = generator();
+      for (int64_t i = 0; i < n; i += 2) {  // Box-Muller in double, two normals per pair of uniforms
+        double u1 = 1.0 - next_uniform(g), u2 = next_uniform(g);
+        double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
+        p[i] = static_cast<T>(r * std::cos(th));
+        if (i + 1 < n) p[i + 1] = static_cast<T>(r * std::sin(th));
+      }
     }
   });
   return t;
@@ -127,7 +167,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    std::mt19937_64& g = generator();
+    Generator& g = generator();
     for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(low + static_cast<int64_t>(g() % range));
   });
   return t;
