@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <nerve/nerve.h>
@@ -21,7 +22,7 @@ struct Args {
   int64_t batch_size = 32;
   int threads = 0;
   uint64_t seed = 42;
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -38,8 +39,9 @@ static Args parse(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::stoi(next());
     else if (k == "--seed") a.seed = std::stoull(next());
     else if (k == "--json") a.json = true;
+    else if (k == "--profile") a.profile = true;
     else NERVE_CHECK(false, "mnist_mlp: unknown flag '", k,
-                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --json)");
+                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --json --profile)");
   }
   return a;
 }
@@ -68,8 +70,14 @@ int main(int argc, char** argv) try {
   if (!args.json) model.summary();
 
   auto t0 = std::chrono::steady_clock::now();
+  std::optional<profiler::Profile> prof;  // --profile: time per op over fit, printed to stderr
+  if (args.profile) prof.emplace();
   model.fit(train.images, train.labels, {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1});
   double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (prof) {
+    prof->stop();
+    std::fprintf(stderr, "%s", prof->table(20).c_str());
+  }
 
   auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
   if (args.json) {
