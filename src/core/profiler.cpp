@@ -151,7 +151,9 @@ std::vector<OpStats> Profile::key_averages() const {
   std::lock_guard<std::mutex> lock(registry_->mu);
   for (const auto& b : registry_->buffers) {
     std::lock_guard<std::mutex> buffer_lock(b->mu);
-    for (const auto& [name, c] : b->by_name) {
+    for (const auto& entry : b->by_name) {  // (no structured binding: clang 14 cannot capture one in a lambda)
+      const char* name = entry.first;
+      const Counters& c = entry.second;
       auto it = std::find_if(rows.begin(), rows.end(), [&](const OpStats& r) { return r.name == name; });
       if (it == rows.end()) it = rows.insert(it, OpStats{name});
       it->calls += c.calls;
