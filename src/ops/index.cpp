@@ -125,10 +125,17 @@ void walk_index(const Tensor& index, int64_t dim, const Shape& target_shape, con
     for (int64_t d = 0; d < last; ++d)
       if (d != dim) base += pos[d] * st[d];
     const int64_t* row = ix + r * inner;
+    // the row's bounds first, in a loop of its own (no check in the element loop)
+    bool ok = true;
+    for (int64_t j = 0; j < inner; ++j) ok &= static_cast<uint64_t>(row[j]) < static_cast<uint64_t>(limit);
+    if (!ok)
+      for (int64_t j = 0; j < inner; ++j) checked(row[j]);
+    const int64_t sd = st[dim];
     if (dim == last) {
-      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + checked(row[j]) * st[dim]);
+      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + row[j] * sd);
     } else {
-      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + checked(row[j]) * st[dim] + j * st[last]);
+      const int64_t sl = st[last];
+      for (int64_t j = 0; j < inner; ++j) f(r * inner + j, base + row[j] * sd + j * sl);
     }
     for (int64_t d = last - 1; d >= 0; --d) {
       if (++pos[d] < index.shape()[d]) break;
