@@ -2,7 +2,7 @@
 // program bench/char_lstm_torch.py: Embedding(128) -> LSTM(256) -> Linear(vocab), cross-entropy, Adam 2e-3,
 // windows of 64 bytes in batches of 32; it prints loss and perplexity, then generates text from a prompt.
 //   char_lstm --steps 200 --threads 2 --json
-//   char_lstm --steps 100 --profile      (time per op and per backward node)
+//   char_lstm --steps 100 --profile      (time per op and per backward node; --trace t.json: a Chrome trace too)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -44,7 +44,7 @@ struct LSTMModel : nn::Module {
 };
 
 struct Args {
-  std::string data = "/usr/share/games/fortunes", prompt = "The ";
+  std::string data = "/usr/share/games/fortunes", prompt = "The ", trace;
   int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
   bool json = false, stateful = false, profile = false;
 };
@@ -69,8 +69,9 @@ static Args parse(int argc, char** argv) {
     else if (k == "--json") a.json = true;
     else if (k == "--stateful") a.stateful = true;
     else if (k == "--profile") a.profile = true;
+    else if (k == "--trace") a.trace = val();
     else NERVE_CHECK(false, "char_lstm: unknown flag ", k, " (flags: --data --steps --epochs --threads --seed --seq "
-                     "--batch --gen --prompt --json --stateful --profile)");
+                     "--batch --gen --prompt --json --stateful --profile --trace)");
   }
   return a;
 }
@@ -104,7 +105,8 @@ int main(int argc, char** argv) try {
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
   std::optional<profiler::Profile> prof;  // --profile: time per op from step 10 (after warm-up) to the end
   auto train_step = [&](const data::Example& batch, std::optional<nn::LSTMState>& carried) {
-    if (a.profile && step == std::min<int64_t>(10, total - 1)) prof.emplace();
+    if ((a.profile || !a.trace.empty()) && step == std::min<int64_t>(10, total - 1))
+      prof.emplace(profiler::ProfileOptions{.record_events = !a.trace.empty()});
     auto t0 = clock::now();
     auto [logits, state] = model->forward(batch.data, carried);
     Tensor loss = F::cross_entropy(logits.reshape({-1, vocab}), batch.target.reshape({-1}));
@@ -141,6 +143,7 @@ int main(int argc, char** argv) try {
   if (prof) {
     prof->stop();
     std::fprintf(stderr, "%s", prof->table(25).c_str());
+    if (!a.trace.empty()) prof->export_chrome_trace(a.trace);
   }
 
   // generation: the prompt is fed once, then each character costs one LSTM step (the state is carried)

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <span>
 
+#include "core/file_util.h"
 #include "nerve/core/error.h"
 
 namespace nerve::profiler {
@@ -20,20 +22,30 @@ struct Counters {
   int64_t calls = 0, self_ns = 0, total_ns = 0;
 };
 
+struct Event {
+  const char* name;
+  int64_t start_ns, dur_ns;
+};
+
 struct ThreadBuffer {
   std::mutex mu;
   std::vector<std::pair<const char*, Counters>> by_name;  // a few dozen names: a linear search is fine
+  std::vector<Event> events;                              // with record_events
+  bool record_events = false;
+  int index = 0;  // the thread's row in a trace
 };
 
 // The buffers of one recording, shared by the Profile (which reads them) and the threads (which fill them).
 struct Registry {
   std::mutex mu;
   std::vector<std::shared_ptr<ThreadBuffer>> buffers;
+  bool record_events = false;
 };
 }  // namespace detail
 
 namespace {
 using detail::Counters;
+using detail::Event;
 using detail::Registry;
 using detail::ThreadBuffer;
 
@@ -67,8 +79,10 @@ ThreadBuffer* buffer_for(uint64_t generation) {
   std::lock_guard<std::mutex> lock(s.mu);
   if (!s.active || s.last_generation != generation) return nullptr;
   auto b = std::make_shared<ThreadBuffer>();
+  b->record_events = s.registry->record_events;
   {
     std::lock_guard<std::mutex> reg_lock(s.registry->mu);
+    b->index = static_cast<int>(s.registry->buffers.size());
     s.registry->buffers.push_back(b);
   }
   t_buffer = std::move(b);
@@ -115,15 +129,17 @@ void RecordFunction::finish() {
   c.calls += 1;
   c.self_ns += total - child_ns_;
   c.total_ns += total;
+  if (b->record_events) b->events.push_back({name_, start_ns_, total});
 }
 
-Profile::Profile() {
+Profile::Profile(const ProfileOptions& options) {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
   NERVE_CHECK(!s.active, "profiler: another Profile is already recording (one at a time; stop() it first)");
   generation_ = ++s.last_generation;
   s.active = true;
   s.registry = std::make_shared<Registry>();
+  s.registry->record_events = options.record_events;
   registry_ = s.registry;
   g_generation.store(generation_, std::memory_order_release);
   detail::g_recording.store(true, std::memory_order_release);
@@ -191,6 +207,48 @@ std::string Profile::table(size_t row_limit) const {
                 format_time(self_sum).c_str(), format_time(wall).c_str(), wall > 0 ? 100.0 * self_sum / wall : 0.0);
   out += line;
   return out;
+}
+
+namespace {
+// s as a JSON string body: quotes, backslashes and control characters escaped
+void append_json_string(std::string& out, const char* s) {
+  for (; *s; ++s) {
+    const unsigned char ch = static_cast<unsigned char>(*s);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += static_cast<char>(ch);
+    } else if (ch < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+}
+}  // namespace
+
+void Profile::export_chrome_trace(const std::string& path) const {
+  NERVE_CHECK(registry_->record_events, "profiler: export_chrome_trace(", path,
+              ") needs the events: construct the Profile with {.record_events = true}");
+  std::string out = "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [";
+  bool first = true;
+  char num[96];
+  std::lock_guard<std::mutex> lock(registry_->mu);
+  for (const auto& b : registry_->buffers) {
+    std::lock_guard<std::mutex> buffer_lock(b->mu);
+    for (const Event& e : b->events) {
+      out += first ? "\n{\"name\": \"" : ",\n{\"name\": \"";
+      first = false;
+      append_json_string(out, e.name);
+      std::snprintf(num, sizeof num, "\", \"ph\": \"X\", \"pid\": 0, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f}", b->index,
+                    (e.start_ns - start_ns_) / 1e3, e.dur_ns / 1e3);
+      out += num;
+    }
+  }
+  out += "\n]}\n";
+  nerve::detail::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(out.data()), out.size()),
+                                   "profiler: export_chrome_trace");
 }
 
 }  // namespace nerve::profiler

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <optional>
 
-#include "data/file_util.h"
+#include "core/file_util.h"
 
 namespace nerve::data {
 
@@ -231,7 +231,7 @@ Tensor read_idx_from_memory(std::span<const uint8_t> bytes, std::string_view nam
 }
 
 Tensor read_idx(const std::string& path) {
-  std::vector<uint8_t> bytes = detail::read_file_bytes(path, "idx");
+  std::vector<uint8_t> bytes = nerve::detail::read_file_bytes(path, "idx");
   return read_idx_from_memory(bytes, path);
 }
 
@@ -260,7 +260,7 @@ void write_idx(const std::string& path, const Tensor& t_in) {
     for (size_t i = 0; i < n; ++i) store_be<T>(dst + i * sizeof(T), src[i]);
   });
   bool gz = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-  detail::write_file_atomic(path, gz ? gzip(bytes, path) : bytes, "write_idx");
+  nerve::detail::write_file_atomic(path, gz ? gzip(bytes, path) : bytes, "write_idx");
 }
 
 }  // namespace nerve::data

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "data/file_util.h"
+#include "core/file_util.h"
 
 namespace nerve::data {
 
@@ -82,7 +82,7 @@ std::string read_text_corpus(const std::vector<std::string>& paths, const Corpus
               " skipped for their extension: ", join(options.skip_extensions), ")");
   std::string text;
   for (const fs::path& f : files) {
-    std::vector<uint8_t> bytes = detail::read_file_bytes(f.string(), "text");
+    std::vector<uint8_t> bytes = nerve::detail::read_file_bytes(f.string(), "text");
     text.append(bytes.begin(), bytes.end());
   }
   NERVE_CHECK(!text.empty(), "text: the corpus is empty (", files.size(), " files in ", join(paths), ", all empty)");
@@ -141,11 +141,11 @@ void CharTokenizer::save(const std::string& path) const {
   static const char* d = "0123456789abcdef";
   std::string s = "nerve-char-tokenizer 1\nvocab_size " + std::to_string(vocab_.size()) + "\n";
   for (unsigned char c : vocab_) s += {d[c >> 4], d[c & 15], '\n'};
-  detail::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()), "CharTokenizer");
+  nerve::detail::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()), "CharTokenizer");
 }
 
 CharTokenizer CharTokenizer::load(const std::string& path) {
-  std::vector<uint8_t> bytes = detail::read_file_bytes(path, "CharTokenizer");
+  std::vector<uint8_t> bytes = nerve::detail::read_file_bytes(path, "CharTokenizer");
   std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   std::vector<std::string_view> lines;
   for (size_t pos = 0; pos < text.size();) {

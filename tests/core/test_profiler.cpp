@@ -139,3 +139,54 @@ TEST(Profiler, OptimizerStepAndModuleForward) {
   for (const char* name : {"linear", "mse_loss", "MseLossBackward", "Optimizer.step", "AccumulateGrad"})
     EXPECT_NE(find(rows, name), nullptr) << name << " missing from\n" << prof.table();
 }
+
+TEST(Profiler, ChromeTrace) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/nerve_trace_test.json";
+  {
+    profiler::Profile plain;
+    plain.stop();
+    try {
+      plain.export_chrome_trace(path);
+      FAIL() << "expected an error without record_events";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("record_events"), std::string::npos) << e.what();
+    }
+  }
+  profiler::Profile prof({.record_events = true});
+  std::thread t([] {
+    for (int i = 0; i < 3; ++i) profiler::RecordFunction rf("worker \"quoted\\\\ name\"");
+  });
+  Tensor a = randn({8, 8});
+  for (int i = 0; i < 4; ++i) {
+    profiler::RecordFunction outer("outer");
+    Tensor b = exp(a);
+  }
+  t.join();
+  prof.stop();
+  prof.export_chrome_trace(path);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+    return n;
+  };
+  int64_t calls = 0;
+  for (const auto& r : prof.key_averages()) calls += r.calls;
+  EXPECT_EQ(count("\"ph\": \"X\""), static_cast<size_t>(calls)) << text;
+  EXPECT_EQ(count("{\"name\": \"outer\""), 4u);
+  EXPECT_EQ(count("{\"name\": \"exp\""), 4u);
+  EXPECT_EQ(count("{\"name\": \"worker \\\"quoted\\\\\\\\ name\\\"\""), 3u) << text;  // escaped
+  EXPECT_EQ(count("\"tid\": 1"), 3u);  // the worker thread's row (the main thread registered first)
+  EXPECT_EQ(text.rfind("{\"displayTimeUnit\": \"ms\", \"traceEvents\": [", 0), 0u);
+  EXPECT_EQ(text.substr(text.size() - 4), "\n]}\n");
+  EXPECT_EQ(count("{"), count("}"));
+  // an unwritable path: an error naming it
+  EXPECT_THROW(prof.export_chrome_trace(dir + "/no/such/dir/t.json"), Error);
+  std::remove(path.c_str());
+}

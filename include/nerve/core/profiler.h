@@ -24,13 +24,18 @@ struct OpStats {
   double total_us = 0;
 };
 
+struct ProfileOptions {
+  /// Also keep every scope's start and duration (24 bytes each), for export_chrome_trace.
+  bool record_events = false;
+};
+
 /// Records from construction until stop() or destruction, on every thread; one Profile records at a time.
 ///   nerve::profiler::Profile prof;
 ///   for (int i = 0; i < 10; ++i) train_step();
 ///   prof.stop();  std::cout << prof.table(15);
 class Profile {
  public:
-  Profile();
+  explicit Profile(const ProfileOptions& options = {});
   ~Profile();
   Profile(const Profile&) = delete;
   Profile& operator=(const Profile&) = delete;
@@ -44,6 +49,10 @@ class Profile {
   /// The rows as a table (Name, Self %, Self, Total, Avg, Calls), at most row_limit rows (0: all), and the sum of
   /// the self times against the wall time.
   std::string table(size_t row_limit = 0) const;
+  /// Writes the recorded scopes as a Chrome trace (JSON; chrome://tracing or ui.perfetto.dev): one complete event
+  /// per scope, a row per thread, times from the Profile's start. Needs record_events. The file is replaced
+  /// atomically.   Profile prof({.record_events = true}); ...; prof.stop(); prof.export_chrome_trace("t.json");
+  void export_chrome_trace(const std::string& path) const;
 
  private:
   uint64_t generation_ = 0;

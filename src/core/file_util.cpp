@@ -1,5 +1,5 @@
-// Whole-file reads and atomic writes for the data readers.
-#include "data/file_util.h"
+// Whole-file reads and atomic writes (the data readers and writers, the profiler's trace export).
+#include "core/file_util.h"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 
 #include "nerve/core/error.h"
 
-namespace nerve::data::detail {
+namespace nerve::detail {
 
 namespace {
 struct FileCloser {
@@ -59,4 +59,4 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, 
   }
 }
 
-}  // namespace nerve::data::detail
+}  // namespace nerve::detail
