@@ -56,17 +56,12 @@ Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
 // f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the
 // vectorized kernels, other rows through the same scalar definition; out may be a or b (in-place ops)
 void binary_rows_f32(cpu::VecBinary v, const Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
-  cpu::for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
-                       {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
-                        static_cast<char*>(b.raw_data())},
-                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
-                         float* o = reinterpret_cast<float*>(p[0]);
-                         const float *x = reinterpret_cast<const float*>(p[1]), *y = reinterpret_cast<const float*>(p[2]);
-                         if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
-                           return cpu::vec_binary_f32(v, x, st[1], y, st[2], o, n, alpha);
-                         for (int64_t i = 0; i < n; ++i)
-                           o[i * st[0]] = cpu::vec_binary_one(v, x[i * st[1]], y[i * st[2]], alpha);
-                       });
+  f32_rows<float>(
+      out, a, b,
+      [&](const float* x, int64_t sx, const float* y, int64_t sy, float* o, int64_t n) {
+        cpu::vec_binary_f32(v, x, sx, y, sy, o, n, alpha);
+      },
+      [&](float x, float y) { return cpu::vec_binary_one(v, x, y, alpha); });
 }
 
 std::string describe(const Tensor& a) { return str_cat(to_string(a.shape()), " ", dtype_name(a.dtype())); }
@@ -231,16 +226,12 @@ Tensor compare(CmpOp op, const char* name, const Tensor& a, const Tensor& b) {
   Tensor out = empty(shape, DType::b8);
   if (d == DType::f32) {  // vectorized rows
     const auto v = static_cast<cpu::VecCompare>(op);
-    cpu::for_each_row<3>(out.shape(), {&out.strides(), &x.strides(), &y.strides()},
-                         {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data()),
-                          static_cast<char*>(y.raw_data())},
-                         {1, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
-                           bool* o = reinterpret_cast<bool*>(p[0]);
-                           const float *a = reinterpret_cast<const float*>(p[1]), *b = reinterpret_cast<const float*>(p[2]);
-                           if (st[0] == 1 && (st[1] == 0 || st[1] == 1) && (st[2] == 0 || st[2] == 1))
-                             return cpu::vec_compare_f32(v, a, st[1], b, st[2], o, n);
-                           for (int64_t i = 0; i < n; ++i) o[i * st[0]] = cpu::vec_compare_one(v, a[i * st[1]], b[i * st[2]]);
-                         });
+    detail::f32_rows<bool>(
+        out, x, y,
+        [&](const float* p, int64_t sp, const float* q, int64_t sq, bool* o, int64_t n) {
+          cpu::vec_compare_f32(v, p, sp, q, sq, o, n);
+        },
+        [&](float p, float q) { return cpu::vec_compare_one(v, p, q); });
     return out;
   }
   visit_dtype(d, [&](auto tag) {

@@ -1,29 +1,30 @@
-// Vectorized f32 binary arithmetic and comparisons. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is not fused
-// into an FMA here, so contiguous and strided rows (vec_binary_one, compiled for baseline x86-64) agree exactly.
+// Vectorized f32 binary arithmetic and comparisons. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is
+// not fused into an FMA here, so contiguous and strided rows (vec_binary_one, compiled for baseline x86-64) agree exactly.
 #include "backend/cpu/binary_kernels.h"
 #include "backend/cpu/simd_clones.h"
 
 namespace nerve::cpu {
 
 namespace {
+// out[i] = f(a[i], b[i]) with either operand possibly one value (stride 0).
 // (no __restrict: out may be a, or b, for the in-place ops; omp simd already rules out loop-carried dependences,
 // and an element is only ever read before it is written at the same index)
-template <VecBinary Op>
-[[gnu::always_inline]] inline void rows(const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n,
-                                        float alpha) {
+template <class Out, class F>
+[[gnu::always_inline]] inline void rows(const float* a, int64_t sa, const float* b, int64_t sb, Out* out, int64_t n,
+                                        F f) {
   if (sa == 1 && sb == 1) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, a[i], b[i], alpha);
+    for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
   } else if (sa == 1) {
     const float bv = b[0];
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, a[i], bv, alpha);
+    for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], bv);
   } else if (sb == 1) {
     const float av = a[0];
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_binary_one(Op, av, b[i], alpha);
+    for (int64_t i = 0; i < n; ++i) out[i] = f(av, b[i]);
   } else {
-    const float v = vec_binary_one(Op, a[0], b[0], alpha);
+    const Out v = f(a[0], b[0]);
     for (int64_t i = 0; i < n; ++i) out[i] = v;
   }
 }
@@ -32,7 +33,7 @@ template <VecBinary Op>
 #define NERVE_BINARY_CLONE(name, op)                                                                        \
   NERVE_SIMD_CLONES_V void name(const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n, \
                                 float alpha) {                                                              \
-    rows<op>(a, sa, b, sb, out, n, alpha);                                                                  \
+    rows(a, sa, b, sb, out, n, [alpha](float x, float y) { return vec_binary_one(op, x, y, alpha); });      \
   }
 NERVE_BINARY_CLONE(add_f32, VecBinary::add)
 NERVE_BINARY_CLONE(sub_f32, VecBinary::sub)
@@ -42,29 +43,9 @@ NERVE_BINARY_CLONE(max_f32, VecBinary::max)
 NERVE_BINARY_CLONE(min_f32, VecBinary::min)
 #undef NERVE_BINARY_CLONE
 
-template <VecCompare Op>
-[[gnu::always_inline]] inline void compare_rows(const float* __restrict a, int64_t sa, const float* __restrict b,
-                                                int64_t sb, bool* __restrict out, int64_t n) {
-  if (sa == 1 && sb == 1) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, a[i], b[i]);
-  } else if (sa == 1) {
-    const float bv = b[0];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, a[i], bv);
-  } else if (sb == 1) {
-    const float av = a[0];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) out[i] = vec_compare_one(Op, av, b[i]);
-  } else {
-    const bool v = vec_compare_one(Op, a[0], b[0]);
-    for (int64_t i = 0; i < n; ++i) out[i] = v;
-  }
-}
-
 #define NERVE_COMPARE_CLONE(name, op)                                                                          \
   NERVE_SIMD_CLONES_V void name(const float* a, int64_t sa, const float* b, int64_t sb, bool* out, int64_t n) { \
-    compare_rows<op>(a, sa, b, sb, out, n);                                                                    \
+    rows(a, sa, b, sb, out, n, [](float x, float y) { return vec_compare_one(op, x, y); });                   \
   }
 NERVE_COMPARE_CLONE(eq_f32, VecCompare::eq)
 NERVE_COMPARE_CLONE(ne_f32, VecCompare::ne)
