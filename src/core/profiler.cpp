@@ -106,7 +106,7 @@ std::string format_time(double us) {
 void RecordFunction::start(const char* name) {
   uint64_t g = g_generation.load(std::memory_order_acquire);
   if (g == 0) return;
-  name_ = name;
+  name_ = name ? name : "(unnamed)";
   parent_ = t_open;
   t_open = this;
   generation_ = g;

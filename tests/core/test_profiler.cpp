@@ -99,11 +99,14 @@ TEST(Profiler, MergesThreadsAndScopesStartedBeforeRecording) {
   for (int i = 0; i < 7; ++i) profiler::RecordFunction rf("worker");
   t.join();
   early.reset();
+  { profiler::RecordFunction unnamed(nullptr); }  // recorded under a placeholder name, not a crash
   prof.stop();
   auto rows = prof.key_averages();
   ASSERT_NE(find(rows, "worker"), nullptr);
   EXPECT_EQ(find(rows, "worker")->calls, 12);
   EXPECT_EQ(find(rows, "early"), nullptr);
+  ASSERT_NE(find(rows, "(unnamed)"), nullptr);
+  EXPECT_EQ(find(rows, "(unnamed)")->calls, 1);
 }
 
 TEST(Profiler, OneAtATimeAndTable) {
