@@ -1,4 +1,4 @@
-// The profiler: each thread keeps its own counters per scope name (a map keyed by the name's pointer, behind an
+// The profiler: each thread keeps its own counters per scope name (a short list keyed by the name's pointer, behind
 // uncontended mutex), registered with the recording Profile; the summary merges them by name. Self time is a
 // scope's time minus that of the recorded scopes it called (a per-thread chain of the open scopes).
 #include "nerve/core/profiler.h"
