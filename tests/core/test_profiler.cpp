@@ -157,14 +157,14 @@ TEST(Profiler, ChromeTrace) {
     }
   }
   profiler::Profile prof({.record_events = true});
-  std::thread t([] {
-    for (int i = 0; i < 3; ++i) profiler::RecordFunction rf("worker \"quoted\\\\ name\"");
-  });
   Tensor a = randn({8, 8});
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 4; ++i) {  // (before the thread starts: the main thread's row is 0)
     profiler::RecordFunction outer("outer");
     Tensor b = exp(a);
   }
+  std::thread t([] {
+    for (int i = 0; i < 3; ++i) profiler::RecordFunction rf("worker \"quoted\\\\ name\"");
+  });
   t.join();
   prof.stop();
   prof.export_chrome_trace(path);
