@@ -105,6 +105,8 @@ void in_blocks(int64_t n, const F& f) {
 }  // namespace
 
 Tensor uniform(const Shape& shape, double low, double high, DType dtype) {
+  NERVE_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high,
+              "uniform: expected finite low <= high, got low=", low, ", high=", high);
   Tensor t = empty(shape, dtype);
   const int64_t n = t.numel();
   if (dtype == DType::f32) {  // the same numbers as the loop below, drawn and converted with vector code

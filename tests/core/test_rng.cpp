@@ -58,6 +58,15 @@ TEST(Rng, ManualSeedRandKeepsItsFormula) {
   EXPECT_LT(top, 1.0f);
   cpu::uniform_from_bits_f32(&ones, &top, 1, 3.0, 3.0);
   EXPECT_EQ(top, 3.0f);
+  // a reversed, infinite or NaN range is an error, as in PyTorch
+  for (auto [lo, hi] : {std::pair{3.0, 2.0}, std::pair{0.0, double(INFINITY)}, std::pair{double(NAN), 1.0}}) {
+    try {
+      uniform({2}, lo, hi);
+      FAIL() << lo << " " << hi;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("uniform: expected finite low <= high"), std::string::npos) << e.what();
+    }
+  }
   // f64 draws the same numbers through its own loop
   manual_seed(77);
   std::vector<double> d = rand({10}, DType::f64).to_vector<double>();
