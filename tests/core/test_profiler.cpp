@@ -99,7 +99,7 @@ TEST(Profiler, MergesThreadsAndScopesStartedBeforeRecording) {
   for (int i = 0; i < 7; ++i) profiler::RecordFunction rf("worker");
   t.join();
   early.reset();
-  { profiler::RecordFunction unnamed(nullptr); }  // recorded under a placeholder name, not a crash
+  { profiler::RecordFunction unnamed(nullptr); }  // a null name: recorded as "(unnamed)", not a crash
   prof.stop();
   auto rows = prof.key_averages();
   ASSERT_NE(find(rows, "worker"), nullptr);
