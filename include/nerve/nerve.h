@@ -11,6 +11,7 @@
 #include "nerve/core/rng.h"
 #include "nerve/core/shape.h"
 #include "nerve/ops/ops.h"
+#include "nerve/ops/registry.h"
 #include "nerve/tensor/storage.h"
 #include "nerve/tensor/tensor.h"
 #include "nerve/data/dataloader.h"

@@ -1,269 +1,326 @@
-// Unary math and activations. Forward is one kernel; backward is one fused kernel over (grad, saved),
-// where `saved` is the input or the output, whichever the derivative needs.
+// The elementwise unary ops, made from their descriptors in include/nerve/ops/unary_ops.def: per op a forward
+// and a backward loop over its reference formulas (f64, the integer types it keeps, and f32 when it has no f32
+// formulas of its own), the public function, and one entry of the op registry. The f32 formulas run in
+// src/backend/cpu/unary_kernels.cpp. clamp, whose bounds are optional, is written out at the end.
 #include <cmath>
 #include <limits>
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/unary_kernels.h"
-#include "ops/op_util.h"
 #include "nerve/core/profiler.h"
+#include "nerve/ops/param_macros.h"
+#include "nerve/ops/registry.h"
+#include "ops/op_util.h"
+#include "ops/registry_impl.h"
 
 namespace nerve {
 
 namespace {
 
-enum class UnOp { neg, exp, log, sqrt, abs, relu, leaky_relu, sigmoid, tanh, gelu, clamp, gelu_tanh };
+using cpu::UnaryOp;
+using cpu::gelu_tanh_grad;
 
-struct UnSpec {
-  const char* name;
-  bool saves_output;  // derivative written in terms of y = f(x) rather than x
-};
-constexpr UnSpec kSpecs[] = {
-    {"NegBackward", false},  {"ExpBackward", true},       {"LogBackward", false},
-    {"SqrtBackward", true},  {"AbsBackward", false},      {"ReluBackward", true},
-    {"LeakyReluBackward", false}, {"SigmoidBackward", true}, {"TanhBackward", true},
-    {"GeluBackward", false}, {"ClampBackward", false},   {"GeluBackward", false},
+struct UnaryParams {
+  double v[2] = {0, 0};
 };
 
-struct Params {
-  double p0 = 0, p1 = 0;  // leaky slope, or clamp bounds
-  bool has_lo = false, has_hi = false;
-};
+// The reference loops of each op: out = forward(x), dx = backward(d, saved) for element type T.
+#define NERVE_UNARY_FAST(name, params, ints, domain, saves, fwd, bwd, ...) \
+  NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#define NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)                                   \
+  template <class T>                                                                               \
+  void name##_forward(const Tensor& out, const Tensor& xt, const double* p) {                      \
+    NERVE_BIND(T, params)                                                                          \
+    cpu::unary_kernel<T, T>(out, xt, [=](T x) { return static_cast<T>(fwd); });                    \
+  }                                                                                                \
+  template <class T>                                                                               \
+  void name##_backward(const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {     \
+    NERVE_BIND(T, params)                                                                          \
+    cpu::binary_kernel<T, T, T>(out, g, s, [=](T d, T saves) { return static_cast<T>(bwd); });     \
+  }
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
 
-template <class T>
-T gelu_f(T x) {
-  return static_cast<T>(0.5) * x * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
-}
+constexpr bool kKeep_keep = true, kKeep_float = false;
+constexpr bool kSavesY_x = false, kSavesY_y = true;
+constexpr Domain kDomain_real = Domain::real, kDomain_nonzero = Domain::nonzero, kDomain_positive = Domain::positive;
 
-// PyTorch's approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-constexpr double kSqrt2OverPi = 0.7978845608028654, kGeluCubic = 0.044715;
-template <class T>
-T gelu_tanh_f(T x) {
-  return static_cast<T>(0.5) * x * (T(1) + std::tanh(static_cast<T>(kSqrt2OverPi) * (x + static_cast<T>(kGeluCubic) * x * x * x)));
-}
-
-// f32 rows: contiguous ones through a vectorized kernel contig(x, y, n), strided ones element by element through
-// one(x), the same function (every layout gives the same values)
-template <class Contig, class One>
-void f32_rows(const Tensor& out, const Tensor& x, const Contig& contig, const One& one) {
+// f32 rows of out = f(x) / dx = f'(d, s) through the op's vectorized kernel (ops with f32 formulas)
+void forward_f32(UnaryOp op, const Tensor& out, const Tensor& x, const double* p) {
+  const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};
   cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {4, 4},
-                       [&](cpu::BytePtrs2 p, int64_t n, std::array<int64_t, 2> st) {
-                         float* o = reinterpret_cast<float*>(p[0]);
-                         const float* a = reinterpret_cast<const float*>(p[1]);
-                         if (st[0] == 1 && st[1] == 1) return contig(a, o, n);
-                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = one(a[i * st[1]]);
+                       [&](cpu::BytePtrs2 ptr, int64_t n, std::array<int64_t, 2> st) {
+                         cpu::unary_forward_f32(op, reinterpret_cast<const float*>(ptr[1]), st[1],
+                                                reinterpret_cast<float*>(ptr[0]), st[0], n, pf);
                        });
 }
-
-// f32 exp / log / sqrt / sigmoid / tanh / GELU / ReLU through cpu::vec_unary_f32
-void vec_forward_f32(cpu::VecUnary op, const Tensor& out, const Tensor& x) {
-  f32_rows(out, x, [op](const float* a, float* o, int64_t n) { cpu::vec_unary_f32(op, a, o, n); },
-           [op](float v) { return cpu::vec_unary_one(op, v); });
-}
-
-// f64 and the integer types (abs, neg, relu, clamp): loops over the op's scalar definition
-template <class T>
-void forward_generic(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
-  using cpu::unary_kernel;
-  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
-  switch (op) {
-    case UnOp::neg: unary_kernel<T, T>(out, x, [](T v) { return -v; }); break;
-    case UnOp::exp:
-      if constexpr (std::is_floating_point_v<T>)  // (integer tensors reach only neg, abs, relu and clamp)
-        unary_kernel<T, T>(out, x, [](T v) { return std::exp(v); });
-      break;
-    case UnOp::log:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::log(v); });
-      break;
-    case UnOp::sqrt:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::sqrt(v); });
-      break;
-    case UnOp::abs:
-      unary_kernel<T, T>(out, x, [](T v) {
-        if constexpr (std::is_floating_point_v<T>) return std::abs(v);  // abs(-0) = +0, as torch.abs
-        else return v < T(0) ? -v : v;
-      });
-      break;
-    case UnOp::relu: unary_kernel<T, T>(out, x, [](T v) { return v > T(0) ? v : v != v ? v : T(0); }); break;
-    case UnOp::leaky_relu:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [lo](T v) { return v > T(0) ? v : v * lo; });
-      break;
-    case UnOp::sigmoid:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-      break;
-    case UnOp::tanh:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return std::tanh(v); });
-      break;
-    case UnOp::gelu:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return gelu_f(v); });
-      break;
-    case UnOp::gelu_tanh:
-      if constexpr (std::is_floating_point_v<T>) unary_kernel<T, T>(out, x, [](T v) { return gelu_tanh_f(v); });
-      break;
-    case UnOp::clamp: {
-      bool hl = p.has_lo, hh = p.has_hi;
-      unary_kernel<T, T>(out, x, [=](T v) {
-        if (v != v) return v;
-        if (hl && v < lo) v = lo;
-        if (hh && v > hi) v = hi;
-        return v;
-      });
-      break;
-    }
-  }
-}
-
-template <class T>
-void forward(UnOp op, const Params& p, const Tensor& out, const Tensor& x) {
-  if constexpr (std::is_same_v<T, float>) {  // every f32 op has a kernel: no generic loops are instantiated for f32
-    switch (op) {
-      case UnOp::exp: return vec_forward_f32(cpu::VecUnary::exp, out, x);
-      case UnOp::sigmoid: return vec_forward_f32(cpu::VecUnary::sigmoid, out, x);
-      case UnOp::tanh: return vec_forward_f32(cpu::VecUnary::tanh, out, x);
-      case UnOp::gelu_tanh: return vec_forward_f32(cpu::VecUnary::gelu_tanh, out, x);
-      case UnOp::relu: return vec_forward_f32(cpu::VecUnary::relu, out, x);
-      case UnOp::log: return vec_forward_f32(cpu::VecUnary::log, out, x);
-      case UnOp::sqrt: return vec_forward_f32(cpu::VecUnary::sqrt, out, x);
-      case UnOp::gelu: return vec_forward_f32(cpu::VecUnary::gelu_erf, out, x);
-      case UnOp::abs: return vec_forward_f32(cpu::VecUnary::abs, out, x);
-      case UnOp::clamp: {
-        const float inf = std::numeric_limits<float>::infinity();
-        const float lo = p.has_lo ? static_cast<float>(p.p0) : -inf, hi = p.has_hi ? static_cast<float>(p.p1) : inf;
-        return f32_rows(out, x, [=](const float* a, float* o, int64_t n) { cpu::clamp_f32(a, o, n, lo, hi); },
-                        [=](float v) { return cpu::clamp_one(v, lo, hi); });
-      }
-      case UnOp::leaky_relu: {
-        const float slope = static_cast<float>(p.p0);
-        return f32_rows(out, x, [=](const float* a, float* o, int64_t n) { cpu::leaky_relu_f32(a, o, n, slope); },
-                        [=](float v) { return cpu::leaky_relu_one(v, slope); });
-      }
-      case UnOp::neg: return cpu::unary_kernel<T, T>(out, x, [](T v) { return -v; });
-      default: NERVE_ASSERT(false, "unary: f32 op ", int(op), " has no kernel");
-    }
-  } else {
-    forward_generic<T>(op, p, out, x);
-  }
-}
-
-// grad_in = g * f'(x), with s = x or y as kSpecs says
-// f32 GELU backward: contiguous rows through the vectorized kernel, strided ones through the same function
-void gelu_erf_backward_f32(const Tensor& out, const Tensor& g, const Tensor& x) {
-  cpu::for_each_row<3>(out.shape(), {&out.strides(), &g.strides(), &x.strides()},
+void backward_f32(UnaryOp op, const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {
+  const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};
+  cpu::for_each_row<3>(out.shape(), {&out.strides(), &g.strides(), &s.strides()},
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(g.raw_data()),
-                        static_cast<char*>(x.raw_data())},
-                       {4, 4, 4}, [&](cpu::BytePtrs3 p, int64_t n, std::array<int64_t, 3> st) {
-                         float* o = reinterpret_cast<float*>(p[0]);
-                         const float *d = reinterpret_cast<const float*>(p[1]), *a = reinterpret_cast<const float*>(p[2]);
-                         if (st[0] == 1 && st[2] == 1 && (st[1] == 1 || st[1] == 0))
-                           return cpu::gelu_erf_backward_f32(d, st[1], a, o, n);
-                         for (int64_t i = 0; i < n; ++i) o[i * st[0]] = d[i * st[1]] * cpu::gelu_erf_grad(a[i * st[2]]);
+                        static_cast<char*>(s.raw_data())},
+                       {4, 4, 4}, [&](cpu::BytePtrs3 ptr, int64_t n, std::array<int64_t, 3> st) {
+                         cpu::unary_backward_f32(op, reinterpret_cast<const float*>(ptr[1]), st[1],
+                                                 reinterpret_cast<const float*>(ptr[2]), st[2],
+                                                 reinterpret_cast<float*>(ptr[0]), st[0], n, pf);
                        });
 }
 
-template <class T>
-void backward(UnOp op, const Params& p, const Tensor& out, const Tensor& g, const Tensor& s) {
-  using cpu::binary_kernel;
-  if constexpr (std::is_same_v<T, float>)
-    if (op == UnOp::gelu) return gelu_erf_backward_f32(out, g, s);
-  const T lo = static_cast<T>(p.p0), hi = static_cast<T>(p.p1);
-  switch (op) {
-    case UnOp::neg: cpu::unary_kernel<T, T>(out, g, [](T v) { return -v; }); break;
-    case UnOp::exp: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * y; }); break;
-    case UnOp::log: binary_kernel<T, T, T>(out, g, s, [](T d, T x) { return d / x; }); break;
-    case UnOp::sqrt: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d / (T(2) * y); }); break;
-    case UnOp::abs:
-      binary_kernel<T, T, T>(out, g, s, [](T d, T x) { return x > T(0) ? d : x < T(0) ? -d : T(0); });
-      break;
-    case UnOp::relu: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return y > T(0) ? d : T(0); }); break;
-    case UnOp::leaky_relu: binary_kernel<T, T, T>(out, g, s, [lo](T d, T x) { return x > T(0) ? d : d * lo; }); break;
-    case UnOp::sigmoid: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * y * (T(1) - y); }); break;
-    case UnOp::tanh: binary_kernel<T, T, T>(out, g, s, [](T d, T y) { return d * (T(1) - y * y); }); break;
-    case UnOp::gelu:
-      // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-      binary_kernel<T, T, T>(out, g, s, [](T d, T x) {
-        T cdf = static_cast<T>(0.5) * (T(1) + std::erf(x * static_cast<T>(M_SQRT1_2)));
-        T pdf = std::exp(static_cast<T>(-0.5) * x * x) * static_cast<T>(0.3989422804014327);
-        return d * (cdf + x * pdf);
-      });
-      break;
-    case UnOp::clamp: {
-      bool hl = p.has_lo, hh = p.has_hi;
-      binary_kernel<T, T, T>(out, g, s, [=](T d, T x) { return (hl && x < lo) || (hh && x > hi) ? T(0) : d; });
-      break;
-    }
-    case UnOp::gelu_tanh:
-      // d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2),  t = tanh(sqrt(2/pi) (x + c x^3))
-      binary_kernel<T, T, T>(out, g, s, [](T d, T x) {
-        const T k = static_cast<T>(kSqrt2OverPi), c = static_cast<T>(kGeluCubic);
-        T t = std::tanh(k * (x + c * x * x * x));
-        return d * (static_cast<T>(0.5) * (T(1) + t) +
-                    static_cast<T>(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * c * x * x));
-      });
-      break;
+/// One op of the table, as the runtime sees it.
+struct UnaryDef {
+  const char* name;
+  bool keep_ints, saves_y, hidden;
+  Domain domain;
+  std::vector<std::pair<std::string, double>> params;
+  void (*forward)(const Tensor& out, const Tensor& x, const double* p);  // any dtype the op accepts
+  void (*backward)(const Tensor& dx, const Tensor& d, const Tensor& s, const double* p);  // f32 or f64
+};
+
+// Per op: the dtype switch of its forward and backward (f32 to the kernels when it has f32 formulas).
+#define NERVE_UNARY_DISPATCH(name, ints, fast)                                                       \
+  void name##_forward_any(const Tensor& out, const Tensor& x, const double* p) {                     \
+    visit_dtype(x.dtype(), [&](auto tag) {                                                           \
+      using T = decltype(tag);                                                                       \
+      if constexpr (fast && std::is_same_v<T, float>) forward_f32(UnaryOp::name, out, x, p);         \
+      else if constexpr (std::is_floating_point_v<T> || (kKeep_##ints && !std::is_same_v<T, bool>))  \
+        name##_forward<T>(out, x, p);                                                                \
+    });                                                                                              \
+  }                                                                                                  \
+  void name##_backward_any(const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {   \
+    visit_floating(g.dtype(), #name, [&](auto tag) {                                                 \
+      using T = decltype(tag);                                                                       \
+      if constexpr (fast && std::is_same_v<T, float>) backward_f32(UnaryOp::name, out, g, s, p);     \
+      else name##_backward<T>(out, g, s, p);                                                         \
+    });                                                                                              \
   }
+#define NERVE_UNARY(name, params, ints, domain, saves, ...) NERVE_UNARY_DISPATCH(name, ints, false)
+#define NERVE_UNARY_FAST(name, params, ints, domain, saves, ...) NERVE_UNARY_DISPATCH(name, ints, true)
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+#undef NERVE_UNARY_DISPATCH
+
+#define NERVE_UNARY_ENTRY(name, params, ints, domain, saves, hidden)                                      \
+  UnaryDef{#name, kKeep_##ints, kSavesY_##saves, hidden, kDomain_##domain, {NERVE_PARAM_INFO(params)}, \
+           name##_forward_any, name##_backward_any},
+#define NERVE_UNARY(name, params, ints, domain, saves, ...) NERVE_UNARY_ENTRY(name, params, ints, domain, saves, false)
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN(name, params, ints, domain, saves, ...) \
+  NERVE_UNARY_ENTRY(name, params, ints, domain, saves, true)
+const UnaryDef kDefs[] = {
+#include "nerve/ops/unary_ops.def"
+};
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+#undef NERVE_UNARY_ENTRY
+
+const UnaryDef& def_of(UnaryOp op) { return kDefs[static_cast<int>(op)]; }
+
+// "leaky_relu" -> "LeakyReluBackward", as PyTorch names its nodes
+std::string node_name(const char* op) {
+  std::string s;
+  bool up = true;
+  for (const char* c = op; *c; ++c) {
+    if (*c == '_') { up = true; continue; }
+    s += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(*c))) : *c;
+    up = false;
+  }
+  return s + "Backward";
 }
 
 class UnaryBackward : public Node {
  public:
-  UnaryBackward(UnOp op, Params p, const Tensor& saved) : op_(op), p_(p), saved_(saved, kSpecs[int(op)].saves_output) {}
-  const char* name() const override { return kSpecs[static_cast<int>(op_)].name; }
+  UnaryBackward(UnaryOp op, UnaryParams p, const Tensor& saved)
+      : op_(op), p_(p), saved_(saved, def_of(op).saves_y) {}
+  const char* name() const override {
+    static const std::vector<std::string> names = [] {
+      std::vector<std::string> v;
+      for (const UnaryDef& d : kDefs) v.push_back(node_name(d.name));
+      return v;
+    }();
+    return names[static_cast<size_t>(op_)].c_str();
+  }
   void release() override { saved_.reset(); }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     const Tensor& g = grads[0];
-    Tensor s = op_ == UnOp::neg ? g : saved_.unpack(this);
+    Tensor s = saved_.unpack(this);
     Tensor out = empty(g.shape(), g.dtype());
-    visit_floating(g.dtype(), name(), [&](auto tag) { backward<decltype(tag)>(op_, p_, out, g, s); });
+    def_of(op_).backward(out, g, s, p_.v);
     return {out};
   }
 
  private:
-  UnOp op_;
-  Params p_;
+  UnaryOp op_;
+  UnaryParams p_;
   SavedTensor saved_;
 };
 
-Tensor unary(UnOp op, const char* name, const Tensor& x_in, Params p = {}) {
-  NERVE_RECORD_FUNCTION(name);
-  NERVE_CHECK(x_in.defined(), name, ": undefined tensor argument");
-  Tensor x = x_in;
-  bool int_ok = op == UnOp::neg || op == UnOp::abs || op == UnOp::relu || op == UnOp::clamp;
-  if (!is_floating(x.dtype()) && !int_ok) x = x.to(DType::f32);
-  NERVE_CHECK(x.dtype() != DType::b8, name, ": not supported on bool tensors");
+Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
+  const UnaryDef& def = def_of(op);
+  NERVE_RECORD_FUNCTION(def.name);
+  NERVE_CHECK(x_in.defined(), def.name, ": undefined tensor argument");
+  NERVE_CHECK(x_in.dtype() != DType::b8, def.name, ": not supported on bool tensors");
+  Tensor x = is_floating(x_in.dtype()) || def.keep_ints ? x_in : x_in.to(DType::f32);
   Tensor out = empty(x.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (!std::is_same_v<T, bool>) forward<T>(op, p, out, x);  // bool was rejected above
-  });
-  if (any_requires_grad({&x})) {
-    const Tensor& saved = kSpecs[static_cast<int>(op)].saves_output ? out : x;
-    auto node = make_node<UnaryBackward>(op, p, op == UnOp::neg ? Tensor() : saved);
-    set_history(node, {&x}, {&out});
-  }
+  def.forward(out, x, p.v);
+  if (any_requires_grad({&x})) set_history(make_node<UnaryBackward>(op, p, def.saves_y ? out : x), {&x}, {&out});
   return out;
 }
 
 }  // namespace
 
-Tensor neg(const Tensor& x) { return unary(UnOp::neg, "neg", x); }
-Tensor exp(const Tensor& x) { return unary(UnOp::exp, "exp", x); }
-Tensor log(const Tensor& x) { return unary(UnOp::log, "log", x); }
-Tensor sqrt(const Tensor& x) { return unary(UnOp::sqrt, "sqrt", x); }
-Tensor abs(const Tensor& x) { return unary(UnOp::abs, "abs", x); }
-Tensor relu(const Tensor& x) { return unary(UnOp::relu, "relu", x); }
-Tensor leaky_relu(const Tensor& x, double slope) { return unary(UnOp::leaky_relu, "leaky_relu", x, {slope}); }
-Tensor sigmoid(const Tensor& x) { return unary(UnOp::sigmoid, "sigmoid", x); }
-Tensor tanh(const Tensor& x) { return unary(UnOp::tanh, "tanh", x); }
-Tensor gelu(const Tensor& x) { return unary(UnOp::gelu, "gelu", x); }
+// The public functions of the table
+#define NERVE_UNARY(name, params, ...)                                 \
+  Tensor name(const Tensor& x NERVE_PARAM_DEF(params)) {               \
+    return run_unary(UnaryOp::name, x, UnaryParams{{NERVE_PARAM_ARGS(params)}}); \
+  }
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN(...)
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   NERVE_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '",
               approximate, "'");
-  return approximate == "tanh" ? unary(UnOp::gelu_tanh, "gelu", x) : gelu(x);
+  return approximate == "tanh" ? run_unary(UnaryOp::gelu_tanh, x, {}) : gelu(x);
 }
+
+// ---------------------------------------------------------------- clamp (optional bounds)
+namespace {
+
+struct ClampBounds {
+  double lo = 0, hi = 0;
+  bool has_lo = false, has_hi = false;
+};
+
+class ClampBackward : public Node {
+ public:
+  ClampBackward(ClampBounds b, const Tensor& x) : b_(b), x_(x) {}
+  const char* name() const override { return "ClampBackward"; }
+  void release() override { x_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    const Tensor& g = grads[0];
+    Tensor x = x_.unpack(this), out = empty(g.shape(), g.dtype());
+    visit_floating(g.dtype(), name(), [&](auto tag) {
+      using T = decltype(tag);
+      const T lo = static_cast<T>(b_.lo), hi = static_cast<T>(b_.hi);
+      const bool hl = b_.has_lo, hh = b_.has_hi;
+      // torch: d * (x >= min) * (x <= max), so a NaN x gets no gradient
+      cpu::binary_kernel<T, T, T>(out, g, x, [=](T d, T v) { return (!hl || v >= lo) && (!hh || v <= hi) ? d : T(0); });
+    });
+    return {out};
+  }
+
+ private:
+  ClampBounds b_;
+  SavedTensor x_;
+};
+
+}  // namespace
+
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  NERVE_RECORD_FUNCTION("clamp");
+  NERVE_CHECK(x.defined(), "clamp: undefined tensor argument");
   NERVE_CHECK(lo || hi, "clamp: at least one of min and max must be given");
-  Params p{lo.value_or(0), hi.value_or(0), lo.has_value(), hi.has_value()};
-  return unary(UnOp::clamp, "clamp", x, p);
+  NERVE_CHECK(x.dtype() != DType::b8, "clamp: not supported on bool tensors");
+  ClampBounds b{lo.value_or(0), hi.value_or(0), lo.has_value(), hi.has_value()};
+  Tensor out = empty(x.shape(), x.dtype());
+  if (x.dtype() == DType::f32) {
+    const float inf = std::numeric_limits<float>::infinity();
+    const float l = b.has_lo ? static_cast<float>(b.lo) : -inf, h = b.has_hi ? static_cast<float>(b.hi) : inf;
+    cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
+                         {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {4, 4},
+                         [&](cpu::BytePtrs2 ptr, int64_t n, std::array<int64_t, 2> st) {
+                           float* o = reinterpret_cast<float*>(ptr[0]);
+                           const float* a = reinterpret_cast<const float*>(ptr[1]);
+                           if (st[0] == 1 && st[1] == 1) return cpu::clamp_f32(a, o, n, l, h);
+                           for (int64_t i = 0; i < n; ++i) o[i * st[0]] = cpu::clamp_one(a[i * st[1]], l, h);
+                         });
+  } else {
+    visit_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!std::is_same_v<T, bool> && !std::is_same_v<T, float>) {
+        const T l = static_cast<T>(b.lo), h = static_cast<T>(b.hi);
+        const bool hl = b.has_lo, hh = b.has_hi;
+        cpu::unary_kernel<T, T>(out, x, [=](T v) {
+          if (v != v) return v;
+          if (hl && v < l) v = l;
+          if (hh && v > h) v = h;
+          return v;
+        });
+      }
+    });
+  }
+  if (any_requires_grad({&x})) set_history(make_node<ClampBackward>(b, x), {&x}, {&out});
+  return out;
+}
+
+// ---------------------------------------------------------------- registry entries
+namespace {
+
+// Per op of the table: its registry call, reading the parameters by name (default when absent).
+UnaryParams params_from(UnaryOp op, const Attrs& a) {
+  UnaryParams p;
+  const auto& names = def_of(op).params;
+  for (size_t k = 0; k < names.size(); ++k) p.v[k] = a.d(names[k].first, names[k].second);
+  return p;
+}
+#define NERVE_UNARY(name, ...)                                                               \
+  std::vector<Tensor> name##_call(const std::vector<Tensor>& in, const Attrs& a) {           \
+    return {run_unary(UnaryOp::name, in.at(0), params_from(UnaryOp::name, a))};              \
+  }
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN NERVE_UNARY
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+
+}  // namespace
+
+void register_unary_ops(std::vector<OpInfo>& ops) {
+  static constexpr OpInfo::Fn kCalls[] = {
+#define NERVE_UNARY(name, ...) name##_call,
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN NERVE_UNARY
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+  };
+  for (const UnaryDef& def : kDefs) {
+    if (def.hidden) continue;
+    OpInfo info;
+    info.name = def.name;
+    info.group = "unary";
+    info.from_table = true;
+    info.domain = def.domain;
+    info.params = def.params;
+    info.call = kCalls[&def - kDefs];
+    ops.push_back(std::move(info));
+  }
+  // gelu also takes approximate="tanh"
+  for (OpInfo& info : ops)
+    if (info.name == "gelu")
+      info.call = [](const std::vector<Tensor>& in, const Attrs& a) -> std::vector<Tensor> {
+        return {a.has("approximate") ? gelu(in.at(0), a.s("approximate")) : gelu(in.at(0))};
+      };
+  OpInfo c;
+  c.name = "clamp";
+  c.group = "unary";
+  c.call = [](const std::vector<Tensor>& in, const Attrs& a) -> std::vector<Tensor> {
+    return {clamp(in.at(0), a.opt("min"), a.opt("max"))};
+  };
+  ops.push_back(std::move(c));
 }
 
 }  // namespace nerve

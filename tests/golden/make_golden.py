@@ -134,16 +134,6 @@ OPS = {
     "gt": lambda x, p: torch.gt(x[0], x[1]),
     "ge": lambda x, p: torch.ge(x[0], x[1]),
     "logical_and": lambda x, p: torch.logical_and(x[0], x[1]),
-    "neg": lambda x, p: torch.neg(x[0]),
-    "exp": lambda x, p: torch.exp(x[0]),
-    "log": lambda x, p: torch.log(x[0]),
-    "sqrt": lambda x, p: torch.sqrt(x[0]),
-    "abs": lambda x, p: torch.abs(x[0]),
-    "relu": lambda x, p: torch.relu(x[0]),
-    "leaky_relu": lambda x, p: F.leaky_relu(x[0], p.get("negative_slope", 0.01)),
-    "sigmoid": lambda x, p: torch.sigmoid(x[0]),
-    "tanh": lambda x, p: torch.tanh(x[0]),
-    "gelu": lambda x, p: F.gelu(x[0], approximate=p.get("approximate", "none")),
     "clamp": lambda x, p: torch.clamp(x[0], p.get("min"), p.get("max")),
     "sum": lambda x, p: torch.sum(x[0], dims_or_all(x[0], p), keepdim=bool(p.get("keepdim", 0)))
     if x[0].dim() or p.get("dims") else torch.sum(x[0]),
@@ -170,6 +160,24 @@ OPS = {
     "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
 }
+
+# The elementwise unary ops of include/nerve/ops/unary_ops.def, one line each: the torch function (called with the
+# op's parameters as keyword arguments) and where its standard cases sample x (real, nonzero: |x| >= 0.2,
+# positive: [0.3, 2]). elementwise_unary() writes the standard cases of each, special values included.
+UNARY = {
+    "neg": (torch.neg, "real"),
+    "exp": (torch.exp, "real"),
+    "log": (torch.log, "positive"),
+    "sqrt": (torch.sqrt, "positive"),
+    "abs": (torch.abs, "nonzero"),
+    "relu": (torch.relu, "nonzero"),
+    "leaky_relu": (F.leaky_relu, "nonzero"),
+    "sigmoid": (torch.sigmoid, "real"),
+    "tanh": (torch.tanh, "real"),
+    "gelu": (F.gelu, "real"),
+}
+for _name, (_fn, _domain) in UNARY.items():
+    OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
 
 
 # ------------------------------------------------------------------ writing
@@ -413,40 +421,46 @@ def elementwise_binary():
     case("logical_and_float", "logical_and", [torch.tensor([0.0, 1.5, -2.0], dtype=F64), mask([True, True, False])])
 
 
+def sample(domain, *shape):
+    return {"real": randn, "nonzero": away, "positive": positive}[domain](*shape)
+
+
+SPECIAL = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0,
+           30.0, -30.0, 100.0, -100.0]
+
+
 def elementwise_unary():
-    plain = ["neg", "exp", "sigmoid", "tanh", "gelu"]
-    for op in plain:
-        case(f"{op}_2d", op, [randn(3, 4)])
-        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
-        case(f"{op}_0d", op, [randn()])
-        case(f"{op}_empty", op, [randn(0, 2)])
-    case("exp_strided", "exp", [(randn(2, 3), "s")])
+    for op, (_, domain) in UNARY.items():
+        case(f"{op}_2d", op, [sample(domain, 3, 4)])
+        case(f"{op}_transposed", op, [(sample(domain, 3, 4), "t")])
+        case(f"{op}_strided", op, [(sample(domain, 2, 3), "s")])
+        case(f"{op}_0d", op, [sample(domain)])
+        case(f"{op}_empty", op, [sample(domain, 0, 2)])
+        # NaN, infinities, signed zeros, tiny, kinks and saturation: values and gradients as torch's, f64 only
+        case(f"{op}_special", op, [torch.tensor(SPECIAL, dtype=F64)], f32=False)
     case("tanh_large", "tanh", [torch.tensor([-30.0, -5.0, 5.0, 30.0], dtype=F64)])
     case("sigmoid_large", "sigmoid", [torch.tensor([-40.0, -8.0, 8.0, 40.0], dtype=F64)])
-    case("neg_int", "neg", [idx([1, -2, 0])])
-    case("exp_int", "exp", [idx([0, 1, -1])])
-    for op in ["log", "sqrt"]:
-        case(f"{op}_positive", op, [positive(3, 4, lo=0.1, hi=5.0)])
-        case(f"{op}_transposed", op, [(positive(3, 4), "t")])
-        case(f"{op}_0d", op, [positive()])
-        case(f"{op}_empty", op, [positive(0)])
+    case("exp_wide", "exp", [torch.tensor([-100.0, -87.0, -20.0, 20.0, 80.0], dtype=F64)])
+    for op in ["neg", "exp", "abs", "relu"]:
+        case(f"{op}_int", op, [idx([-3, 0, 4])])
     case("log_edge", "log", [torch.tensor([0.0, -1.0, 1.0], dtype=F64)], f32=False)
     case("sqrt_zero", "sqrt", [torch.tensor([0.0, 4.0], dtype=F64)], f32=False)
     with_zero = torch.tensor([[-1.5, 0.0, 2.0], [0.3, -0.2, 0.0]], dtype=F64)
-    for op in ["abs", "relu"]:
+    for op in ["abs", "relu", "leaky_relu"]:
         case(f"{op}_with_zero", op, [with_zero])
-        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
-        case(f"{op}_0d", op, [randn()])
-        case(f"{op}_int", op, [idx([-3, 0, 4])])
-    case("leaky_relu_default", "leaky_relu", [with_zero])
     case("leaky_relu_slope", "leaky_relu", [(randn(3, 4), "t")], negative_slope=0.2)
-    case("leaky_relu_0d", "leaky_relu", [torch.tensor(-2.0, dtype=F64)], negative_slope=0.1)
+    case("leaky_relu_0d_slope", "leaky_relu", [torch.tensor(-2.0, dtype=F64)], negative_slope=0.1)
     on_bounds = torch.tensor([-2.0, -0.5, 0.0, 0.5, 0.7, 3.0], dtype=F64)
     case("clamp_both", "clamp", [on_bounds], min=-0.5, max=0.5)
     case("clamp_min_only", "clamp", [(randn(3, 4), "t")], min=0.1)
     case("clamp_max_only", "clamp", [randn(2, 3)], max=-0.2)
     case("clamp_0d", "clamp", [torch.tensor(1.5, dtype=F64)], min=-1.0, max=1.0)
     case("clamp_min_above_max", "clamp", [randn(5)], min=0.5, max=-0.5)
+    case("clamp_nan", "clamp", [torch.tensor([float("nan"), -2.0, 2.0, 0.1], dtype=F64)], min=-1.0, max=1.0)
+    case("clamp_int", "clamp", [idx([-5, 0, 7])], min=-2, max=3)
+    for approximate in ["none", "tanh"]:
+        case(f"gelu_{approximate}_special", "gelu", [torch.tensor(SPECIAL, dtype=F64)], f32=False,
+             approximate=approximate)
 
 
 def reductions():

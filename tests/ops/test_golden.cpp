@@ -1,6 +1,7 @@
 // Golden tests: every op's forward output and input gradients against PyTorch's, read from
 // tests/golden/ops_golden.txt (written by tests/golden/make_golden.py; the format is described there).
-// Each case runs in f64 (tight tolerance) and, when the file says so, in f32 (loose tolerance).
+// Each case calls its op through the op registry (find_op), in f64 (tight tolerance) and, when the file says so,
+// in f32 (loose tolerance).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -26,34 +27,11 @@ struct GoldenTensor {
   std::vector<double> values;
 };
 
-struct Params {
-  std::map<std::string, std::vector<std::string>> kv;
-
-  bool has(const std::string& k) const { return kv.count(k) != 0; }
-  const std::vector<std::string>& at(const std::string& k) const {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw std::runtime_error("golden: missing param '" + k + "'");
-    return it->second;
-  }
-  int64_t i(const std::string& k) const { return std::stoll(at(k).at(0)); }
-  int64_t i(const std::string& k, int64_t def) const { return has(k) ? i(k) : def; }
-  double d(const std::string& k) const { return std::strtod(at(k).at(0).c_str(), nullptr); }
-  double d(const std::string& k, double def) const { return has(k) ? d(k) : def; }
-  std::optional<double> opt(const std::string& k) const { return has(k) ? std::optional<double>(d(k)) : std::nullopt; }
-  bool b(const std::string& k) const { return i(k, 0) != 0; }
-  Shape shape(const std::string& k) const {
-    Shape s;
-    for (const std::string& v : at(k)) s.push_back(std::stoll(v));
-    return s;
-  }
-  std::string s(const std::string& k) const { return at(k).at(0); }
-};
-
 struct Case {
   std::string name, op;
   int line = 0;
   bool f32 = false;
-  Params p;
+  Attrs p;
   std::vector<GoldenTensor> in, out;
   std::map<int, GoldenTensor> gout;
   std::vector<GoldenTensor> grad;
@@ -112,9 +90,9 @@ std::vector<Case> parse_file() {
       std::string key;
       size_t n = 0;
       is >> key >> n;
-      std::vector<std::string>& vals = cur.p.kv[key];
-      vals.resize(n);
+      std::vector<std::string> vals(n);
       for (std::string& v : vals) is >> v;
+      cur.p.set(key, std::move(vals));
     } else if (kind == "in") {
       std::string name, layout;
       is >> name;
@@ -151,121 +129,6 @@ const std::vector<Case>& golden_cases() {
   static const std::vector<Case> cases = parse_file();
   return cases;
 }
-
-// ------------------------------------------------------------------ the dispatcher: op name -> nerve call
-using In = std::vector<Tensor>;
-using Out = std::vector<Tensor>;
-using OpFn = std::function<Out(const In&, const Params&)>;
-
-Out binary_or_scalar(const In& x, const Params& p, Tensor (*tt)(const Tensor&, const Tensor&),
-                     Tensor (*ts)(const Tensor&, double), Tensor (*st)(double, const Tensor&)) {
-  if (!p.has("scalar")) return {tt(x[0], x[1])};
-  return {p.b("left") ? st(p.d("scalar"), x[0]) : ts(x[0], p.d("scalar"))};
-}
-
-Tensor mul_tt(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor div_tt(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor add_ts(const Tensor& a, double s) { return a + s; }
-Tensor add_st(double s, const Tensor& a) { return s + a; }
-Tensor sub_ts(const Tensor& a, double s) { return a - s; }
-Tensor sub_st(double s, const Tensor& a) { return s - a; }
-Tensor mul_ts(const Tensor& a, double s) { return a * s; }
-Tensor mul_st(double s, const Tensor& a) { return s * a; }
-Tensor div_ts(const Tensor& a, double s) { return a / s; }
-Tensor div_st(double s, const Tensor& a) { return s / a; }
-
-Out pair_out(const std::pair<Tensor, Tensor>& r) { return {r.first, r.second}; }
-
-#define NERVE_OP(expr) [](const In& x, const Params& p) -> Out { (void)x; (void)p; return {expr}; }
-
-const std::map<std::string, OpFn>& dispatcher() {
-  static const std::map<std::string, OpFn> ops = {
-      // views and copies
-      {"reshape", NERVE_OP(reshape(x[0], p.shape("shape")))},
-      {"view", NERVE_OP(view(x[0], p.shape("shape")))},
-      {"permute", NERVE_OP(permute(x[0], p.shape("dims")))},
-      {"transpose", NERVE_OP(transpose(x[0], p.i("d0"), p.i("d1")))},
-      {"narrow", NERVE_OP(narrow(x[0], p.i("dim"), p.i("start"), p.i("length")))},
-      {"slice", NERVE_OP(slice(x[0], p.i("dim"), p.i("start"), p.i("end"), p.i("step", 1)))},
-      {"select", NERVE_OP(select(x[0], p.i("dim"), p.i("index")))},
-      {"expand", NERVE_OP(expand(x[0], p.shape("shape")))},
-      {"squeeze", NERVE_OP(p.has("dim") ? squeeze(x[0], p.i("dim")) : squeeze(x[0]))},
-      {"unsqueeze", NERVE_OP(unsqueeze(x[0], p.i("dim")))},
-      {"flatten", NERVE_OP(flatten(x[0], p.i("start_dim", 0), p.i("end_dim", -1)))},
-      {"contiguous", NERVE_OP(contiguous(x[0]))},
-      {"clone", NERVE_OP(clone(x[0]))},
-      {"to_dtype", NERVE_OP(to_dtype(x[0], dtype_from_name(p.s("dtype"))))},
-      {"cat", NERVE_OP(cat(x, p.i("dim", 0)))},
-      {"stack", NERVE_OP(stack(x, p.i("dim", 0)))},
-      {"chunk", [](const In& x, const Params& p) { return chunk(x[0], p.i("chunks"), p.i("dim", 0)); }},
-      {"split", [](const In& x, const Params& p) { return split(x[0], p.i("split_size"), p.i("dim", 0)); }},
-      {"sum_to", NERVE_OP(sum_to(x[0], p.shape("shape")))},
-      // elementwise binary
-      {"add", [](const In& x, const Params& p) -> Out {
-         if (p.has("scalar")) return binary_or_scalar(x, p, nullptr, add_ts, add_st);
-         return {add(x[0], x[1], p.d("alpha", 1.0))};
-       }},
-      {"sub", [](const In& x, const Params& p) -> Out {
-         if (p.has("scalar")) return binary_or_scalar(x, p, nullptr, sub_ts, sub_st);
-         return {sub(x[0], x[1], p.d("alpha", 1.0))};
-       }},
-      {"mul", [](const In& x, const Params& p) { return binary_or_scalar(x, p, mul_tt, mul_ts, mul_st); }},
-      {"div", [](const In& x, const Params& p) { return binary_or_scalar(x, p, div_tt, div_ts, div_st); }},
-      {"pow", NERVE_OP(p.has("exponent") ? pow(x[0], p.d("exponent")) : pow(x[0], x[1]))},
-      {"maximum", NERVE_OP(maximum(x[0], x[1]))},
-      {"minimum", NERVE_OP(minimum(x[0], x[1]))},
-      {"eq", NERVE_OP(eq(x[0], x[1]))},
-      {"ne", NERVE_OP(ne(x[0], x[1]))},
-      {"lt", NERVE_OP(lt(x[0], x[1]))},
-      {"le", NERVE_OP(le(x[0], x[1]))},
-      {"gt", NERVE_OP(gt(x[0], x[1]))},
-      {"ge", NERVE_OP(ge(x[0], x[1]))},
-      {"logical_and", NERVE_OP(logical_and(x[0], x[1]))},
-      // elementwise unary
-      {"neg", NERVE_OP(neg(x[0]))},
-      {"exp", NERVE_OP(exp(x[0]))},
-      {"log", NERVE_OP(log(x[0]))},
-      {"sqrt", NERVE_OP(sqrt(x[0]))},
-      {"abs", NERVE_OP(abs(x[0]))},
-      {"relu", NERVE_OP(relu(x[0]))},
-      {"leaky_relu", NERVE_OP(leaky_relu(x[0], p.d("negative_slope", 0.01)))},
-      {"sigmoid", NERVE_OP(sigmoid(x[0]))},
-      {"tanh", NERVE_OP(tanh(x[0]))},
-      {"gelu", NERVE_OP(p.has("approximate") ? gelu(x[0], p.s("approximate")) : gelu(x[0]))},
-      {"clamp", NERVE_OP(clamp(x[0], p.opt("min"), p.opt("max")))},
-      // reductions
-      {"sum", NERVE_OP(sum(x[0], p.has("dims") ? p.shape("dims") : Shape{}, p.b("keepdim")))},
-      {"mean", NERVE_OP(mean(x[0], p.has("dims") ? p.shape("dims") : Shape{}, p.b("keepdim")))},
-      {"var", NERVE_OP(var(x[0], p.has("dims") ? p.shape("dims") : Shape{}, p.i("correction", 1), p.b("keepdim")))},
-      {"max", [](const In& x, const Params& p) {
-         return p.has("dim") ? pair_out(max(x[0], p.i("dim"), p.b("keepdim"))) : Out{max(x[0])};
-       }},
-      {"min", [](const In& x, const Params& p) {
-         return p.has("dim") ? pair_out(min(x[0], p.i("dim"), p.b("keepdim"))) : Out{min(x[0])};
-       }},
-      {"amax", NERVE_OP(amax(x[0], p.shape("dims"), p.b("keepdim")))},
-      {"argmax", NERVE_OP(argmax(x[0], p.i("dim"), p.b("keepdim")))},
-      {"argmin", NERVE_OP(argmin(x[0], p.i("dim"), p.b("keepdim")))},
-      {"softmax", NERVE_OP(softmax(x[0], p.i("dim")))},
-      {"log_softmax", NERVE_OP(log_softmax(x[0], p.i("dim")))},
-      // linear algebra
-      {"matmul", NERVE_OP(matmul(x[0], x[1]))},
-      {"linear", NERVE_OP(x.size() > 2 ? linear(x[0], x[1], x[2]) : linear(x[0], x[1]))},
-      {"linear_relu", NERVE_OP(x.size() > 2 ? linear_relu(x[0], x[1], x[2]) : linear_relu(x[0], x[1]))},
-      {"linear_u8", NERVE_OP(linear_u8(x[0], p.d("scale"), p.d("offset"), x[1], x.size() > 2 ? x[2] : Tensor(),
-                                       p.b("relu")))},
-      // selection and indexing
-      {"where", NERVE_OP(where(x[0], x[1], x[2]))},
-      {"masked_fill", NERVE_OP(masked_fill(x[0], x[1], p.d("value")))},
-      {"gather", NERVE_OP(gather(x[0], p.i("dim"), x[1]))},
-      {"index_select", NERVE_OP(index_select(x[0], p.i("dim"), x[1]))},
-      {"scatter_add", NERVE_OP(scatter_add(x[0], p.i("dim"), x[1], x[2]))},
-      {"one_hot", NERVE_OP(one_hot(x[0], p.i("num_classes", -1)))},
-  };
-  return ops;
-}
-
-#undef NERVE_OP
 
 // ------------------------------------------------------------------ building and comparing tensors
 Tensor from_values(const std::vector<double>& v, const Shape& shape, DType d) {
@@ -338,8 +201,7 @@ bool same_values(const std::vector<double>& a, const std::vector<double>& b) {
 // Runs one case with floating inputs as `fdt` (f64: the golden dtype; f32: every f64 tensor becomes f32).
 void run_case(const Case& c, DType fdt, Tol tol) {
   auto map_dtype = [&](DType d) { return d == DType::f64 ? fdt : d; };
-  auto it = dispatcher().find(c.op);
-  ASSERT_NE(it, dispatcher().end()) << "golden case " << c.name << ": no dispatcher entry for op '" << c.op << "'";
+  const OpInfo& op = find_op(c.op);  // the op registry (include/nerve/ops/registry.h)
   std::vector<Tensor> in;
   std::vector<std::vector<double>> before;
   for (const GoldenTensor& g : c.in) {
@@ -348,7 +210,7 @@ void run_case(const Case& c, DType fdt, Tol tol) {
     before.push_back(x.to_vector<double>());
     in.push_back(x);
   }
-  Out out = it->second(in, c.p);
+  std::vector<Tensor> out = op.call(in, c.p);
   ASSERT_EQ(out.size(), c.out.size()) << "number of outputs";
   for (size_t i = 0; i < out.size(); ++i)
     EXPECT_TRUE(matches(out[i], c.out[i], map_dtype(c.out[i].dtype), tol)) << "output " << i;
@@ -404,8 +266,8 @@ TEST(GoldenFile, Parses) {
   for (const Case& c : golden_cases()) {
     EXPECT_TRUE(names.insert(c.name).second) << "duplicate case name " << c.name;
     EXPECT_FALSE(c.out.empty()) << c.name << ": no outputs";
-    EXPECT_TRUE(dispatcher().count(c.op)) << "line " << c.line << ": case " << c.name << " uses op '" << c.op
-                                          << "', which the golden dispatcher does not know";
+    EXPECT_NO_THROW(find_op(c.op)) << "line " << c.line << ": case " << c.name << " uses op '" << c.op
+                                   << "', which the op registry does not know";
   }
 }
 

@@ -1,6 +1,7 @@
 // Finite-difference gradient checks (f64, random upstream gradient) for every differentiable op, with
 // broadcast, 0-d and non-contiguous inputs, and non-contiguous upstream gradients (outputs viewed transposed).
-// The table below is also read by test_coverage.cpp: an op counts as gradient-checked only if it is here.
+// The table below is also read by test_coverage.cpp: an op counts as gradient-checked only if it is here. The
+// elementwise unary ops come from the op registry (their descriptors in unary_ops.def), the others are listed.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -104,27 +105,25 @@ void binary(Table& t) {
   }
 }
 
+// Every op of unary_ops.def, from its registry entry: plain, non-contiguous (transposed input and gradient) and 0-d,
+// sampled from its domain, and once more with parameters away from their defaults.
 void unary(Table& t) {
-  struct U {
-    const char* op;
-    Tensor (*fn)(const Tensor&);
-    Tensor (*gen)(const Shape&);
-  };
-  const U ops[] = {
-      {"neg", neg, R},         {"exp", exp, R},         {"log", log, positive},         {"sqrt", sqrt, positive},
-      {"abs", abs, away},      {"relu", relu, away},    {"sigmoid", sigmoid, R},        {"tanh", tanh, R},
-      {"gelu", gelu, R},
-  };
-  for (const U& u : ops) {
-    auto fn = u.fn;
-    t.push_back({u.op, "plain", [fn](auto& x) { return fn(x[0]); }, {u.gen({2, 3})}});
-    // transposed input, and a transposed (non-contiguous) gradient flowing into the backward
-    t.push_back({u.op, "noncontig", [fn](auto& x) { return T(fn(T(x[0]))); }, {u.gen({3, 4})}});
-    t.push_back({u.op, "0d", [fn](auto& x) { return fn(x[0]); }, {u.gen({})}});
+  for (const OpInfo& info : op_registry()) {
+    if (!info.from_table) continue;
+    Tensor (*gen)(const Shape&) = info.domain == Domain::positive ? positive : info.domain == Domain::nonzero ? away : R;
+    auto fn = [call = info.call](const Attrs& a) {
+      return [call, a](const std::vector<Tensor>& x) { return call({x[0]}, a).at(0); };
+    };
+    auto noncontig = [call = info.call](const std::vector<Tensor>& x) { return T(call({T(x[0])}, {}).at(0)); };
+    t.push_back({info.name, "plain", fn({}), {gen({2, 3})}});
+    t.push_back({info.name, "noncontig", noncontig, {gen({3, 4})}});
+    t.push_back({info.name, "0d", fn({}), {gen({})}});
+    if (info.params.empty()) continue;
+    Attrs a;
+    for (const auto& [name, def] : info.params) a.set(name, def * 1.5 + 0.1);
+    t.push_back({info.name, "params", fn(a), {gen({3, 2})}});
   }
   t.push_back({"gelu", "tanh", [](auto& x) { return gelu(x[0], "tanh"); }, {R({3, 4}) * 2}});
-  t.push_back({"leaky_relu", "default", [](auto& x) { return leaky_relu(x[0]); }, {away({2, 3})}});
-  t.push_back({"leaky_relu", "slope_noncontig", [](auto& x) { return T(leaky_relu(T(x[0]), 0.3)); }, {away({3, 4})}});
   t.push_back({"clamp", "both", [](auto& x) { return clamp(x[0], -0.5, 0.5); }, {R({4, 5})}});
   t.push_back({"clamp", "min_noncontig", [](auto& x) { return clamp(T(x[0]), 0.1, std::nullopt); }, {R({3, 4})}});
   t.push_back({"clamp", "max", [](auto& x) { return clamp(x[0], std::nullopt, -0.1); }, {R({6})}});

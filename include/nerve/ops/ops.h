@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "nerve/ops/param_macros.h"
 #include "nerve/tensor/tensor.h"
 
 namespace nerve {
@@ -70,16 +71,15 @@ Tensor operator<(const Tensor& a, const Tensor& b);
 Tensor operator>(const Tensor& a, const Tensor& b);
 
 // ---------------------------------------------------------------- elementwise unary
-Tensor neg(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor relu(const Tensor& x);
-Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
-Tensor sigmoid(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor gelu(const Tensor& x);  // exact (erf) form, PyTorch's default
+// One function per line of unary_ops.def (neg, exp, log, sqrt, abs, relu, leaky_relu(x, negative_slope = 0.01),
+// sigmoid, tanh, gelu, ...): Tensor name(const Tensor& x [, double param = default ...]).
+#define NERVE_UNARY(name, params, ...) Tensor name(const Tensor& x NERVE_PARAM_DECL(params));
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN(...)
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
 /// approximate: "none" (the erf form) or "tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch.
 Tensor gelu(const Tensor& x, const std::string& approximate);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);

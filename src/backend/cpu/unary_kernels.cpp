@@ -1,63 +1,128 @@
+// The f32 kernels of the unary ops with f32 formulas (see unary_kernels.h): generated from unary_ops.def.
 #include "backend/cpu/unary_kernels.h"
 
+#include <algorithm>
+
 #include "backend/cpu/simd_clones.h"
+#include "nerve/ops/param_macros.h"
 
 namespace nerve::cpu {
 
 namespace {
 
-// One clone set per op (target_clones takes no templates); each inlines the scalar definition of its op.
-#define NERVE_UNARY_CLONE(op)                                          \
-  NERVE_SIMD_CLONES_V void op##_f32(const float* x, float* y, int64_t n) { \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) y[i] = vec_unary_one(VecUnary::op, x[i]); \
+// Per op: one clone set for the forward and one for the backward (target_clones takes no templates). The
+// parameters are bound by name as floats (NERVE_BIND_F32), so the formulas read as in the table.
+#define NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#define NERVE_UNARY_FAST(name, params, ints, domain, saves, fwd, bwd, fwd32, bwd32)                       \
+  NERVE_SIMD_CLONES_V void name##_fwd(const float* xs, float* ys, int64_t n, const float* p) {           \
+    NERVE_BIND(float, params)                                                                          \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                              \
+      const float x = xs[i];                                                                           \
+      ys[i] = (fwd32);                                                                                 \
+    }                                                                                                  \
+  }                                                                                                    \
+  NERVE_SIMD_CLONES_V void name##_bwd(const float* ds, int64_t sd, const float* ss, float* dx, int64_t n, \
+                                      const float* p) {                                                \
+    NERVE_BIND(float, params)                                                                          \
+    if (sd == 0) { /* one gradient for the row: the backward of a sum or a mean */                      \
+      const float d = ds[0];                                                                           \
+      _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                            \
+        const float saves = ss[i];                                                                     \
+        dx[i] = (bwd32);                                                                               \
+      }                                                                                                \
+      return;                                                                                          \
+    }                                                                                                  \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                              \
+      const float d = ds[i], saves = ss[i];                                                            \
+      dx[i] = (bwd32);                                                                                 \
+    }                                                                                                  \
   }
-NERVE_UNARY_CLONE(exp)
-NERVE_UNARY_CLONE(sigmoid)
-NERVE_UNARY_CLONE(tanh)
-NERVE_UNARY_CLONE(gelu_tanh)
-NERVE_UNARY_CLONE(relu)
-NERVE_UNARY_CLONE(log)
-NERVE_UNARY_CLONE(sqrt)
-NERVE_UNARY_CLONE(abs)
-NERVE_UNARY_CLONE(gelu_erf)
-#undef NERVE_UNARY_CLONE
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
 
 }  // namespace
 
-void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n) {
+bool has_f32_kernel(UnaryOp op) {
   switch (op) {
-    case VecUnary::exp: return exp_f32(x, y, n);
-    case VecUnary::sigmoid: return sigmoid_f32(x, y, n);
-    case VecUnary::tanh: return tanh_f32(x, y, n);
-    case VecUnary::gelu_tanh: return gelu_tanh_f32(x, y, n);
-    case VecUnary::relu: return relu_f32(x, y, n);
-    case VecUnary::log: return log_f32(x, y, n);
-    case VecUnary::sqrt: return sqrt_f32(x, y, n);
-    case VecUnary::gelu_erf: return gelu_erf_f32(x, y, n);
-    case VecUnary::abs: return abs_f32(x, y, n);
+#define NERVE_UNARY(name, ...) \
+  case UnaryOp::name: return false;
+#define NERVE_UNARY_FAST(name, ...) \
+  case UnaryOp::name: return true;
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+  }
+  return false;
+}
+
+// the contiguous kernels
+namespace {
+
+void forward_contig(UnaryOp op, const float* x, float* y, int64_t n, const float* p) {
+  switch (op) {
+#define NERVE_UNARY(name, ...) \
+  case UnaryOp::name: break;
+#define NERVE_UNARY_FAST(name, ...) \
+  case UnaryOp::name: return name##_fwd(x, y, n, p);
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+  }
+}
+
+void backward_contig(UnaryOp op, const float* d, int64_t sd, const float* s, float* dx, int64_t n, const float* p) {
+  switch (op) {
+#define NERVE_UNARY(name, ...) \
+  case UnaryOp::name: break;
+#define NERVE_UNARY_FAST(name, ...) \
+  case UnaryOp::name: return name##_bwd(d, sd, s, dx, n, p);
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+  }
+}
+
+}  // namespace
+
+// Strided rows go through the same compiled kernels in blocks copied to the stack, so every layout gives the
+// same values (and each op needs no strided loop of its own).
+constexpr int64_t kBlock = 256;
+
+void unary_forward_f32(UnaryOp op, const float* x, int64_t sx, float* y, int64_t sy, int64_t n, const float* p) {
+  if (sx == 1 && sy == 1) return forward_contig(op, x, y, n, p);
+  alignas(64) float xb[kBlock], yb[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t m = std::min(kBlock, n - b);
+    for (int64_t i = 0; i < m; ++i) xb[i] = x[(b + i) * sx];
+    forward_contig(op, xb, yb, m, p);
+    for (int64_t i = 0; i < m; ++i) y[(b + i) * sy] = yb[i];
+  }
+}
+
+void unary_backward_f32(UnaryOp op, const float* d, int64_t sd, const float* s, int64_t ss, float* dx, int64_t sdx,
+                        int64_t n, const float* p) {
+  if ((sd == 0 || sd == 1) && ss == 1 && sdx == 1) return backward_contig(op, d, sd, s, dx, n, p);
+  alignas(64) float db[kBlock], sb[kBlock], ob[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t m = std::min(kBlock, n - b);
+    for (int64_t i = 0; i < m; ++i) db[i] = d[(b + i) * sd], sb[i] = s[(b + i) * ss];
+    backward_contig(op, db, 1, sb, ob, m, p);
+    for (int64_t i = 0; i < m; ++i) dx[(b + i) * sdx] = ob[i];
   }
 }
 
 NERVE_SIMD_CLONES_V void clamp_f32(const float* x, float* y, int64_t n, float lo, float hi) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = clamp_one(x[i], lo, hi);
-}
-
-NERVE_SIMD_CLONES_V void leaky_relu_f32(const float* x, float* y, int64_t n, float slope) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = leaky_relu_one(x[i], slope);
-}
-
-NERVE_SIMD_CLONES_V void gelu_erf_backward_f32(const float* g, int64_t g_stride, const float* x, float* dx,
-                                               int64_t n) {
-  if (g_stride == 0) {  // one gradient for the whole row (the backward of a sum or a mean)
-    const float gv = g[0];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dx[i] = gv * gelu_erf_grad(x[i]);
-    return;
-  }
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * gelu_erf_grad(x[i]);
 }
 
 }  // namespace nerve::cpu

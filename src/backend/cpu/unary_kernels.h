@@ -1,38 +1,46 @@
-// Vectorized f32 exp, log, sqrt, sigmoid, tanh, GELU (erf and tanh forms) and ReLU over contiguous arrays (AVX-512 / AVX2 / baseline clones,
-// one picked per CPU), for the elementwise ops; glibc's scalar expf / tanhf do not vectorize.
+// f32 kernels of the elementwise unary ops, made from the f32 formulas of include/nerve/ops/unary_ops.def: one
+// AVX-512 / AVX2 / baseline clone set per op (forward and backward), each handling contiguous and strided rows with
+// the same compiled formula, so every layout and thread count gives the same values. Also clamp's kernel.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "backend/cpu/fast_math.h"
 
 namespace nerve::cpu {
 
-enum class VecUnary { exp, sigmoid, tanh, gelu_tanh, relu, log, sqrt, gelu_erf, abs };
+/// Every op of unary_ops.def, in table order.
+enum class UnaryOp {
+#define NERVE_UNARY(name, ...) name,
+#define NERVE_UNARY_FAST(name, ...) name,
+#define NERVE_UNARY_HIDDEN(name, ...) name,
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+};
+
+/// True for the ops with f32 formulas of their own (NERVE_UNARY_FAST / _HIDDEN), which the kernels below handle.
+bool has_f32_kernel(UnaryOp op);
+
+/// y[i * sy] = f(x[i * sx]) for i < n. p: the op's parameters (P1 / P2 in the table), as float.
+void unary_forward_f32(UnaryOp op, const float* x, int64_t sx, float* y, int64_t sy, int64_t n, const float* p);
+/// dx[i * sdx] = the op's backward formula with d = d[i * sd] and s (its saved x or y) = s[i * ss].
+void unary_backward_f32(UnaryOp op, const float* d, int64_t sd, const float* s, int64_t ss, float* dx, int64_t sdx,
+                        int64_t n, const float* p);
 
 /// PyTorch's approximate='tanh' GELU, 0.5 x (1 + tanh(z)) with z = sqrt(2/pi) (x + 0.044715 x^3), written as
 /// x / (1 + e^(-2z)): the same function without the cancellation of 1 + tanh(z) for negative x.
 inline float gelu_tanh_fast(float x) {
   return x / (1.0f + exp_full(-2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
-
-/// One element, the same function as vec_unary_f32 computes (for strided rows).
-inline float vec_unary_one(VecUnary op, float x) {
-  switch (op) {
-    case VecUnary::exp: return exp_full(x);
-    case VecUnary::sigmoid: return 1.0f / (1.0f + exp_full(-x));
-    case VecUnary::tanh: return fast_tanh(x);
-    case VecUnary::gelu_tanh: return gelu_tanh_fast(x);
-    case VecUnary::relu: return x > 0.0f ? x : x != x ? x : 0.0f;  // NaN stays NaN, as torch.relu
-    case VecUnary::log: return log_full(x);
-    case VecUnary::sqrt: return __builtin_sqrtf(x);  // (the kernel sources are built with -fno-math-errno)
-    case VecUnary::gelu_erf: return gelu_erf(x);
-    case VecUnary::abs: return __builtin_fabsf(x);  // abs(-0) = +0, as torch.abs
-  }
-  return x;
+/// d/dx of the tanh GELU: 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(z).
+template <class T>
+T gelu_tanh_grad(T x) {
+  const T k = T(0.7978845608028654), c = T(0.044715);
+  const T t = std::tanh(k * (x + c * x * x * x));
+  return (T(1) + t) / 2 + x * (T(1) - t * t) * k * (T(1) + 3 * c * x * x) / 2;
 }
-
-/// y[i] = op(x[i]) for i < n.
-void vec_unary_f32(VecUnary op, const float* x, float* y, int64_t n);
 
 /// y = min(max(x, lo), hi) (pass -inf / inf for a missing bound; NaN stays NaN), as torch.clamp.
 inline float clamp_one(float x, float lo, float hi) {
@@ -40,11 +48,5 @@ inline float clamp_one(float x, float lo, float hi) {
   return r > hi ? hi : r;
 }
 void clamp_f32(const float* x, float* y, int64_t n, float lo, float hi);
-/// y = x > 0 ? x : slope x.
-inline float leaky_relu_one(float x, float slope) { return x > 0.0f ? x : x * slope; }
-void leaky_relu_f32(const float* x, float* y, int64_t n, float slope);
-
-/// dx[i] = g[i * g_stride] * GELU'(x[i]) for i < n (approximate='none'); g_stride is 1, or 0 for one gradient.
-void gelu_erf_backward_f32(const float* g, int64_t g_stride, const float* x, float* dx, int64_t n);
 
 }  // namespace nerve::cpu

@@ -1,0 +1,225 @@
+// The op registry: the unary ops come from their table (unary.cpp); the other ops are listed here, one line each,
+// as calls of their ops.h functions with attributes read by name (the names PyTorch's keyword arguments have).
+#include "nerve/ops/registry.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "nerve/core/error.h"
+#include "nerve/ops/ops.h"
+#include "ops/registry_impl.h"
+
+namespace nerve {
+
+// ---------------------------------------------------------------- Attrs
+Attrs& Attrs::set(const std::string& key, std::vector<std::string> values) {
+  kv_[key] = std::move(values);
+  return *this;
+}
+Attrs& Attrs::set(const std::string& key, double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return set(key, std::vector<std::string>{buf});
+}
+Attrs& Attrs::set(const std::string& key, int64_t v) { return set(key, std::vector<std::string>{std::to_string(v)}); }
+Attrs& Attrs::set(const std::string& key, const Shape& v) {
+  std::vector<std::string> s;
+  for (int64_t d : v) s.push_back(std::to_string(d));
+  return set(key, std::move(s));
+}
+
+const std::vector<std::string>& Attrs::at(const std::string& key) const {
+  auto it = kv_.find(key);
+  NERVE_CHECK(it != kv_.end(), "attrs: missing attribute '", key, "'");
+  return it->second;
+}
+
+namespace {
+const std::string& single(const std::vector<std::string>& v, const std::string& key) {
+  NERVE_CHECK(v.size() == 1, "attrs: attribute '", key, "' holds ", v.size(), " values, expected one");
+  return v[0];
+}
+}  // namespace
+
+int64_t Attrs::i(const std::string& key) const {
+  const std::string& s = single(at(key), key);
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  NERVE_CHECK(!s.empty() && *end == '\0', "attrs: attribute '", key, "' is '", s, "', expected an integer");
+  return v;
+}
+double Attrs::d(const std::string& key) const {
+  const std::string& s = single(at(key), key);
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  NERVE_CHECK(!s.empty() && *end == '\0', "attrs: attribute '", key, "' is '", s, "', expected a number");
+  return v;
+}
+std::optional<double> Attrs::opt(const std::string& key) const {
+  return has(key) ? std::optional<double>(d(key)) : std::nullopt;
+}
+Shape Attrs::shape(const std::string& key) const {
+  Shape out;
+  for (const std::string& s : at(key)) {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    NERVE_CHECK(!s.empty() && *end == '\0', "attrs: attribute '", key, "' holds '", s, "', expected integers");
+    out.push_back(v);
+  }
+  return out;
+}
+std::string Attrs::s(const std::string& key) const { return single(at(key), key); }
+
+// ---------------------------------------------------------------- the table
+namespace {
+
+using In = std::vector<Tensor>;
+using Out = std::vector<Tensor>;
+
+void add(std::vector<OpInfo>& ops, const char* group, const char* name, bool differentiable, OpInfo::Fn call) {
+  OpInfo info;
+  info.name = name;
+  info.group = group;
+  info.differentiable = differentiable;
+  info.call = call;
+  ops.push_back(std::move(info));
+}
+
+Out pair_out(const std::pair<Tensor, Tensor>& r) { return {r.first, r.second}; }
+
+DType dtype_named(const std::string& s) {
+  for (DType d : {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8})
+    if (s == dtype_name(d)) return d;
+  NERVE_CHECK(false, "attrs: unknown dtype '", s, "'");
+  return DType::f32;
+}
+
+// a binary op with a tensor or a scalar (attribute "scalar", on the left when "left" is 1) as second operand
+Out tensor_or_scalar(const In& x, const Attrs& p, Tensor (*tt)(const Tensor&, const Tensor&),
+                     Tensor (*ts)(const Tensor&, double), Tensor (*st)(double, const Tensor&)) {
+  if (!p.has("scalar")) return {tt(x.at(0), x.at(1))};
+  return {p.b("left") ? st(p.d("scalar"), x.at(0)) : ts(x.at(0), p.d("scalar"))};
+}
+
+#define NERVE_OP(expr) [](const In& x, const Attrs& p) -> Out { (void)x; (void)p; return {expr}; }
+#define NERVE_OPS(expr) [](const In& x, const Attrs& p) -> Out { (void)x; (void)p; return expr; }
+
+void register_views(std::vector<OpInfo>& v) {
+  add(v, "views", "reshape", true, NERVE_OP(reshape(x.at(0), p.shape("shape"))));
+  add(v, "views", "view", true, NERVE_OP(view(x.at(0), p.shape("shape"))));
+  add(v, "views", "permute", true, NERVE_OP(permute(x.at(0), p.shape("dims"))));
+  add(v, "views", "transpose", true, NERVE_OP(transpose(x.at(0), p.i("d0"), p.i("d1"))));
+  add(v, "views", "narrow", true, NERVE_OP(narrow(x.at(0), p.i("dim"), p.i("start"), p.i("length"))));
+  add(v, "views", "slice", true, NERVE_OP(slice(x.at(0), p.i("dim"), p.i("start"), p.i("end"), p.i("step", 1))));
+  add(v, "views", "select", true, NERVE_OP(select(x.at(0), p.i("dim"), p.i("index"))));
+  add(v, "views", "expand", true, NERVE_OP(expand(x.at(0), p.shape("shape"))));
+  add(v, "views", "squeeze", true, NERVE_OP(p.has("dim") ? squeeze(x.at(0), p.i("dim")) : squeeze(x.at(0))));
+  add(v, "views", "unsqueeze", true, NERVE_OP(unsqueeze(x.at(0), p.i("dim"))));
+  add(v, "views", "flatten", true, NERVE_OP(flatten(x.at(0), p.i("start_dim", 0), p.i("end_dim", -1))));
+  add(v, "views", "contiguous", true, NERVE_OP(contiguous(x.at(0))));
+  add(v, "views", "clone", true, NERVE_OP(clone(x.at(0))));
+  add(v, "views", "to_dtype", true, NERVE_OP(to_dtype(x.at(0), dtype_named(p.s("dtype")))));
+  add(v, "views", "cat", true, NERVE_OP(cat(x, p.i("dim", 0))));
+  add(v, "views", "stack", true, NERVE_OP(stack(x, p.i("dim", 0))));
+  add(v, "views", "chunk", true, NERVE_OPS(chunk(x.at(0), p.i("chunks"), p.i("dim", 0))));
+  add(v, "views", "split", true, NERVE_OPS(split(x.at(0), p.i("split_size"), p.i("dim", 0))));
+  add(v, "views", "sum_to", true, NERVE_OP(sum_to(x.at(0), p.shape("shape"))));
+}
+
+void register_binary(std::vector<OpInfo>& v) {
+  add(v, "binary", "add", true, [](const In& x, const Attrs& p) -> Out {
+    if (p.has("scalar")) return {p.b("left") ? p.d("scalar") + x.at(0) : x.at(0) + p.d("scalar")};
+    return {add(x.at(0), x.at(1), p.d("alpha", 1.0))};
+  });
+  add(v, "binary", "sub", true, [](const In& x, const Attrs& p) -> Out {
+    if (p.has("scalar")) return {p.b("left") ? p.d("scalar") - x.at(0) : x.at(0) - p.d("scalar")};
+    return {sub(x.at(0), x.at(1), p.d("alpha", 1.0))};
+  });
+  add(v, "binary", "mul", true, [](const In& x, const Attrs& p) {
+    return tensor_or_scalar(
+        x, p, [](const Tensor& a, const Tensor& b) { return mul(a, b); },
+        [](const Tensor& a, double s) { return a * s; }, [](double s, const Tensor& a) { return s * a; });
+  });
+  add(v, "binary", "div", true, [](const In& x, const Attrs& p) {
+    return tensor_or_scalar(
+        x, p, [](const Tensor& a, const Tensor& b) { return div(a, b); },
+        [](const Tensor& a, double s) { return a / s; }, [](double s, const Tensor& a) { return s / a; });
+  });
+  add(v, "binary", "pow", true,
+      NERVE_OP(p.has("exponent") ? pow(x.at(0), p.d("exponent")) : pow(x.at(0), x.at(1))));
+  add(v, "binary", "maximum", true, NERVE_OP(maximum(x.at(0), x.at(1))));
+  add(v, "binary", "minimum", true, NERVE_OP(minimum(x.at(0), x.at(1))));
+  add(v, "binary", "eq", false, NERVE_OP(eq(x.at(0), x.at(1))));
+  add(v, "binary", "ne", false, NERVE_OP(ne(x.at(0), x.at(1))));
+  add(v, "binary", "lt", false, NERVE_OP(lt(x.at(0), x.at(1))));
+  add(v, "binary", "le", false, NERVE_OP(le(x.at(0), x.at(1))));
+  add(v, "binary", "gt", false, NERVE_OP(gt(x.at(0), x.at(1))));
+  add(v, "binary", "ge", false, NERVE_OP(ge(x.at(0), x.at(1))));
+  add(v, "binary", "logical_and", false, NERVE_OP(logical_and(x.at(0), x.at(1))));
+}
+
+void register_reductions(std::vector<OpInfo>& v) {
+  add(v, "reduce", "sum", true, NERVE_OP(sum(x.at(0), p.shape("dims", {}), p.b("keepdim"))));
+  add(v, "reduce", "mean", true, NERVE_OP(mean(x.at(0), p.shape("dims", {}), p.b("keepdim"))));
+  add(v, "reduce", "var", true,
+      NERVE_OP(var(x.at(0), p.shape("dims", {}), p.i("correction", 1), p.b("keepdim"))));
+  add(v, "reduce", "max", true, [](const In& x, const Attrs& p) {
+    return p.has("dim") ? pair_out(max(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{max(x.at(0))};
+  });
+  add(v, "reduce", "min", true, [](const In& x, const Attrs& p) {
+    return p.has("dim") ? pair_out(min(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{min(x.at(0))};
+  });
+  add(v, "reduce", "amax", true, NERVE_OP(amax(x.at(0), p.shape("dims"), p.b("keepdim"))));
+  add(v, "reduce", "argmax", false, NERVE_OP(argmax(x.at(0), p.i("dim"), p.b("keepdim"))));
+  add(v, "reduce", "argmin", false, NERVE_OP(argmin(x.at(0), p.i("dim"), p.b("keepdim"))));
+  add(v, "reduce", "softmax", true, NERVE_OP(softmax(x.at(0), p.i("dim"))));
+  add(v, "reduce", "log_softmax", true, NERVE_OP(log_softmax(x.at(0), p.i("dim"))));
+}
+
+void register_linalg_and_index(std::vector<OpInfo>& v) {
+  add(v, "linalg", "matmul", true, NERVE_OP(matmul(x.at(0), x.at(1))));
+  add(v, "linalg", "linear", true, NERVE_OP(linear(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));
+  add(v, "fused", "linear_relu", true, NERVE_OP(linear_relu(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));
+  add(v, "fused", "linear_u8", true,
+      NERVE_OP(linear_u8(x.at(0), p.d("scale"), p.d("offset"), x.at(1), x.size() > 2 ? x[2] : Tensor(), p.b("relu"))));
+  add(v, "index", "where", true, NERVE_OP(where(x.at(0), x.at(1), x.at(2))));
+  add(v, "index", "masked_fill", true, NERVE_OP(masked_fill(x.at(0), x.at(1), p.d("value"))));
+  add(v, "index", "gather", true, NERVE_OP(gather(x.at(0), p.i("dim"), x.at(1))));
+  add(v, "index", "index_select", true, NERVE_OP(index_select(x.at(0), p.i("dim"), x.at(1))));
+  add(v, "index", "scatter_add", true, NERVE_OP(scatter_add(x.at(0), p.i("dim"), x.at(1), x.at(2))));
+  add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
+}
+
+#undef NERVE_OP
+#undef NERVE_OPS
+
+std::vector<OpInfo> build() {
+  std::vector<OpInfo> ops;
+  register_views(ops);
+  register_binary(ops);
+  register_unary_ops(ops);
+  register_reductions(ops);
+  register_linalg_and_index(ops);
+  std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
+  for (size_t k = 1; k < ops.size(); ++k)
+    NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");
+  return ops;
+}
+
+}  // namespace
+
+const std::vector<OpInfo>& op_registry() {
+  static const std::vector<OpInfo> ops = build();
+  return ops;
+}
+
+const OpInfo& find_op(const std::string& name) {
+  const std::vector<OpInfo>& ops = op_registry();
+  auto it = std::lower_bound(ops.begin(), ops.end(), name, [](const OpInfo& o, const std::string& n) { return o.name < n; });
+  NERVE_CHECK(it != ops.end() && it->name == name, "op registry: no op named '", name, "' (", ops.size(),
+              " ops are registered; see include/nerve/ops/registry.h)");
+  return *it;
+}
+
+}  // namespace nerve
