@@ -24,21 +24,58 @@ struct UnaryParams {
   double v[2] = {0, 0};
 };
 
-// The reference loops of each op: out = forward(x), dx = backward(d, saved) for element type T.
+// Row functions: y[i * sy] = f(x[i * sx]) and dx[i * sdx] = f'(d[i * sd], s[i * ss]) over one row (strides in
+// elements). Each op gets one per dtype it accepts, and one row walker (walk_rows below) serves them all: small code
+// per op, no per-op instantiation of the loop machinery.
+using FwdRow = void (*)(const char* x, int64_t sx, char* y, int64_t sy, int64_t n, const double* p);
+using BwdRow = void (*)(const char* d, int64_t sd, const char* s, int64_t ss, char* dx, int64_t sdx, int64_t n,
+                        const double* p);
+
+// The reference formulas of each op, for element type T
 #define NERVE_UNARY_FAST(name, params, ints, domain, saves, fwd, bwd, ...) \
   NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#define NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)                                   \
-  template <class T>                                                                               \
-  void name##_forward(const Tensor& out, const Tensor& xt, const double* p) {                      \
-    NERVE_BIND(T, params)                                                                          \
-    cpu::unary_kernel<T, T>(out, xt, [=](T x) { return static_cast<T>(fwd); });                    \
-  }                                                                                                \
-  template <class T>                                                                               \
-  void name##_backward(const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {     \
-    NERVE_BIND(T, params)                                                                          \
-    cpu::binary_kernel<T, T, T>(out, g, s, [=](T d, T saves) { return static_cast<T>(bwd); });     \
+#define NERVE_UNARY(name, params, ints, domain, saves, fwd, bwd)                                         \
+  template <class T>                                                                                     \
+  void name##_fwd_row(const char* xp, int64_t sx, char* yp, int64_t sy, int64_t n, const double* p) {    \
+    NERVE_BIND(T, params)                                                                                \
+    const T* xs = reinterpret_cast<const T*>(xp);                                                        \
+    T* ys = reinterpret_cast<T*>(yp);                                                                    \
+    for (int64_t i = 0; i < n; ++i) {                                                                    \
+      const T x = xs[i * sx];                                                                            \
+      ys[i * sy] = static_cast<T>(fwd);                                                                  \
+    }                                                                                                    \
+  }                                                                                                      \
+  template <class T>                                                                                     \
+  void name##_bwd_row(const char* dp, int64_t sd, const char* sp, int64_t ss, char* op, int64_t so,      \
+                      int64_t n, const double* p) {                                                      \
+    NERVE_BIND(T, params)                                                                                \
+    const T *ds = reinterpret_cast<const T*>(dp), *svals = reinterpret_cast<const T*>(sp);               \
+    T* os = reinterpret_cast<T*>(op);                                                                    \
+    for (int64_t i = 0; i < n; ++i) {                                                                    \
+      [[maybe_unused]] const T d = ds[i * sd], saves = svals[i * ss];                                                     \
+      os[i * so] = static_cast<T>(bwd);                                                                  \
+    }                                                                                                    \
   }
+#include "nerve/ops/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+
+// The f32 rows of the ops with f32 formulas go to their vectorized kernels
+#define NERVE_UNARY(name, ...)
+#define NERVE_UNARY_FAST(name, ...)                                                                        \
+  void name##_fwd_f32(const char* x, int64_t sx, char* y, int64_t sy, int64_t n, const double* p) {        \
+    const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};                             \
+    cpu::unary_forward_f32(UnaryOp::name, reinterpret_cast<const float*>(x), sx, reinterpret_cast<float*>(y), sy, n, pf); \
+  }                                                                                                        \
+  void name##_bwd_f32(const char* d, int64_t sd, const char* s, int64_t ss, char* dx, int64_t sdx, int64_t n, \
+                      const double* p) {                                                                   \
+    const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};                             \
+    cpu::unary_backward_f32(UnaryOp::name, reinterpret_cast<const float*>(d), sd,                          \
+                            reinterpret_cast<const float*>(s), ss, reinterpret_cast<float*>(dx), sdx, n, pf); \
+  }
+#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
 #include "nerve/ops/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
@@ -47,72 +84,30 @@ struct UnaryParams {
 constexpr bool kKeep_keep = true, kKeep_float = false;
 constexpr bool kSavesY_x = false, kSavesY_y = true;
 constexpr Domain kDomain_real = Domain::real, kDomain_nonzero = Domain::nonzero, kDomain_positive = Domain::positive;
+constexpr int kNumDtypes = 6;  // DType order: f32, f64, i64, i32, u8, bool
 
-// f32 rows of out = f(x) / dx = f'(d, s) through the op's vectorized kernel (ops with f32 formulas)
-void forward_f32(UnaryOp op, const Tensor& out, const Tensor& x, const double* p) {
-  const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};
-  cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
-                       {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {4, 4},
-                       [&](cpu::BytePtrs2 ptr, int64_t n, std::array<int64_t, 2> st) {
-                         cpu::unary_forward_f32(op, reinterpret_cast<const float*>(ptr[1]), st[1],
-                                                reinterpret_cast<float*>(ptr[0]), st[0], n, pf);
-                       });
-}
-void backward_f32(UnaryOp op, const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {
-  const float pf[2] = {static_cast<float>(p[0]), static_cast<float>(p[1])};
-  cpu::for_each_row<3>(out.shape(), {&out.strides(), &g.strides(), &s.strides()},
-                       {static_cast<char*>(out.raw_data()), static_cast<char*>(g.raw_data()),
-                        static_cast<char*>(s.raw_data())},
-                       {4, 4, 4}, [&](cpu::BytePtrs3 ptr, int64_t n, std::array<int64_t, 3> st) {
-                         cpu::unary_backward_f32(op, reinterpret_cast<const float*>(ptr[1]), st[1],
-                                                 reinterpret_cast<const float*>(ptr[2]), st[2],
-                                                 reinterpret_cast<float*>(ptr[0]), st[0], n, pf);
-                       });
-}
-
-/// One op of the table, as the runtime sees it.
+/// One op of the table, as the runtime sees it: its row functions by dtype (null: not accepted).
 struct UnaryDef {
   const char* name;
   bool keep_ints, saves_y, hidden;
   Domain domain;
   std::vector<std::pair<std::string, double>> params;
-  void (*forward)(const Tensor& out, const Tensor& x, const double* p);  // any dtype the op accepts
-  void (*backward)(const Tensor& dx, const Tensor& d, const Tensor& s, const double* p);  // f32 or f64
+  FwdRow fwd[kNumDtypes];
+  BwdRow bwd_f32, bwd_f64;
 };
 
-// Per op: the dtype switch of its forward and backward (f32 to the kernels when it has f32 formulas).
-#define NERVE_UNARY_DISPATCH(name, ints, fast)                                                       \
-  void name##_forward_any(const Tensor& out, const Tensor& x, const double* p) {                     \
-    visit_dtype(x.dtype(), [&](auto tag) {                                                           \
-      using T = decltype(tag);                                                                       \
-      if constexpr (fast && std::is_same_v<T, float>) forward_f32(UnaryOp::name, out, x, p);         \
-      else if constexpr (std::is_floating_point_v<T> || (kKeep_##ints && !std::is_same_v<T, bool>))  \
-        name##_forward<T>(out, x, p);                                                                \
-    });                                                                                              \
-  }                                                                                                  \
-  void name##_backward_any(const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {   \
-    visit_floating(g.dtype(), #name, [&](auto tag) {                                                 \
-      using T = decltype(tag);                                                                       \
-      if constexpr (fast && std::is_same_v<T, float>) backward_f32(UnaryOp::name, out, g, s, p);     \
-      else name##_backward<T>(out, g, s, p);                                                         \
-    });                                                                                              \
-  }
-#define NERVE_UNARY(name, params, ints, domain, saves, ...) NERVE_UNARY_DISPATCH(name, ints, false)
-#define NERVE_UNARY_FAST(name, params, ints, domain, saves, ...) NERVE_UNARY_DISPATCH(name, ints, true)
-#define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#include "nerve/ops/unary_ops.def"
-#undef NERVE_UNARY
-#undef NERVE_UNARY_FAST
-#undef NERVE_UNARY_HIDDEN
-#undef NERVE_UNARY_DISPATCH
-
-#define NERVE_UNARY_ENTRY(name, params, ints, domain, saves, hidden)                                      \
-  UnaryDef{#name, kKeep_##ints, kSavesY_##saves, hidden, kDomain_##domain, {NERVE_PARAM_INFO(params)}, \
-           name##_forward_any, name##_backward_any},
-#define NERVE_UNARY(name, params, ints, domain, saves, ...) NERVE_UNARY_ENTRY(name, params, ints, domain, saves, false)
-#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_INT_ROWS_keep(name) name##_fwd_row<int64_t>, name##_fwd_row<int32_t>, name##_fwd_row<uint8_t>
+#define NERVE_INT_ROWS_float(name) nullptr, nullptr, nullptr
+#define NERVE_UNARY_ENTRY(name, params, ints, domain, saves, hidden, f32_fwd, f32_bwd)                       \
+  UnaryDef{#name, kKeep_##ints, kSavesY_##saves, hidden, kDomain_##domain, {NERVE_PARAM_INFO(params)},     \
+           {f32_fwd, name##_fwd_row<double>, NERVE_INT_ROWS_##ints(name), nullptr}, f32_bwd,                \
+           name##_bwd_row<double>},
+#define NERVE_UNARY(name, params, ints, domain, saves, ...) \
+  NERVE_UNARY_ENTRY(name, params, ints, domain, saves, false, name##_fwd_row<float>, name##_bwd_row<float>)
+#define NERVE_UNARY_FAST(name, params, ints, domain, saves, ...) \
+  NERVE_UNARY_ENTRY(name, params, ints, domain, saves, false, name##_fwd_f32, name##_bwd_f32)
 #define NERVE_UNARY_HIDDEN(name, params, ints, domain, saves, ...) \
-  NERVE_UNARY_ENTRY(name, params, ints, domain, saves, true)
+  NERVE_UNARY_ENTRY(name, params, ints, domain, saves, true, name##_fwd_f32, name##_bwd_f32)
 const UnaryDef kDefs[] = {
 #include "nerve/ops/unary_ops.def"
 };
@@ -120,6 +115,27 @@ const UnaryDef kDefs[] = {
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
 #undef NERVE_UNARY_ENTRY
+#undef NERVE_INT_ROWS_keep
+#undef NERVE_INT_ROWS_float
+
+// out = f(x) / dx = f'(d, s) over tensors of one shape, row by row (threads split the rows or the one long row)
+void walk_rows(FwdRow row, const Tensor& out, const Tensor& x, const double* p) {
+  const int64_t es = static_cast<int64_t>(itemsize(x.dtype()));
+  cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())}, {es, es},
+                       [&](cpu::BytePtrs2 ptr, int64_t n, std::array<int64_t, 2> st) {
+                         row(ptr[1], st[1], ptr[0], st[0], n, p);
+                       });
+}
+void walk_rows(BwdRow row, const Tensor& out, const Tensor& g, const Tensor& s, const double* p) {
+  const int64_t es = static_cast<int64_t>(itemsize(g.dtype()));
+  cpu::for_each_row<3>(out.shape(), {&out.strides(), &g.strides(), &s.strides()},
+                       {static_cast<char*>(out.raw_data()), static_cast<char*>(g.raw_data()),
+                        static_cast<char*>(s.raw_data())},
+                       {es, es, es}, [&](cpu::BytePtrs3 ptr, int64_t n, std::array<int64_t, 3> st) {
+                         row(ptr[1], st[1], ptr[2], st[2], ptr[0], st[0], n, p);
+                       });
+}
 
 const UnaryDef& def_of(UnaryOp op) { return kDefs[static_cast<int>(op)]; }
 
@@ -152,7 +168,9 @@ class UnaryBackward : public Node {
     const Tensor& g = grads[0];
     Tensor s = saved_.unpack(this);
     Tensor out = empty(g.shape(), g.dtype());
-    def_of(op_).backward(out, g, s, p_.v);
+    const UnaryDef& def = def_of(op_);
+    NERVE_CHECK(is_floating(g.dtype()), name(), ": expected a floating gradient, got ", dtype_name(g.dtype()));
+    walk_rows(g.dtype() == DType::f32 ? def.bwd_f32 : def.bwd_f64, out, g, s, p_.v);
     return {out};
   }
 
@@ -169,7 +187,7 @@ Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
   NERVE_CHECK(x_in.dtype() != DType::b8, def.name, ": not supported on bool tensors");
   Tensor x = is_floating(x_in.dtype()) || def.keep_ints ? x_in : x_in.to(DType::f32);
   Tensor out = empty(x.shape(), x.dtype());
-  def.forward(out, x, p.v);
+  walk_rows(def.fwd[static_cast<int>(x.dtype())], out, x, p.v);
   if (any_requires_grad({&x})) set_history(make_node<UnaryBackward>(op, p, def.saves_y ? out : x), {&x}, {&out});
   return out;
 }

@@ -22,19 +22,10 @@ namespace {
       ys[i] = (fwd32);                                                                                 \
     }                                                                                                  \
   }                                                                                                    \
-  NERVE_SIMD_CLONES_V void name##_bwd(const float* ds, int64_t sd, const float* ss, float* dx, int64_t n, \
-                                      const float* p) {                                                \
+  NERVE_SIMD_CLONES_V void name##_bwd(const float* ds, const float* ss, float* dx, int64_t n, const float* p) { \
     NERVE_BIND(float, params)                                                                          \
-    if (sd == 0) { /* one gradient for the row: the backward of a sum or a mean */                      \
-      const float d = ds[0];                                                                           \
-      _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                            \
-        const float saves = ss[i];                                                                     \
-        dx[i] = (bwd32);                                                                               \
-      }                                                                                                \
-      return;                                                                                          \
-    }                                                                                                  \
     _Pragma("omp simd") for (int64_t i = 0; i < n; ++i) {                                              \
-      const float d = ds[i], saves = ss[i];                                                            \
+      [[maybe_unused]] const float d = ds[i], saves = ss[i];                                           \
       dx[i] = (bwd32);                                                                                 \
     }                                                                                                  \
   }
@@ -77,12 +68,12 @@ void forward_contig(UnaryOp op, const float* x, float* y, int64_t n, const float
   }
 }
 
-void backward_contig(UnaryOp op, const float* d, int64_t sd, const float* s, float* dx, int64_t n, const float* p) {
+void backward_contig(UnaryOp op, const float* d, const float* s, float* dx, int64_t n, const float* p) {
   switch (op) {
 #define NERVE_UNARY(name, ...) \
   case UnaryOp::name: break;
 #define NERVE_UNARY_FAST(name, ...) \
-  case UnaryOp::name: return name##_bwd(d, sd, s, dx, n, p);
+  case UnaryOp::name: return name##_bwd(d, s, dx, n, p);
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
 #include "nerve/ops/unary_ops.def"
 #undef NERVE_UNARY
@@ -110,12 +101,13 @@ void unary_forward_f32(UnaryOp op, const float* x, int64_t sx, float* y, int64_t
 
 void unary_backward_f32(UnaryOp op, const float* d, int64_t sd, const float* s, int64_t ss, float* dx, int64_t sdx,
                         int64_t n, const float* p) {
-  if ((sd == 0 || sd == 1) && ss == 1 && sdx == 1) return backward_contig(op, d, sd, s, dx, n, p);
+  if (sd == 1 && ss == 1 && sdx == 1) return backward_contig(op, d, s, dx, n, p);
+  // other layouts, and one gradient for the whole row (sd = 0: the backward of a sum or a mean)
   alignas(64) float db[kBlock], sb[kBlock], ob[kBlock];
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t m = std::min(kBlock, n - b);
     for (int64_t i = 0; i < m; ++i) db[i] = d[(b + i) * sd], sb[i] = s[(b + i) * ss];
-    backward_contig(op, db, 1, sb, ob, m, p);
+    backward_contig(op, db, sb, ob, m, p);
     for (int64_t i = 0; i < m; ++i) dx[(b + i) * sdx] = ob[i];
   }
 }
