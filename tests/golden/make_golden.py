@@ -175,6 +175,7 @@ UNARY = {
     "sigmoid": (torch.sigmoid, "real"),
     "tanh": (torch.tanh, "real"),
     "gelu": (F.gelu, "real"),
+    "silu": (F.silu, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
