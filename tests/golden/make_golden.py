@@ -176,6 +176,7 @@ UNARY = {
     "tanh": (torch.tanh, "real"),
     "gelu": (F.gelu, "real"),
     "silu": (F.silu, "real"),
+    "softplus": (F.softplus, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
