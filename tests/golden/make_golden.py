@@ -177,6 +177,7 @@ UNARY = {
     "gelu": (F.gelu, "real"),
     "silu": (F.silu, "real"),
     "softplus": (F.softplus, "real"),
+    "mish": (F.mish, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
