@@ -7,17 +7,19 @@
 
 namespace nerve::cpu {
 
-/// e^r for |r| <= ln(2)/2: the Cephes expf polynomial.
-inline float exp_poly(float r) {
+/// e^r - 1 for |r| <= ln(2)/2: the Cephes expf polynomial without its leading 1 (no cancellation near 0).
+inline float expm1_poly(float r) {
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p;
+  return p * r * r + r;
 }
+
+/// e^r for |r| <= ln(2)/2: the Cephes expf polynomial.
+inline float exp_poly(float r) { return expm1_poly(r) + 1.0f; }
 
 /// e^x for x in about [-87, 88] (clamped outside), Cephes expf polynomial, error ~1 ulp.
 inline float fast_exp(float x) {
@@ -52,6 +54,12 @@ inline float exp_full(float x) {
   std::memcpy(&s2, &e2, sizeof s2);
   const float y = p * s1 * s2;
   return x != x ? x : y;
+}
+
+/// e^x - 1 over the whole float range, accurate near 0 (the polynomial alone for |x| <= ln(2)/2), as std::expm1.
+inline float expm1_full(float x) {
+  const float near0 = expm1_poly(x);
+  return (x < 0.34657359f && x > -0.34657359f) ? near0 : exp_full(x) - 1.0f;
 }
 
 /// 1 / (1 + e^-x).
