@@ -179,6 +179,7 @@ UNARY = {
     "softplus": (F.softplus, "real"),
     "mish": (F.mish, "real"),
     "elu": (F.elu, "real"),
+    "selu": (F.selu, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
