@@ -180,6 +180,7 @@ UNARY = {
     "mish": (F.mish, "real"),
     "elu": (F.elu, "real"),
     "selu": (F.selu, "real"),
+    "hardswish": (F.hardswish, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
