@@ -181,6 +181,7 @@ UNARY = {
     "elu": (F.elu, "real"),
     "selu": (F.selu, "real"),
     "hardswish": (F.hardswish, "real"),
+    "hardsigmoid": (F.hardsigmoid, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
