@@ -182,6 +182,7 @@ UNARY = {
     "selu": (F.selu, "real"),
     "hardswish": (F.hardswish, "real"),
     "hardsigmoid": (F.hardsigmoid, "real"),
+    "hardtanh": (F.hardtanh, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
