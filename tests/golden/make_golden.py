@@ -183,6 +183,7 @@ UNARY = {
     "hardswish": (F.hardswish, "real"),
     "hardsigmoid": (F.hardsigmoid, "real"),
     "hardtanh": (F.hardtanh, "real"),
+    "erf": (torch.erf, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
