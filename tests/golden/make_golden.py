@@ -184,6 +184,7 @@ UNARY = {
     "hardsigmoid": (F.hardsigmoid, "real"),
     "hardtanh": (F.hardtanh, "real"),
     "erf": (torch.erf, "real"),
+    "rsqrt": (torch.rsqrt, "positive"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
