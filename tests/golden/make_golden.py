@@ -185,6 +185,7 @@ UNARY = {
     "hardtanh": (F.hardtanh, "real"),
     "erf": (torch.erf, "real"),
     "rsqrt": (torch.rsqrt, "positive"),
+    "reciprocal": (torch.reciprocal, "nonzero"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
