@@ -186,6 +186,7 @@ UNARY = {
     "erf": (torch.erf, "real"),
     "rsqrt": (torch.rsqrt, "positive"),
     "reciprocal": (torch.reciprocal, "nonzero"),
+    "sign": (torch.sign, "nonzero"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
