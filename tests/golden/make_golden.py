@@ -187,6 +187,7 @@ UNARY = {
     "rsqrt": (torch.rsqrt, "positive"),
     "reciprocal": (torch.reciprocal, "nonzero"),
     "sign": (torch.sign, "nonzero"),
+    "floor": (torch.floor, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
