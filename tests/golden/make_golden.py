@@ -188,6 +188,7 @@ UNARY = {
     "reciprocal": (torch.reciprocal, "nonzero"),
     "sign": (torch.sign, "nonzero"),
     "floor": (torch.floor, "real"),
+    "ceil": (torch.ceil, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
