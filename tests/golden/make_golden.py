@@ -189,6 +189,7 @@ UNARY = {
     "sign": (torch.sign, "nonzero"),
     "floor": (torch.floor, "real"),
     "ceil": (torch.ceil, "real"),
+    "round": (torch.round, "real"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
