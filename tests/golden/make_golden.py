@@ -190,6 +190,7 @@ UNARY = {
     "floor": (torch.floor, "real"),
     "ceil": (torch.ceil, "real"),
     "round": (torch.round, "real"),
+    "log1p": (torch.log1p, "positive"),
 }
 for _name, (_fn, _domain) in UNARY.items():
     OPS[_name] = (lambda fn: lambda x, p: fn(x[0], **p))(_fn)
