@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "nerve/autograd/grad.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/ops/ops.h"
 #include "nerve/core/profiler.h"
@@ -81,15 +82,7 @@ Tensor Optimizer::step(const std::function<Tensor()>& closure) {
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
-  NoGradGuard no_grad;
-  for (auto& group : groups_)
-    for (auto& p : group.params) {
-      if (!p.grad().defined()) continue;
-      if (set_to_none)
-        p.set_grad(Tensor());
-      else
-        p.grad().zero_();
-    }
+  for (const auto& group : groups_) nerve::zero_grad(group.params, set_to_none);
 }
 
 OptimizerStateDict Optimizer::state_dict() const {

@@ -245,6 +245,19 @@ TEST(Autograd, LongChainIsFreedWithoutBackward) {
   EXPECT_TRUE(first.expired());
 }
 
+TEST(Autograd, ZeroGradSetsToNoneOrZeroesInPlace) {
+  Tensor a = f64({1, 2}).requires_grad_(), b = f64({3}).requires_grad_(), c = f64({4}).requires_grad_();
+  sum(a * b).backward();  // c gets no gradient
+  Tensor ga = a.grad();
+  zero_grad(std::vector<Tensor>{a, b, c}, false);
+  EXPECT_EQ(vec(a.grad()), (std::vector<double>{0, 0}));
+  EXPECT_EQ(a.grad().impl_ptr(), ga.impl_ptr());  // zeroed in place, not replaced
+  EXPECT_FALSE(c.grad().defined());
+  zero_grad(std::vector<Tensor>{a, b, c});
+  EXPECT_FALSE(a.grad().defined());
+  EXPECT_FALSE(b.grad().defined());
+}
+
 // ------------------------------------------------------------------ gradcheck
 TEST(Gradcheck, F64InputsAndIntegerInputsAreAccepted) {
   Tensor idx = from_vector<int64_t>({2, 0});
