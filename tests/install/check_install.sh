@@ -9,6 +9,14 @@ target=nerve::nerve
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
+# dependencies are imported targets found on the consumer's machine (DNNL::dnnl, ZLIB::ZLIB), never build-time paths
+targets=$(find "$tmp/prefix" -name nerveTargets.cmake)
+[[ -f $targets ]] || { echo "no nerveTargets.cmake installed under $tmp/prefix" >&2; exit 1; }
+if grep 'INTERFACE_LINK_LIBRARIES' "$targets" | grep -q '/'; then
+  echo "nerveTargets.cmake links a library by path:" >&2
+  grep 'INTERFACE_LINK_LIBRARIES' "$targets" >&2
+  exit 1
+fi
 cmake -S "$src/tests/install/consumer" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DNERVE_TARGET=$target > /dev/null
 cmake --build "$tmp/build" > /dev/null
 "$tmp/build/consumer"
