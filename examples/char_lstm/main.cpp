@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -46,7 +47,7 @@ struct LSTMModel : nn::Module {
 struct Args {
   std::string data = "/usr/share/games/fortunes", prompt = "The ", trace;
   int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
-  bool json = false, stateful = false, profile = false;
+  bool json = false, stateful = false, profile = false, prompt_given = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -65,8 +66,10 @@ static Args parse(int argc, char** argv) {
     else if (k == "--seq") a.seq = std::stoll(val());
     else if (k == "--batch") a.batch = std::stoll(val());
     else if (k == "--gen") a.gen = std::stoll(val());
-    else if (k == "--prompt") a.prompt = val();
-    else if (k == "--json") a.json = true;
+    else if (k == "--prompt") {
+      a.prompt = val();
+      a.prompt_given = true;
+    } else if (k == "--json") a.json = true;
     else if (k == "--stateful") a.stateful = true;
     else if (k == "--profile") a.profile = true;
     else if (k == "--trace") a.trace = val();
@@ -74,6 +77,25 @@ static Args parse(int argc, char** argv) {
                      "--batch --gen --prompt --json --stateful --profile --trace)");
   }
   return a;
+}
+
+// The prompt to generate from, checked before training rather than after it: --prompt must be made of bytes the
+// corpus uses; the default "The " gives way to the corpus's first 4 bytes when the corpus lacks one of its bytes.
+static std::string checked_prompt(const Args& a, const data::CharTokenizer& tok, const std::string& text) {
+  NERVE_CHECK(!a.prompt.empty(), "char_lstm: --prompt is empty; generation needs at least one character");
+  for (size_t i = 0; i < a.prompt.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(a.prompt[i]);
+    if (tok.id(c) >= 0) continue;
+    char byte[16];
+    std::snprintf(byte, sizeof byte, std::isprint(c) ? "0x%02X '%c'" : "0x%02X", c, c);
+    NERVE_CHECK(!a.prompt_given, "char_lstm: --prompt \"", a.prompt, "\" holds byte ", byte, " at offset ", i,
+                ", which the corpus ", a.data, " never uses (its vocabulary has ", tok.vocab_size(),
+                " bytes); use a prompt made of the corpus's characters");
+    std::fprintf(stderr, "the corpus has no byte %s: the prompt is its first 4 bytes instead of \"%s\"\n", byte,
+                 a.prompt.c_str());
+    return text.substr(0, 4);
+  }
+  return a.prompt;
 }
 
 int main(int argc, char** argv) try {
@@ -85,6 +107,7 @@ int main(int argc, char** argv) try {
   std::string text = data::read_text_corpus({a.data});
   data::CharTokenizer tok(text);
   const int64_t vocab = tok.vocab_size();
+  a.prompt = checked_prompt(a, tok, text);
   auto dataset = std::make_shared<data::SequenceWindowDataset>(tok.encode(text), a.seq);
   data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
                                     .seed = static_cast<uint64_t>(a.seed)});

@@ -30,7 +30,7 @@ static Args parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i];
     auto next = [&]() -> std::string {
-      NERVE_CHECK(i + 1 < argc, "mnist_mlp: ", k, " needs a value");
+      NERVE_CHECK(i + 1 < argc, k, " needs a value");  // main() prefixes "mnist_mlp: "
       return argv[++i];
     };
     if (k == "--data") a.data = next();
@@ -40,7 +40,7 @@ static Args parse(int argc, char** argv) {
     else if (k == "--seed") a.seed = std::stoull(next());
     else if (k == "--json") a.json = true;
     else if (k == "--profile") a.profile = true;
-    else NERVE_CHECK(false, "mnist_mlp: unknown flag '", k,
+    else NERVE_CHECK(false, "unknown flag '", k,
                      "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --json --profile)");
   }
   return a;

@@ -20,7 +20,7 @@ int main(int argc, char** argv) try {
     std::string k = argv[i];
     if (k == "--data") dir = argv[i + 1];
     else if (k == "--epochs") epochs = std::stoi(argv[i + 1]);
-    else NERVE_CHECK(false, "mnist_module: unknown flag '", k, "' (flags: --data DIR --epochs N)");
+    else NERVE_CHECK(false, "unknown flag '", k, "' (flags: --data DIR --epochs N)");  // main() prefixes the name
   }
   manual_seed(0);
   auto train = data::datasets::fashion_mnist(dir, true);

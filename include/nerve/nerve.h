@@ -1,6 +1,7 @@
 // The umbrella header: #include <nerve/nerve.h> brings in the whole public API.
 #pragma once
 
+#include "nerve/autograd/grad.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/autograd/gradcheck.h"
 #include "nerve/autograd/node.h"

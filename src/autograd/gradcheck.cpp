@@ -11,6 +11,11 @@ namespace nerve {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
                           double eps, double atol, double rtol) {
   GradcheckResult res;
+  // the perturbation below writes doubles into each floating input, and f32 finite differences are noise anyway
+  for (size_t k = 0; k < inputs.size(); ++k)
+    NERVE_CHECK(!is_floating(inputs[k].dtype()) || inputs[k].dtype() == DType::f64, "gradcheck: input ", k,
+                " is ", inputs[k].dtype(), " ", to_string(inputs[k].shape()),
+                ", expected f64 (finite differences need double precision; pass x.to(DType::f64))");
   for (Tensor& t : inputs)
     if (is_floating(t.dtype())) t = t.detach().contiguous().clone().requires_grad_(true);
   Tensor y0 = f(inputs);

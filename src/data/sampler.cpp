@@ -1,39 +1,15 @@
-// Samplers and the seeded permutation (SplitMix64 stream + Lemire's unbiased bounded integers + Fisher-Yates),
+// Samplers and the seeded permutation (Fisher-Yates driven by core's SplitMix64 and its unbiased bounded integers),
 // written out so the order is the same with every compiler and standard library.
 #include "nerve/data/sampler.h"
 
 #include <numeric>
 
 #include "nerve/core/error.h"
+#include "nerve/core/rng.h"
 
 namespace nerve::data {
 
 namespace {
-
-// SplitMix64 (Steele, Lea, Flood: "Fast splittable pseudorandom number generators", 2014).
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t state) : state_(state) {}
-  uint64_t next() { return mix64(state_ += 0x9E3779B97F4A7C15ull); }
-  // Uniform in [0, bound), bound > 0 (Lemire: "Fast random integer generation in an interval", 2019).
-  uint64_t below(uint64_t bound) {
-    unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
-    if (static_cast<uint64_t>(m) < bound) {
-      uint64_t threshold = -bound % bound;
-      while (static_cast<uint64_t>(m) < threshold) m = static_cast<unsigned __int128>(next()) * bound;
-    }
-    return static_cast<uint64_t>(m >> 64);
-  }
-
- private:
-  uint64_t state_;
-};
 
 void check_size(int64_t n) { NERVE_CHECK(n >= 0, "Sampler: dataset size must be >= 0, got ", n); }
 

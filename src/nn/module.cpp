@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "nerve/autograd/grad.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/ops/ops.h"
 
@@ -88,15 +89,7 @@ void Module::train(bool on) {
   for (auto& [n, c] : children_) c->train(on);
 }
 
-void Module::zero_grad(bool set_to_none) {
-  for (Tensor& p : parameters()) {
-    if (!p.grad().defined()) continue;
-    if (set_to_none)
-      p.set_grad(Tensor());
-    else
-      p.grad().zero_();
-  }
-}
+void Module::zero_grad(bool set_to_none) { nerve::zero_grad(parameters(), set_to_none); }
 
 int64_t Module::num_parameters() const {
   int64_t n = 0;

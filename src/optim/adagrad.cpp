@@ -15,27 +15,34 @@ Options AdagradOptions::to_map() const {
           {"eps", eps}};
 }
 
+AdagradOptions AdagradOptions::from_map(const Options& m) {
+  return {.lr = get_option(m, "lr"),
+          .lr_decay = get_option(m, "lr_decay"),
+          .weight_decay = get_option(m, "weight_decay"),
+          .initial_accumulator_value = get_option(m, "initial_accumulator_value"),
+          .eps = get_option(m, "eps")};
+}
+
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
     : Adagrad(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options) {}
 
 Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
-    : Optimizer(std::move(groups), defaults.to_map()) {
+    : TypedOptimizer(std::move(groups), defaults) {
   validate_groups();
 }
 
-void Adagrad::validate(const ParamGroup& g) const {
-  detail::check_nonneg("Adagrad", "learning rate", g.get("lr"));
-  detail::check_nonneg("Adagrad", "lr_decay", g.get("lr_decay"));
-  detail::check_nonneg("Adagrad", "weight_decay", g.get("weight_decay"));
-  detail::check_nonneg("Adagrad", "initial_accumulator_value", g.get("initial_accumulator_value"));
-  detail::check_nonneg("Adagrad", "epsilon", g.get("eps"));
+void Adagrad::validate(const AdagradOptions& o) const {
+  detail::check_nonneg("Adagrad", "learning rate", o.lr);
+  detail::check_nonneg("Adagrad", "lr_decay", o.lr_decay);
+  detail::check_nonneg("Adagrad", "weight_decay", o.weight_decay);
+  detail::check_nonneg("Adagrad", "initial_accumulator_value", o.initial_accumulator_value);
+  detail::check_nonneg("Adagrad", "epsilon", o.eps);
 }
 
 // t += 1; d = g + wd p; clr = lr / (1 + (t - 1) lr_decay); s += d^2; p -= clr d / (sqrt(s) + eps)
-void Adagrad::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.get("lr"), lr_decay = group.get("lr_decay"), wd = group.get("weight_decay"),
-               eps = group.get("eps");
-  Tensor& sum_buf = detail::buffer(state, "sum", param, group.get("initial_accumulator_value"));
+void Adagrad::update(const AdagradOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const double lr = o.lr, lr_decay = o.lr_decay, wd = o.weight_decay, eps = o.eps;
+  Tensor& sum_buf = detail::buffer(state, "sum", param, o.initial_accumulator_value);
   const int64_t t = ++state.step;
   const double clr = lr / (1.0 + static_cast<double>(t - 1) * lr_decay);
   visit_floating(param.dtype(), "Adagrad", [&](auto tag) {

@@ -9,52 +9,55 @@
 
 namespace nerve::optim {
 
-namespace {
-Options adam_map(double lr, double b1, double b2, double eps, double wd, bool amsgrad) {
-  return {{"lr", lr},   {"beta1", b1},        {"beta2", b2},
-          {"eps", eps}, {"weight_decay", wd}, {"amsgrad", amsgrad ? 1.0 : 0.0}};
+Options AdamOptions::to_map() const {
+  return {{"lr", lr},   {"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay},
+          {"amsgrad", amsgrad ? 1.0 : 0.0}};
 }
-}  // namespace
+Options AdamWOptions::to_map() const { return adam().to_map(); }
 
-Options AdamOptions::to_map() const { return adam_map(lr, beta1, beta2, eps, weight_decay, amsgrad); }
-Options AdamWOptions::to_map() const { return adam_map(lr, beta1, beta2, eps, weight_decay, amsgrad); }
+AdamOptions AdamOptions::from_map(const Options& m) {
+  return {.lr = get_option(m, "lr"),
+          .beta1 = get_option(m, "beta1"),
+          .beta2 = get_option(m, "beta2"),
+          .eps = get_option(m, "eps"),
+          .weight_decay = get_option(m, "weight_decay"),
+          .amsgrad = get_option(m, "amsgrad") != 0.0};
+}
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
-    : Adam(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options.to_map(), false) {}
-Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
-    : Adam(std::move(groups), defaults.to_map(), false) {}
-Adam::Adam(std::vector<ParamGroup> groups, Options defaults, bool decoupled)
-    : Optimizer(std::move(groups), std::move(defaults)), decoupled_(decoupled) {
+    : Adam(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults) : Adam(std::move(groups), defaults, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled)
+    : TypedOptimizer(std::move(groups), defaults), decoupled_(decoupled) {
   validate_groups();
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
-    : Adam(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options.to_map(), true) {}
+    : Adam(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options.adam(), true) {}
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
-    : Adam(std::move(groups), defaults.to_map(), true) {}
+    : Adam(std::move(groups), defaults.adam(), true) {}
 
-void Adam::validate(const ParamGroup& g) const {
+void Adam::validate(const AdamOptions& o) const {
   const char* name = decoupled_ ? "AdamW" : "Adam";
-  detail::check_nonneg(name, "learning rate", g.get("lr"));
-  detail::check_nonneg(name, "epsilon", g.get("eps"));
-  detail::check_beta(name, "beta1", g.get("beta1"));
-  detail::check_beta(name, "beta2", g.get("beta2"));
-  detail::check_nonneg(name, "weight_decay", g.get("weight_decay"));
+  detail::check_nonneg(name, "learning rate", o.lr);
+  detail::check_nonneg(name, "epsilon", o.eps);
+  detail::check_beta(name, "beta1", o.beta1);
+  detail::check_beta(name, "beta2", o.beta2);
+  detail::check_nonneg(name, "weight_decay", o.weight_decay);
 }
 
 // t += 1; Adam: d = g + wd p, AdamW: p *= 1 - lr wd, d = g; m = b1 m + (1 - b1) d; v = b2 v + (1 - b2) d^2;
 // v_hat = amsgrad ? (v_max = max(v_max, v)) : v; p -= lr / (1 - b1^t) * m / (sqrt(v_hat) / sqrt(1 - b2^t) + eps)
-void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.get("lr"), b1 = group.get("beta1"), b2 = group.get("beta2"), eps = group.get("eps"),
-               wd = group.get("weight_decay");
-  const bool amsgrad = group.get("amsgrad") != 0.0;
+void Adam::update(const AdamOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const double lr = o.lr, b1 = o.beta1, b2 = o.beta2, wd = o.weight_decay;
+  const bool amsgrad = o.amsgrad;
   Tensor& m_buf = detail::buffer(state, "exp_avg", param);
   Tensor& v_buf = detail::buffer(state, "exp_avg_sq", param);
   Tensor vmax_buf = amsgrad ? detail::buffer(state, "max_exp_avg_sq", param) : Tensor();
   const int64_t t = ++state.step;
   const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(t)));
   const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(t)));
-  cpu::AdamScalars s{b1, b2, eps, wd, 1.0 - lr * wd, -step_size, bc2_sqrt, !decoupled_ && wd != 0.0,
+  cpu::AdamScalars s{b1, b2, o.eps, wd, 1.0 - lr * wd, -step_size, bc2_sqrt, !decoupled_ && wd != 0.0,
                      decoupled_ && wd != 0.0};
   visit_floating(param.dtype(), type_name().c_str(), [&](auto tag) {
     using T = decltype(tag);

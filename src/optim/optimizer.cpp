@@ -3,13 +3,14 @@
 
 #include <set>
 
+#include "nerve/autograd/grad.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/ops/ops.h"
 #include "nerve/core/profiler.h"
 
 namespace nerve::optim {
 
-double ParamGroup::get(const std::string& key) const {
+double get_option(const Options& options, const std::string& key) {
   auto it = options.find(key);
   NERVE_CHECK(it != options.end(), "optimizer: param group has no option '", key, "'");
   return it->second;
@@ -23,7 +24,7 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, Options defaults) : default
 void Optimizer::add_param_group(ParamGroup group) {
   add_group(std::move(group));
   try {
-    validate(groups_.back());
+    validate_group(groups_.back());
   } catch (...) {
     groups_.pop_back();
     throw;
@@ -58,19 +59,15 @@ void Optimizer::set_lr(double lr) {
 void Optimizer::step() {
   NERVE_RECORD_FUNCTION("Optimizer.step");
   NoGradGuard no_grad;
-  for (const ParamGroup& group : groups_) {
-    for (const Tensor& p : group.params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      NERVE_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), type_name(), ".step: gradient ",
-                  to_string(g.shape()), " ", dtype_name(g.dtype()), " does not match parameter ", to_string(p.shape()),
-                  " ", dtype_name(p.dtype()));
-      NERVE_CHECK(p.is_contiguous(), type_name(), ".step: parameter ", to_string(p.shape()),
-                  " is not contiguous; optimizers update contiguous parameters in place");
-      update(group, p, g.is_contiguous() ? g : g.contiguous(), state_[p.impl()]);
-      p.bump_version();
-    }
-  }
+  for (const ParamGroup& group : groups_) step_group(group);
+}
+
+void Optimizer::check_grad(const Tensor& p, const Tensor& g) const {
+  NERVE_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), type_name(), ".step: gradient ", to_string(g.shape()),
+              " ", dtype_name(g.dtype()), " does not match parameter ", to_string(p.shape()), " ",
+              dtype_name(p.dtype()));
+  NERVE_CHECK(p.is_contiguous(), type_name(), ".step: parameter ", to_string(p.shape()),
+              " is not contiguous; optimizers update contiguous parameters in place");
 }
 
 Tensor Optimizer::step(const std::function<Tensor()>& closure) {
@@ -85,15 +82,7 @@ Tensor Optimizer::step(const std::function<Tensor()>& closure) {
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
-  NoGradGuard no_grad;
-  for (auto& group : groups_)
-    for (auto& p : group.params) {
-      if (!p.grad().defined()) continue;
-      if (set_to_none)
-        p.set_grad(Tensor());
-      else
-        p.grad().zero_();
-    }
+  for (const auto& group : groups_) nerve::zero_grad(group.params, set_to_none);
 }
 
 OptimizerStateDict Optimizer::state_dict() const {
@@ -140,7 +129,7 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
   }
   for (size_t i = 0; i < groups_.size(); ++i) {
     ParamGroup candidate{groups_[i].params, sd.param_groups[i].options};
-    validate(candidate);
+    validate_group(candidate);
   }
   for (size_t i = 0; i < groups_.size(); ++i) groups_[i].options = sd.param_groups[i].options;
   state_ = std::move(state);

@@ -16,28 +16,36 @@ Options RMSpropOptions::to_map() const {
           {"centered", centered ? 1.0 : 0.0}};
 }
 
+RMSpropOptions RMSpropOptions::from_map(const Options& m) {
+  return {.lr = get_option(m, "lr"),
+          .alpha = get_option(m, "alpha"),
+          .eps = get_option(m, "eps"),
+          .weight_decay = get_option(m, "weight_decay"),
+          .momentum = get_option(m, "momentum"),
+          .centered = get_option(m, "centered") != 0.0};
+}
+
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& options)
     : RMSprop(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options) {}
 
 RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
-    : Optimizer(std::move(groups), defaults.to_map()) {
+    : TypedOptimizer(std::move(groups), defaults) {
   validate_groups();
 }
 
-void RMSprop::validate(const ParamGroup& g) const {
-  detail::check_nonneg("RMSprop", "learning rate", g.get("lr"));
-  detail::check_nonneg("RMSprop", "epsilon", g.get("eps"));
-  detail::check_nonneg("RMSprop", "momentum", g.get("momentum"));
-  detail::check_nonneg("RMSprop", "weight_decay", g.get("weight_decay"));
-  detail::check_nonneg("RMSprop", "alpha", g.get("alpha"));
+void RMSprop::validate(const RMSpropOptions& o) const {
+  detail::check_nonneg("RMSprop", "learning rate", o.lr);
+  detail::check_nonneg("RMSprop", "epsilon", o.eps);
+  detail::check_nonneg("RMSprop", "momentum", o.momentum);
+  detail::check_nonneg("RMSprop", "weight_decay", o.weight_decay);
+  detail::check_nonneg("RMSprop", "alpha", o.alpha);
 }
 
 // d = g + wd p; s = alpha s + (1 - alpha) d^2; centered: a = alpha a + (1 - alpha) d, avg = sqrt(s - a^2) + eps,
 // else avg = sqrt(s) + eps; momentum: b = momentum b + d / avg, p -= lr b; else p -= lr d / avg
-void RMSprop::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.get("lr"), alpha = group.get("alpha"), eps = group.get("eps"), wd = group.get("weight_decay"),
-               momentum = group.get("momentum");
-  const bool centered = group.get("centered") != 0.0;
+void RMSprop::update(const RMSpropOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) {
+  const double lr = o.lr, alpha = o.alpha, eps = o.eps, wd = o.weight_decay, momentum = o.momentum;
+  const bool centered = o.centered;
   Tensor& sq_buf = detail::buffer(state, "square_avg", param);
   Tensor avg_buf = centered ? detail::buffer(state, "grad_avg", param) : Tensor();
   Tensor mom_buf = momentum > 0.0 ? detail::buffer(state, "momentum_buffer", param) : Tensor();

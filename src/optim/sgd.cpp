@@ -14,31 +14,36 @@ Options SGDOptions::to_map() const {
           {"nesterov", nesterov ? 1.0 : 0.0}};
 }
 
+SGDOptions SGDOptions::from_map(const Options& m) {
+  return {.lr = get_option(m, "lr"),
+          .momentum = get_option(m, "momentum"),
+          .dampening = get_option(m, "dampening"),
+          .weight_decay = get_option(m, "weight_decay"),
+          .nesterov = get_option(m, "nesterov") != 0.0};
+}
+
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
     : SGD(std::vector<ParamGroup>{ParamGroup{std::move(params), {}}}, options) {}
 
-SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : Optimizer(std::move(groups), defaults.to_map()) {
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : TypedOptimizer(std::move(groups), defaults) {
   validate_groups();
 }
 
-void SGD::validate(const ParamGroup& g) const {
-  detail::check_nonneg("SGD", "learning rate", g.get("lr"));
-  detail::check_nonneg("SGD", "momentum", g.get("momentum"));
-  detail::check_nonneg("SGD", "weight_decay", g.get("weight_decay"));
-  NERVE_CHECK(g.get("nesterov") == 0.0 || (g.get("momentum") > 0.0 && g.get("dampening") == 0.0),
-              "SGD: Nesterov momentum requires a momentum and zero dampening (momentum=", g.get("momentum"),
-              ", dampening=", g.get("dampening"), ")");
+void SGD::validate(const SGDOptions& o) const {
+  detail::check_nonneg("SGD", "learning rate", o.lr);
+  detail::check_nonneg("SGD", "momentum", o.momentum);
+  detail::check_nonneg("SGD", "weight_decay", o.weight_decay);
+  NERVE_CHECK(!o.nesterov || (o.momentum > 0.0 && o.dampening == 0.0),
+              "SGD: Nesterov momentum requires a momentum and zero dampening (momentum=", o.momentum,
+              ", dampening=", o.dampening, ")");
 }
 
 // d = g + wd p; b = first ? d : momentum b + (1 - dampening) d; d = nesterov ? d + momentum b : b; p -= lr d
-void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = group.get("lr"), momentum = group.get("momentum"), dampening = group.get("dampening"),
-               wd = group.get("weight_decay");
-  const bool nesterov = group.get("nesterov") != 0.0;
+void SGD::update(const SGDOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) {
   const bool first = !state.buffers.count("momentum_buffer");
-  Tensor buf = momentum != 0.0 ? detail::buffer(state, "momentum_buffer", param) : Tensor();
+  Tensor buf = o.momentum != 0.0 ? detail::buffer(state, "momentum_buffer", param) : Tensor();
   ++state.step;
-  const cpu::SgdScalars s{-lr, momentum, dampening, wd, first, nesterov};
+  const cpu::SgdScalars s{-o.lr, o.momentum, o.dampening, o.weight_decay, first, o.nesterov};
   visit_floating(param.dtype(), "SGD", [&](auto tag) {
     using T = decltype(tag);
     cpu::sgd_step(param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr, param.numel(), s);

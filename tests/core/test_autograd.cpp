@@ -245,6 +245,35 @@ TEST(Autograd, LongChainIsFreedWithoutBackward) {
   EXPECT_TRUE(first.expired());
 }
 
+TEST(Autograd, ZeroGradSetsToNoneOrZeroesInPlace) {
+  Tensor a = f64({1, 2}).requires_grad_(), b = f64({3}).requires_grad_(), c = f64({4}).requires_grad_();
+  sum(a * b).backward();  // c gets no gradient
+  Tensor ga = a.grad();
+  zero_grad(std::vector<Tensor>{a, b, c}, false);
+  EXPECT_EQ(vec(a.grad()), (std::vector<double>{0, 0}));
+  EXPECT_EQ(a.grad().impl_ptr(), ga.impl_ptr());  // zeroed in place, not replaced
+  EXPECT_FALSE(c.grad().defined());
+  zero_grad(std::vector<Tensor>{a, b, c});
+  EXPECT_FALSE(a.grad().defined());
+  EXPECT_FALSE(b.grad().defined());
+}
+
+// ------------------------------------------------------------------ gradcheck
+TEST(Gradcheck, F64InputsAndIntegerInputsAreAccepted) {
+  Tensor idx = from_vector<int64_t>({2, 0});
+  GradcheckResult r = gradcheck([](auto& in) { return index_select(tanh(in[0]), 0, in[1]); },
+                                {randn({3, 2}, DType::f64), idx});
+  EXPECT_TRUE(r.ok) << r.message;
+}
+
+TEST(Gradcheck, AnF32InputIsRejectedNamingItsIndexAndDtype) {
+  // gradcheck perturbs its inputs in place as doubles: an f32 buffer would be overrun, not checked
+  auto f = [](auto& in) { return in[0] * in[1]; };
+  std::string m = error_of([&] { gradcheck(f, {randn({3}, DType::f64), randn({2, 3})}); });
+  EXPECT_NE(m.find("gradcheck: input 1 is f32 [2, 3]"), std::string::npos) << m;
+  EXPECT_NE(m.find("expected f64"), std::string::npos) << m;
+}
+
 // ------------------------------------------------------------------ memory
 void collect_graph(const std::shared_ptr<Node>& root, std::vector<std::weak_ptr<Node>>& out) {
   std::unordered_set<Node*> seen;

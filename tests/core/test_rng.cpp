@@ -1,6 +1,7 @@
 // The generator and the random tensors: Generator is std::mt19937_64 number for number (one at a time, in bulk,
 // mixed, after discard); rand keeps its formula (kept below high); randn's vector kernel equals its scalar definition, is close to
-// the exact Box-Muller values, and its 1M samples pass moment and Kolmogorov-Smirnov checks.
+// the exact Box-Muller values, and its 1M samples pass moment and Kolmogorov-Smirnov checks; SplitMix64 gives the
+// reference stream.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -135,4 +136,15 @@ TEST(Rng, RandnStatisticsAndSizes) {
   EXPECT_EQ(odd[0], even[0]);
   EXPECT_EQ(odd[1], even[1]);
   EXPECT_EQ(odd[2], even[2]);
+}
+
+TEST(Rng, SplitMix64IsTheReferenceStream) {
+  // state 1234567, computed independently (Python, from the published algorithm)
+  SplitMix64 r(1234567);
+  for (uint64_t want : {6457827717110365317ull, 3203168211198807973ull, 9817491932198370423ull,
+                        4593380528125082431ull, 16408922859458223821ull})
+    EXPECT_EQ(r.next(), want);
+  SplitMix64 d(7);
+  for (int i = 0; i < 1000; ++i) EXPECT_LT(d.below(6), 6u);
+  EXPECT_EQ(SplitMix64(7).below(1), 0u);
 }

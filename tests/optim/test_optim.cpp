@@ -130,6 +130,17 @@ TEST(Optim, ParamGroupsUseTheirOwnOptions) {
   EXPECT_EQ(opt.param_groups().size(), 3u);
 }
 
+TEST(Optim, OptionsWrittenByNameApplyAtTheNextStep) {
+  // the group's options map is the source of truth (as PyTorch's param_group dict): step() reads it every time
+  Tensor a = tensor({1.f}).requires_grad_();
+  optim::SGD opt(Params{a}, {.lr = 0.1});
+  opt.param_groups()[0].options["lr"] = 0.5;
+  opt.param_groups()[0].options["weight_decay"] = 1.0;
+  sum(a * a).backward();  // grad 2a; with weight decay 2a + a
+  opt.step();
+  EXPECT_TRUE(all_close(a, tensor({-0.5f}), 1e-7, 0));
+}
+
 TEST(Optim, ZeroGradAndSkippedParams) {
   Tensor a = ones({3}).requires_grad_(), b = ones({2}).requires_grad_();
   optim::Adam opt(Params{a, b});

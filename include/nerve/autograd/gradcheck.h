@@ -15,6 +15,7 @@ struct GradcheckResult {
 };
 
 /// Compares autograd's input gradients of sum(f(inputs) * r) (r random) against central differences.
+/// Floating inputs must be f64 (an f32 input throws nerve::Error); integer inputs are passed through unchanged.
 ///   auto res = gradcheck([](auto& in) { return tanh(in[0]); }, {randn({3, 4}, DType::f64)});
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
                           double eps = 1e-6, double atol = 1e-5, double rtol = 1e-4);

@@ -1,4 +1,5 @@
-// The global random generator: one seed fixes initialization, shuffling and dropout.
+// The global random generator (one seed fixes initialization, shuffling and dropout) and SplitMix64, the small
+// counter-based stream for derived seeds and shuffles that must be the same on every platform.
 #pragma once
 #include <cstdint>
 
@@ -38,6 +39,37 @@ class Generator {
 
   uint64_t state_[kWords];
   int next_ = kWords;
+};
+
+/// The SplitMix64 finalizer (Steele, Lea, Flood: "Fast splittable pseudorandom number generators", 2014): a
+/// bijective 64-bit mix, good for deriving seeds.   uint64_t s = mix64(seed ^ mix64(epoch));
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/// SplitMix64: mix64 of a Weyl sequence, the same numbers with every compiler and standard library (unlike the
+/// <random> distributions). below() is Lemire's unbiased bounded integer ("Fast random integer generation in an
+/// interval", 2019).   nerve::SplitMix64 r(7);  uint64_t x = r.next();  uint64_t die = r.below(6);
+class SplitMix64 {
+  __extension__ typedef unsigned __int128 U128;  // __extension__: no -Wpedantic warning in users' builds
+
+ public:
+  explicit SplitMix64(uint64_t state) : state_(state) {}
+  uint64_t next() { return mix64(state_ += 0x9E3779B97F4A7C15ull); }
+  /// Uniform in [0, bound), bound > 0.
+  uint64_t below(uint64_t bound) {
+    U128 m = static_cast<U128>(next()) * bound;
+    if (static_cast<uint64_t>(m) < bound) {
+      const uint64_t threshold = -bound % bound;
+      while (static_cast<uint64_t>(m) < threshold) m = static_cast<U128>(next()) * bound;
+    }
+    return static_cast<uint64_t>(m >> 64);
+  }
+
+ private:
+  uint64_t state_;
 };
 
 /// Seeds the global generator.  nerve::manual_seed(42);

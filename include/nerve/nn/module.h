@@ -13,8 +13,11 @@ namespace nerve::nn {
 /// Ordered (name, tensor) pairs, as PyTorch's OrderedDict state_dict.
 using StateDict = std::vector<std::pair<std::string, Tensor>>;
 
-/// Base class of every layer and model.
-///   struct Net : nn::Module { std::shared_ptr<nn::Linear> fc = register_module("fc", nn::Linear(4, 2)); ... };
+/// Base class of every layer and model (tests/nn/test_doc_examples.cpp compiles this example):
+///   struct Net : nn::Module {
+///     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(4, 2));
+///     Tensor forward(const Tensor& x) override { return (*fc)(relu(x)); }
+///   };
 class Module {
  public:
   virtual ~Module() = default;

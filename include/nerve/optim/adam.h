@@ -13,8 +13,10 @@ struct AdamOptions {
   double weight_decay = 0.0;
   bool amsgrad = false;
   Options to_map() const;
+  static AdamOptions from_map(const Options& m);
 };
 
+/// AdamOptions with AdamW's default weight decay.
 struct AdamWOptions {
   double lr = 1e-3;
   double beta1 = 0.9;
@@ -23,21 +25,22 @@ struct AdamWOptions {
   double weight_decay = 1e-2;
   bool amsgrad = false;
   Options to_map() const;
+  AdamOptions adam() const { return {lr, beta1, beta2, eps, weight_decay, amsgrad}; }
 };
 
 /// g += wd p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) +
 /// eps) (v replaced by its running max with amsgrad).
 ///   optim::Adam opt(model->parameters(), {.lr = 1e-3});
-class Adam : public Optimizer {
+class Adam : public TypedOptimizer<AdamOptions> {
  public:
   explicit Adam(std::vector<Tensor> params, const AdamOptions& options = {});
   explicit Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = {});
   std::string type_name() const override { return "Adam"; }
 
  protected:
-  Adam(std::vector<ParamGroup> groups, Options defaults, bool decoupled);
-  void validate(const ParamGroup& group) const override;
-  void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled);
+  void validate(const AdamOptions& o) const override;
+  void update(const AdamOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) override;
 
  private:
   bool decoupled_ = false;  // AdamW: p *= 1 - lr wd instead of g += wd p

@@ -15,6 +15,9 @@ namespace nerve::optim {
 /// Hyper-parameters by name ("lr", "momentum", "beta1", ...); booleans are stored as 0 or 1.
 using Options = std::map<std::string, double>;
 
+/// The value of `key` in `options`; throws nerve::Error naming the key when absent.
+double get_option(const Options& options, const std::string& key);
+
 /// Parameters sharing hyper-parameters. Options missing here are filled from the optimizer's defaults.
 ///   optim::SGD opt({{encoder->parameters(), {{"lr", 1e-3}}}, {head->parameters()}}, {.lr = 1e-2});
 struct ParamGroup {
@@ -22,7 +25,7 @@ struct ParamGroup {
   Options options;
 
   /// The value of an option; throws naming the key when absent.
-  double get(const std::string& key) const;
+  double get(const std::string& key) const { return get_option(options, key); }
   double lr() const { return get("lr"); }
   void set_lr(double lr) { options["lr"] = lr; }
 };
@@ -44,8 +47,8 @@ struct OptimizerStateDict {
   std::map<int64_t, ParamState> state;
 };
 
-/// Base class of the optimizers. Parameters must be contiguous floating leaves; gradients must match their
-/// dtype and shape. Parameters without a gradient are skipped by step().
+/// Base class of the optimizers (derive from TypedOptimizer below). Parameters must be contiguous floating leaves;
+/// gradients must match their dtype and shape. Parameters without a gradient are skipped by step().
 ///   opt.zero_grad(); loss.backward(); opt.step();
 class Optimizer {
  public:
@@ -81,20 +84,56 @@ class Optimizer {
  protected:
   Optimizer(std::vector<ParamGroup> groups, Options defaults);
   /// Checks a group's merged options (e.g. lr >= 0); throws nerve::Error naming the optimizer.
-  virtual void validate(const ParamGroup& group) const = 0;
-  /// Updates p in place from grad (same shape and dtype, both contiguous); state.step counts previous steps.
-  virtual void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) = 0;
-  /// Derived constructors call this once their validate() is callable.
+  virtual void validate_group(const ParamGroup& group) const = 0;
+  /// Updates the parameters of one group that have a gradient (calls for_each_grad).
+  virtual void step_group(const ParamGroup& group) = 0;
+  /// Derived constructors call this once their validate_group() is callable.
   void validate_groups() const {
-    for (const auto& g : groups_) validate(g);
+    for (const auto& g : groups_) validate_group(g);
+  }
+  /// Calls f(param, grad, state) for each parameter of `group` that has a gradient (checked against the parameter,
+  /// made contiguous), then bumps the parameter's version.
+  template <class F>
+  void for_each_grad(const ParamGroup& group, const F& f) {
+    for (const Tensor& p : group.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      check_grad(p, g);
+      f(p, g.is_contiguous() ? g : g.contiguous(), state_[p.impl()]);
+      p.bump_version();
+    }
   }
 
  private:
   void add_group(ParamGroup group);
+  void check_grad(const Tensor& param, const Tensor& grad) const;
 
   std::vector<ParamGroup> groups_;
   Options defaults_;
   std::unordered_map<const TensorImpl*, ParamState> state_;
+};
+
+/// An optimizer whose hyper-parameters are the aggregate Opts (SGDOptions, AdamOptions, ...), which provides
+/// `Options to_map() const` and `static Opts from_map(const Options&)`. A group's options map stays what users,
+/// schedulers and state_dict read and write (PyTorch's param_group dict); step() reads it into an Opts once per group,
+/// so the per-parameter update sees plain fields, never a string lookup.
+///   class SGD : public TypedOptimizer<SGDOptions> { void update(const SGDOptions& o, ...) override; ... };
+template <class Opts>
+class TypedOptimizer : public Optimizer {
+ protected:
+  TypedOptimizer(std::vector<ParamGroup> groups, const Opts& defaults)
+      : Optimizer(std::move(groups), defaults.to_map()) {}
+  /// Checks one group's options (e.g. lr >= 0); throws nerve::Error naming the optimizer.
+  virtual void validate(const Opts& options) const = 0;
+  /// Updates p in place from grad (same shape and dtype, both contiguous); state.step counts previous steps.
+  virtual void update(const Opts& options, const Tensor& param, const Tensor& grad, ParamState& state) = 0;
+
+ private:
+  void validate_group(const ParamGroup& group) const final { validate(Opts::from_map(group.options)); }
+  void step_group(const ParamGroup& group) final {
+    const Opts options = Opts::from_map(group.options);
+    for_each_grad(group, [&](const Tensor& p, const Tensor& g, ParamState& s) { update(options, p, g, s); });
+  }
 };
 
 }  // namespace nerve::optim

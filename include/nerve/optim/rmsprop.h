@@ -12,20 +12,21 @@ struct RMSpropOptions {
   double momentum = 0.0;
   bool centered = false;
   Options to_map() const;
+  static RMSpropOptions from_map(const Options& m);
 };
 
 /// g += wd p; v = alpha v + (1 - alpha) g^2; avg = sqrt(v - gbar^2 if centered) + eps;
 /// momentum: b = momentum b + g / avg, p -= lr b; else p -= lr g / avg.
 ///   optim::RMSprop opt(model->parameters(), {.lr = 1e-3});
-class RMSprop : public Optimizer {
+class RMSprop : public TypedOptimizer<RMSpropOptions> {
  public:
   explicit RMSprop(std::vector<Tensor> params, const RMSpropOptions& options = {});
   explicit RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults = {});
   std::string type_name() const override { return "RMSprop"; }
 
  protected:
-  void validate(const ParamGroup& group) const override;
-  void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void validate(const RMSpropOptions& o) const override;
+  void update(const RMSpropOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) override;
 };
 
 }  // namespace nerve::optim

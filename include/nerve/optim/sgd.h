@@ -12,20 +12,21 @@ struct SGDOptions {
   double weight_decay = 0.0;
   bool nesterov = false;
   Options to_map() const;
+  static SGDOptions from_map(const Options& m);
 };
 
 /// g += wd p; b = momentum b + (1 - dampening) g (b = g at the first step); g = nesterov ? g + momentum b : b;
 /// p -= lr g.
 ///   optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
-class SGD : public Optimizer {
+class SGD : public TypedOptimizer<SGDOptions> {
  public:
   explicit SGD(std::vector<Tensor> params, const SGDOptions& options = {});
   explicit SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults = {});
   std::string type_name() const override { return "SGD"; }
 
  protected:
-  void validate(const ParamGroup& group) const override;
-  void update(const ParamGroup& group, const Tensor& param, const Tensor& grad, ParamState& state) override;
+  void validate(const SGDOptions& o) const override;
+  void update(const SGDOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) override;
 };
 
 }  // namespace nerve::optim
