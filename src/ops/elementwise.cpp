@@ -121,6 +121,21 @@ void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor&
   }
 }
 
+// The share of maximum(x, y)'s (is_max) or minimum(x, y)'s gradient that goes to x, in one pass: 0 where x loses,
+// 1/2 on a tie, 1 where x wins or either is NaN (PyTorch's derivatives.yaml: where(x == y, g / 2, g)
+// .masked_fill_(x < y, 0), so both operands get the whole gradient where one is NaN). x, y: floating, same shape.
+Tensor extreme_share(const Tensor& x, const Tensor& y, bool is_max) {
+  Tensor w = empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), is_max ? "maximum" : "minimum", [&](auto tag) {
+    using T = decltype(tag);
+    if (is_max)
+      cpu::binary_kernel<T, T, T>(w, x, y, [](T p, T q) { return p < q ? T(0) : p == q ? T(0.5) : T(1); });
+    else
+      cpu::binary_kernel<T, T, T>(w, x, y, [](T p, T q) { return p > q ? T(0) : p == q ? T(0.5) : T(1); });
+  });
+  return w;
+}
+
 // d(a op b)/da and /db, computed from the upstream gradient and the saved operands.
 class BinaryBackward : public Node {
  public:
@@ -179,11 +194,8 @@ class BinaryBackward : public Node {
       case BinOp::max:
       case BinOp::min: {
         Tensor a = a_.unpack(this), b = b_.unpack(this);
-        Tensor wins = op_ == BinOp::max ? gt(a, b) : lt(a, b);
-        Tensor ties = eq(a, b);
-        Tensor wa = wins.to(g.dtype()) + ties.to(g.dtype()) * 0.5;
-        if (need_a) ga = g * wa;
-        if (need_b) gb = g * (1.0 - wa);
+        if (need_a) ga = g * extreme_share(a, b, op_ == BinOp::max);
+        if (need_b) gb = g * extreme_share(b, a, op_ == BinOp::max);
         break;
       }
     }

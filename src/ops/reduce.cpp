@@ -245,10 +245,13 @@ std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim
   return {vals, idx};
 }
 
+// The gradient is split evenly among the elements equal to the result. `to_nan` (max()/min() over all elements,
+// as PyTorch's evenly_distribute_backward): a NaN result sends it to the NaN elements; amax keeps NaN gradients
+// there, as PyTorch's amax (x == NaN matches nothing, so 0 / 0).
 class AmaxBackward : public Node {
  public:
-  AmaxBackward(const Tensor& x, const Tensor& out_keep, Shape kept)
-      : x_(x), out_(out_keep, true), kept_(std::move(kept)) {}
+  AmaxBackward(const Tensor& x, const Tensor& out_keep, Shape kept, bool to_nan)
+      : x_(x), out_(out_keep, true), kept_(std::move(kept)), to_nan_(to_nan) {}
   const char* name() const override { return "AmaxBackward"; }
   void release() override {
     x_.reset();
@@ -256,7 +259,8 @@ class AmaxBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor x = x_.unpack(this), m = out_.unpack(this);
-    Tensor mask = eq(x, m).to(g[0].dtype());
+    const bool nan = to_nan_ && std::isnan(m.item<double>());  // (to_nan_: one value)
+    Tensor mask = (nan ? ne(x, x) : eq(x, m)).to(g[0].dtype());
     Shape dims;
     for (size_t i = 0; i < kept_.size(); ++i)
       if (kept_[i] == 1 && x.shape()[i] != 1) dims.push_back(static_cast<int64_t>(i));
@@ -267,9 +271,10 @@ class AmaxBackward : public Node {
  private:
   SavedTensor x_, out_;
   Shape kept_;
+  bool to_nan_;
 };
 
-Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op) {
+Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op, bool to_nan = false) {
   NERVE_RECORD_FUNCTION(op);
   NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   std::vector<bool> red = reduced_mask(x, dims, op);
@@ -288,7 +293,7 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
       std::copy(p + c0, p + c1, o + c0);
       for (int64_t r = 1; r < R; ++r) cpu::extreme_row_into_f32(o + c0, p + r * C + c0, c1 - c0, is_max);
     });
-    if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+    if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept, to_nan), {&x}, {&out});
     return keepdim ? out : reshape(out, out_shape(x, red, false));
   }
   int64_t outer, inner;
@@ -315,14 +320,14 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
       o[r] = best;
     }
   });
-  if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+  if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept, to_nan), {&x}, {&out});
   return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
 }  // namespace
 
-Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max"); }
-Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min"); }
+Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max", true); }
+Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min", true); }
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim(x, dim, keepdim, true, "max");

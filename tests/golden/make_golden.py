@@ -495,8 +495,8 @@ def reductions():
     case("amax_0d", "amax", [randn()], dims=[0])
     nan = float("nan")
     with_nan = torch.tensor([[1.0, nan, 3.0], [0.5, 2.0, nan]], dtype=F64)
-    # not max() over all elements: PyTorch routes its gradient to the NaN elements, nerve (like PyTorch's amax)
-    # gives NaN gradients; both are defensible once the loss is NaN
+    # amax gives NaN gradients where the result is NaN (as PyTorch's amax); max() over all elements sends its
+    # gradient to the NaN elements (cases max_all_nan, min_all_nan in parity())
     case("max_dim_nan", "max", [with_nan], dim=1, f32=False)
     case("amax_nan", "amax", [with_nan], dims=[0], f32=False)
     for op in ["argmax", "argmin"]:
@@ -608,6 +608,19 @@ def fused():
          offset=-1.0, relu=True)
 
 
+def parity():
+    # PyTorch-parity fixes, added last so that the random inputs above stay what they were
+    nan = float("nan")
+    for op in ["maximum", "minimum"]:
+        # NaN in a, in b, in both, and a tie: where either is NaN, both operands get the whole gradient
+        a = torch.tensor([nan, 1.0, 2.0, nan, 3.0, -1.0], dtype=F64)
+        b = torch.tensor([1.0, nan, 1.0, nan, 3.0, 4.0], dtype=F64)
+        case(f"{op}_nan", op, [a, b])
+    m = torch.tensor([[1.0, nan, 3.0], [nan, 2.0, 0.5]], dtype=F64)
+    for op in ["max", "min"]:
+        case(f"{op}_all_nan", op, [m])  # the gradient split between the two NaN elements
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -616,6 +629,7 @@ def main():
     linalg()
     indexing()
     fused()
+    parity()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:
