@@ -147,6 +147,28 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   return sum(x, dims, keepdim) * (1.0 / static_cast<double>(count));
 }
 
+namespace {
+
+// dx = 2 / (N - correction) * g * (x - mean) (PyTorch's var_backward): the mean's own term is 0 and left out, so
+// correction >= N gives +-inf (N - correction == 0) or a finite gradient (< 0), not the NaN of inf - inf through
+// the mean
+class VarBackward : public Node {
+ public:
+  VarBackward(const Tensor& d, Shape kept, int64_t dof) : d_(d), kept_(std::move(kept)), dof_(dof) {}
+  const char* name() const override { return "VarBackward"; }
+  void release() override { d_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    return {reshape(g[0], kept_) * (2.0 / static_cast<double>(dof_)) * d_.unpack(this)};
+  }
+
+ private:
+  SavedTensor d_;  // x - mean(x, dims, keepdim = true)
+  Shape kept_;     // the output's shape with keepdim
+  int64_t dof_;    // N - correction
+};
+
+}  // namespace
+
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   NERVE_RECORD_FUNCTION("var");
   NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
@@ -154,8 +176,14 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   int64_t count = 1;
   for (int64_t i = 0; i < x.dim(); ++i)
     if (red[i]) count *= x.shape()[i];
-  Tensor d = x - mean(x, dims, true);
-  return sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  Tensor d, out;
+  {
+    NoGradGuard g;
+    d = x - mean(x, dims, true);
+    out = sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  }
+  record<VarBackward>({&x}, out, d, out_shape(x, red, true), count - correction);
+  return out;
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

@@ -619,6 +619,11 @@ def parity():
     m = torch.tensor([[1.0, nan, 3.0], [nan, 2.0, 0.5]], dtype=F64)
     for op in ["max", "min"]:
         case(f"{op}_all_nan", op, [m])  # the gradient split between the two NaN elements
+    # correction >= N: PyTorch's gradient 2 / (N - correction) * g * (x - mean) is +-inf (NaN where x == mean) at
+    # N - correction == 0, finite below
+    v = torch.tensor([[1.0, 2.5], [3.0, 3.0]], dtype=F64)
+    case("var_correction_n", "var", [v], dims=[1], correction=2)
+    case("var_correction_above_n", "var", [v], dims=[1], correction=3)
 
 
 def main():
