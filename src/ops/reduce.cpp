@@ -225,12 +225,19 @@ class MaxDimBackward : public Node {
   bool keepdim_;
 };
 
+// A max/min reduces only non-empty dims; the others may be empty, giving an empty result (as PyTorch).
+void check_reduced_nonempty(const Tensor& x, const std::vector<bool>& red, const char* op) {
+  for (int64_t i = 0; i < x.dim(); ++i)
+    NERVE_CHECK(!red[i] || x.shape()[i] > 0, op, ": expected a non-empty tensor along the reduced dim ", i,
+                ", got shape ", to_string(x.shape()), " (reduce over dims of nonzero size)");
+}
+
 // values and indices of the max (or min) along dim; NaN wins, first occurrence on ties
 std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max, const char* op) {
-  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   dim = x.dim() ? wrap_dim(dim, x.dim(), op) : 0;
   std::vector<bool> red(x.dim(), false);
   if (x.dim()) red[dim] = true;
+  check_reduced_nonempty(x, red, op);
   int64_t outer, inner;
   Tensor rows = as_rows(x, red, outer, inner);
   Shape os = out_shape(x, red, keepdim);
@@ -304,8 +311,8 @@ class AmaxBackward : public Node {
 
 Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op, bool to_nan = false) {
   NERVE_RECORD_FUNCTION(op);
-  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   std::vector<bool> red = reduced_mask(x, dims, op);
+  check_reduced_nonempty(x, red, op);
   Shape kept = out_shape(x, red, true);
   Tensor out = empty(kept, x.dtype());
   int64_t nred_prefix = 0;  // f32 with the reduced dims leading: running max of the rows, vectorized over columns

@@ -624,6 +624,13 @@ def parity():
     v = torch.tensor([[1.0, 2.5], [3.0, 3.0]], dtype=F64)
     case("var_correction_n", "var", [v], dims=[1], correction=2)
     case("var_correction_above_n", "var", [v], dims=[1], correction=3)
+    # max/min over a non-empty dim of an empty tensor: an empty result (reducing an empty dim is an error)
+    case("amax_empty_rows", "amax", [randn(0, 3)], dims=[1])
+    case("amax_empty_keepdim", "amax", [randn(2, 0, 3)], dims=[0, 2], keepdim=1)
+    case("max_dim_empty_rows", "max", [randn(0, 3)], dim=1)
+    case("min_dim_empty_keepdim", "min", [randn(3, 0)], dim=0, keepdim=1)
+    case("argmax_empty_rows", "argmax", [randn(0, 3)], dim=-1)
+    case("argmin_empty_cols", "argmin", [randn(2, 0, 3)], dim=0)
 
 
 def main():
