@@ -42,10 +42,9 @@ DType promote(const Tensor& a, const Tensor& b) {
 }
 
 Tensor scalar_like(double s, const Tensor& x) {
-  DType d = x.dtype();
-  if (!is_floating(d) && s != std::floor(s)) d = DType::f32;
-  if (d == DType::b8) d = DType::i64;
-  return scalar_tensor(s, d);
+  // a double is a floating scalar whatever its value (a Python float): an integer or bool tensor with it gives f32,
+  // PyTorch's default dtype (torch.tensor([1, 2]) * 2.0 is f32); a floating tensor keeps its dtype
+  return scalar_tensor(s, is_floating(x.dtype()) ? x.dtype() : DType::f32);
 }
 
 Tensor prepare(const Tensor& x, DType d, const Shape& shape) {

@@ -631,6 +631,13 @@ def parity():
     case("min_dim_empty_keepdim", "min", [randn(3, 0)], dim=0, keepdim=1)
     case("argmax_empty_rows", "argmax", [randn(0, 3)], dim=-1)
     case("argmin_empty_cols", "argmin", [randn(2, 0, 3)], dim=0)
+    # a double scalar is a floating scalar (a Python float) even when whole: integer and bool tensors give f32
+    case("add_bool_scalar_whole", "add", [mask([True, False, True])], scalar=1.0)
+    case("mul_int_scalar_whole", "mul", [idx([1, 2, -3])], scalar=2.0)
+    case("sub_int_scalar_whole_left", "sub", [(idx([[4, 0], [-2, 7]]), "t")], scalar=3.0, left=1)
+    case("div_int_scalar_whole", "div", [idx([7, -3, 4])], scalar=2.0)
+    case("pow_int_scalar_whole", "pow", [idx([3, -2, 0])], exponent=2.0)
+    case("add_f64_scalar_whole", "add", [randn(2, 2)], scalar=2.0)
 
 
 def main():

@@ -57,6 +57,8 @@ Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a);
+/// A double is a floating scalar, as a Python float: an integer or bool tensor with it gives f32
+/// (i64 tensor * 2.0 is f32), a floating tensor keeps its dtype.
 Tensor operator+(const Tensor& a, double s);
 Tensor operator-(const Tensor& a, double s);
 Tensor operator*(const Tensor& a, double s);
