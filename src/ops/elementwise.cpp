@@ -27,6 +27,11 @@ int rank(DType d) {
 DType wider(DType a, DType b) { return rank(a) >= rank(b) ? a : b; }
 }  // namespace
 
+DType promote_types(DType a, DType b) {
+  if (category(a) != category(b)) return category(a) > category(b) ? a : b;
+  return wider(a, b);
+}
+
 DType promote(const Tensor& a, const Tensor& b) {
   DType da = a.dtype(), db = b.dtype();
   if (da == db) return da;
@@ -37,8 +42,7 @@ DType promote(const Tensor& a, const Tensor& b) {
     if (category(s.dtype()) <= category(t.dtype())) return t.dtype();
     return category(s.dtype()) == 2 ? DType::f32 : s.dtype();
   }
-  if (category(da) != category(db)) return category(da) > category(db) ? da : db;
-  return wider(da, db);
+  return promote_types(da, db);
 }
 
 Tensor scalar_like(double s, const Tensor& x) {

@@ -8,6 +8,8 @@
 
 namespace nerve::detail {
 
+/// PyTorch's promote_types: the higher category (bool < integer < floating), then the wider type.
+DType promote_types(DType a, DType b);
 /// PyTorch's result type for a binary op (a 0-d operand does not raise the category of a dimensioned one).
 DType promote(const Tensor& a, const Tensor& b);
 /// A 0-d tensor holding s, typed to combine with x as PyTorch does a Python float (int tensor * 2.0 -> f32).

@@ -638,6 +638,11 @@ def parity():
     case("div_int_scalar_whole", "div", [idx([7, -3, 4])], scalar=2.0)
     case("pow_int_scalar_whole", "pow", [idx([3, -2, 0])], exponent=2.0)
     case("add_f64_scalar_whole", "add", [randn(2, 2)], scalar=2.0)
+    # cat promotes to the result type of all inputs; each gets its gradient in its own dtype
+    case("cat_f32_f64", "cat", [randn(2, 2).float(), (randn(2, 3), "t")], dim=1)
+    case("cat_int_float", "cat", [idx([[1, -2]]), randn(2, 2), mask([[True, False]])], dim=0)
+    case("cat_bool_u8_i32", "cat", [mask([True, False]), torch.tensor([7, 200], dtype=torch.uint8),
+                                    torch.tensor([-1], dtype=torch.int32)], dim=0)
 
 
 def main():
