@@ -1,4 +1,4 @@
-// Elementwise ops: binary arithmetic with broadcasting, comparisons, unary math and activations.
+// Elementwise ops: binary arithmetic with broadcasting, comparisons, logical ops, unary math and activations.
 // Each op's backward is a single fused kernel over (grad, saved tensor) where possible.
 #include <cmath>
 
@@ -290,6 +290,25 @@ Tensor logical_and(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  NERVE_RECORD_FUNCTION("logical_or");
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical_or");
+  Tensor x = detail::prepare(a.to(DType::b8), DType::b8, shape), y = detail::prepare(b.to(DType::b8), DType::b8, shape);
+  Tensor out = empty(shape, DType::b8);
+  cpu::binary_kernel<bool, bool, bool>(out, x, y, [](bool p, bool q) { return p || q; });
+  return out;
+}
+
+Tensor logical_not(const Tensor& x) {
+  NERVE_RECORD_FUNCTION("logical_not");
+  Tensor out = empty(x.shape(), DType::b8);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::unary_kernel<bool, T>(out, x, [](T v) { return v == T(0); });  // NaN is nonzero: true, so its not is false
+  });
+  return out;
+}
+
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
@@ -307,6 +326,9 @@ Tensor operator/(double s, const Tensor& a) { return div(detail::scalar_like(s, 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
 Tensor pow(const Tensor& a, double e) {
   NERVE_RECORD_FUNCTION("pow");
   // common exponents as the ops they equal (values and gradients alike), as PyTorch does: std::pow per element

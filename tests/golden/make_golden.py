@@ -134,6 +134,8 @@ OPS = {
     "gt": lambda x, p: torch.gt(x[0], x[1]),
     "ge": lambda x, p: torch.ge(x[0], x[1]),
     "logical_and": lambda x, p: torch.logical_and(x[0], x[1]),
+    "logical_or": lambda x, p: torch.logical_or(x[0], x[1]),
+    "logical_not": lambda x, p: torch.logical_not(x[0]),
     "neg": lambda x, p: torch.neg(x[0]),
     "exp": lambda x, p: torch.exp(x[0]),
     "log": lambda x, p: torch.log(x[0]),
@@ -643,6 +645,14 @@ def parity():
     case("cat_int_float", "cat", [idx([[1, -2]]), randn(2, 2), mask([[True, False]])], dim=0)
     case("cat_bool_u8_i32", "cat", [mask([True, False]), torch.tensor([7, 200], dtype=torch.uint8),
                                     torch.tensor([-1], dtype=torch.int32)], dim=0)
+    # logical_or, logical_not: nonzero (NaN too) is true
+    case("logical_or_bool", "logical_or", [mask([True, False, True, False]), mask([True, True, False, False])])
+    case("logical_or_broadcast", "logical_or", [mask([True, False], [2, 1]), (mask([False, True, False]), "s")])
+    case("logical_or_float_int", "logical_or", [torch.tensor([0.0, nan, -2.0, 0.0], dtype=F64), idx([0, 0, 0, 3])])
+    case("logical_not_bool", "logical_not", [(mask([[True, False], [False, False]]), "t")])
+    case("logical_not_float", "logical_not", [torch.tensor([0.0, -0.0, nan, 1.5, float("inf")], dtype=F64)])
+    case("logical_not_int", "logical_not", [(idx([[0, 2], [-1, 0]]), "s")])
+    case("logical_not_empty", "logical_not", [randn(0, 2)])
 
 
 def main():

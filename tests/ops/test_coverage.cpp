@@ -15,7 +15,8 @@ std::set<std::string> gradchecked_ops();  // test_gradcheck.cpp
 namespace {
 
 // Ops with no gradient to check: their outputs are bool or integer.
-const std::set<std::string> kNonDifferentiable = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+const std::set<std::string> kNonDifferentiable = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                                                  "logical_not",
                                                   "argmax", "argmin", "one_hot"};
 
 std::string read_text(const std::string& path) {

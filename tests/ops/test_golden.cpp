@@ -221,6 +221,8 @@ const std::map<std::string, OpFn>& dispatcher() {
       {"gt", NERVE_OP(gt(x[0], x[1]))},
       {"ge", NERVE_OP(ge(x[0], x[1]))},
       {"logical_and", NERVE_OP(logical_and(x[0], x[1]))},
+      {"logical_or", NERVE_OP(logical_or(x[0], x[1]))},
+      {"logical_not", NERVE_OP(logical_not(x[0]))},
       // elementwise unary
       {"neg", NERVE_OP(neg(x[0]))},
       {"exp", NERVE_OP(exp(x[0]))},
