@@ -245,6 +245,29 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
   return detail::reduce(out, reduction);
 }
 
+// softplus(-x) = log(1 + e^-x), computed stably as log(1 + e^-|x|) + max(-x, 0), with its derivative
+// -sigmoid(-x) written out: that composition's own derivative is 0 at x = 0 (abs and relu have 0 there), -1/2 is right
+class SoftplusNegBackward : public Node {
+ public:
+  explicit SoftplusNegBackward(const Tensor& x) : x_(x) {}
+  const char* name() const override { return "SoftplusNegBackward"; }
+  void release() override { x_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override { return {-(g[0] * sigmoid(-x_.unpack(this)))}; }
+
+ private:
+  SavedTensor x_;
+};
+
+Tensor softplus_neg(const Tensor& x) {
+  Tensor y;
+  {
+    NoGradGuard g;
+    y = log(1.0 + exp(-abs(x))) + relu(-x);
+  }
+  nerve::detail::record<SoftplusNegBackward>({&x}, y, x);
+  return y;
+}
+
 }  // namespace
 
 namespace functional {
@@ -283,7 +306,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
               " does not broadcast to input ", to_string(input.shape()), " (give one weight per class: the last dim)");
   Tensor pw = pos_weight.to(input.dtype());
   Tensor log_weight = 1.0 + (pw - 1.0) * target;
-  Tensor loss = (1.0 - target) * input + log_weight * (log(1.0 + exp(-abs(input))) + relu(-input));
+  Tensor loss = (1.0 - target) * input + log_weight * softplus_neg(input);
   if (weight.defined()) {
     NERVE_CHECK(broadcasts_to(weight.shape(), input.shape()), op, ": weight ", to_string(weight.shape()),
                 " does not broadcast to input ", to_string(input.shape()));

@@ -1,4 +1,4 @@
-// Elementwise ops: binary arithmetic with broadcasting, comparisons, unary math and activations.
+// Elementwise ops: binary arithmetic with broadcasting, comparisons, logical ops, unary math and activations.
 // Each op's backward is a single fused kernel over (grad, saved tensor) where possible.
 #include <cmath>
 
@@ -27,6 +27,11 @@ int rank(DType d) {
 DType wider(DType a, DType b) { return rank(a) >= rank(b) ? a : b; }
 }  // namespace
 
+DType promote_types(DType a, DType b) {
+  if (category(a) != category(b)) return category(a) > category(b) ? a : b;
+  return wider(a, b);
+}
+
 DType promote(const Tensor& a, const Tensor& b) {
   DType da = a.dtype(), db = b.dtype();
   if (da == db) return da;
@@ -37,15 +42,13 @@ DType promote(const Tensor& a, const Tensor& b) {
     if (category(s.dtype()) <= category(t.dtype())) return t.dtype();
     return category(s.dtype()) == 2 ? DType::f32 : s.dtype();
   }
-  if (category(da) != category(db)) return category(da) > category(db) ? da : db;
-  return wider(da, db);
+  return promote_types(da, db);
 }
 
 Tensor scalar_like(double s, const Tensor& x) {
-  DType d = x.dtype();
-  if (!is_floating(d) && s != std::floor(s)) d = DType::f32;
-  if (d == DType::b8) d = DType::i64;
-  return scalar_tensor(s, d);
+  // a double is a floating scalar whatever its value (a Python float): an integer or bool tensor with it gives f32,
+  // PyTorch's default dtype (torch.tensor([1, 2]) * 2.0 is f32); a floating tensor keeps its dtype
+  return scalar_tensor(s, is_floating(x.dtype()) ? x.dtype() : DType::f32);
 }
 
 Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
@@ -121,6 +124,21 @@ void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor&
   }
 }
 
+// The share of maximum(x, y)'s (is_max) or minimum(x, y)'s gradient that goes to x, in one pass: 0 where x loses,
+// 1/2 on a tie, 1 where x wins or either is NaN (PyTorch's derivatives.yaml: where(x == y, g / 2, g)
+// .masked_fill_(x < y, 0), so both operands get the whole gradient where one is NaN). x, y: floating, same shape.
+Tensor extreme_share(const Tensor& x, const Tensor& y, bool is_max) {
+  Tensor w = empty(x.shape(), x.dtype());
+  visit_floating(x.dtype(), is_max ? "maximum" : "minimum", [&](auto tag) {
+    using T = decltype(tag);
+    if (is_max)
+      cpu::binary_kernel<T, T, T>(w, x, y, [](T p, T q) { return p < q ? T(0) : p == q ? T(0.5) : T(1); });
+    else
+      cpu::binary_kernel<T, T, T>(w, x, y, [](T p, T q) { return p > q ? T(0) : p == q ? T(0.5) : T(1); });
+  });
+  return w;
+}
+
 // d(a op b)/da and /db, computed from the upstream gradient and the saved operands.
 class BinaryBackward : public Node {
  public:
@@ -179,11 +197,8 @@ class BinaryBackward : public Node {
       case BinOp::max:
       case BinOp::min: {
         Tensor a = a_.unpack(this), b = b_.unpack(this);
-        Tensor wins = op_ == BinOp::max ? gt(a, b) : lt(a, b);
-        Tensor ties = eq(a, b);
-        Tensor wa = wins.to(g.dtype()) + ties.to(g.dtype()) * 0.5;
-        if (need_a) ga = g * wa;
-        if (need_b) gb = g * (1.0 - wa);
+        if (need_a) ga = g * extreme_share(a, b, op_ == BinOp::max);
+        if (need_b) gb = g * extreme_share(b, a, op_ == BinOp::max);
         break;
       }
     }
@@ -275,6 +290,25 @@ Tensor logical_and(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  NERVE_RECORD_FUNCTION("logical_or");
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical_or");
+  Tensor x = detail::prepare(a.to(DType::b8), DType::b8, shape), y = detail::prepare(b.to(DType::b8), DType::b8, shape);
+  Tensor out = empty(shape, DType::b8);
+  cpu::binary_kernel<bool, bool, bool>(out, x, y, [](bool p, bool q) { return p || q; });
+  return out;
+}
+
+Tensor logical_not(const Tensor& x) {
+  NERVE_RECORD_FUNCTION("logical_not");
+  Tensor out = empty(x.shape(), DType::b8);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    cpu::unary_kernel<bool, T>(out, x, [](T v) { return v == T(0); });  // NaN is nonzero: true, so its not is false
+  });
+  return out;
+}
+
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
@@ -292,6 +326,9 @@ Tensor operator/(double s, const Tensor& a) { return div(detail::scalar_like(s, 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
 Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
 Tensor pow(const Tensor& a, double e) {
   NERVE_RECORD_FUNCTION("pow");
   // common exponents as the ops they equal (values and gradients alike), as PyTorch does: std::pow per element

@@ -8,9 +8,11 @@
 
 namespace nerve::detail {
 
+/// PyTorch's promote_types: the higher category (bool < integer < floating), then the wider type.
+DType promote_types(DType a, DType b);
 /// PyTorch's result type for a binary op (a 0-d operand does not raise the category of a dimensioned one).
 DType promote(const Tensor& a, const Tensor& b);
-/// A 0-d tensor holding s, typed to combine with x as PyTorch does (int tensor * 2.5 -> f32).
+/// A 0-d tensor holding s, typed to combine with x as PyTorch does a Python float (int tensor * 2.0 -> f32).
 Tensor scalar_like(double s, const Tensor& x);
 /// Casts to dtype d and broadcasts to `shape` (both differentiable).
 Tensor prepare(const Tensor& x, DType d, const Shape& shape);

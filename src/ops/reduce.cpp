@@ -147,6 +147,28 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   return sum(x, dims, keepdim) * (1.0 / static_cast<double>(count));
 }
 
+namespace {
+
+// dx = 2 / (N - correction) * g * (x - mean) (PyTorch's var_backward): the mean's own term is 0 and left out, so
+// correction >= N gives +-inf (N - correction == 0) or a finite gradient (< 0), not the NaN of inf - inf through
+// the mean
+class VarBackward : public Node {
+ public:
+  VarBackward(const Tensor& d, Shape kept, int64_t dof) : d_(d), kept_(std::move(kept)), dof_(dof) {}
+  const char* name() const override { return "VarBackward"; }
+  void release() override { d_.reset(); }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    return {reshape(g[0], kept_) * (2.0 / static_cast<double>(dof_)) * d_.unpack(this)};
+  }
+
+ private:
+  SavedTensor d_;  // x - mean(x, dims, keepdim = true)
+  Shape kept_;     // the output's shape with keepdim
+  int64_t dof_;    // N - correction
+};
+
+}  // namespace
+
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   NERVE_RECORD_FUNCTION("var");
   NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
@@ -154,8 +176,14 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   int64_t count = 1;
   for (int64_t i = 0; i < x.dim(); ++i)
     if (red[i]) count *= x.shape()[i];
-  Tensor d = x - mean(x, dims, true);
-  return sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  Tensor d, out;
+  {
+    NoGradGuard g;
+    d = x - mean(x, dims, true);
+    out = sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  }
+  record<VarBackward>({&x}, out, d, out_shape(x, red, true), count - correction);
+  return out;
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -197,12 +225,19 @@ class MaxDimBackward : public Node {
   bool keepdim_;
 };
 
+// A max/min reduces only non-empty dims; the others may be empty, giving an empty result (as PyTorch).
+void check_reduced_nonempty(const Tensor& x, const std::vector<bool>& red, const char* op) {
+  for (int64_t i = 0; i < x.dim(); ++i)
+    NERVE_CHECK(!red[i] || x.shape()[i] > 0, op, ": expected a non-empty tensor along the reduced dim ", i,
+                ", got shape ", to_string(x.shape()), " (reduce over dims of nonzero size)");
+}
+
 // values and indices of the max (or min) along dim; NaN wins, first occurrence on ties
 std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim, bool is_max, const char* op) {
-  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   dim = x.dim() ? wrap_dim(dim, x.dim(), op) : 0;
   std::vector<bool> red(x.dim(), false);
   if (x.dim()) red[dim] = true;
+  check_reduced_nonempty(x, red, op);
   int64_t outer, inner;
   Tensor rows = as_rows(x, red, outer, inner);
   Shape os = out_shape(x, red, keepdim);
@@ -245,10 +280,13 @@ std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim
   return {vals, idx};
 }
 
+// The gradient is split evenly among the elements equal to the result. `to_nan` (max()/min() over all elements,
+// as PyTorch's evenly_distribute_backward): a NaN result sends it to the NaN elements; amax keeps NaN gradients
+// there, as PyTorch's amax (x == NaN matches nothing, so 0 / 0).
 class AmaxBackward : public Node {
  public:
-  AmaxBackward(const Tensor& x, const Tensor& out_keep, Shape kept)
-      : x_(x), out_(out_keep, true), kept_(std::move(kept)) {}
+  AmaxBackward(const Tensor& x, const Tensor& out_keep, Shape kept, bool to_nan)
+      : x_(x), out_(out_keep, true), kept_(std::move(kept)), to_nan_(to_nan) {}
   const char* name() const override { return "AmaxBackward"; }
   void release() override {
     x_.reset();
@@ -256,7 +294,8 @@ class AmaxBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor x = x_.unpack(this), m = out_.unpack(this);
-    Tensor mask = eq(x, m).to(g[0].dtype());
+    const bool nan = to_nan_ && std::isnan(m.item<double>());  // (to_nan_: one value)
+    Tensor mask = (nan ? ne(x, x) : eq(x, m)).to(g[0].dtype());
     Shape dims;
     for (size_t i = 0; i < kept_.size(); ++i)
       if (kept_[i] == 1 && x.shape()[i] != 1) dims.push_back(static_cast<int64_t>(i));
@@ -267,12 +306,13 @@ class AmaxBackward : public Node {
  private:
   SavedTensor x_, out_;
   Shape kept_;
+  bool to_nan_;
 };
 
-Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op) {
+Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op, bool to_nan = false) {
   NERVE_RECORD_FUNCTION(op);
-  NERVE_CHECK(x.numel() > 0, op, ": expected a non-empty tensor, got shape ", to_string(x.shape()));
   std::vector<bool> red = reduced_mask(x, dims, op);
+  check_reduced_nonempty(x, red, op);
   Shape kept = out_shape(x, red, true);
   Tensor out = empty(kept, x.dtype());
   int64_t nred_prefix = 0;  // f32 with the reduced dims leading: running max of the rows, vectorized over columns
@@ -288,7 +328,7 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
       std::copy(p + c0, p + c1, o + c0);
       for (int64_t r = 1; r < R; ++r) cpu::extreme_row_into_f32(o + c0, p + r * C + c0, c1 - c0, is_max);
     });
-    if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+    if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept, to_nan), {&x}, {&out});
     return keepdim ? out : reshape(out, out_shape(x, red, false));
   }
   int64_t outer, inner;
@@ -315,14 +355,14 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
       o[r] = best;
     }
   });
-  if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept), {&x}, {&out});
+  if (any_requires_grad({&x})) set_history(make_node<AmaxBackward>(x, out, kept, to_nan), {&x}, {&out});
   return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
 }  // namespace
 
-Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max"); }
-Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min"); }
+Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max", true); }
+Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min", true); }
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim(x, dim, keepdim, true, "max");

@@ -157,6 +157,8 @@ void register_binary(std::vector<OpInfo>& v) {
   add(v, "binary", "gt", false, NERVE_OP(gt(x.at(0), x.at(1))));
   add(v, "binary", "ge", false, NERVE_OP(ge(x.at(0), x.at(1))));
   add(v, "binary", "logical_and", false, NERVE_OP(logical_and(x.at(0), x.at(1))));
+  add(v, "binary", "logical_or", false, NERVE_OP(logical_or(x.at(0), x.at(1))));
+  add(v, "binary", "logical_not", false, NERVE_OP(logical_not(x.at(0))));
 }
 
 void register_reductions(std::vector<OpInfo>& v) {

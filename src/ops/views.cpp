@@ -9,6 +9,7 @@
 #include "nerve/autograd/node.h"
 #include "nerve/ops/ops.h"
 #include "nerve/core/profiler.h"
+#include "ops/op_util.h"
 
 namespace nerve {
 
@@ -90,16 +91,20 @@ class ToDtypeBackward : public Node {
   DType in_;
 };
 
+// each input's slice of the gradient, in that input's dtype (inputs of another floating dtype were promoted)
 class CatBackward : public Node {
  public:
-  CatBackward(int64_t dim, std::vector<int64_t> sizes) : dim_(dim), sizes_(std::move(sizes)) {}
+  CatBackward(int64_t dim, std::vector<int64_t> sizes, std::vector<DType> dtypes)
+      : dim_(dim), sizes_(std::move(sizes)), dtypes_(std::move(dtypes)) {}
   const char* name() const override { return "CatBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     std::vector<Tensor> out;
     int64_t off = 0;
-    for (int64_t s : sizes_) {
-      out.push_back(narrow(g[0], dim_, off, s));
-      off += s;
+    for (size_t i = 0; i < sizes_.size(); ++i) {
+      Tensor piece = narrow(g[0], dim_, off, sizes_[i]);
+      const bool convert = dtypes_[i] != piece.dtype() && is_floating(dtypes_[i]);  // (others get no gradient)
+      out.push_back(convert ? to_dtype(piece, dtypes_[i]) : piece);
+      off += sizes_[i];
     }
     return out;
   }
@@ -107,6 +112,7 @@ class CatBackward : public Node {
  private:
   int64_t dim_;
   std::vector<int64_t> sizes_;
+  std::vector<DType> dtypes_;
 };
 
 // Strides for viewing (shape, strides) as `target` without copying, or empty if impossible
@@ -394,20 +400,23 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   dim = wrap_dim(dim, first.dim(), "cat");
   Shape shape = first.shape();
   std::vector<int64_t> sizes;
+  std::vector<DType> dtypes;
+  DType d = first.dtype();  // PyTorch's result type over all inputs
   int64_t total = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& t = xs[i];
-    NERVE_CHECK(t.dim() == first.dim() && t.dtype() == first.dtype(), "cat: tensor ", i, " is ",
-                to_string(t.shape()), " ", dtype_name(t.dtype()), ", expected ", first.dim(), " dims of ",
-                dtype_name(first.dtype()), " like tensor 0 ", to_string(first.shape()));
+    NERVE_CHECK(t.dim() == first.dim(), "cat: tensor ", i, " is ", to_string(t.shape()), ", expected ", first.dim(),
+                " dims like tensor 0 ", to_string(first.shape()));
     for (int64_t d = 0; d < first.dim(); ++d)
       NERVE_CHECK(d == dim || t.shape()[d] == shape[d], "cat: sizes of tensors must match except in dim ", dim,
                   "; tensor 0 is ", to_string(first.shape()), ", tensor ", i, " is ", to_string(t.shape()));
     sizes.push_back(t.shape()[dim]);
+    dtypes.push_back(t.dtype());
+    d = detail::promote_types(d, t.dtype());
     total += t.shape()[dim];
   }
   shape[dim] = total;
-  Tensor out = empty(shape, first.dtype());
+  Tensor out = empty(shape, d);
   {
     NoGradGuard g;
     int64_t off = 0;
@@ -418,7 +427,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   }
   bool need = false;
   for (const Tensor& t : xs) need = need || (grad_enabled() && t.requires_grad());
-  if (need) set_history(make_node<CatBackward>(dim, sizes), xs, {&out});
+  if (need) set_history(make_node<CatBackward>(dim, sizes, dtypes), xs, {&out});
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Tensor basics: creation, views sharing storage, printing, item, errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nerve/nerve.h>
 
 using namespace nerve;
@@ -20,6 +22,15 @@ TEST(Tensor, CreationAndViews) {
 TEST(Tensor, Printing) {
   Tensor a = tensor({{1.f, 2.f}, {3.f, 4.f}});
   EXPECT_EQ(a.to_string(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
+}
+
+TEST(Tensor, ComparisonOperators) {
+  Tensor a = tensor({1.f, 2.f, std::nanf(""), 4.f}), b = tensor({2.f});  // b broadcasts
+  auto bools = [](const Tensor& t) { return t.to(DType::i64).to_vector<int64_t>(); };
+  EXPECT_EQ(bools(a <= b), (std::vector<int64_t>{1, 1, 0, 0}));
+  EXPECT_EQ(bools(a >= b), (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(bools(a != b), (std::vector<int64_t>{1, 0, 1, 1}));  // NaN != anything
+  EXPECT_EQ((a <= b).dtype(), DType::b8);
 }
 
 TEST(Autograd, SimpleChain) {

@@ -134,6 +134,8 @@ OPS = {
     "gt": lambda x, p: torch.gt(x[0], x[1]),
     "ge": lambda x, p: torch.ge(x[0], x[1]),
     "logical_and": lambda x, p: torch.logical_and(x[0], x[1]),
+    "logical_or": lambda x, p: torch.logical_or(x[0], x[1]),
+    "logical_not": lambda x, p: torch.logical_not(x[0]),
     "clamp": lambda x, p: torch.clamp(x[0], p.get("min"), p.get("max")),
     "sum": lambda x, p: torch.sum(x[0], dims_or_all(x[0], p), keepdim=bool(p.get("keepdim", 0)))
     if x[0].dim() or p.get("dims") else torch.sum(x[0]),
@@ -528,8 +530,8 @@ def reductions():
     case("amax_0d", "amax", [randn()], dims=[0])
     nan = float("nan")
     with_nan = torch.tensor([[1.0, nan, 3.0], [0.5, 2.0, nan]], dtype=F64)
-    # not max() over all elements: PyTorch routes its gradient to the NaN elements, nerve (like PyTorch's amax)
-    # gives NaN gradients; both are defensible once the loss is NaN
+    # amax gives NaN gradients where the result is NaN (as PyTorch's amax); max() over all elements sends its
+    # gradient to the NaN elements (cases max_all_nan, min_all_nan in parity())
     case("max_dim_nan", "max", [with_nan], dim=1, f32=False)
     case("amax_nan", "amax", [with_nan], dims=[0], f32=False)
     for op in ["argmax", "argmin"]:
@@ -641,6 +643,51 @@ def fused():
          offset=-1.0, relu=True)
 
 
+def parity():
+    # PyTorch-parity fixes, added last so that the random inputs above stay what they were
+    nan = float("nan")
+    for op in ["maximum", "minimum"]:
+        # NaN in a, in b, in both, and a tie: where either is NaN, both operands get the whole gradient
+        a = torch.tensor([nan, 1.0, 2.0, nan, 3.0, -1.0], dtype=F64)
+        b = torch.tensor([1.0, nan, 1.0, nan, 3.0, 4.0], dtype=F64)
+        case(f"{op}_nan", op, [a, b])
+    m = torch.tensor([[1.0, nan, 3.0], [nan, 2.0, 0.5]], dtype=F64)
+    for op in ["max", "min"]:
+        case(f"{op}_all_nan", op, [m])  # the gradient split between the two NaN elements
+    # correction >= N: PyTorch's gradient 2 / (N - correction) * g * (x - mean) is +-inf (NaN where x == mean) at
+    # N - correction == 0, finite below
+    v = torch.tensor([[1.0, 2.5], [3.0, 3.0]], dtype=F64)
+    case("var_correction_n", "var", [v], dims=[1], correction=2)
+    case("var_correction_above_n", "var", [v], dims=[1], correction=3)
+    # max/min over a non-empty dim of an empty tensor: an empty result (reducing an empty dim is an error)
+    case("amax_empty_rows", "amax", [randn(0, 3)], dims=[1])
+    case("amax_empty_keepdim", "amax", [randn(2, 0, 3)], dims=[0, 2], keepdim=1)
+    case("max_dim_empty_rows", "max", [randn(0, 3)], dim=1)
+    case("min_dim_empty_keepdim", "min", [randn(3, 0)], dim=0, keepdim=1)
+    case("argmax_empty_rows", "argmax", [randn(0, 3)], dim=-1)
+    case("argmin_empty_cols", "argmin", [randn(2, 0, 3)], dim=0)
+    # a double scalar is a floating scalar (a Python float) even when whole: integer and bool tensors give f32
+    case("add_bool_scalar_whole", "add", [mask([True, False, True])], scalar=1.0)
+    case("mul_int_scalar_whole", "mul", [idx([1, 2, -3])], scalar=2.0)
+    case("sub_int_scalar_whole_left", "sub", [(idx([[4, 0], [-2, 7]]), "t")], scalar=3.0, left=1)
+    case("div_int_scalar_whole", "div", [idx([7, -3, 4])], scalar=2.0)
+    case("pow_int_scalar_whole", "pow", [idx([3, -2, 0])], exponent=2.0)
+    case("add_f64_scalar_whole", "add", [randn(2, 2)], scalar=2.0)
+    # cat promotes to the result type of all inputs; each gets its gradient in its own dtype
+    case("cat_f32_f64", "cat", [randn(2, 2).float(), (randn(2, 3), "t")], dim=1)
+    case("cat_int_float", "cat", [idx([[1, -2]]), randn(2, 2), mask([[True, False]])], dim=0)
+    case("cat_bool_u8_i32", "cat", [mask([True, False]), torch.tensor([7, 200], dtype=torch.uint8),
+                                    torch.tensor([-1], dtype=torch.int32)], dim=0)
+    # logical_or, logical_not: nonzero (NaN too) is true
+    case("logical_or_bool", "logical_or", [mask([True, False, True, False]), mask([True, True, False, False])])
+    case("logical_or_broadcast", "logical_or", [mask([True, False], [2, 1]), (mask([False, True, False]), "s")])
+    case("logical_or_float_int", "logical_or", [torch.tensor([0.0, nan, -2.0, 0.0], dtype=F64), idx([0, 0, 0, 3])])
+    case("logical_not_bool", "logical_not", [(mask([[True, False], [False, False]]), "t")])
+    case("logical_not_float", "logical_not", [torch.tensor([0.0, -0.0, nan, 1.5, float("inf")], dtype=F64)])
+    case("logical_not_int", "logical_not", [(idx([[0, 2], [-1, 0]]), "s")])
+    case("logical_not_empty", "logical_not", [randn(0, 2)])
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -649,6 +696,7 @@ def main():
     linalg()
     indexing()
     fused()
+    parity()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

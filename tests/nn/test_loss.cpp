@@ -73,6 +73,10 @@ TEST(LossGolden, Binary) {
   check_case("bcelpw", [&](const Tensor& x, Reduction r) {
     return F::binary_cross_entropy_with_logits(x, G("bcelp.t"), G("bcel.w2"), r, G("bcelp.pw"));
   });
+  // logits of exactly 0: the gradient is (1 - t) - (1 + (p - 1) t) / 2 there (x = 0, t = 1, p = 2: -1)
+  check_case("bcelp0", [&](const Tensor& x, Reduction r) {
+    return F::binary_cross_entropy_with_logits(x, G("bcelp0.t"), {}, r, G("bcelp0.pw"));
+  });
   nn::BCEWithLogitsLoss mod(Tensor(), Reduction::mean, G("bcelp.pw"));
   EXPECT_TRUE(all_close(mod(G("bcelp.x"), G("bcelp.t")), G("bcelp.mean.out"), 1e-11, 1e-11));
   EXPECT_NE(error_of([&] { F::binary_cross_entropy_with_logits(G("bcelp.x"), G("bcelp.t"), {}, Reduction::mean,

@@ -52,7 +52,7 @@ TEST(OpErrors, LinearShapes) {
 TEST(OpErrors, CatAndStack) {
   expect_error("cat", [] { cat({zeros({2, 3}), zeros({2, 4})}, 0); }, {"[2, 3]", "[2, 4]", "dim 0"});
   expect_error("cat", [] { cat({zeros({2, 3}), zeros({3})}, 0); }, {"[3]", "[2, 3]"});
-  expect_error("cat", [] { cat({zeros({2}), zeros({2}, DType::f64)}); }, {"f64", "f32"});
+  expect_error("cat", [] { cat({zeros({2}), zeros({2, 1}, DType::f64)}); }, {"tensor 1", "[2, 1]", "1 dims", "[2]"});
   expect_error("cat", [] { cat({}); }, {"non-empty"});
   expect_error("cat", [] { cat({zeros({}), zeros({})}); }, {"zero-dimensional"});
   expect_error("cat", [] { cat({zeros({2, 3})}, 2); }, {"dim 2", "2-d"});
@@ -128,6 +128,9 @@ TEST(OpErrors, DtypeAndValueChecks) {
   expect_error("one_hot", [] { one_hot(from_vector<int64_t>({0, 3}), 3); }, {"3", "num_classes 3"});
   expect_error("one_hot", [] { one_hot(from_vector<int64_t>({-1})); }, {"-1"});
   expect_error("max", [] { max(zeros({0, 3})); }, {"non-empty", "[0, 3]"});
+  expect_error("amax", [] { amax(zeros({0, 3}), {0}); }, {"non-empty", "dim 0", "[0, 3]"});
+  expect_error("max", [] { max(zeros({3, 0}), -1); }, {"non-empty", "dim 1", "[3, 0]"});
+  expect_error("argmin", [] { argmin(zeros({0}), 0); }, {"non-empty", "dim 0", "[0]"});
   expect_error("clamp", [] { clamp(zeros({2}), std::nullopt, std::nullopt); }, {"min", "max"});
   expect_error("split", [] { split(zeros({4}), 0); }, {"split_size", "0"});
   expect_error("chunk", [] { chunk(zeros({4}), 0); }, {"chunks", "0"});

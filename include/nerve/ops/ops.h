@@ -51,13 +51,18 @@ Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 
+// logical ops: nonzero (NaN included) is true; bool results, no gradient
 Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
 Tensor operator&(const Tensor& a, const Tensor& b);
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a);
+/// A double is a floating scalar, as a Python float: an integer or bool tensor with it gives f32
+/// (i64 tensor * 2.0 is f32), a floating tensor keeps its dtype.
 Tensor operator+(const Tensor& a, double s);
 Tensor operator-(const Tensor& a, double s);
 Tensor operator*(const Tensor& a, double s);
@@ -69,6 +74,9 @@ Tensor operator/(double s, const Tensor& a);
 Tensor operator==(const Tensor& a, const Tensor& b);
 Tensor operator<(const Tensor& a, const Tensor& b);
 Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
 
 // ---------------------------------------------------------------- elementwise unary
 // One function per line of unary_ops.def (neg, exp, log, sqrt, abs, relu, leaky_relu(x, negative_slope = 0.01),
