@@ -2,6 +2,7 @@
 // and are not recorded by autograd: on a tensor that requires grad they need grad mode off.
 #include <cstring>
 
+#include "backend/cpu/convert.h"
 #include "backend/cpu/elementwise.h"
 #include "ops/op_util.h"
 #include "nerve/core/profiler.h"
@@ -116,13 +117,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     NoGradGuard g;
     y = src.shape() == shape() ? src : nerve::expand(src, shape());
   }
-  visit_dtype(dtype(), [&](auto to) {
-    using To = decltype(to);
-    visit_dtype(y.dtype(), [&](auto from) {
-      using Ti = decltype(from);
-      cpu::unary_kernel<To, Ti>(*this, y, [](Ti v) { return static_cast<To>(v); });
-    });
-  });
+  cpu::convert(*this, y);
   bump_version();
   return *this;
 }

@@ -365,12 +365,7 @@ bool copy_transposed_f32(const Tensor& x, const Tensor& out) {
 Tensor clone(const Tensor& x) {
   NERVE_RECORD_FUNCTION("clone");
   Tensor out = empty(x.shape(), x.dtype());
-  if (!copy_transposed_f32(x, out)) {
-    visit_dtype(x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      cpu::unary_kernel<T, T>(out, x, [](T v) { return v; });
-    });
-  }
+  if (!copy_transposed_f32(x, out)) cpu::convert(out, x);
   record<CloneBackward>(x, out);
   return out;
 }
@@ -381,13 +376,7 @@ Tensor to_dtype(const Tensor& x, DType d) {
   NERVE_RECORD_FUNCTION("to");
   if (d == x.dtype()) return x;
   Tensor out = empty(x.shape(), d);
-  visit_dtype(d, [&](auto to) {
-    using To = decltype(to);
-    visit_dtype(x.dtype(), [&](auto from) {
-      using Ti = decltype(from);
-      cpu::unary_kernel<To, Ti>(out, x, [](Ti v) { return static_cast<To>(v); });
-    });
-  });
+  cpu::convert(out, x);
   if (is_floating(d)) record<ToDtypeBackward>(x, out, x.dtype());
   return out;
 }

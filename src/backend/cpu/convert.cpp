@@ -7,9 +7,36 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/loops.h"
 #include "nerve/core/parallel.h"
 
 namespace nerve::cpu {
+
+namespace {
+// y[i * sy] = To(x[i * sx]) for i < n; a unit-stride loop the compiler vectorizes
+template <class To, class Ti>
+void convert_row(const char* xp, int64_t sx, char* yp, int64_t sy, int64_t n) {
+  const Ti* x = reinterpret_cast<const Ti*>(xp);
+  To* y = reinterpret_cast<To*>(yp);
+  if (sx == 1 && sy == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) y[i * sy] = static_cast<To>(x[i * sx]);
+}
+using ConvertRow = void (*)(const char*, int64_t, char*, int64_t, int64_t);
+}  // namespace
+
+void convert(const Tensor& out, const Tensor& x) {
+  ConvertRow row = nullptr;
+  visit_dtype(out.dtype(), [&](auto to) {
+    visit_dtype(x.dtype(), [&](auto from) { row = convert_row<decltype(to), decltype(from)>; });
+  });
+  for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
+                  {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())},
+                  {int64_t(itemsize(out.dtype())), int64_t(itemsize(x.dtype()))},
+                  [&](BytePtrs2 p, int64_t n, std::array<int64_t, 2> st) { row(p[1], st[1], p[0], st[0], n); });
+}
 
 namespace {
 NERVE_SIMD_CLONES void u8_affine(const uint8_t* __restrict src, float* __restrict dst, int64_t n, float scale,

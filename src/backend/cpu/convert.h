@@ -1,8 +1,15 @@
-// Fused type conversions used on the input path (uint8 images to float), and the f32 tile transpose.
+// Type conversion between any two dtypes (to, copy_, clone), fused conversions used on the input path (uint8 images
+// to float), and the f32 tile transpose.
 #pragma once
 #include <cstdint>
 
+#include "nerve/tensor/tensor.h"
+
 namespace nerve::cpu {
+
+/// out = x element by element, converted to out's dtype as static_cast does (out and x of one shape, any layouts;
+/// out may not overlap x unless they are the same tensor). One row function per (to, from) pair, one row walker.
+void convert(const Tensor& out, const Tensor& x);
 
 /// dst[i] = float(src[i]) * scale + offset, split over threads by contiguous ranges.
 void u8_to_f32_affine(const uint8_t* src, float* dst, int64_t n, float scale, float offset);
