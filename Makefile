@@ -6,7 +6,7 @@ BUILD := build
 ASAN := build-asan
 TSAN := build-tsan
 
-.PHONY: deps build demo test test-release test-asan test-tsan bench clean
+.PHONY: deps build demo test test-release test-asan test-tsan bench goldens clean
 deps:
 	@bash tools/install_deps.sh
 
@@ -34,6 +34,12 @@ test-tsan: deps
 	  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DNERVE_BUILD_EXAMPLES=OFF -DNERVE_BUILD_BENCH=OFF > /dev/null
 	@cmake --build $(TSAN) -j $(JOBS) --target test_core
 	TSAN_OPTIONS=halt_on_error=1 $(TSAN)/tests/test_core
+
+# Regenerates every golden file from PyTorch (Debian's python3-torch, /usr/bin/python3) and shows what changed
+goldens:
+	@bash tools/install_deps.sh bench
+	@for g in tests/golden/make_*.py; do /usr/bin/python3 $$g || exit 1; done
+	@git --no-pager diff --stat -- tests/golden
 
 bench: build
 	@bash tools/install_deps.sh bench

@@ -19,6 +19,7 @@ Values are row-major over the logical shape; floats use repr() (round-trips f64 
 """
 import os
 import sys
+import zlib
 
 import torch
 import torch.nn.functional as F
@@ -452,6 +453,7 @@ SPECIAL = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-30, -1e-30, 
 # is what real tensors take; nerve gives those values on every layout.
 def elementwise_unary():
     for op, (_, domain) in UNARY.items():
+        torch.manual_seed(zlib.crc32(op.encode()))  # each op's inputs from its own name: adding one moves no other
         case(f"{op}_2d", op, [sample(domain, 3, 4)])
         case(f"{op}_transposed", op, [(sample(domain, 3, 4), "t")])
         case(f"{op}_strided", op, [(sample(domain, 2, 3), "s")])
@@ -459,6 +461,7 @@ def elementwise_unary():
         case(f"{op}_empty", op, [sample(domain, 0, 2)])
         # NaN, infinities, signed zeros, tiny, kinks and saturation: values and gradients as torch's, f64 only
         case(f"{op}_special", op, [torch.tensor(SPECIAL, dtype=F64)], f32=False)
+    torch.manual_seed(20240502)
     case("tanh_large", "tanh", [torch.tensor([-30.0, -5.0, 5.0, 30.0], dtype=F64)])
     case("sigmoid_large", "sigmoid", [torch.tensor([-40.0, -8.0, 8.0, 40.0], dtype=F64)])
     case("exp_wide", "exp", [torch.tensor([-100.0, -87.0, -20.0, 20.0, 80.0], dtype=F64)])
