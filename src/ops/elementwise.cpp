@@ -39,8 +39,10 @@ DType promote(const Tensor& a, const Tensor& b) {
   if (sa != sb) {
     const Tensor& t = sa ? b : a;
     const Tensor& s = sa ? a : b;
+    // a 0-d operand of a higher category decides (torch.result_type: i64 tensor * 0-d f64 tensor is f64; a C++
+    // double scalar comes in as a 0-d f32, scalar_like below, as a Python float gives the default dtype)
     if (category(s.dtype()) <= category(t.dtype())) return t.dtype();
-    return category(s.dtype()) == 2 ? DType::f32 : s.dtype();
+    return s.dtype();
   }
   return promote_types(da, db);
 }
@@ -52,8 +54,10 @@ Tensor scalar_like(double s, const Tensor& x) {
 }
 
 Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
-  Tensor t = x.dtype() == d ? x : to_dtype(x, d);
-  return t.shape() == shape ? t : expand(t, shape);
+  // broadcast first, then cast: the gradient is cast back to x's dtype before it is summed over the broadcast
+  // dims, as torch does (an f64 0-d operand of an f32 result gets its gradient summed in f64)
+  Tensor t = x.shape() == shape ? x : expand(x, shape);
+  return t.dtype() == d ? t : to_dtype(t, d);
 }
 
 // f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the

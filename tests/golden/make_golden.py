@@ -120,9 +120,9 @@ OPS = {
     "split": lambda x, p: torch.split(x[0], p["split_size"], p.get("dim", 0)),
     "sum_to": lambda x, p: x[0].sum_to_size(p["shape"]),
     "add": lambda x, p: (x[0] + p["scalar"] if not p.get("left") else p["scalar"] + x[0]) if "scalar" in p
-    else torch.add(x[0], x[1], alpha=p.get("alpha", 1.0)),
+    else torch.add(x[0], x[1], alpha=p.get("alpha", 1)),
     "sub": lambda x, p: (x[0] - p["scalar"] if not p.get("left") else p["scalar"] - x[0]) if "scalar" in p
-    else torch.sub(x[0], x[1], alpha=p.get("alpha", 1.0)),
+    else torch.sub(x[0], x[1], alpha=p.get("alpha", 1)),
     "mul": binary(lambda a, b: a * b),
     "div": binary(lambda a, b: a / b),
     "pow": lambda x, p: torch.pow(x[0], p["exponent"]) if "exponent" in p else torch.pow(x[0], x[1]),
@@ -691,6 +691,24 @@ def parity():
     case("logical_not_empty", "logical_not", [randn(0, 2)])
 
 
+def promotion():
+    """torch.result_type for every pair of nerve's dtypes, through add and mul (values and result dtype), and a 0-d
+    operand of a higher category (a 0-d f64 does not raise an f32 tensor; a 0-d float raises an integer one)."""
+    # powers of two: the f32 products in the gradients are exact, whatever order torch and nerve round in
+    vals = {torch.float32: [1.5, -2.25], torch.float64: [0.5, 3.0], torch.int64: [4, -2], torch.int32: [8, 2],
+            torch.uint8: [128, 4], torch.bool: [True, False]}
+    names = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.int32: "i32",
+             torch.uint8: "u8", torch.bool: "bool"}
+    for da in vals:
+        for db in vals:
+            a, b = torch.tensor(vals[da], dtype=da), torch.tensor(vals[db], dtype=db)
+            case(f"promote_mul_{names[da]}_{names[db]}", "mul", [a, b], f32=False)
+            if da != torch.bool or db != torch.bool:
+                case(f"promote_add_{names[da]}_{names[db]}", "add", [a, b], f32=False)
+            case(f"promote_mul_{names[da]}_0d_{names[db]}", "mul", [a, torch.tensor(vals[db][0], dtype=db)],
+                 f32=False)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -700,6 +718,7 @@ def main():
     indexing()
     fused()
     parity()
+    promotion()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:
