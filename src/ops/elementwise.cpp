@@ -21,7 +21,11 @@ int rank(DType d) {
     case DType::i64: return 3;
     case DType::f32: return 4;
     case DType::f64: return 5;
+    case DType::bf16:
+    case DType::f16:
+    case DType::i8: break;
   }
+  NERVE_CHECK(false, dtype_name(d), " tensors are storage only in this version; convert with .to(DType::f32) first");
   return 0;
 }
 DType wider(DType a, DType b) { return rank(a) >= rank(b) ? a : b; }

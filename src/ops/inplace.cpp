@@ -66,6 +66,11 @@ Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype())); }
 Tensor& Tensor::fill_(double v) {
   NERVE_RECORD_FUNCTION("fill_");
   check_inplace(*this, "fill_");
+  if (is_storage_only(dtype())) {  // the value converted once, as to() would, then copied
+    cpu::convert(*this, nerve::expand(scalar_tensor(v, DType::f64), shape()));
+    bump_version();
+    return *this;
+  }
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T x = static_cast<T>(v);

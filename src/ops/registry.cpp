@@ -89,8 +89,8 @@ void add(std::vector<OpInfo>& ops, const char* group, const char* name, bool dif
 Out pair_out(const std::pair<Tensor, Tensor>& r) { return {r.first, r.second}; }
 
 DType dtype_named(const std::string& s) {
-  for (DType d : {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8})
-    if (s == dtype_name(d)) return d;
+  for (int k = 0; k < kNumDTypes; ++k)
+    if (s == dtype_name(static_cast<DType>(k))) return static_cast<DType>(k);
   NERVE_CHECK(false, "attrs: unknown dtype '", s, "'");
   return DType::f32;
 }

@@ -84,7 +84,7 @@ using BwdRow = void (*)(const char* d, int64_t sd, const char* s, int64_t ss, ch
 constexpr bool kKeep_keep = true, kKeep_float = false;
 constexpr bool kSavesY_x = false, kSavesY_y = true;
 constexpr Domain kDomain_real = Domain::real, kDomain_nonzero = Domain::nonzero, kDomain_positive = Domain::positive;
-constexpr int kNumDtypes = 6;  // DType order: f32, f64, i64, i32, u8, bool
+constexpr int kNumDtypes = 6;  // the compute dtypes, in DType order: f32, f64, i64, i32, u8, bool
 
 /// One op of the table, as the runtime sees it: its row functions by dtype (null: not accepted).
 struct UnaryDef {
@@ -185,6 +185,8 @@ Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
   NERVE_RECORD_FUNCTION(def.name);
   NERVE_CHECK(x_in.defined(), def.name, ": undefined tensor argument");
   NERVE_CHECK(x_in.dtype() != DType::b8, def.name, ": not supported on bool tensors");
+  NERVE_CHECK(!is_storage_only(x_in.dtype()), def.name, ": ", dtype_name(x_in.dtype()),
+              " tensors are storage only in this version; convert with .to(DType::f32) first");
   Tensor x = is_floating(x_in.dtype()) || def.keep_ints ? x_in : x_in.to(DType::f32);
   Tensor out = empty(x.shape(), x.dtype());
   walk_rows(def.fwd[static_cast<int>(x.dtype())], out, x, p.v);

@@ -28,6 +28,7 @@ void* Tensor::raw_data() const {
 template <class T>
 T Tensor::item() const {
   NERVE_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", nerve::to_string(shape()));
+  if (is_storage_only(dtype())) return to(DType::f64).item<T>();  // bf16, f16, i8: exact in f64
   return visit_dtype(dtype(), [&](auto tag) {
     using S = decltype(tag);
     return static_cast<T>(*static_cast<const S*>(raw_data()));
@@ -36,6 +37,7 @@ T Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  if (is_storage_only(dtype())) return to(DType::f64).to_vector<T>();
   Tensor c = contiguous();
   std::vector<T> out(static_cast<size_t>(c.numel()));
   visit_dtype(dtype(), [&](auto tag) {

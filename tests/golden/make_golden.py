@@ -5,7 +5,8 @@ tests (tests/ops/test_golden.cpp) never need torch.
 
 File format, one record per line, tokens separated by single spaces:
   case NAME OP F32          F32 = 1 when the case is also run in f32 (looser tolerance)
-  param KEY N V1 .. VN      N values (ints, floats, or dtype names); N may be 0
+  param KEY N V1 .. VN      N values (ints, floats, or dtype names); N may be 0. nograd 1: no input requires
+                            grad (conversions into and out of the storage dtypes bf16, f16, i8)
   in NAME DTYPE LAYOUT NDIM D1 .. DN V1 .. VM
                             an input; floating inputs require grad. LAYOUT: c contiguous, t built as the
                             transpose of a contiguous tensor (last two dims), s every other element of a wider
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 torch.manual_seed(20240501)
 F64 = torch.float64
 DTYPE_NAMES = {torch.float32: "f32", torch.float64: "f64", torch.int64: "i64", torch.int32: "i32",
-               torch.uint8: "u8", torch.bool: "bool"}
+               torch.uint8: "u8", torch.bool: "bool", torch.bfloat16: "bf16", torch.float16: "f16", torch.int8: "i8"}
 DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
 
 lines = []
@@ -237,7 +238,7 @@ def case(name, op, inputs, f32=True, **params):
     for i, item in enumerate(inputs):
         t, layout = item if isinstance(item, tuple) else (item, "c")
         x = with_layout(t, layout)
-        if x.is_floating_point():
+        if x.is_floating_point() and not params.get("nograd"):
             x.requires_grad_(True)
         ins.append((f"x{i}", x, layout))
     xs = [x for _, x, _ in ins]
@@ -709,6 +710,39 @@ def promotion():
                  f32=False)
 
 
+def storage_dtypes():
+    """Conversions into and out of bf16, f16 and i8 (storage dtypes in nerve for now): round to nearest even,
+    ties, overflow to inf, subnormals, NaN, integer wrap-around."""
+    e = 2.0 ** -8
+    vals = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.0, -2.5, 1 + e, 1 + 3 * e, 1 + e / 2, 1 + 1.5 * e,
+            65504.0, 65519.0, 65520.0, 70000.0, -65536.0, 6.1e-5, 1e-7, 2.98e-8, 5.96e-8, 8.9e-8, 1e-40, 3.0e38,
+            3.4028234663852886e38, 0.1, -1.0 / 3]
+    for src in [torch.float64, torch.float32]:
+        for dst in [torch.bfloat16, torch.float16]:
+            case(f"to_{DTYPE_NAMES[dst]}_from_{DTYPE_NAMES[src]}", "to_dtype", [torch.tensor(vals, dtype=src)],
+                 f32=False, dtype=DTYPE_NAMES[dst], nograd=1)
+    halfs = torch.tensor(vals, dtype=torch.float32)
+    for src in [torch.bfloat16, torch.float16]:
+        for dst in [torch.float32, torch.float64, torch.int64, torch.bfloat16 if src == torch.float16 else torch.float16]:
+            x = halfs.to(src)
+            if dst == torch.int64:
+                x = torch.tensor([0.0, 1.5, -2.5, 100.0, -7.0], dtype=src)
+            case(f"to_{DTYPE_NAMES[dst]}_from_{DTYPE_NAMES[src]}", "to_dtype", [x], f32=False,
+                 dtype=DTYPE_NAMES[dst], nograd=1)
+    case("to_i8_from_i64", "to_dtype", [idx([0, 127, 128, 200, -129, -1])], f32=False, dtype="i8", nograd=1)
+    case("to_i8_from_u8", "to_dtype", [torch.tensor([0, 5, 255], dtype=torch.uint8)], f32=False, dtype="i8",
+         nograd=1)
+    case("to_f32_from_i8", "to_dtype", [torch.tensor([-128, -1, 0, 127], dtype=torch.int8)], f32=False,
+         dtype="f32", nograd=1)
+    case("to_bf16_from_bool", "to_dtype", [mask([True, False])], f32=False, dtype="bf16", nograd=1)
+    # views and copies of storage tensors keep their bits
+    b = torch.tensor([[1.0, -2.0, 3.5], [0.25, 7.0, -0.5]], dtype=torch.bfloat16)
+    case("transpose_bf16", "transpose", [b], f32=False, d0=0, d1=1, nograd=1)
+    case("contiguous_f16_transposed", "contiguous", [(b.to(torch.float16), "t")], f32=False, nograd=1)
+    case("clone_i8_strided", "clone", [(torch.tensor([[1, -2, 3], [4, 5, -6]], dtype=torch.int8), "s")], f32=False,
+         nograd=1)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -719,6 +753,7 @@ def main():
     fused()
     parity()
     promotion()
+    storage_dtypes()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

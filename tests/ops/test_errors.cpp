@@ -239,3 +239,37 @@ TEST(Fused, LinearU8EqualsTheComposite) {
   x.fill_(3);
   EXPECT_THROW(sum(y).backward(), Error);
 }
+
+// bf16, f16 and i8 are storage dtypes: made, filled, viewed, copied, converted and read; any other op says so and
+// names the conversion to ask for
+TEST(StorageDtypes, MakeConvertReadAndRefuseTheRest) {
+  for (DType d : {DType::bf16, DType::f16, DType::i8}) {
+    SCOPED_TRACE(dtype_name(d));
+    Tensor z = zeros({2, 3}, d);
+    EXPECT_EQ(z.dtype(), d);
+    EXPECT_EQ(z.to_vector<double>(), std::vector<double>(6, 0.0));
+    Tensor x = full({2, 3}, -3.0, d);
+    EXPECT_EQ(x.t().contiguous().shape(), (Shape{3, 2}));
+    EXPECT_EQ(x.to(DType::f32).sum().item<double>(), -18.0);
+    EXPECT_EQ(x.t().clone().to_vector<int64_t>(), std::vector<int64_t>(6, -3));
+    EXPECT_EQ(select(select(x, 0, 1), 0, 2).item<double>(), -3.0);
+    Tensor y = empty({2, 3}, d);
+    y.copy_(arange(6).reshape({2, 3}));
+    EXPECT_EQ(y.to_vector<double>(), (std::vector<double>{0, 1, 2, 3, 4, 5}));
+    expect_error("exp", [&] { exp(x); }, {dtype_name(d), "storage only", ".to(DType::f32)"});
+    // ops that reach the dtype switch say so without their name (yet)
+    for (auto f : {+[](const Tensor& t) { (void)(t + t); }, +[](const Tensor& t) { (void)sum(t); }}) {
+      try {
+        f(x);
+        ADD_FAILURE() << "no error thrown";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string(dtype_name(d)) + " tensors are storage only"),
+                  std::string::npos) << e.what();
+      }
+    }
+  }
+  // f16 overflows to inf and keeps NaN; bf16 keeps float's range
+  EXPECT_TRUE(std::isinf(full({}, 1e5, DType::f16).item<double>()));
+  EXPECT_TRUE(std::isnan(full({}, std::nan(""), DType::bf16).item<double>()));
+  EXPECT_EQ(full({}, 1e5, DType::bf16).item<double>(), 99840.0);  // 1e5 to 8 bits of mantissa
+}

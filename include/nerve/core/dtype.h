@@ -8,7 +8,11 @@
 
 namespace nerve {
 
-enum class DType : uint8_t { f32, f64, i64, i32, u8, b8 };
+/// f32 .. b8 are compute dtypes (every op). bf16, f16 and i8 are storage dtypes for now: tensors of them are made,
+/// viewed, copied, converted (`to`, `copy_`, `clone`, `fill_`) and read (`to_vector`, `item`), and other ops ask
+/// for a conversion to a compute dtype first; bf16 and f16 round to nearest even with NaN kept, as PyTorch.
+enum class DType : uint8_t { f32, f64, i64, i32, u8, b8, bf16, f16, i8 };
+inline constexpr int kNumDTypes = 9;
 
 inline constexpr size_t itemsize(DType d) {
   switch (d) {
@@ -18,6 +22,9 @@ inline constexpr size_t itemsize(DType d) {
     case DType::i32: return 4;
     case DType::u8: return 1;
     case DType::b8: return 1;
+    case DType::bf16: return 2;
+    case DType::f16: return 2;
+    case DType::i8: return 1;
   }
   return 0;
 }
@@ -30,13 +37,19 @@ inline constexpr const char* dtype_name(DType d) {
     case DType::i32: return "i32";
     case DType::u8: return "u8";
     case DType::b8: return "bool";
+    case DType::bf16: return "bf16";
+    case DType::f16: return "f16";
+    case DType::i8: return "i8";
   }
   return "?";
 }
 
 inline std::ostream& operator<<(std::ostream& os, DType d) { return os << dtype_name(d); }
 
+/// The floating compute dtypes (f32, f64): what autograd and the float kernels take.
 inline constexpr bool is_floating(DType d) { return d == DType::f32 || d == DType::f64; }
+/// bf16, f16 and i8: storage only (see DType).
+inline constexpr bool is_storage_only(DType d) { return d == DType::bf16 || d == DType::f16 || d == DType::i8; }
 
 template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }
@@ -57,8 +70,12 @@ decltype(auto) visit_dtype(DType d, F&& f) {
     case DType::i32: return f(int32_t{});
     case DType::u8: return f(uint8_t{});
     case DType::b8: return f(bool{});
+    case DType::bf16:
+    case DType::f16:
+    case DType::i8: break;
   }
-  NERVE_ASSERT(false, "bad dtype");
+  NERVE_CHECK(false, dtype_name(d), " tensors are storage only in this version (made, viewed, copied, converted, ",
+              "read); convert with .to(DType::f32) to compute with them");
   return f(float{});
 }
 

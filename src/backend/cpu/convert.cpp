@@ -5,7 +5,9 @@
 #include "backend/cpu/transpose16.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/loops.h"
 #include "nerve/core/parallel.h"
@@ -13,24 +15,96 @@
 namespace nerve::cpu {
 
 namespace {
+
+// bf16 and f16 elements, kept as their bits
+struct BF16 {
+  uint16_t bits;
+};
+struct F16 {
+  uint16_t bits;
+};
+
+uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float bits_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// float -> bf16: round to nearest even; NaN stays a (quiet) NaN of the same sign (c10::BFloat16's rule)
+BF16 to_bf16(float f) {
+  const uint32_t u = float_bits(f);
+  if (f != f) return {static_cast<uint16_t>((u >> 16) | 0x40)};
+  return {static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16)};
+}
+float from_bf16(BF16 h) { return bits_float(static_cast<uint32_t>(h.bits) << 16); }
+
+// float -> IEEE half: round to nearest even, overflow to inf, subnormals, NaN kept (quiet, same sign)
+F16 to_f16(float f) {
+  const uint32_t u = float_bits(f);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
+  const uint32_t a = u & 0x7fffffff;
+  if (a > 0x7f800000) return {static_cast<uint16_t>(sign | 0x7e00 | ((a >> 13) & 0x3ff))};  // NaN
+  if (a >= 0x477ff000) return {static_cast<uint16_t>(sign | 0x7c00)};  // rounds to >= 65520: inf
+  if (a < 0x38800000) {  // below 2^-14: a subnormal half (or 0), m / 2^24
+    const float m = bits_float(a) * 16777216.0f;  // exact scaling by 2^24; the add below rounds to nearest even
+    return {static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(m)))};
+  }
+  // normal: rebias the exponent (127 -> 15) and round the 23-bit mantissa to 10 bits, to nearest even
+  const uint32_t r = a - 0x38000000 + 0xfff + ((a >> 13) & 1);
+  return {static_cast<uint16_t>(sign | (r >> 13))};
+}
+float from_f16(F16 h) {
+  const uint32_t sign = static_cast<uint32_t>(h.bits & 0x8000) << 16, e = (h.bits >> 10) & 0x1f, m = h.bits & 0x3ff;
+  if (e == 0) return bits_float(sign) + (sign ? -1.0f : 1.0f) * static_cast<float>(m) * 5.9604644775390625e-08f;
+  if (e == 31) return bits_float(sign | 0x7f800000 | (m << 13));
+  return bits_float(sign | ((e + 112) << 23) | (m << 13));
+}
+
+// one element, as static_cast for the compute types; bf16 / f16 go through float (as c10 does)
+template <class To, class Ti>
+To cvt(Ti v) {
+  if constexpr (std::is_same_v<Ti, BF16>) return cvt<To>(from_bf16(v));
+  else if constexpr (std::is_same_v<Ti, F16>) return cvt<To>(from_f16(v));
+  else if constexpr (std::is_same_v<To, BF16>) return to_bf16(static_cast<float>(v));
+  else if constexpr (std::is_same_v<To, F16>) return to_f16(static_cast<float>(v));
+  else return static_cast<To>(v);
+}
+
 // y[i * sy] = To(x[i * sx]) for i < n; a unit-stride loop the compiler vectorizes
 template <class To, class Ti>
 void convert_row(const char* xp, int64_t sx, char* yp, int64_t sy, int64_t n) {
   const Ti* x = reinterpret_cast<const Ti*>(xp);
   To* y = reinterpret_cast<To*>(yp);
   if (sx == 1 && sy == 1) {
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
+    for (int64_t i = 0; i < n; ++i) y[i] = cvt<To>(x[i]);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) y[i * sy] = static_cast<To>(x[i * sx]);
+  for (int64_t i = 0; i < n; ++i) y[i * sy] = cvt<To>(x[i * sx]);
 }
 using ConvertRow = void (*)(const char*, int64_t, char*, int64_t, int64_t);
+
+// the C++ element type of every dtype, storage ones included (visit_dtype covers the compute dtypes only)
+template <class F>
+void visit_any(DType d, F&& f) {
+  switch (d) {
+    case DType::bf16: return f(BF16{});
+    case DType::f16: return f(F16{});
+    case DType::i8: return f(int8_t{});
+    default: visit_dtype(d, f);
+  }
+}
+
 }  // namespace
 
 void convert(const Tensor& out, const Tensor& x) {
   ConvertRow row = nullptr;
-  visit_dtype(out.dtype(), [&](auto to) {
-    visit_dtype(x.dtype(), [&](auto from) { row = convert_row<decltype(to), decltype(from)>; });
+  visit_any(out.dtype(), [&](auto to) {
+    visit_any(x.dtype(), [&](auto from) { row = convert_row<decltype(to), decltype(from)>; });
   });
   for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
                   {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())},
