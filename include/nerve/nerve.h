@@ -21,6 +21,7 @@
 #include "nerve/keras/callbacks.h"
 #include "nerve/keras/layers.h"
 #include "nerve/keras/model.h"
+#include "nerve/keras/plan.h"
 #include "nerve/nn/init.h"
 #include "nerve/nn/layers.h"
 #include "nerve/nn/loss.h"

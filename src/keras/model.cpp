@@ -82,6 +82,7 @@ void Sequential::add(LayerPtr layer) {
   register_module(nm, layer);
   layers_.push_back(layer);
   layer_names_.push_back(nm);
+  replan();
   if (layers_.size() == 1 && layer->input_shape) build(*layer->input_shape);
   else if (built_) {
     output_shapes_.push_back(layer->build(output_shapes_.back()));
@@ -118,12 +119,41 @@ void Sequential::compile(OptimizerSpec optimizer, LossSpec loss, std::vector<std
   loss_ = std::move(loss);
   metrics_ = std::move(metrics);
   compiled_ = true;
-  // Keras trains on the logits when a softmax (sigmoid) output meets a crossentropy loss: same math, no log(0)
-  std::string last = layers_.empty() ? "" : layers_.back()->activation();
-  bool ce = loss_.name == "sparse_categorical_crossentropy" || loss_.name == "categorical_crossentropy";
-  fused_ = !loss_.from_logits && ((ce && last == "softmax") || (loss_.name == "binary_crossentropy" && last == "sigmoid"));
+  replan();
   optimizer_.reset();
   if (built_) optimizer_ = optimizer_spec_.make(parameters());
+}
+
+void Sequential::set_fusion(bool on) {
+  fusion_ = on;
+  replan();
+}
+
+void Sequential::replan() {
+  // Keras trains on the logits when a softmax (sigmoid) output meets a crossentropy loss: same math, no log(0)
+  std::string last = final_activation(layers_);
+  bool ce = loss_.name == "sparse_categorical_crossentropy" || loss_.name == "categorical_crossentropy";
+  fused_ = fusion_ && compiled_ && !loss_.from_logits &&
+           ((ce && last == "softmax") || (loss_.name == "binary_crossentropy" && last == "sigmoid"));
+  for (bool u8 : {false, true})
+    for (bool logits : {false, true})
+      plans_[u8][logits] = make_plan(layers_, {.u8_input = u8, .logits = logits, .fuse = fusion_});
+}
+
+namespace {
+// The loss fit runs after the plan, named by the op that reads the logits where the loss takes them.
+std::string loss_step(const LossSpec& loss, bool logits) {
+  if (!logits) return loss.name;
+  if (loss.name == "sparse_categorical_crossentropy") return "cross_entropy";  // fused log-softmax + NLL
+  if (loss.name == "categorical_crossentropy") return "categorical_crossentropy(log_softmax)";
+  if (loss.name == "binary_crossentropy") return "binary_cross_entropy_with_logits";
+  return loss.name;
+}
+}  // namespace
+
+std::string Sequential::describe_plan(DType input, bool training) const {
+  std::string s = describe(plans_[input == DType::u8][training && fused_], layer_names_);
+  return training ? s + " -> " + loss_step(loss_, fused_ || loss_.from_logits) : s;
 }
 
 optim::Optimizer& Sequential::optimizer() {
@@ -131,31 +161,11 @@ optim::Optimizer& Sequential::optimizer() {
   return *optimizer_;
 }
 
-Tensor Sequential::run_layers(const Tensor& x, bool logits) {
-  Tensor h = x;
-  const size_t n = layers_.size();
-  for (size_t i = 0; i < n; ++i) {
-    // uint8 input, Rescaling, Flatten..., Dense: one fused op (each thread scales the pixels it multiplies)
-    if (h.dtype() == DType::u8 && layers_[i]->rescaling()) {
-      auto [scale, offset] = *layers_[i]->rescaling();
-      size_t j = i + 1;
-      Tensor f = h;
-      while (j < n && layers_[j]->is_flatten()) f = layers_[j++]->forward(f);
-      Tensor y = j < n ? layers_[j]->forward_u8(f, scale, offset, logits && j + 1 == n) : Tensor();
-      if (y.defined()) {
-        h = y;
-        i = j;
-        continue;
-      }
-    }
-    h = logits && i + 1 == n ? layers_[i]->forward_logits(h) : layers_[i]->forward(h);
-  }
-  return h;
-}
+Tensor Sequential::forward(const Tensor& x) { return run_plan(plan(x, false), layers_, x); }
 
-Tensor Sequential::forward(const Tensor& x) { return run_layers(x, false); }
+Tensor Sequential::forward_logits(const Tensor& x) { return run_plan(plan(x, true), layers_, x); }
 
-Tensor Sequential::forward_for_loss(const Tensor& x) { return run_layers(x, fused_); }
+Tensor Sequential::forward_for_loss(const Tensor& x) { return run_plan(plan(x, fused_), layers_, x); }
 
 // ------------------------------------------------------------------ loss and metrics
 Tensor Sequential::compute_loss(const Tensor& out, const Tensor& y) const {

@@ -249,3 +249,97 @@ TEST(Keras, RescalingFusedIntoDenseTrainsAsTheUnfusedModel) {
     }
   set_num_threads(prev);
 }
+
+namespace {
+
+// The Keras MNIST model's layers on small images.
+std::vector<keras::LayerPtr> image_mlp(double offset, const Shape& image) {
+  return {keras::Rescaling(1.0 / 255, offset, image), keras::Flatten(), keras::Dense(16, "relu"),
+          keras::Dense(3, "softmax")};
+}
+
+}  // namespace
+
+// The plan the model is rewritten into, once: the fused ops it calls and the layers each one covers.
+TEST(Keras, PlanOfTheMnistModelNamesItsFusedOps) {
+  keras::Sequential model(image_mlp(0.0, {28, 28}));
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  EXPECT_EQ(model.describe_plan(DType::u8, true),
+            "linear_u8(rescaling, flatten, dense; relu) -> linear(dense_1) -> cross_entropy");
+  EXPECT_EQ(model.describe_plan(DType::u8), "linear_u8(rescaling, flatten, dense; relu) -> layer(dense_1)");
+  EXPECT_EQ(model.describe_plan(DType::f32, true),
+            "layer(rescaling) -> layer(flatten) -> linear_relu(dense) -> linear(dense_1) -> cross_entropy");
+
+  keras::Plan plan = keras::make_plan(model.layers(), {.u8_input = true, .logits = true});
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].op, keras::PlanStep::Op::linear_u8);
+  EXPECT_EQ(plan[0].first, 0u);
+  EXPECT_EQ(plan[0].count, 3u);
+  EXPECT_EQ(plan[0].scale, 1.0 / 255);
+  EXPECT_EQ(plan[0].offset, 0.0);
+  EXPECT_TRUE(plan[0].relu);
+  EXPECT_EQ(plan[1].op, keras::PlanStep::Op::linear);
+  EXPECT_EQ(plan[1].first, 3u);
+  EXPECT_EQ(plan[1].count, 1u);
+
+  // a Dense activation with no fused form runs after linear_u8; the outputs equal the unfused model's
+  keras::Sequential sig({keras::Rescaling(0.5, 1.0, Shape{3, 2}), keras::Flatten(), keras::Dense(4, "sigmoid")});
+  EXPECT_EQ(sig.describe_plan(DType::u8), "linear_u8(rescaling, flatten, dense; then sigmoid)");
+  Tensor x = randint(0, 256, {5, 3, 2}, DType::u8);
+  Tensor fused = sig.predict(x);
+  sig.set_fusion(false);
+  EXPECT_LE(max(abs(fused - sig.predict(x))).item<double>(), 1e-6);
+}
+
+// The fused plan against the same model with fusion off (every layer by its own forward, the loss on the
+// softmax output): the same outputs, loss and parameter gradients, for uint8 and float inputs.
+TEST(Keras, FusedPlanGivesTheUnfusedOutputsAndGradients) {
+  manual_seed(5);
+  Tensor x8 = randint(0, 256, {64, 6, 7}, DType::u8), y = randint(0, 3, {64});
+  for (Tensor x : {x8, x8.to(DType::f32)}) {
+    auto make = [&](bool fuse) {
+      manual_seed(77);
+      auto m = std::make_unique<keras::Sequential>(image_mlp(-0.5, {6, 7}));
+      m->compile(keras::SGD(0.1), "sparse_categorical_crossentropy", {"accuracy"});
+      m->set_fusion(fuse);
+      return m;
+    };
+    auto fused = make(true), plain = make(false);
+    EXPECT_EQ(plain->describe_plan(x.dtype(), true),
+              "layer(rescaling) -> layer(flatten) -> layer(dense) -> layer(dense_1) -> "
+              "sparse_categorical_crossentropy");
+    const std::string dt = dtype_name(x.dtype());
+    EXPECT_LE(max(abs(fused->predict(x) - plain->predict(x))).item<double>(), 1e-6) << dt;
+    // one full-batch step; the gradients stay on the parameters after it
+    auto hf = fused->fit(x, y, {.epochs = 1, .batch_size = 64, .verbose = 0, .shuffle = false});
+    auto hp = plain->fit(x, y, {.epochs = 1, .batch_size = 64, .verbose = 0, .shuffle = false});
+    EXPECT_NEAR(hf.history["loss"][0], hp.history["loss"][0], 1e-6) << dt;
+    auto pf = fused->parameters(), pp = plain->parameters();
+    ASSERT_EQ(pf.size(), 4u);
+    for (size_t i = 0; i < pf.size(); ++i) {
+      EXPECT_GT(max(abs(pf[i].grad())).item<double>(), 0.0) << dt << " " << i;
+      EXPECT_LE(max(abs(pf[i].grad() - pp[i].grad())).item<double>(), 1e-5) << dt << " " << i;
+    }
+  }
+}
+
+// Layers that match no fusion pattern run one call each, exactly as with fusion off.
+TEST(Keras, UnmatchedLayersRunUnfused) {
+  // a Dropout between Flatten and Dense breaks Rescaling -> Flatten -> Dense; tanh and linear Dense have no fused op
+  manual_seed(3);
+  keras::Sequential model({keras::Rescaling(1.0 / 255, 0.0, Shape{4, 4}), keras::Flatten(), keras::Dropout(0.5),
+                           keras::Dense(5, "tanh"), keras::Dense(2)});
+  model.compile("sgd", "mse");
+  EXPECT_EQ(model.describe_plan(DType::u8, true),
+            "layer(rescaling) -> layer(flatten) -> layer(dropout) -> layer(dense) -> layer(dense_1) -> mse");
+  Tensor x = randint(0, 256, {8, 4, 4}, DType::u8);
+  Tensor a = model.predict(x);
+  model.set_fusion(false);
+  EXPECT_EQ(max(abs(a - model.predict(x))).item<double>(), 0.0);
+
+  // a final Activation(softmax) is left to the loss (nothing to call); a sigmoid Dense is a plain layer call
+  keras::Sequential act({keras::Dense(4, "sigmoid", {.input_shape = Shape{2}}), keras::Activation("softmax")});
+  act.compile("sgd", "sparse_categorical_crossentropy");
+  EXPECT_EQ(act.describe_plan(DType::f32, true), "layer(dense) -> identity(activation) -> cross_entropy");
+  EXPECT_EQ(act.describe_plan(DType::f32), "layer(dense) -> layer(activation)");
+}

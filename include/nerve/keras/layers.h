@@ -1,10 +1,10 @@
 // Keras layers: each is an nn::Module that learns its input shape when the model is built (Keras's build()).
 // Dense uses Keras's initializers (Glorot-uniform kernel, zero bias) and PyTorch's (out, in) weight layout.
+// A layer only says what it computes; which layers run together as one fused op is the model's plan (plan.h).
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "nerve/nn/module.h"
 
@@ -17,19 +17,6 @@ class Layer : public nn::Module {
   virtual Shape build(const Shape& input_shape) = 0;
   /// "dense", "flatten": the stem of the names summary() prints (dense, dense_1, ...).
   virtual std::string keras_name() const = 0;
-  /// The activation applied last ("softmax" lets the model train on logits with a fused loss).
-  virtual std::string activation() const { return ""; }
-  /// Forward without the final activation (only meaningful when activation() is not empty).
-  virtual Tensor forward_logits(const Tensor& x) { return forward(x); }
-  /// (scale, offset) if this is a Rescaling layer.
-  virtual std::optional<std::pair<double, double>> rescaling() const { return std::nullopt; }
-  /// True for Flatten (a reshape: a Rescaling before it can still fuse with the layer after it).
-  virtual bool is_flatten() const { return false; }
-  /// forward(x * scale + offset) for uint8 x in one fused op (Rescaling fused into Dense), without the final
-  /// activation if `logits`; an undefined Tensor where the layer has no such path.
-  virtual Tensor forward_u8(const Tensor& /*x*/, double /*scale*/, double /*offset*/, bool /*logits*/) {
-    return Tensor();
-  }
 
   std::optional<Shape> input_shape;  // given on the first layer
   bool built = false;
@@ -53,5 +40,82 @@ LayerPtr Dropout(double rate);
 LayerPtr Activation(const std::string& name);
 /// y = x * scale + offset, in f32 (u8 images become floats here, batch by batch).  keras::Rescaling(1.0 / 255)
 LayerPtr Rescaling(double scale, double offset = 0.0, std::optional<Shape> input_shape = std::nullopt);
+
+// ------------------------------------------------------------------ the layer types (made by the functions above)
+
+/// y = activation(linear(x, weight, bias)); weight (units, in), bias (units) or undefined without use_bias.
+class DenseLayer : public Layer {
+ public:
+  DenseLayer(int64_t units, std::string activation, DenseOptions options);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dense"; }
+  std::string keras_name() const override { return "dense"; }
+  std::string extra_repr() const override;
+
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  const std::string& activation() const { return act_; }
+
+ private:
+  Tensor weight_, bias_;
+  int64_t units_;
+  std::string act_;
+  bool bias_on_;
+};
+
+/// (N, d1, d2, ...) -> (N, d1 * d2 * ...): a view.
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(std::optional<Shape> input_shape);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Flatten"; }
+  std::string keras_name() const override { return "flatten"; }
+};
+
+/// nn::F::dropout(x, rate) while training, x in eval mode.
+class DropoutLayer : public Layer {
+ public:
+  explicit DropoutLayer(double rate);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dropout"; }
+  std::string keras_name() const override { return "dropout"; }
+
+ private:
+  double rate_;
+};
+
+/// apply_activation(activation, x).
+class ActivationLayer : public Layer {
+ public:
+  explicit ActivationLayer(std::string activation);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override { return apply_activation(act_, x); }
+  std::string type_name() const override { return "Activation"; }
+  std::string keras_name() const override { return "activation"; }
+
+  const std::string& activation() const { return act_; }
+
+ private:
+  std::string act_;
+};
+
+/// y = x * scale + offset in f32; uint8 x is converted in one pass (no gradient flows into integer data).
+class RescalingLayer : public Layer {
+ public:
+  RescalingLayer(double scale, double offset, std::optional<Shape> input_shape);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Rescaling"; }
+  std::string keras_name() const override { return "rescaling"; }
+
+  double scale() const { return scale_; }
+  double offset() const { return offset_; }
+
+ private:
+  double scale_, offset_;
+};
 
 }  // namespace nerve::keras

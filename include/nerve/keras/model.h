@@ -12,6 +12,7 @@
 
 #include "nerve/keras/callbacks.h"
 #include "nerve/keras/layers.h"
+#include "nerve/keras/plan.h"
 #include "nerve/optim/optimizer.h"
 
 namespace nerve::keras {
@@ -89,7 +90,13 @@ class Sequential : public nn::Module {
 
   Tensor forward(const Tensor& x) override;
   /// forward without the last layer's activation: the logits a fused softmax/sigmoid loss reads.
-  Tensor forward_logits(const Tensor& x) { return run_layers(x, true); }
+  Tensor forward_logits(const Tensor& x);
+  /// The plan forward/predict (training = false) or fit/evaluate (true) run on inputs of dtype `input`, with the
+  /// loss last when training: "linear_u8(rescaling, flatten, dense; relu) -> linear(dense_1) -> cross_entropy".
+  std::string describe_plan(DType input, bool training = false) const;
+  /// Testing switch: false runs every layer by its own forward and the loss on the final activation's output
+  /// (the unfused model the fused plan is checked against). On by default.
+  void set_fusion(bool on);
   std::string type_name() const override { return "Sequential"; }
   const std::vector<LayerPtr>& layers() const { return layers_; }
   optim::Optimizer& optimizer();
@@ -98,7 +105,8 @@ class Sequential : public nn::Module {
 
  private:
   Tensor forward_for_loss(const Tensor& x);  // logits when the loss is fused with the final softmax/sigmoid
-  Tensor run_layers(const Tensor& x, bool logits);  // forward; the last layer without its activation if logits
+  void replan();  // remakes plans_ and fused_ from the layers, the loss and fusion_
+  const Plan& plan(const Tensor& x, bool logits) const { return plans_[x.dtype() == DType::u8][logits]; }
   Tensor compute_loss(const Tensor& out, const Tensor& y) const;
   void accumulate_metrics(const Tensor& out, const Tensor& y, std::map<std::string, double>& sums) const;
   Evaluation run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress);
@@ -112,6 +120,8 @@ class Sequential : public nn::Module {
   bool built_ = false;
   bool compiled_ = false;
   bool fused_ = false;  // the loss takes the logits of the final activation
+  bool fusion_ = true;  // set_fusion
+  Plan plans_[2][2];  // [input is uint8][without the last activation]: what forward runs, made once by replan()
   LossSpec loss_{"mse"};
   std::vector<std::string> metrics_;
   std::unique_ptr<optim::Optimizer> optimizer_;
