@@ -1,4 +1,5 @@
-// Reductions: sum/mean/var over any dims, max/min/argmax along a dim or overall, softmax and log_softmax.
+// Reductions: sum/mean/var/std over any dims, max/min/argmax along a dim or overall, amax/amin, softmax and
+// log_softmax.
 // Kernels see either rows (reduced dims last) or columns (reduced dims first) of a contiguous tensor.
 #include <cmath>
 #include <limits>
@@ -156,6 +157,49 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
     if (red[i]) count *= x.shape()[i];
   Tensor d = x - mean(x, dims, true);
   return sum(d * d, dims, keepdim) * (1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+}
+
+namespace {
+
+// d std / dx = (x - mean) / (std * (N - correction)), and 0 where std is 0 (torch's std_backward masks those, where
+// the composite sqrt(var) would give inf * 0 = NaN)
+class StdBackward : public Node {
+ public:
+  StdBackward(const Tensor& x, const Tensor& out_keep, Shape dims, double inv_denom)
+      : x_(x), out_(out_keep, true), dims_(std::move(dims)), inv_denom_(inv_denom) {}
+  const char* name() const override { return "StdBackward"; }
+  void release() override {
+    x_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor x = x_.unpack(this), s = out_.unpack(this);
+    Tensor scale = where(eq(s, zeros({}, s.dtype())), zeros({}, s.dtype()), g[0] / s) * inv_denom_;
+    return {(x - mean(x, dims_, true)) * scale};
+  }
+
+ private:
+  SavedTensor x_, out_;  // out_ with keepdim
+  Shape dims_;
+  double inv_denom_;
+};
+
+}  // namespace
+
+Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  NERVE_RECORD_FUNCTION("std");
+  NERVE_CHECK(is_floating(x.dtype()), "std: expected a floating tensor, got ", dtype_name(x.dtype()));
+  std::vector<bool> red = reduced_mask(x, dims, "std");
+  int64_t count = 1;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (red[i]) count *= x.shape()[i];
+  Tensor out;
+  {
+    NoGradGuard g;
+    out = sqrt(var(x, dims, correction, true));
+  }
+  record<StdBackward>({&x}, out, x, out, dims, 1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
@@ -324,6 +368,7 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
 Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max"); }
 Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min"); }
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, false, "amin"); }
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim(x, dim, keepdim, true, "max");
 }

@@ -164,6 +164,8 @@ void register_reductions(std::vector<OpInfo>& v) {
   add(v, "reduce", "mean", true, NERVE_OP(mean(x.at(0), p.shape("dims", {}), p.b("keepdim"))));
   add(v, "reduce", "var", true,
       NERVE_OP(var(x.at(0), p.shape("dims", {}), p.i("correction", 1), p.b("keepdim"))));
+  add(v, "reduce", "std", true,
+      NERVE_OP(std(x.at(0), p.shape("dims", {}), p.i("correction", 1), p.b("keepdim"))));
   add(v, "reduce", "max", true, [](const In& x, const Attrs& p) {
     return p.has("dim") ? pair_out(max(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{max(x.at(0))};
   });
@@ -171,6 +173,7 @@ void register_reductions(std::vector<OpInfo>& v) {
     return p.has("dim") ? pair_out(min(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{min(x.at(0))};
   });
   add(v, "reduce", "amax", true, NERVE_OP(amax(x.at(0), p.shape("dims"), p.b("keepdim"))));
+  add(v, "reduce", "amin", true, NERVE_OP(amin(x.at(0), p.shape("dims"), p.b("keepdim"))));
   add(v, "reduce", "argmax", false, NERVE_OP(argmax(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "argmin", false, NERVE_OP(argmin(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "softmax", true, NERVE_OP(softmax(x.at(0), p.i("dim"))));

@@ -19,6 +19,7 @@ Values are row-major over the logical shape; floats use repr() (round-trips f64 
 """
 import os
 import sys
+import zlib
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,16 @@ def away(*shape, lo=0.2):
 
 def positive(*shape, lo=0.3, hi=2.0):
     return lo + (hi - lo) * torch.rand(shape, dtype=F64)
+
+
+def own_stream(fn):
+    """Runs a group of cases on a random stream of its own (seeded from the group's name) and leaves the global
+    stream as it was: adding such a group changes no other case's inputs."""
+    def run():
+        with torch.random.fork_rng():
+            torch.manual_seed(zlib.crc32(fn.__name__.encode()))
+            fn()
+    return run
 
 
 def idx(values, shape=None):
@@ -141,9 +152,12 @@ OPS = {
     if x[0].dim() else torch.mean(x[0]),
     "var": lambda x, p: torch.var(x[0], dims_or_all(x[0], p), correction=p.get("correction", 1),
                                   keepdim=bool(p.get("keepdim", 0))),
+    "std": lambda x, p: torch.std(x[0], dims_or_all(x[0], p), correction=p.get("correction", 1),
+                                  keepdim=bool(p.get("keepdim", 0))),
     "max": lambda x, p: torch.max(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.max(x[0]),
     "min": lambda x, p: torch.min(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.min(x[0]),
     "amax": lambda x, p: torch.amax(x[0], p["dims"], bool(p.get("keepdim", 0))),
+    "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
@@ -536,6 +550,34 @@ def reductions():
                                                      dtype=F64)], dim=1)
 
 
+@own_stream
+def std_and_amin():
+    x = randn(2, 3, 4)
+    case("std_all", "std", [x])
+    case("std_dim", "std", [x], dims=[1])
+    case("std_negative_dims_keepdim", "std", [x], dims=[-1, 0], keepdim=1)
+    case("std_population", "std", [x], dims=[2], correction=0)
+    case("std_transposed", "std", [(randn(3, 5), "t")], dims=[0])
+    case("std_strided", "std", [(randn(3, 4), "s")], dims=[1], keepdim=1)
+    case("std_0d", "std", [randn()], dims=[0], correction=0)
+    case("std_single_element", "std", [randn(1, 3)], dims=[0])  # 0 / 0: NaN values and gradients, as torch
+    case("std_empty", "std", [randn(0, 3)], dims=[0])
+    # a constant row: std 0, where torch's gradient is 0 (not sqrt's inf times 0)
+    case("std_constant_row", "std", [torch.tensor([[1.5, 1.5, 1.5], [1.0, 2.0, 4.0]], dtype=F64)], dims=[1])
+
+    m = torch.tensor([[1.0, 3.0, 3.0, -1.0], [0.5, 0.25, 0.25, 2.0], [-1.0, -2.0, -2.0, 0.0]], dtype=F64)
+    case("amin_dim", "amin", [randn(3, 4)], dims=[1])
+    case("amin_dims_keepdim", "amin", [x], dims=[0, 2], keepdim=1)
+    case("amin_negative_dim", "amin", [x], dims=[-2])
+    case("amin_ties", "amin", [m], dims=[1])
+    case("amin_all_ties", "amin", [m], dims=[])
+    case("amin_transposed", "amin", [(randn(3, 4), "t")], dims=[-1])
+    case("amin_strided", "amin", [(randn(3, 4), "s")], dims=[0], keepdim=1)
+    case("amin_0d", "amin", [randn()], dims=[0])
+    case("amin_nan", "amin", [torch.tensor([[1.0, float("nan"), 3.0], [0.5, 2.0, -1.0]], dtype=F64)], dims=[1],
+         f32=False)
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -627,6 +669,7 @@ def main():
     elementwise_binary()
     elementwise_unary()
     reductions()
+    std_and_amin()
     linalg()
     indexing()
     fused()

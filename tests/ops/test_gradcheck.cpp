@@ -147,6 +147,13 @@ void reductions(Table& t) {
   t.push_back({"min", "dim", [](auto& x) { return min(x[0], -1).first; }, {R({2, 3, 4})}});
   t.push_back({"amax", "dims", [](auto& x) { return amax(x[0], {0, 2}); }, {R({2, 3, 4})}});
   t.push_back({"amax", "keepdim_noncontig", [](auto& x) { return amax(T(x[0]), {1}, true); }, {R({3, 4})}});
+  // std: qualified, `std(` alone is ambiguous with namespace std under `using namespace nerve`
+  t.push_back({"std", "dim", [](auto& x) { return nerve::std(x[0], {1}); }, {R({3, 5})}});
+  t.push_back({"std", "population_all_noncontig", [](auto& x) { return nerve::std(T(x[0]), {}, 0); }, {R({3, 4})}});
+  t.push_back({"std", "dims_keepdim_transposed_grad", [](auto& x) { return T(nerve::std(x[0], {0, 2}, 1, true)); },
+               {R({3, 4, 2})}});
+  t.push_back({"amin", "dims", [](auto& x) { return amin(x[0], {0, 2}); }, {R({2, 3, 4})}});
+  t.push_back({"amin", "keepdim_noncontig", [](auto& x) { return amin(T(x[0]), {-1}, true); }, {R({3, 4})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});

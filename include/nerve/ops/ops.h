@@ -89,12 +89,18 @@ Tensor sum(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 /// Variance with Bessel's correction by default (PyTorch: correction=1).
 Tensor var(const Tensor& x, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
+/// Standard deviation, sqrt(var(x, dims, correction, keepdim)); its gradient is 0 where the result is 0 (as torch).
+///   std(x, {1});  std(x, {}, 0, true)
+Tensor std(const Tensor& x, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
 Tensor max(const Tensor& x);  // over all elements
 Tensor min(const Tensor& x);
 /// (values, indices) along dim.
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// The smallest value over dims (all when empty); tied minima share the gradient evenly (as torch.amin).
+///   amin(x, {0, 2}, true)
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
