@@ -202,6 +202,23 @@ Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
+// log(sum(exp(x - m))) + m with m = amax(x) held constant (its gradient cancels); an infinite m is replaced by 0,
+// as torch does, so a row of -inf gives log(0) = -inf and a row holding +inf gives +inf rather than NaN. The
+// gradient, exp(x - m) / sum(exp(x - m)), is the composite's.
+Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("logsumexp");
+  Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
+  if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));
+  Tensor m;
+  {
+    NoGradGuard g;
+    m = amax(x, dims, true);
+    m = masked_fill(m, eq(abs(m), scalar_tensor(std::numeric_limits<double>::infinity(), m.dtype())), 0.0);
+  }
+  Tensor out = log(sum(exp(x - m), dims, true)) + m;
+  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "logsumexp"), false));
+}
+
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   NERVE_RECORD_FUNCTION("sum_to");
   if (x.shape() == shape) return x;

@@ -158,6 +158,7 @@ OPS = {
     "min": lambda x, p: torch.min(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.min(x[0]),
     "amax": lambda x, p: torch.amax(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
+    "logsumexp": lambda x, p: torch.logsumexp(x[0], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
@@ -578,6 +579,25 @@ def std_and_amin():
          f32=False)
 
 
+@own_stream
+def logsumexp_cases():
+    x = randn(2, 3, 4)
+    case("logsumexp_dim", "logsumexp", [x], dims=[1])
+    case("logsumexp_all", "logsumexp", [x], dims=[])
+    case("logsumexp_negative_dims_keepdim", "logsumexp", [x], dims=[-1, 0], keepdim=1)
+    case("logsumexp_transposed", "logsumexp", [(randn(3, 4), "t")], dims=[0])
+    case("logsumexp_strided", "logsumexp", [(randn(3, 4), "s")], dims=[-1], keepdim=1)
+    case("logsumexp_0d", "logsumexp", [randn()], dims=[0])
+    case("logsumexp_empty", "logsumexp", [randn(0, 3)], dims=[0])
+    case("logsumexp_empty_rows", "logsumexp", [randn(0, 3)], dims=[1])
+    case("logsumexp_large", "logsumexp", [torch.tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -1001.0]],
+                                                       dtype=F64)], dims=[1])
+    # -inf rows give -inf, a +inf gives +inf, NaN stays NaN; gradients NaN there as torch's exp(x - result)
+    inf, nan = float("inf"), float("nan")
+    case("logsumexp_infinities", "logsumexp", [torch.tensor([[-inf, -inf, -inf], [inf, 1.0, -inf], [nan, 1.0, 2.0],
+                                                             [-inf, 0.5, 2.0]], dtype=F64)], dims=[1], f32=False)
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -670,6 +690,7 @@ def main():
     elementwise_unary()
     reductions()
     std_and_amin()
+    logsumexp_cases()
     linalg()
     indexing()
     fused()

@@ -154,6 +154,10 @@ void reductions(Table& t) {
                {R({3, 4, 2})}});
   t.push_back({"amin", "dims", [](auto& x) { return amin(x[0], {0, 2}); }, {R({2, 3, 4})}});
   t.push_back({"amin", "keepdim_noncontig", [](auto& x) { return amin(T(x[0]), {-1}, true); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "dim", [](auto& x) { return logsumexp(x[0], {1}); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "all_noncontig", [](auto& x) { return logsumexp(T(x[0]), {}); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "dims_keepdim_transposed_grad",
+               [](auto& x) { return T(logsumexp(x[0] * 30.0, {0, 2}, true)); }, {R({3, 4, 2})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});

@@ -101,6 +101,9 @@ Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
 /// The smallest value over dims (all when empty); tied minima share the gradient evenly (as torch.amin).
 ///   amin(x, {0, 2}, true)
 Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// log(sum(exp(x))) over dims (all when empty), computed stably as torch: the max is subtracted first, a row of
+/// -inf gives -inf, a row holding +inf gives +inf.  logsumexp(scores, {-1})
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
