@@ -159,6 +159,7 @@ OPS = {
     "amax": lambda x, p: torch.amax(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "logsumexp": lambda x, p: torch.logsumexp(x[0], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
+    "cumsum": lambda x, p: torch.cumsum(x[0], p["dim"]),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
@@ -598,6 +599,22 @@ def logsumexp_cases():
                                                              [-inf, 0.5, 2.0]], dtype=F64)], dims=[1], f32=False)
 
 
+@own_stream
+def cumsum_cases():
+    case("cumsum_dim0", "cumsum", [randn(4, 3)], dim=0)
+    case("cumsum_last_negative", "cumsum", [randn(3, 5)], dim=-1)
+    case("cumsum_3d_middle", "cumsum", [randn(2, 3, 4)], dim=1)
+    case("cumsum_transposed", "cumsum", [(randn(3, 4), "t")], dim=1)
+    case("cumsum_strided", "cumsum", [(randn(2, 4), "s")], dim=-1)
+    case("cumsum_0d", "cumsum", [randn()], dim=-1)
+    case("cumsum_empty", "cumsum", [randn(0, 3)], dim=0)
+    case("cumsum_size1", "cumsum", [randn(3, 1)], dim=1)
+    case("cumsum_int", "cumsum", [idx([[1, -2, 3], [4, 5, -6]])], dim=1)
+    case("cumsum_bool", "cumsum", [mask([True, False, True, True])], dim=0)
+    case("cumsum_inf_nan", "cumsum", [torch.tensor([1.0, float("inf"), 2.0, float("nan"), 3.0], dtype=F64)], dim=0,
+         f32=False)
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -691,6 +708,7 @@ def main():
     reductions()
     std_and_amin()
     logsumexp_cases()
+    cumsum_cases()
     linalg()
     indexing()
     fused()

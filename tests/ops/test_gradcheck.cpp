@@ -158,6 +158,10 @@ void reductions(Table& t) {
   t.push_back({"logsumexp", "all_noncontig", [](auto& x) { return logsumexp(T(x[0]), {}); }, {R({3, 4})}});
   t.push_back({"logsumexp", "dims_keepdim_transposed_grad",
                [](auto& x) { return T(logsumexp(x[0] * 30.0, {0, 2}, true)); }, {R({3, 4, 2})}});
+  t.push_back({"cumsum", "dim0", [](auto& x) { return cumsum(x[0], 0); }, {R({4, 3})}});
+  t.push_back({"cumsum", "middle_noncontig", [](auto& x) { return cumsum(T(x[0]), 1); }, {R({2, 4, 3})}});
+  t.push_back({"cumsum", "twice_transposed_grad", [](auto& x) { return T(cumsum(cumsum(x[0], -1), -1)); },
+               {R({3, 4})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});

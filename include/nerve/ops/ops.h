@@ -104,6 +104,8 @@ Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
 /// log(sum(exp(x))) over dims (all when empty), computed stably as torch: the max is subtracted first, a row of
 /// -inf gives -inf, a row holding +inf gives +inf.  logsumexp(scores, {-1})
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// Running sum along dim; integer and bool tensors give i64 (as torch).  cumsum(x, -1)
+Tensor cumsum(const Tensor& x, int64_t dim);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
