@@ -1,5 +1,5 @@
-// Reductions: sum/mean/var/std over any dims, max/min/argmax along a dim or overall, amax/amin, softmax and
-// log_softmax.
+// Reductions: sum/mean/var/std/norm/logsumexp over any dims, max/min/argmax along a dim or overall, amax/amin,
+// softmax and log_softmax.
 // Kernels see either rows (reduced dims last) or columns (reduced dims first) of a contiguous tensor.
 #include <cmath>
 #include <limits>
@@ -217,6 +217,57 @@ Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
   }
   Tensor out = log(sum(exp(x - m), dims, true)) + m;
   return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "logsumexp"), false));
+}
+
+namespace {
+
+// d |x|_p / dx = sgn(x) |x|^(p-1) |x|_p^(1-p), 0 where x is 0 and where the norm is 0 (torch's norm_backward: at
+// the zero vector the 2-norm's gradient is 0, not 0 * inf); the 0-"norm" counts and has zero gradient
+class NormBackward : public Node {
+ public:
+  NormBackward(const Tensor& x, const Tensor& out_keep, double p) : x_(x), out_(out_keep, true), p_(p) {}
+  const char* name() const override { return "NormBackward"; }
+  void release() override {
+    x_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor x = x_.unpack(this), n = out_.unpack(this);
+    if (p_ == 0) return {zeros_like(x)};
+    Tensor z = zeros({}, x.dtype());
+    Tensor scale = where(eq(n, z), z, p_ == 2 ? g[0] / n : g[0] * pow(n, 1 - p_));
+    Tensor xs = p_ == 2 ? x : where(eq(x, z), z, x * pow(abs(x), p_ - 2));
+    return {xs * scale};
+  }
+
+ private:
+  SavedTensor x_, out_;  // out_ with keepdim
+  double p_;
+};
+
+}  // namespace
+
+// p = 1 and +-inf are composites (abs's gradient is 0 at 0, amax/amin share ties as torch); the others keep their
+// value and get NormBackward
+Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("norm");
+  NERVE_CHECK(is_floating(x.dtype()), "norm: expected a floating tensor, got ", dtype_name(x.dtype()));
+  NERVE_CHECK(!std::isnan(p), "norm: p is NaN");
+  if (x.numel() == 0) return sum(x, dims, keepdim);  // every norm of nothing is 0 (as torch)
+  if (p == 1) return sum(abs(x), dims, keepdim);
+  if (std::isinf(p)) return p > 0 ? amax(abs(x), dims, keepdim) : amin(abs(x), dims, keepdim);
+  Tensor out;
+  {
+    NoGradGuard g;
+    if (p == 0)
+      out = sum(ne(x, zeros({}, x.dtype())).to(x.dtype()), dims, true);
+    else if (p == 2)
+      out = sqrt(sum(x * x, dims, true));
+    else
+      out = pow(sum(pow(abs(x), p), dims, true), 1.0 / p);
+  }
+  record<NormBackward>({&x}, out, x, out, p);
+  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "norm"), false));
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

@@ -176,6 +176,7 @@ void register_reductions(std::vector<OpInfo>& v) {
   add(v, "reduce", "amin", true, NERVE_OP(amin(x.at(0), p.shape("dims"), p.b("keepdim"))));
   add(v, "reduce", "logsumexp", true, NERVE_OP(logsumexp(x.at(0), p.shape("dims"), p.b("keepdim"))));
   add(v, "reduce", "cumsum", true, NERVE_OP(cumsum(x.at(0), p.i("dim"))));
+  add(v, "reduce", "norm", true, NERVE_OP(norm(x.at(0), p.d("p"), p.shape("dims", {}), p.b("keepdim"))));
   add(v, "reduce", "argmax", false, NERVE_OP(argmax(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "argmin", false, NERVE_OP(argmin(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "softmax", true, NERVE_OP(softmax(x.at(0), p.i("dim"))));

@@ -160,6 +160,7 @@ OPS = {
     "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "logsumexp": lambda x, p: torch.logsumexp(x[0], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "cumsum": lambda x, p: torch.cumsum(x[0], p["dim"]),
+    "norm": lambda x, p: torch.norm(x[0], p["p"], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
@@ -615,6 +616,31 @@ def cumsum_cases():
          f32=False)
 
 
+@own_stream
+def norm_cases():
+    inf = float("inf")
+    x = randn(2, 3, 4)
+    case("norm_2_all", "norm", [x], p=2.0)
+    case("norm_2_dim_keepdim", "norm", [x], p=2.0, dims=[1], keepdim=1)
+    case("norm_2_negative_dims", "norm", [x], p=2.0, dims=[-1, 0])
+    case("norm_2_transposed", "norm", [(randn(3, 4), "t")], p=2.0, dims=[0])
+    case("norm_2_strided", "norm", [(randn(3, 4), "s")], p=2.0, dims=[1])
+    case("norm_2_0d", "norm", [randn()], p=2.0)
+    case("norm_2_empty", "norm", [randn(0, 3)], p=2.0, dims=[0])
+    case("norm_inf_empty", "norm", [randn(0, 3)], p=inf, dims=[0])
+    # zero rows and zero entries: the gradient is 0 there for every p, as torch's
+    z = torch.tensor([[0.0, 0.0, 0.0], [0.0, -2.0, 3.0], [1.5, -0.5, 0.25]], dtype=F64)
+    for name, p in [("2", 2.0), ("1", 1.0), ("3", 3.0), ("1_5", 1.5), ("0_5", 0.5), ("0", 0.0), ("inf", inf),
+                    ("neg_inf", -inf), ("neg_1", -1.0)]:
+        case(f"norm_{name}_zeros", "norm", [z], p=p, dims=[1])
+    case("norm_1_all_transposed", "norm", [(randn(3, 4), "t")], p=1.0)
+    case("norm_inf_ties", "norm", [torch.tensor([[1.0, -3.0, 3.0], [2.0, -2.0, 0.5]], dtype=F64)], p=inf, dims=[1])
+    case("norm_3_keepdim", "norm", [randn(3, 4)], p=3.0, dims=[0], keepdim=1)
+    case("norm_0_5_all", "norm", [away(2, 3)], p=0.5)
+    case("norm_0_strided", "norm", [(torch.tensor([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]], dtype=F64), "s")], p=0.0,
+         dims=[-1])
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -709,6 +735,7 @@ def main():
     std_and_amin()
     logsumexp_cases()
     cumsum_cases()
+    norm_cases()
     linalg()
     indexing()
     fused()

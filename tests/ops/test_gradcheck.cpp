@@ -162,6 +162,15 @@ void reductions(Table& t) {
   t.push_back({"cumsum", "middle_noncontig", [](auto& x) { return cumsum(T(x[0]), 1); }, {R({2, 4, 3})}});
   t.push_back({"cumsum", "twice_transposed_grad", [](auto& x) { return T(cumsum(cumsum(x[0], -1), -1)); },
                {R({3, 4})}});
+  t.push_back({"norm", "2_all", [](auto& x) { return norm(x[0], 2); }, {R({3, 4})}});
+  t.push_back({"norm", "2_dim_noncontig", [](auto& x) { return norm(T(x[0]), 2, {1}); }, {R({3, 4})}});
+  t.push_back({"norm", "1_keepdim", [](auto& x) { return norm(x[0], 1, {0}, true); }, {away({3, 4})}});
+  t.push_back({"norm", "inf_dims", [](auto& x) { return norm(x[0], INFINITY, {0, 2}); }, {R({2, 3, 4})}});
+  t.push_back({"norm", "neg_inf", [](auto& x) { return norm(x[0], -INFINITY, {1}); }, {away({3, 4})}});
+  t.push_back({"norm", "3_transposed_grad", [](auto& x) { return T(norm(x[0], 3, {1}, true)); }, {R({3, 4, 2})}});
+  t.push_back({"norm", "1_5", [](auto& x) { return norm(x[0], 1.5, {-1}); }, {away({2, 5})}});
+  t.push_back({"norm", "0_5", [](auto& x) { return norm(x[0], 0.5); }, {away({2, 3})}});
+  t.push_back({"norm", "0", [](auto& x) { return norm(x[0], 0, {1}); }, {away({2, 3})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});

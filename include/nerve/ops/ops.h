@@ -104,6 +104,10 @@ Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
 /// log(sum(exp(x))) over dims (all when empty), computed stably as torch: the max is subtracted first, a row of
 /// -inf gives -inf, a row holding +inf gives +inf.  logsumexp(scores, {-1})
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// The p-norm over dims (all when empty), torch.norm with a number p: p = 2 (Euclidean), 1, inf (largest |x|),
+/// -inf, 0 (count of non-zeros) or any other p, (sum |x|^p)^(1/p). Gradients as torch: 0 at a zero norm.
+///   norm(x, 2);  norm(x, INFINITY, {1}, true)
+Tensor norm(const Tensor& x, double p, const Shape& dims = {}, bool keepdim = false);
 /// Running sum along dim; integer and bool tensors give i64 (as torch).  cumsum(x, -1)
 Tensor cumsum(const Tensor& x, int64_t dim);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
