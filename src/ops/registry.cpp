@@ -172,6 +172,9 @@ void register_reductions(std::vector<OpInfo>& v) {
   add(v, "reduce", "min", true, [](const In& x, const Attrs& p) {
     return p.has("dim") ? pair_out(min(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{min(x.at(0))};
   });
+  add(v, "reduce", "topk", true, [](const In& x, const Attrs& p) {
+    return pair_out(topk(x.at(0), p.i("k"), p.i("dim", -1), p.i("largest", 1) != 0, p.i("sorted", 1) != 0));
+  });
   add(v, "reduce", "amax", true, NERVE_OP(amax(x.at(0), p.shape("dims"), p.b("keepdim"))));
   add(v, "reduce", "amin", true, NERVE_OP(amin(x.at(0), p.shape("dims"), p.b("keepdim"))));
   add(v, "reduce", "logsumexp", true, NERVE_OP(logsumexp(x.at(0), p.shape("dims"), p.b("keepdim"))));

@@ -160,6 +160,8 @@ OPS = {
     "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
     "logsumexp": lambda x, p: torch.logsumexp(x[0], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "cumsum": lambda x, p: torch.cumsum(x[0], p["dim"]),
+    "topk": lambda x, p: torch.topk(x[0], p["k"], p.get("dim", -1), bool(p.get("largest", 1)),
+                                    bool(p.get("sorted", 1))),
     "norm": lambda x, p: torch.norm(x[0], p["p"], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
@@ -641,6 +643,30 @@ def norm_cases():
          dims=[-1])
 
 
+@own_stream
+def topk_cases():
+    # no ties (the order of tied values is the sort's), so the indices can be compared as they are
+    case("topk_last", "topk", [randn(3, 5)], k=2)
+    case("topk_dim0", "topk", [randn(5, 3)], k=3, dim=0)
+    case("topk_smallest", "topk", [randn(3, 6)], k=2, largest=0)
+    case("topk_unsorted", "topk", [randn(2, 8)], k=3, sorted=0)
+    case("topk_unsorted_smallest", "topk", [randn(2, 9)], k=5, largest=0, sorted=0)
+    case("topk_partial_sort", "topk", [randn(2, 130)], k=2)  # k * 64 <= n: torch's partial sort
+    case("topk_partial_sort_smallest_unsorted", "topk", [randn(130)], k=2, largest=0, sorted=0)
+    case("topk_k0", "topk", [randn(3, 4)], k=0)
+    case("topk_k_all", "topk", [randn(2, 4)], k=4, dim=1)
+    case("topk_3d_negative_dim", "topk", [randn(2, 5, 3)], k=2, dim=-2)
+    case("topk_transposed", "topk", [(randn(4, 3), "t")], k=2, dim=0)
+    case("topk_strided", "topk", [(randn(3, 5), "s")], k=3, dim=1)
+    case("topk_0d", "topk", [randn()], k=1)
+    case("topk_empty_rows", "topk", [randn(0, 4)], k=2)
+    case("topk_int", "topk", [idx([[5, -2, 9, 0], [1, 7, -3, 4]])], k=2)
+    case("topk_nan", "topk", [torch.tensor([[1.0, float("nan"), 3.0, 2.0], [0.5, -1.0, 4.0, float("nan")]],
+                                           dtype=F64)], k=2, f32=False)
+    case("topk_nan_smallest", "topk", [torch.tensor([1.0, float("nan"), 3.0, 2.0], dtype=F64)], k=3, largest=0,
+         f32=False)
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -736,6 +762,7 @@ def main():
     logsumexp_cases()
     cumsum_cases()
     norm_cases()
+    topk_cases()
     linalg()
     indexing()
     fused()

@@ -171,6 +171,11 @@ void reductions(Table& t) {
   t.push_back({"norm", "1_5", [](auto& x) { return norm(x[0], 1.5, {-1}); }, {away({2, 5})}});
   t.push_back({"norm", "0_5", [](auto& x) { return norm(x[0], 0.5); }, {away({2, 3})}});
   t.push_back({"norm", "0", [](auto& x) { return norm(x[0], 0, {1}); }, {away({2, 3})}});
+  t.push_back({"topk", "last", [](auto& x) { return topk(x[0], 2).first; }, {R({3, 5})}});
+  t.push_back({"topk", "dim0_smallest_unsorted", [](auto& x) { return topk(x[0], 3, 0, false, false).first; },
+               {R({5, 2})}});
+  t.push_back({"topk", "noncontig_transposed_grad", [](auto& x) { return T(topk(T(x[0]), 2, 1).first); },
+               {R({4, 3})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});

@@ -97,6 +97,10 @@ Tensor min(const Tensor& x);
 /// (values, indices) along dim.
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// (values, indices) of the k largest (smallest when !largest) elements along dim, in descending (ascending) order
+/// when sorted, NaN counted as the largest; the order of ties and of unsorted results is torch's CPU order.
+///   auto [v, i] = topk(logits, 5);
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
 /// The smallest value over dims (all when empty); tied minima share the gradient evenly (as torch.amin).
 ///   amin(x, {0, 2}, true)
