@@ -1,5 +1,5 @@
 // matmul (PyTorch's 1-D/2-D/batched rules) on two primitives, mm and bmm, plus the fused linear layer
-// y = x W^T + b. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
+// y = x W^T + b, and the triangles tril/triu. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
 #include <algorithm>
 
 #include "backend/cpu/gemm.h"
@@ -300,6 +300,31 @@ Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& 
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return linear_impl(x, weight, bias, true);
+}
+
+// ------------------------------------------------------------------ tril / triu
+namespace {
+
+// x where a (rows, cols) mask of the triangle holds, else 0: where()'s forward and gradient, broadcast over the batch
+Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
+  NERVE_CHECK(x.dim() >= 2, op, ": expected a tensor with at least 2 dims, got ", detail::describe(x));
+  const int64_t rows = x.shape()[x.dim() - 2], cols = x.shape()[x.dim() - 1];
+  Tensor mask = empty({rows, cols}, DType::b8);
+  bool* m = mask.data<bool>();
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) m[i * cols + j] = lower ? j - i <= diagonal : j - i >= diagonal;
+  return where(mask, x, zeros({}, x.dtype()));
+}
+
+}  // namespace
+
+Tensor tril(const Tensor& x, int64_t diagonal) {
+  NERVE_RECORD_FUNCTION("tril");
+  return triangle(x, diagonal, true, "tril");
+}
+Tensor triu(const Tensor& x, int64_t diagonal) {
+  NERVE_RECORD_FUNCTION("triu");
+  return triangle(x, diagonal, false, "triu");
 }
 
 }  // namespace nerve

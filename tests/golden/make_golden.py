@@ -168,6 +168,8 @@ OPS = {
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
     "log_softmax": lambda x, p: torch.log_softmax(x[0], p["dim"]),
     "matmul": lambda x, p: torch.matmul(x[0], x[1]),
+    "tril": lambda x, p: torch.tril(x[0], p.get("diagonal", 0)),
+    "triu": lambda x, p: torch.triu(x[0], p.get("diagonal", 0)),
     "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
     "linear_relu": lambda x, p: torch.relu(F.linear(x[0], x[1], x[2] if len(x) > 2 else None)),
     "linear_u8": lambda x, p: (torch.relu if p.get("relu", False) else (lambda t: t))(
@@ -693,6 +695,22 @@ def linalg():
     case("linear_empty_batch", "linear", [randn(0, 3), randn(2, 3), randn(2)])
 
 
+@own_stream
+def tril_triu():
+    for op in ["tril", "triu"]:
+        case(f"{op}_square", op, [randn(4, 4)])
+        case(f"{op}_wide_diag1", op, [randn(3, 5)], diagonal=1)
+        case(f"{op}_tall_diag_neg", op, [randn(5, 3)], diagonal=-2)
+        case(f"{op}_batched", op, [randn(2, 3, 3, 4)], diagonal=-1)
+        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
+        case(f"{op}_strided", op, [(randn(3, 4), "s")], diagonal=2)
+        case(f"{op}_diag_beyond", op, [randn(3, 3)], diagonal=5)
+        case(f"{op}_diag_below", op, [randn(3, 3)], diagonal=-5)
+        case(f"{op}_empty", op, [randn(0, 3)])
+        case(f"{op}_int", op, [idx([[1, 2, 3], [4, 5, 6], [7, 8, 9]])], diagonal=0)
+        case(f"{op}_bool", op, [mask([[True, True], [True, False]])], diagonal=0)
+
+
 def indexing():
     cond = mask([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
     case("where_same", "where", [cond, randn(3, 4), randn(3, 4)])
@@ -764,6 +782,7 @@ def main():
     norm_cases()
     topk_cases()
     linalg()
+    tril_triu()
     indexing()
     fused()
     here = os.path.dirname(os.path.abspath(__file__))

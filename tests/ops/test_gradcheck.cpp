@@ -208,6 +208,10 @@ void linalg(Table& t) {
   t.push_back({"linear_relu", "bias", [](auto& x) { return linear_relu(x[0], x[1], x[2]); },
                {R({5, 3}), R({4, 3}), R({4})}});
   t.push_back({"linear_relu", "no_bias_3d", [](auto& x) { return linear_relu(x[0], x[1]); }, {R({2, 3, 4}), R({3, 4})}});
+  t.push_back({"tril", "diag_neg_batched", [](auto& x) { return tril(x[0], -1); }, {R({2, 3, 4})}});
+  t.push_back({"tril", "noncontig_transposed_grad", [](auto& x) { return T(tril(T(x[0]), 1)); }, {R({4, 3})}});
+  t.push_back({"triu", "square", [](auto& x) { return triu(x[0]); }, {R({3, 3})}});
+  t.push_back({"triu", "expanded_diag2", [](auto& x) { return triu(expand(x[0], {2, 3, 4}), 2); }, {R({3, 4})}});
   // the uint8 input has no gradient: it is captured, the weight and bias are checked
   static const Tensor bytes = from_vector<uint8_t>({0, 17, 255, 128, 3, 90, 200, 64, 1, 33, 250, 7}, {4, 3});
   t.push_back({"linear_u8", "relu_bias", [](auto& x) { return linear_u8(bytes, 1.0 / 255, -0.5, x[0], x[1], true); },

@@ -132,6 +132,11 @@ Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = T
 Tensor linear_u8(const Tensor& x, double scale, double offset, const Tensor& weight, const Tensor& bias = Tensor(),
                  bool relu = false);
 
+/// The lower (tril) or upper (triu) triangle of the last two dims, batched over the others: elements (i, j) with
+/// j - i <= diagonal (tril) or j - i >= diagonal (triu) are kept, the others set to 0.  tril(scores, -1)
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+
 // ---------------------------------------------------------------- selection and indexing
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
