@@ -1,5 +1,5 @@
 // matmul (PyTorch's 1-D/2-D/batched rules) on two primitives, mm and bmm, plus the fused linear layer
-// y = x W^T + b, and the triangles tril/triu. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
+// y = x W^T + b, bmm/baddbmm (mm's batched path) and the triangles tril/triu. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
 #include <algorithm>
 
 #include "backend/cpu/gemm.h"
@@ -126,6 +126,30 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape os = batch;
   os.insert(os.end(), {n, p});
   return reshape(mm(a3, b3), os);
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  NERVE_RECORD_FUNCTION("bmm");
+  NERVE_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors (B, n, m) and (B, m, p); ",
+              detail::describe(a, b), " (matmul broadcasts other ranks)");
+  NERVE_CHECK(a.shape()[0] == b.shape()[0], "bmm: batch sizes differ (", a.shape()[0], " and ", b.shape()[0], "); ",
+              detail::describe(a, b));
+  NERVE_CHECK(a.shape()[2] == b.shape()[1], "bmm: a.shape[2] (", a.shape()[2], ") != b.shape[1] (", b.shape()[1],
+              "); ", detail::describe(a, b));
+  NERVE_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "bmm: expected two f32 or two f64 tensors; ",
+              detail::describe(a, b));
+  return mm(a, b);
+}
+
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta, double alpha) {
+  NERVE_RECORD_FUNCTION("baddbmm");
+  Tensor prod = bmm(batch1, batch2);
+  NERVE_CHECK(input.dtype() == prod.dtype(), "baddbmm: input is ", dtype_name(input.dtype()), ", batch1 and batch2 are ",
+              dtype_name(prod.dtype()));
+  NERVE_CHECK(broadcast_shapes(input.shape(), prod.shape(), "baddbmm") == prod.shape(), "baddbmm: input ",
+              to_string(input.shape()), " does not broadcast to the product's shape ", to_string(prod.shape()));
+  if (alpha != 1.0) prod = prod * alpha;
+  return beta == 0.0 ? prod : add(prod, input, beta);
 }
 
 // ------------------------------------------------------------------ fused linear

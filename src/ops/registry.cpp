@@ -189,6 +189,9 @@ void register_reductions(std::vector<OpInfo>& v) {
 void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "linalg", "matmul", true, NERVE_OP(matmul(x.at(0), x.at(1))));
   add(v, "linalg", "linear", true, NERVE_OP(linear(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));
+  add(v, "linalg", "bmm", true, NERVE_OP(bmm(x.at(0), x.at(1))));
+  add(v, "linalg", "baddbmm", true,
+      NERVE_OP(baddbmm(x.at(0), x.at(1), x.at(2), p.d("beta", 1.0), p.d("alpha", 1.0))));
   add(v, "linalg", "tril", true, NERVE_OP(tril(x.at(0), p.i("diagonal", 0))));
   add(v, "linalg", "triu", true, NERVE_OP(triu(x.at(0), p.i("diagonal", 0))));
   add(v, "fused", "linear_relu", true, NERVE_OP(linear_relu(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));

@@ -168,6 +168,8 @@ OPS = {
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
     "log_softmax": lambda x, p: torch.log_softmax(x[0], p["dim"]),
     "matmul": lambda x, p: torch.matmul(x[0], x[1]),
+    "bmm": lambda x, p: torch.bmm(x[0], x[1]),
+    "baddbmm": lambda x, p: torch.baddbmm(x[0], x[1], x[2], beta=p.get("beta", 1.0), alpha=p.get("alpha", 1.0)),
     "tril": lambda x, p: torch.tril(x[0], p.get("diagonal", 0)),
     "triu": lambda x, p: torch.triu(x[0], p.get("diagonal", 0)),
     "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
@@ -696,6 +698,25 @@ def linalg():
 
 
 @own_stream
+def bmm_baddbmm():
+    case("bmm_basic", "bmm", [randn(2, 3, 4), randn(2, 4, 5)])
+    case("bmm_transposed", "bmm", [(randn(2, 3, 4), "t"), (randn(2, 4, 2), "t")])
+    case("bmm_strided", "bmm", [(randn(2, 3, 2), "s"), randn(2, 2, 3)])
+    case("bmm_batch1", "bmm", [randn(1, 2, 3), (randn(1, 3, 3), "t")])
+    case("bmm_empty_batch", "bmm", [randn(0, 3, 4), randn(0, 4, 2)])
+    case("bmm_k0", "bmm", [randn(2, 3, 0), randn(2, 0, 4)])
+    case("bmm_m0", "bmm", [randn(2, 0, 3), randn(2, 3, 4)])
+    case("baddbmm_full_input", "baddbmm", [randn(2, 3, 5), randn(2, 3, 4), randn(2, 4, 5)])
+    case("baddbmm_broadcast_input", "baddbmm", [randn(3, 1), randn(2, 3, 4), randn(2, 4, 5)], beta=0.5, alpha=2.0)
+    case("baddbmm_0d_input", "baddbmm", [randn(), randn(2, 2, 3), (randn(2, 3, 2), "t")], alpha=-1.5)
+    case("baddbmm_row_input_transposed", "baddbmm", [randn(4), (randn(3, 4, 2), "t"), randn(3, 2, 4)], beta=2.0)
+    # beta = 0: input ignored, NaN and inf in it included
+    case("baddbmm_beta0_nan", "baddbmm", [torch.tensor([[float("nan"), float("inf")]], dtype=F64), randn(2, 3, 2),
+                                          randn(2, 2, 2)], beta=0.0, alpha=0.5)
+    case("baddbmm_k0", "baddbmm", [randn(2, 1, 3), randn(2, 1, 0), randn(2, 0, 3)], beta=3.0)
+
+
+@own_stream
 def tril_triu():
     for op in ["tril", "triu"]:
         case(f"{op}_square", op, [randn(4, 4)])
@@ -782,6 +803,7 @@ def main():
     norm_cases()
     topk_cases()
     linalg()
+    bmm_baddbmm()
     tril_triu()
     indexing()
     fused()

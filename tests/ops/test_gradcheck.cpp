@@ -208,6 +208,15 @@ void linalg(Table& t) {
   t.push_back({"linear_relu", "bias", [](auto& x) { return linear_relu(x[0], x[1], x[2]); },
                {R({5, 3}), R({4, 3}), R({4})}});
   t.push_back({"linear_relu", "no_bias_3d", [](auto& x) { return linear_relu(x[0], x[1]); }, {R({2, 3, 4}), R({3, 4})}});
+  t.push_back({"bmm", "plain", [](auto& x) { return bmm(x[0], x[1]); }, {R({2, 3, 4}), R({2, 4, 2})}});
+  t.push_back({"bmm", "noncontig_expanded", [](auto& x) { return bmm(T(x[0]), expand(x[1], {2, 3, 2})); },
+               {R({2, 3, 2}), R({1, 3, 2})}});
+  t.push_back({"baddbmm", "broadcast_input", [](auto& x) { return baddbmm(x[0], x[1], x[2], 0.5, -2.0); },
+               {R({3, 1}), R({2, 3, 4}), R({2, 4, 2})}});
+  t.push_back({"baddbmm", "full_input_transposed_grad", [](auto& x) { return T(baddbmm(x[0], T(x[1]), x[2])); },
+               {R({2, 3, 2}), R({2, 4, 3}), R({2, 4, 2})}});
+  t.push_back({"baddbmm", "beta0", [](auto& x) { return baddbmm(x[0], x[1], x[2], 0.0); },
+               {R({2, 2, 2}), R({2, 2, 3}), R({2, 3, 2})}});
   t.push_back({"tril", "diag_neg_batched", [](auto& x) { return tril(x[0], -1); }, {R({2, 3, 4})}});
   t.push_back({"tril", "noncontig_transposed_grad", [](auto& x) { return T(tril(T(x[0]), 1)); }, {R({4, 3})}});
   t.push_back({"triu", "square", [](auto& x) { return triu(x[0]); }, {R({3, 3})}});

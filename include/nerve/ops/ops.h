@@ -122,6 +122,12 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // ---------------------------------------------------------------- linear algebra
 /// PyTorch's matmul: 1-D dot, 2-D mm, batched with broadcasting of the batch dims.
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// Batched matrix product of 3-D tensors of one floating dtype: (B, n, m) @ (B, m, p) -> (B, n, p); no broadcasting
+/// (matmul broadcasts).  bmm(q, transpose(k, 1, 2))
+Tensor bmm(const Tensor& a, const Tensor& b);
+/// beta * input + alpha * bmm(batch1, batch2), input broadcast to (B, n, p); beta = 0 ignores input (NaN in it
+/// does not propagate), as torch.  baddbmm(bias, q, k, 1.0, 0.125)
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta = 1.0, double alpha = 1.0);
 /// y = x W^T + b fused (x: (N, in), W: (out, in), b: (out) or undefined).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 /// relu(x W^T + b) as one op (what a Dense(units, "relu") layer computes): no separate ReLU pass or node.
