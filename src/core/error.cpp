@@ -3,6 +3,9 @@
 
 namespace nerve::detail {
 
+MessageBuilder::MessageBuilder() = default;
+MessageBuilder::~MessageBuilder() = default;
+
 void throw_error(const std::string& msg) { throw Error(msg); }
 
 void assert_fail(const char* cond, const char* file, int line, const std::string& msg) {

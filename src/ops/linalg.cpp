@@ -1,5 +1,5 @@
 // matmul (PyTorch's 1-D/2-D/batched rules) on two primitives, mm and bmm, plus the fused linear layer
-// y = x W^T + b. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
+// y = x W^T + b, bmm/baddbmm (mm's batched path) and the triangles tril/triu. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
 #include <algorithm>
 
 #include "backend/cpu/gemm.h"
@@ -126,6 +126,30 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   Shape os = batch;
   os.insert(os.end(), {n, p});
   return reshape(mm(a3, b3), os);
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  NERVE_RECORD_FUNCTION("bmm");
+  NERVE_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors (B, n, m) and (B, m, p); ",
+              detail::describe(a, b), " (matmul broadcasts other ranks)");
+  NERVE_CHECK(a.shape()[0] == b.shape()[0], "bmm: batch sizes differ (", a.shape()[0], " and ", b.shape()[0], "); ",
+              detail::describe(a, b));
+  NERVE_CHECK(a.shape()[2] == b.shape()[1], "bmm: a.shape[2] (", a.shape()[2], ") != b.shape[1] (", b.shape()[1],
+              "); ", detail::describe(a, b));
+  NERVE_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "bmm: expected two f32 or two f64 tensors; ",
+              detail::describe(a, b));
+  return mm(a, b);
+}
+
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta, double alpha) {
+  NERVE_RECORD_FUNCTION("baddbmm");
+  Tensor prod = bmm(batch1, batch2);
+  NERVE_CHECK(input.dtype() == prod.dtype(), "baddbmm: input is ", dtype_name(input.dtype()), ", batch1 and batch2 are ",
+              dtype_name(prod.dtype()));
+  NERVE_CHECK(broadcast_shapes(input.shape(), prod.shape(), "baddbmm") == prod.shape(), "baddbmm: input ",
+              to_string(input.shape()), " does not broadcast to the product's shape ", to_string(prod.shape()));
+  if (alpha != 1.0) prod = prod * alpha;
+  return beta == 0.0 ? prod : add(prod, input, beta);
 }
 
 // ------------------------------------------------------------------ fused linear
@@ -300,6 +324,31 @@ Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& 
 
 Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return linear_impl(x, weight, bias, true);
+}
+
+// ------------------------------------------------------------------ tril / triu
+namespace {
+
+// x where a (rows, cols) mask of the triangle holds, else 0: where()'s forward and gradient, broadcast over the batch
+Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
+  NERVE_CHECK(x.dim() >= 2, op, ": expected a tensor with at least 2 dims, got ", detail::describe(x));
+  const int64_t rows = x.shape()[x.dim() - 2], cols = x.shape()[x.dim() - 1];
+  Tensor mask = empty({rows, cols}, DType::b8);
+  bool* m = mask.data<bool>();
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) m[i * cols + j] = lower ? j - i <= diagonal : j - i >= diagonal;
+  return where(mask, x, zeros({}, x.dtype()));
+}
+
+}  // namespace
+
+Tensor tril(const Tensor& x, int64_t diagonal) {
+  NERVE_RECORD_FUNCTION("tril");
+  return triangle(x, diagonal, true, "tril");
+}
+Tensor triu(const Tensor& x, int64_t diagonal) {
+  NERVE_RECORD_FUNCTION("triu");
+  return triangle(x, diagonal, false, "triu");
 }
 
 }  // namespace nerve

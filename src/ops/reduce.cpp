@@ -1,4 +1,5 @@
-// Reductions: sum/mean/var over any dims, max/min/argmax along a dim or overall, softmax and log_softmax.
+// Reductions: sum/mean/var/std/norm/logsumexp over any dims, max/min/argmax along a dim or overall, amax/amin,
+// softmax and log_softmax.
 // Kernels see either rows (reduced dims last) or columns (reduced dims first) of a contiguous tensor.
 #include <cmath>
 #include <limits>
@@ -186,6 +187,117 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   return out;
 }
 
+namespace {
+
+// d std / dx = (x - mean) / (std * (N - correction)), and 0 where std is 0 (torch's std_backward masks those, where
+// the composite sqrt(var) would give inf * 0 = NaN)
+class StdBackward : public Node {
+ public:
+  StdBackward(const Tensor& x, const Tensor& out_keep, Shape dims, double inv_denom)
+      : x_(x), out_(out_keep, true), dims_(std::move(dims)), inv_denom_(inv_denom) {}
+  const char* name() const override { return "StdBackward"; }
+  void release() override {
+    x_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor x = x_.unpack(this), s = out_.unpack(this);
+    Tensor scale = where(eq(s, zeros({}, s.dtype())), zeros({}, s.dtype()), g[0] / s) * inv_denom_;
+    return {(x - mean(x, dims_, true)) * scale};
+  }
+
+ private:
+  SavedTensor x_, out_;  // out_ with keepdim
+  Shape dims_;
+  double inv_denom_;
+};
+
+}  // namespace
+
+Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+  NERVE_RECORD_FUNCTION("std");
+  NERVE_CHECK(is_floating(x.dtype()), "std: expected a floating tensor, got ", dtype_name(x.dtype()));
+  std::vector<bool> red = reduced_mask(x, dims, "std");
+  int64_t count = 1;
+  for (int64_t i = 0; i < x.dim(); ++i)
+    if (red[i]) count *= x.shape()[i];
+  Tensor out;
+  {
+    NoGradGuard g;
+    out = sqrt(var(x, dims, correction, true));
+  }
+  record<StdBackward>({&x}, out, x, out, dims, 1.0 / static_cast<double>(std::max<int64_t>(count - correction, 0)));
+  return keepdim ? out : reshape(out, out_shape(x, red, false));
+}
+
+// log(sum(exp(x - m))) + m with m = amax(x) held constant (its gradient cancels); an infinite m is replaced by 0,
+// as torch does, so a row of -inf gives log(0) = -inf and a row holding +inf gives +inf rather than NaN. The
+// gradient, exp(x - m) / sum(exp(x - m)), is the composite's.
+Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("logsumexp");
+  Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
+  if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));
+  Tensor m;
+  {
+    NoGradGuard g;
+    m = amax(x, dims, true);
+    m = masked_fill(m, eq(abs(m), scalar_tensor(std::numeric_limits<double>::infinity(), m.dtype())), 0.0);
+  }
+  Tensor out = log(sum(exp(x - m), dims, true)) + m;
+  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "logsumexp"), false));
+}
+
+namespace {
+
+// d |x|_p / dx = sgn(x) |x|^(p-1) |x|_p^(1-p), 0 where x is 0 and where the norm is 0 (torch's norm_backward: at
+// the zero vector the 2-norm's gradient is 0, not 0 * inf); the 0-"norm" counts and has zero gradient
+class NormBackward : public Node {
+ public:
+  NormBackward(const Tensor& x, const Tensor& out_keep, double p) : x_(x), out_(out_keep, true), p_(p) {}
+  const char* name() const override { return "NormBackward"; }
+  void release() override {
+    x_.reset();
+    out_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
+    Tensor x = x_.unpack(this), n = out_.unpack(this);
+    if (p_ == 0) return {zeros_like(x)};
+    Tensor z = zeros({}, x.dtype());
+    Tensor scale = where(eq(n, z), z, p_ == 2 ? g[0] / n : g[0] * pow(n, 1 - p_));
+    Tensor xs = p_ == 2 ? x : where(eq(x, z), z, x * pow(abs(x), p_ - 2));
+    return {xs * scale};
+  }
+
+ private:
+  SavedTensor x_, out_;  // out_ with keepdim
+  double p_;
+};
+
+}  // namespace
+
+// p = 1 and +-inf are composites (abs's gradient is 0 at 0, amax/amin share ties as torch); the others keep their
+// value and get NormBackward
+Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
+  NERVE_RECORD_FUNCTION("norm");
+  NERVE_CHECK(is_floating(x.dtype()), "norm: expected a floating tensor, got ", dtype_name(x.dtype()));
+  NERVE_CHECK(!std::isnan(p), "norm: p is NaN");
+  if (x.numel() == 0) return sum(x, dims, keepdim);  // every norm of nothing is 0 (as torch)
+  if (p == 1) return sum(abs(x), dims, keepdim);
+  if (std::isinf(p)) return p > 0 ? amax(abs(x), dims, keepdim) : amin(abs(x), dims, keepdim);
+  Tensor out;
+  {
+    NoGradGuard g;
+    if (p == 0)
+      out = sum(ne(x, zeros({}, x.dtype())).to(x.dtype()), dims, true);
+    else if (p == 2)
+      out = sqrt(sum(x * x, dims, true));
+    else
+      out = pow(sum(pow(abs(x), p), dims, true), 1.0 / p);
+  }
+  record<NormBackward>({&x}, out, x, out, p);
+  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "norm"), false));
+}
+
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   NERVE_RECORD_FUNCTION("sum_to");
   if (x.shape() == shape) return x;
@@ -364,6 +476,7 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
 Tensor max(const Tensor& x) { return extreme_all(x, {}, false, true, "max", true); }
 Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min", true); }
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, false, "amin"); }
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim(x, dim, keepdim, true, "max");
 }

@@ -166,13 +166,22 @@ void register_reductions(std::vector<OpInfo>& v) {
   add(v, "reduce", "mean", true, NERVE_OP(mean(x.at(0), p.shape("dims", {}), p.b("keepdim"))));
   add(v, "reduce", "var", true,
       NERVE_OP(var(x.at(0), p.shape("dims", {}), p.i("correction", 1), p.b("keepdim"))));
+  add(v, "reduce", "std", true,
+      NERVE_OP(std(x.at(0), p.shape("dims", {}), p.i("correction", 1), p.b("keepdim"))));
   add(v, "reduce", "max", true, [](const In& x, const Attrs& p) {
     return p.has("dim") ? pair_out(max(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{max(x.at(0))};
   });
   add(v, "reduce", "min", true, [](const In& x, const Attrs& p) {
     return p.has("dim") ? pair_out(min(x.at(0), p.i("dim"), p.b("keepdim"))) : Out{min(x.at(0))};
   });
+  add(v, "reduce", "topk", true, [](const In& x, const Attrs& p) {
+    return pair_out(topk(x.at(0), p.i("k"), p.i("dim", -1), p.i("largest", 1) != 0, p.i("sorted", 1) != 0));
+  });
   add(v, "reduce", "amax", true, NERVE_OP(amax(x.at(0), p.shape("dims"), p.b("keepdim"))));
+  add(v, "reduce", "amin", true, NERVE_OP(amin(x.at(0), p.shape("dims"), p.b("keepdim"))));
+  add(v, "reduce", "logsumexp", true, NERVE_OP(logsumexp(x.at(0), p.shape("dims"), p.b("keepdim"))));
+  add(v, "reduce", "cumsum", true, NERVE_OP(cumsum(x.at(0), p.i("dim"))));
+  add(v, "reduce", "norm", true, NERVE_OP(norm(x.at(0), p.d("p"), p.shape("dims", {}), p.b("keepdim"))));
   add(v, "reduce", "argmax", false, NERVE_OP(argmax(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "argmin", false, NERVE_OP(argmin(x.at(0), p.i("dim"), p.b("keepdim"))));
   add(v, "reduce", "softmax", true, NERVE_OP(softmax(x.at(0), p.i("dim"))));
@@ -182,6 +191,11 @@ void register_reductions(std::vector<OpInfo>& v) {
 void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "linalg", "matmul", true, NERVE_OP(matmul(x.at(0), x.at(1))));
   add(v, "linalg", "linear", true, NERVE_OP(linear(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));
+  add(v, "linalg", "bmm", true, NERVE_OP(bmm(x.at(0), x.at(1))));
+  add(v, "linalg", "baddbmm", true,
+      NERVE_OP(baddbmm(x.at(0), x.at(1), x.at(2), p.d("beta", 1.0), p.d("alpha", 1.0))));
+  add(v, "linalg", "tril", true, NERVE_OP(tril(x.at(0), p.i("diagonal", 0))));
+  add(v, "linalg", "triu", true, NERVE_OP(triu(x.at(0), p.i("diagonal", 0))));
   add(v, "fused", "linear_relu", true, NERVE_OP(linear_relu(x.at(0), x.at(1), x.size() > 2 ? x[2] : Tensor())));
   add(v, "fused", "linear_u8", true,
       NERVE_OP(linear_u8(x.at(0), p.d("scale"), p.d("offset"), x.at(1), x.size() > 2 ? x[2] : Tensor(), p.b("relu"))));

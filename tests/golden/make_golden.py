@@ -50,6 +50,16 @@ def positive(*shape, lo=0.3, hi=2.0):
     return lo + (hi - lo) * torch.rand(shape, dtype=F64)
 
 
+def own_stream(fn):
+    """Runs a group of cases on a random stream of its own (seeded from the group's name) and leaves the global
+    stream as it was: adding such a group changes no other case's inputs."""
+    def run():
+        with torch.random.fork_rng():
+            torch.manual_seed(zlib.crc32(fn.__name__.encode()))
+            fn()
+    return run
+
+
 def idx(values, shape=None):
     t = torch.tensor(values, dtype=torch.int64)
     return t.reshape(shape) if shape is not None else t
@@ -145,14 +155,26 @@ OPS = {
     if x[0].dim() else torch.mean(x[0]),
     "var": lambda x, p: torch.var(x[0], dims_or_all(x[0], p), correction=p.get("correction", 1),
                                   keepdim=bool(p.get("keepdim", 0))),
+    "std": lambda x, p: torch.std(x[0], dims_or_all(x[0], p), correction=p.get("correction", 1),
+                                  keepdim=bool(p.get("keepdim", 0))),
     "max": lambda x, p: torch.max(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.max(x[0]),
     "min": lambda x, p: torch.min(x[0], p["dim"], bool(p.get("keepdim", 0))) if "dim" in p else torch.min(x[0]),
     "amax": lambda x, p: torch.amax(x[0], p["dims"], bool(p.get("keepdim", 0))),
+    "amin": lambda x, p: torch.amin(x[0], p["dims"], bool(p.get("keepdim", 0))),
+    "logsumexp": lambda x, p: torch.logsumexp(x[0], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
+    "cumsum": lambda x, p: torch.cumsum(x[0], p["dim"]),
+    "topk": lambda x, p: torch.topk(x[0], p["k"], p.get("dim", -1), bool(p.get("largest", 1)),
+                                    bool(p.get("sorted", 1))),
+    "norm": lambda x, p: torch.norm(x[0], p["p"], dims_or_all(x[0], p), bool(p.get("keepdim", 0))),
     "argmax": lambda x, p: torch.argmax(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "argmin": lambda x, p: torch.argmin(x[0], p["dim"], bool(p.get("keepdim", 0))),
     "softmax": lambda x, p: torch.softmax(x[0], p["dim"]),
     "log_softmax": lambda x, p: torch.log_softmax(x[0], p["dim"]),
     "matmul": lambda x, p: torch.matmul(x[0], x[1]),
+    "bmm": lambda x, p: torch.bmm(x[0], x[1]),
+    "baddbmm": lambda x, p: torch.baddbmm(x[0], x[1], x[2], beta=p.get("beta", 1.0), alpha=p.get("alpha", 1.0)),
+    "tril": lambda x, p: torch.tril(x[0], p.get("diagonal", 0)),
+    "triu": lambda x, p: torch.triu(x[0], p.get("diagonal", 0)),
     "linear": lambda x, p: F.linear(x[0], x[1], x[2] if len(x) > 2 else None),
     "linear_relu": lambda x, p: torch.relu(F.linear(x[0], x[1], x[2] if len(x) > 2 else None)),
     "linear_u8": lambda x, p: (torch.relu if p.get("relu", False) else (lambda t: t))(
@@ -561,6 +583,118 @@ def reductions():
                                                      dtype=F64)], dim=1)
 
 
+@own_stream
+def std_and_amin():
+    x = randn(2, 3, 4)
+    case("std_all", "std", [x])
+    case("std_dim", "std", [x], dims=[1])
+    case("std_negative_dims_keepdim", "std", [x], dims=[-1, 0], keepdim=1)
+    case("std_population", "std", [x], dims=[2], correction=0)
+    case("std_transposed", "std", [(randn(3, 5), "t")], dims=[0])
+    case("std_strided", "std", [(randn(3, 4), "s")], dims=[1], keepdim=1)
+    case("std_0d", "std", [randn()], dims=[0], correction=0)
+    case("std_single_element", "std", [randn(1, 3)], dims=[0])  # 0 / 0: NaN values and gradients, as torch
+    case("std_empty", "std", [randn(0, 3)], dims=[0])
+    # a constant row: std 0, where torch's gradient is 0 (not sqrt's inf times 0)
+    case("std_constant_row", "std", [torch.tensor([[1.5, 1.5, 1.5], [1.0, 2.0, 4.0]], dtype=F64)], dims=[1])
+
+    m = torch.tensor([[1.0, 3.0, 3.0, -1.0], [0.5, 0.25, 0.25, 2.0], [-1.0, -2.0, -2.0, 0.0]], dtype=F64)
+    case("amin_dim", "amin", [randn(3, 4)], dims=[1])
+    case("amin_dims_keepdim", "amin", [x], dims=[0, 2], keepdim=1)
+    case("amin_negative_dim", "amin", [x], dims=[-2])
+    case("amin_ties", "amin", [m], dims=[1])
+    case("amin_all_ties", "amin", [m], dims=[])
+    case("amin_transposed", "amin", [(randn(3, 4), "t")], dims=[-1])
+    case("amin_strided", "amin", [(randn(3, 4), "s")], dims=[0], keepdim=1)
+    case("amin_0d", "amin", [randn()], dims=[0])
+    case("amin_nan", "amin", [torch.tensor([[1.0, float("nan"), 3.0], [0.5, 2.0, -1.0]], dtype=F64)], dims=[1],
+         f32=False)
+
+
+@own_stream
+def logsumexp_cases():
+    x = randn(2, 3, 4)
+    case("logsumexp_dim", "logsumexp", [x], dims=[1])
+    case("logsumexp_all", "logsumexp", [x], dims=[])
+    case("logsumexp_negative_dims_keepdim", "logsumexp", [x], dims=[-1, 0], keepdim=1)
+    case("logsumexp_transposed", "logsumexp", [(randn(3, 4), "t")], dims=[0])
+    case("logsumexp_strided", "logsumexp", [(randn(3, 4), "s")], dims=[-1], keepdim=1)
+    case("logsumexp_0d", "logsumexp", [randn()], dims=[0])
+    case("logsumexp_empty", "logsumexp", [randn(0, 3)], dims=[0])
+    case("logsumexp_empty_rows", "logsumexp", [randn(0, 3)], dims=[1])
+    case("logsumexp_large", "logsumexp", [torch.tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -1001.0]],
+                                                       dtype=F64)], dims=[1])
+    # -inf rows give -inf, a +inf gives +inf, NaN stays NaN; gradients NaN there as torch's exp(x - result)
+    inf, nan = float("inf"), float("nan")
+    case("logsumexp_infinities", "logsumexp", [torch.tensor([[-inf, -inf, -inf], [inf, 1.0, -inf], [nan, 1.0, 2.0],
+                                                             [-inf, 0.5, 2.0]], dtype=F64)], dims=[1], f32=False)
+
+
+@own_stream
+def cumsum_cases():
+    case("cumsum_dim0", "cumsum", [randn(4, 3)], dim=0)
+    case("cumsum_last_negative", "cumsum", [randn(3, 5)], dim=-1)
+    case("cumsum_3d_middle", "cumsum", [randn(2, 3, 4)], dim=1)
+    case("cumsum_transposed", "cumsum", [(randn(3, 4), "t")], dim=1)
+    case("cumsum_strided", "cumsum", [(randn(2, 4), "s")], dim=-1)
+    case("cumsum_0d", "cumsum", [randn()], dim=-1)
+    case("cumsum_empty", "cumsum", [randn(0, 3)], dim=0)
+    case("cumsum_size1", "cumsum", [randn(3, 1)], dim=1)
+    case("cumsum_int", "cumsum", [idx([[1, -2, 3], [4, 5, -6]])], dim=1)
+    case("cumsum_bool", "cumsum", [mask([True, False, True, True])], dim=0)
+    case("cumsum_inf_nan", "cumsum", [torch.tensor([1.0, float("inf"), 2.0, float("nan"), 3.0], dtype=F64)], dim=0,
+         f32=False)
+
+
+@own_stream
+def norm_cases():
+    inf = float("inf")
+    x = randn(2, 3, 4)
+    case("norm_2_all", "norm", [x], p=2.0)
+    case("norm_2_dim_keepdim", "norm", [x], p=2.0, dims=[1], keepdim=1)
+    case("norm_2_negative_dims", "norm", [x], p=2.0, dims=[-1, 0])
+    case("norm_2_transposed", "norm", [(randn(3, 4), "t")], p=2.0, dims=[0])
+    case("norm_2_strided", "norm", [(randn(3, 4), "s")], p=2.0, dims=[1])
+    case("norm_2_0d", "norm", [randn()], p=2.0)
+    case("norm_2_empty", "norm", [randn(0, 3)], p=2.0, dims=[0])
+    case("norm_inf_empty", "norm", [randn(0, 3)], p=inf, dims=[0])
+    # zero rows and zero entries: the gradient is 0 there for every p, as torch's
+    z = torch.tensor([[0.0, 0.0, 0.0], [0.0, -2.0, 3.0], [1.5, -0.5, 0.25]], dtype=F64)
+    for name, p in [("2", 2.0), ("1", 1.0), ("3", 3.0), ("1_5", 1.5), ("0_5", 0.5), ("0", 0.0), ("inf", inf),
+                    ("neg_inf", -inf), ("neg_1", -1.0)]:
+        case(f"norm_{name}_zeros", "norm", [z], p=p, dims=[1])
+    case("norm_1_all_transposed", "norm", [(randn(3, 4), "t")], p=1.0)
+    case("norm_inf_ties", "norm", [torch.tensor([[1.0, -3.0, 3.0], [2.0, -2.0, 0.5]], dtype=F64)], p=inf, dims=[1])
+    case("norm_3_keepdim", "norm", [randn(3, 4)], p=3.0, dims=[0], keepdim=1)
+    case("norm_0_5_all", "norm", [away(2, 3)], p=0.5)
+    case("norm_0_strided", "norm", [(torch.tensor([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]], dtype=F64), "s")], p=0.0,
+         dims=[-1])
+
+
+@own_stream
+def topk_cases():
+    # no ties (the order of tied values is the sort's), so the indices can be compared as they are
+    case("topk_last", "topk", [randn(3, 5)], k=2)
+    case("topk_dim0", "topk", [randn(5, 3)], k=3, dim=0)
+    case("topk_smallest", "topk", [randn(3, 6)], k=2, largest=0)
+    case("topk_unsorted", "topk", [randn(2, 8)], k=3, sorted=0)
+    case("topk_unsorted_smallest", "topk", [randn(2, 9)], k=5, largest=0, sorted=0)
+    case("topk_partial_sort", "topk", [randn(2, 130)], k=2)  # k * 64 <= n: torch's partial sort
+    case("topk_partial_sort_smallest_unsorted", "topk", [randn(130)], k=2, largest=0, sorted=0)
+    case("topk_k0", "topk", [randn(3, 4)], k=0)
+    case("topk_k_all", "topk", [randn(2, 4)], k=4, dim=1)
+    case("topk_3d_negative_dim", "topk", [randn(2, 5, 3)], k=2, dim=-2)
+    case("topk_transposed", "topk", [(randn(4, 3), "t")], k=2, dim=0)
+    case("topk_strided", "topk", [(randn(3, 5), "s")], k=3, dim=1)
+    case("topk_0d", "topk", [randn()], k=1)
+    case("topk_empty_rows", "topk", [randn(0, 4)], k=2)
+    case("topk_int", "topk", [idx([[5, -2, 9, 0], [1, 7, -3, 4]])], k=2)
+    case("topk_nan", "topk", [torch.tensor([[1.0, float("nan"), 3.0, 2.0], [0.5, -1.0, 4.0, float("nan")]],
+                                           dtype=F64)], k=2, f32=False)
+    case("topk_nan_smallest", "topk", [torch.tensor([1.0, float("nan"), 3.0, 2.0], dtype=F64)], k=3, largest=0,
+         f32=False)
+
+
 def linalg():
     case("matmul_dot", "matmul", [randn(4), randn(4)])
     case("matmul_dot_empty", "matmul", [randn(0), randn(0)])
@@ -585,6 +719,41 @@ def linalg():
     case("linear_1d_input", "linear", [randn(3), randn(2, 3), randn(2)])
     case("linear_transposed", "linear", [(randn(4, 3), "t"), (randn(2, 3), "t"), (randn(2), "s")])
     case("linear_empty_batch", "linear", [randn(0, 3), randn(2, 3), randn(2)])
+
+
+@own_stream
+def bmm_baddbmm():
+    case("bmm_basic", "bmm", [randn(2, 3, 4), randn(2, 4, 5)])
+    case("bmm_transposed", "bmm", [(randn(2, 3, 4), "t"), (randn(2, 4, 2), "t")])
+    case("bmm_strided", "bmm", [(randn(2, 3, 2), "s"), randn(2, 2, 3)])
+    case("bmm_batch1", "bmm", [randn(1, 2, 3), (randn(1, 3, 3), "t")])
+    case("bmm_empty_batch", "bmm", [randn(0, 3, 4), randn(0, 4, 2)])
+    case("bmm_k0", "bmm", [randn(2, 3, 0), randn(2, 0, 4)])
+    case("bmm_m0", "bmm", [randn(2, 0, 3), randn(2, 3, 4)])
+    case("baddbmm_full_input", "baddbmm", [randn(2, 3, 5), randn(2, 3, 4), randn(2, 4, 5)])
+    case("baddbmm_broadcast_input", "baddbmm", [randn(3, 1), randn(2, 3, 4), randn(2, 4, 5)], beta=0.5, alpha=2.0)
+    case("baddbmm_0d_input", "baddbmm", [randn(), randn(2, 2, 3), (randn(2, 3, 2), "t")], alpha=-1.5)
+    case("baddbmm_row_input_transposed", "baddbmm", [randn(4), (randn(3, 4, 2), "t"), randn(3, 2, 4)], beta=2.0)
+    # beta = 0: input ignored, NaN and inf in it included
+    case("baddbmm_beta0_nan", "baddbmm", [torch.tensor([[float("nan"), float("inf")]], dtype=F64), randn(2, 3, 2),
+                                          randn(2, 2, 2)], beta=0.0, alpha=0.5)
+    case("baddbmm_k0", "baddbmm", [randn(2, 1, 3), randn(2, 1, 0), randn(2, 0, 3)], beta=3.0)
+
+
+@own_stream
+def tril_triu():
+    for op in ["tril", "triu"]:
+        case(f"{op}_square", op, [randn(4, 4)])
+        case(f"{op}_wide_diag1", op, [randn(3, 5)], diagonal=1)
+        case(f"{op}_tall_diag_neg", op, [randn(5, 3)], diagonal=-2)
+        case(f"{op}_batched", op, [randn(2, 3, 3, 4)], diagonal=-1)
+        case(f"{op}_transposed", op, [(randn(3, 4), "t")])
+        case(f"{op}_strided", op, [(randn(3, 4), "s")], diagonal=2)
+        case(f"{op}_diag_beyond", op, [randn(3, 3)], diagonal=5)
+        case(f"{op}_diag_below", op, [randn(3, 3)], diagonal=-5)
+        case(f"{op}_empty", op, [randn(0, 3)])
+        case(f"{op}_int", op, [idx([[1, 2, 3], [4, 5, 6], [7, 8, 9]])], diagonal=0)
+        case(f"{op}_bool", op, [mask([[True, True], [True, False]])], diagonal=0)
 
 
 def indexing():
@@ -748,7 +917,14 @@ def main():
     elementwise_binary()
     elementwise_unary()
     reductions()
+    std_and_amin()
+    logsumexp_cases()
+    cumsum_cases()
+    norm_cases()
+    topk_cases()
     linalg()
+    bmm_baddbmm()
+    tril_triu()
     indexing()
     fused()
     parity()

@@ -41,6 +41,19 @@ TEST(OpErrors, MatmulShapes) {
   expect_error("matmul", [] { matmul(zeros({2, 2}, DType::i64), zeros({2, 2}, DType::i64)); }, {"floating", "i64"});
 }
 
+TEST(OpErrors, BmmShapes) {
+  expect_error("bmm", [] { bmm(zeros({3, 4}), zeros({2, 4, 5})); }, {"3-D", "[3, 4]", "[2, 4, 5]"});
+  expect_error("bmm", [] { bmm(zeros({2, 3, 4}), zeros({3, 4, 5})); }, {"batch sizes differ (2 and 3)", "[3, 4, 5]"});
+  expect_error("bmm", [] { bmm(zeros({2, 3, 4}), zeros({2, 5, 6})); }, {"a.shape[2] (4) != b.shape[1] (5)"});
+  expect_error("bmm", [] { bmm(zeros({1, 2, 2}), zeros({1, 2, 2}, DType::f64)); }, {"f32", "f64"});
+  expect_error("bmm", [] { bmm(zeros({1, 2, 2}, DType::i64), zeros({1, 2, 2}, DType::i64)); }, {"i64"});
+  expect_error("baddbmm", [] { baddbmm(zeros({2, 4, 5}), zeros({2, 3, 4}), zeros({2, 4, 5})); },
+               {"[2, 4, 5]", "[2, 3, 5]"});
+  expect_error("baddbmm", [] { baddbmm(zeros({3, 5}, DType::f64), zeros({2, 3, 4}), zeros({2, 4, 5})); },
+               {"f64", "f32"});
+  expect_error("bmm", [] { baddbmm(zeros({3, 5}), zeros({3, 4}), zeros({2, 4, 5})); }, {"3-D"});
+}
+
 TEST(OpErrors, LinearShapes) {
   expect_error("linear", [] { linear(zeros({32, 783}), zeros({128, 784})); },
                {"783", "784", "[32, 783] f32", "[128, 784] f32"});

@@ -147,6 +147,35 @@ void reductions(Table& t) {
   t.push_back({"min", "dim", [](auto& x) { return min(x[0], -1).first; }, {R({2, 3, 4})}});
   t.push_back({"amax", "dims", [](auto& x) { return amax(x[0], {0, 2}); }, {R({2, 3, 4})}});
   t.push_back({"amax", "keepdim_noncontig", [](auto& x) { return amax(T(x[0]), {1}, true); }, {R({3, 4})}});
+  // std: qualified, `std(` alone is ambiguous with namespace std under `using namespace nerve`
+  t.push_back({"std", "dim", [](auto& x) { return nerve::std(x[0], {1}); }, {R({3, 5})}});
+  t.push_back({"std", "population_all_noncontig", [](auto& x) { return nerve::std(T(x[0]), {}, 0); }, {R({3, 4})}});
+  t.push_back({"std", "dims_keepdim_transposed_grad", [](auto& x) { return T(nerve::std(x[0], {0, 2}, 1, true)); },
+               {R({3, 4, 2})}});
+  t.push_back({"amin", "dims", [](auto& x) { return amin(x[0], {0, 2}); }, {R({2, 3, 4})}});
+  t.push_back({"amin", "keepdim_noncontig", [](auto& x) { return amin(T(x[0]), {-1}, true); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "dim", [](auto& x) { return logsumexp(x[0], {1}); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "all_noncontig", [](auto& x) { return logsumexp(T(x[0]), {}); }, {R({3, 4})}});
+  t.push_back({"logsumexp", "dims_keepdim_transposed_grad",
+               [](auto& x) { return T(logsumexp(x[0] * 30.0, {0, 2}, true)); }, {R({3, 4, 2})}});
+  t.push_back({"cumsum", "dim0", [](auto& x) { return cumsum(x[0], 0); }, {R({4, 3})}});
+  t.push_back({"cumsum", "middle_noncontig", [](auto& x) { return cumsum(T(x[0]), 1); }, {R({2, 4, 3})}});
+  t.push_back({"cumsum", "twice_transposed_grad", [](auto& x) { return T(cumsum(cumsum(x[0], -1), -1)); },
+               {R({3, 4})}});
+  t.push_back({"norm", "2_all", [](auto& x) { return norm(x[0], 2); }, {R({3, 4})}});
+  t.push_back({"norm", "2_dim_noncontig", [](auto& x) { return norm(T(x[0]), 2, {1}); }, {R({3, 4})}});
+  t.push_back({"norm", "1_keepdim", [](auto& x) { return norm(x[0], 1, {0}, true); }, {away({3, 4})}});
+  t.push_back({"norm", "inf_dims", [](auto& x) { return norm(x[0], INFINITY, {0, 2}); }, {R({2, 3, 4})}});
+  t.push_back({"norm", "neg_inf", [](auto& x) { return norm(x[0], -INFINITY, {1}); }, {away({3, 4})}});
+  t.push_back({"norm", "3_transposed_grad", [](auto& x) { return T(norm(x[0], 3, {1}, true)); }, {R({3, 4, 2})}});
+  t.push_back({"norm", "1_5", [](auto& x) { return norm(x[0], 1.5, {-1}); }, {away({2, 5})}});
+  t.push_back({"norm", "0_5", [](auto& x) { return norm(x[0], 0.5); }, {away({2, 3})}});
+  t.push_back({"norm", "0", [](auto& x) { return norm(x[0], 0, {1}); }, {away({2, 3})}});
+  t.push_back({"topk", "last", [](auto& x) { return topk(x[0], 2).first; }, {R({3, 5})}});
+  t.push_back({"topk", "dim0_smallest_unsorted", [](auto& x) { return topk(x[0], 3, 0, false, false).first; },
+               {R({5, 2})}});
+  t.push_back({"topk", "noncontig_transposed_grad", [](auto& x) { return T(topk(T(x[0]), 2, 1).first); },
+               {R({4, 3})}});
   for (const char* op : {"softmax", "log_softmax"}) {
     auto fn = std::string(op) == "softmax" ? softmax : log_softmax;
     t.push_back({op, "last", [fn](auto& x) { return fn(x[0], -1); }, {R({3, 4})}});
@@ -179,6 +208,19 @@ void linalg(Table& t) {
   t.push_back({"linear_relu", "bias", [](auto& x) { return linear_relu(x[0], x[1], x[2]); },
                {R({5, 3}), R({4, 3}), R({4})}});
   t.push_back({"linear_relu", "no_bias_3d", [](auto& x) { return linear_relu(x[0], x[1]); }, {R({2, 3, 4}), R({3, 4})}});
+  t.push_back({"bmm", "plain", [](auto& x) { return bmm(x[0], x[1]); }, {R({2, 3, 4}), R({2, 4, 2})}});
+  t.push_back({"bmm", "noncontig_expanded", [](auto& x) { return bmm(T(x[0]), expand(x[1], {2, 3, 2})); },
+               {R({2, 3, 2}), R({1, 3, 2})}});
+  t.push_back({"baddbmm", "broadcast_input", [](auto& x) { return baddbmm(x[0], x[1], x[2], 0.5, -2.0); },
+               {R({3, 1}), R({2, 3, 4}), R({2, 4, 2})}});
+  t.push_back({"baddbmm", "full_input_transposed_grad", [](auto& x) { return T(baddbmm(x[0], T(x[1]), x[2])); },
+               {R({2, 3, 2}), R({2, 4, 3}), R({2, 4, 2})}});
+  t.push_back({"baddbmm", "beta0", [](auto& x) { return baddbmm(x[0], x[1], x[2], 0.0); },
+               {R({2, 2, 2}), R({2, 2, 3}), R({2, 3, 2})}});
+  t.push_back({"tril", "diag_neg_batched", [](auto& x) { return tril(x[0], -1); }, {R({2, 3, 4})}});
+  t.push_back({"tril", "noncontig_transposed_grad", [](auto& x) { return T(tril(T(x[0]), 1)); }, {R({4, 3})}});
+  t.push_back({"triu", "square", [](auto& x) { return triu(x[0]); }, {R({3, 3})}});
+  t.push_back({"triu", "expanded_diag2", [](auto& x) { return triu(expand(x[0], {2, 3, 4}), 2); }, {R({3, 4})}});
   // the uint8 input has no gradient: it is captured, the weight and bias are checked
   static const Tensor bytes = from_vector<uint8_t>({0, 17, 255, 128, 3, 90, 200, 64, 1, 33, 250, 7}, {4, 3});
   t.push_back({"linear_u8", "relu_bias", [](auto& x) { return linear_u8(bytes, 1.0 / 255, -0.5, x[0], x[1], true); },

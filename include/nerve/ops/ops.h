@@ -97,12 +97,31 @@ Tensor sum(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 /// Variance with Bessel's correction by default (PyTorch: correction=1).
 Tensor var(const Tensor& x, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
+/// Standard deviation, sqrt(var(x, dims, correction, keepdim)); its gradient is 0 where the result is 0 (as torch).
+///   std(x, {1});  std(x, {}, 0, true)
+Tensor std(const Tensor& x, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
 Tensor max(const Tensor& x);  // over all elements
 Tensor min(const Tensor& x);
 /// (values, indices) along dim.
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim = false);
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim = false);
+/// (values, indices) of the k largest (smallest when !largest) elements along dim, in descending (ascending) order
+/// when sorted, NaN counted as the largest; the order of ties and of unsorted results is torch's CPU order.
+///   auto [v, i] = topk(logits, 5);
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// The smallest value over dims (all when empty); tied minima share the gradient evenly (as torch.amin).
+///   amin(x, {0, 2}, true)
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// log(sum(exp(x))) over dims (all when empty), computed stably as torch: the max is subtracted first, a row of
+/// -inf gives -inf, a row holding +inf gives +inf.  logsumexp(scores, {-1})
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
+/// The p-norm over dims (all when empty), torch.norm with a number p: p = 2 (Euclidean), 1, inf (largest |x|),
+/// -inf, 0 (count of non-zeros) or any other p, (sum |x|^p)^(1/p). Gradients as torch: 0 at a zero norm.
+///   norm(x, 2);  norm(x, INFINITY, {1}, true)
+Tensor norm(const Tensor& x, double p, const Shape& dims = {}, bool keepdim = false);
+/// Running sum along dim; integer and bool tensors give i64 (as torch).  cumsum(x, -1)
+Tensor cumsum(const Tensor& x, int64_t dim);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
@@ -111,6 +130,12 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // ---------------------------------------------------------------- linear algebra
 /// PyTorch's matmul: 1-D dot, 2-D mm, batched with broadcasting of the batch dims.
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// Batched matrix product of 3-D tensors of one floating dtype: (B, n, m) @ (B, m, p) -> (B, n, p); no broadcasting
+/// (matmul broadcasts).  bmm(q, transpose(k, 1, 2))
+Tensor bmm(const Tensor& a, const Tensor& b);
+/// beta * input + alpha * bmm(batch1, batch2), input broadcast to (B, n, p); beta = 0 ignores input (NaN in it
+/// does not propagate), as torch.  baddbmm(bias, q, k, 1.0, 0.125)
+Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta = 1.0, double alpha = 1.0);
 /// y = x W^T + b fused (x: (N, in), W: (out, in), b: (out) or undefined).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 /// relu(x W^T + b) as one op (what a Dense(units, "relu") layer computes): no separate ReLU pass or node.
@@ -120,6 +145,11 @@ Tensor linear_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = T
 /// backward. No gradient flows into x.  linear_u8(images, 1.0 / 255, 0.0, w, b, true)
 Tensor linear_u8(const Tensor& x, double scale, double offset, const Tensor& weight, const Tensor& bias = Tensor(),
                  bool relu = false);
+
+/// The lower (tril) or upper (triu) triangle of the last two dims, batched over the others: elements (i, j) with
+/// j - i <= diagonal (tril) or j - i >= diagonal (triu) are kept, the others set to 0.  tril(scores, -1)
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
 
 // ---------------------------------------------------------------- selection and indexing
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
