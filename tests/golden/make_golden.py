@@ -181,6 +181,7 @@ OPS = {
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
     "index_select": lambda x, p: torch.index_select(x[0], p["dim"], x[1]),
     "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
+    "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
 }
 
@@ -775,6 +776,22 @@ def indexing():
     case("one_hot_empty", "one_hot", [idx([], [0])], num_classes=3)
 
 
+@own_stream
+def scatter_cases():
+    # no index repeats where it writes (which of several values lands is the loop's order)
+    case("scatter_dim0", "scatter", [randn(3, 5), idx([[0, 1, 2, 0, 1], [2, 0, 1, 1, 0]]), randn(2, 5)], dim=0)
+    # src of the index's shape: torch 1.13's backward fails for a larger src (test_gradcheck.cpp checks that one)
+    case("scatter_dim1", "scatter", [randn(2, 4), idx([[3, 0], [1, 2]]), randn(2, 2)], dim=1)
+    case("scatter_index_smaller", "scatter", [randn(3, 3), idx([[2], [0]]), randn(2, 1)], dim=-1)
+    case("scatter_transposed", "scatter", [(randn(3, 4), "t"), idx([[0, 2, 1, 1]]), (randn(1, 4), "s")], dim=0)
+    case("scatter_index_transposed", "scatter", [randn(3, 4), (idx([[0, 3, 1], [2, 1, 0]]), "t"), randn(2, 3)],
+         dim=1)
+    case("scatter_3d", "scatter", [randn(2, 3, 2), idx([[[2, 0], [0, 1]], [[1, 2], [0, 0]]]), randn(2, 2, 2)], dim=1)
+    case("scatter_0d", "scatter", [randn(), idx(0), randn()], dim=0)
+    case("scatter_empty_index", "scatter", [randn(2, 3), idx([], [0, 3]), randn(0, 3)], dim=0)
+    case("scatter_int", "scatter", [idx([[1, 2, 3], [4, 5, 6]]), idx([[1, 0, 1]]), idx([[7, 8, 9]])], dim=0)
+
+
 def fused():
     # added after the others so that their random inputs stay what they were
     case("linear_relu_bias", "linear_relu", [randn(5, 3), randn(4, 3), randn(4)])
@@ -806,6 +823,7 @@ def main():
     bmm_baddbmm()
     tril_triu()
     indexing()
+    scatter_cases()
     fused()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")

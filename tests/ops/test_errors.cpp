@@ -105,6 +105,8 @@ TEST(OpErrors, GatherScatterIndexOutOfRange) {
                {"index 3", "dim 0", "size 3", "[3, 4]"});
   expect_error("scatter_add", [&] { scatter_add(x, 0, from_vector<int64_t>({0, 1}, {1, 2}), zeros({1, 1})); },
                {"[1, 2]", "[1, 1]"});
+  expect_error("scatter", [&] { scatter(x, 1, from_vector<int64_t>({4}, {1, 1}), zeros({1, 1})); },
+               {"index 4", "dim 1", "size 4"});
 }
 
 TEST(OpErrors, IndexSelectOutOfRange) {

@@ -150,6 +150,9 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 /// out = x, then out[index[i][j]][j] += src[i][j] (dim 0 example).
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+/// out = x, then out[index[i][j]][j] = src[i][j] (dim 0 example); repeated indices keep one of their values. The
+/// gradient of x is 0 where src was written, src's is the gradient gathered at the index.
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 /// (N...) int64 labels -> (N..., num_classes) int64.
 Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);
 
