@@ -1,4 +1,4 @@
-// Selection and indexing: where, masked_fill, gather, scatter_add/scatter, index_select, one_hot.
+// Selection and indexing: where, masked_fill, gather, scatter_add/scatter, index_add, index_select, one_hot.
 #include <cstring>
 #include <type_traits>
 
@@ -262,6 +262,32 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   NERVE_RECORD_FUNCTION("scatter");
   return scatter_impl(x, dim, index, src, false, "scatter");
+}
+
+// scatter_add with the index repeated along every other dim (source's shape), so the gradient is scatter_add's: x
+// gets g, source gets alpha * g gathered at the index
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
+  NERVE_RECORD_FUNCTION("index_add");
+  if (x.dim() == 0) return reshape(index_add(reshape(x, {1}), dim, index, source, alpha), {});
+  dim = wrap_dim(dim, x.dim(), "index_add");
+  NERVE_CHECK(index.dim() <= 1 && (index.dtype() == DType::i64 || index.dtype() == DType::i32),
+              "index_add: index must be a 1-D i64 or i32 tensor, got ", detail::describe(index));
+  NERVE_CHECK(source.dtype() == x.dtype(), "index_add: input is ", dtype_name(x.dtype()), " but source is ",
+              dtype_name(source.dtype()));
+  Tensor ix = reshape(index, {-1}).to(DType::i64).contiguous();
+  Tensor src = source.dim() == 0 ? reshape(source, {1}) : source;  // one value for one index (torch allows it)
+  bool fits = src.dim() == x.dim();
+  for (int64_t d = 0; fits && d < x.dim(); ++d) fits = src.shape()[d] == (d == dim ? ix.numel() : x.shape()[d]);
+  NERVE_CHECK(fits, "index_add: source ", to_string(source.shape()), " must be input ", to_string(x.shape()),
+              " with dim ", dim, " of size ", ix.numel(), " (the number of indices)");
+  const int64_t* pi = ix.data<int64_t>();
+  for (int64_t i = 0; i < ix.numel(); ++i)
+    NERVE_CHECK(pi[i] >= 0 && pi[i] < x.shape()[dim], "index_add: index ", pi[i], " is out of range for dim ", dim,
+                " with size ", x.shape()[dim], " (input ", to_string(x.shape()), ")");
+  Shape along(x.dim(), 1);
+  along[dim] = -1;
+  Tensor full_index = expand(reshape(ix, along), src.shape()).contiguous();
+  return scatter_add(x, dim, full_index, alpha == 1.0 ? src : src * alpha);
 }
 
 // ------------------------------------------------------------------ index_select

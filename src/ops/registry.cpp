@@ -202,6 +202,7 @@ void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "index", "gather", true, NERVE_OP(gather(x.at(0), p.i("dim"), x.at(1))));
   add(v, "index", "index_select", true, NERVE_OP(index_select(x.at(0), p.i("dim"), x.at(1))));
   add(v, "index", "scatter_add", true, NERVE_OP(scatter_add(x.at(0), p.i("dim"), x.at(1), x.at(2))));
+  add(v, "index", "index_add", true, NERVE_OP(index_add(x.at(0), p.i("dim"), x.at(1), x.at(2), p.d("alpha", 1.0))));
   add(v, "index", "scatter", true, NERVE_OP(scatter(x.at(0), p.i("dim"), x.at(1), x.at(2))));
   add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
 }

@@ -181,6 +181,7 @@ OPS = {
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
     "index_select": lambda x, p: torch.index_select(x[0], p["dim"], x[1]),
     "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
+    "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
     "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
 }
@@ -792,6 +793,21 @@ def scatter_cases():
     case("scatter_int", "scatter", [idx([[1, 2, 3], [4, 5, 6]]), idx([[1, 0, 1]]), idx([[7, 8, 9]])], dim=0)
 
 
+@own_stream
+def index_add_cases():
+    case("index_add_dim0_repeats", "index_add", [randn(4, 3), idx([2, 0, 2]), randn(3, 3)], dim=0)
+    case("index_add_dim1_alpha", "index_add", [randn(2, 5), idx([4, 1]), randn(2, 2)], dim=1, alpha=-2.5)
+    case("index_add_negative_dim_3d", "index_add", [randn(2, 3, 4), idx([3, 0, 3, 1, 2]), randn(2, 3, 5)], dim=-1)
+    case("index_add_transposed", "index_add", [(randn(3, 4), "t"), idx([1, 1]), (randn(2, 4), "s")], dim=0)
+    case("index_add_index_strided", "index_add", [randn(4, 2), (idx([3, 0, 3]), "s"), (randn(3, 2), "t")], dim=0)
+    case("index_add_int32_index", "index_add", [randn(3, 2), torch.tensor([2, 2], dtype=torch.int32), randn(2, 2)],
+         dim=0)
+    case("index_add_0d", "index_add", [randn(), idx([0]), randn()], dim=0)
+    case("index_add_0d_source", "index_add", [randn(5), idx([3]), randn()], dim=0)
+    case("index_add_empty_index", "index_add", [randn(3, 2), idx([], [0]), randn(0, 2)], dim=0)
+    case("index_add_int", "index_add", [idx([[1, 2], [3, 4]]), idx([1, 1, 0]), idx([[5, 6], [7, 8], [9, 10]])], dim=0)
+
+
 def fused():
     # added after the others so that their random inputs stay what they were
     case("linear_relu_bias", "linear_relu", [randn(5, 3), randn(4, 3), randn(4)])
@@ -824,6 +840,7 @@ def main():
     tril_triu()
     indexing()
     scatter_cases()
+    index_add_cases()
     fused()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")

@@ -109,6 +109,17 @@ TEST(OpErrors, GatherScatterIndexOutOfRange) {
                {"index 4", "dim 1", "size 4"});
 }
 
+TEST(OpErrors, IndexAdd) {
+  Tensor x = zeros({3, 4});
+  expect_error("index_add", [&] { index_add(x, 0, from_vector<int64_t>({3}), zeros({1, 4})); },
+               {"index 3", "dim 0", "size 3", "[3, 4]"});
+  expect_error("index_add", [&] { index_add(x, 1, from_vector<int64_t>({0, 1}), zeros({3, 3})); },
+               {"source [3, 3]", "[3, 4]", "dim 1 of size 2"});
+  expect_error("index_add", [&] { index_add(x, 0, zeros({1}), zeros({1, 4})); }, {"i64", "f32"});
+  expect_error("index_add", [&] { index_add(x, 0, from_vector<int64_t>({0}), zeros({1, 4}, DType::f64)); },
+               {"f32", "f64"});
+}
+
 TEST(OpErrors, IndexSelectOutOfRange) {
   Tensor x = zeros({3, 4});
   expect_error("index_select", [&] { index_select(x, 0, from_vector<int64_t>({1, 7})); },

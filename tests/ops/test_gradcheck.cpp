@@ -257,6 +257,11 @@ void indexing(Table& t) {
                {R({3, 4}), I({0, 2, 2, 1, 0, 0, 1, 1}, {2, 4}), R({2, 4})}});
   t.push_back({"scatter_add", "src_larger_noncontig", [](auto& x) { return scatter_add(T(x[0]), 1, x[1], x[2]); },
                {R({3, 2}), I({2, 2, 0, 1}, {2, 2}), R({2, 3})}});
+  t.push_back({"index_add", "dim0_repeats_alpha", [](auto& x) { return index_add(x[0], 0, x[1], x[2], -1.5); },
+               {R({4, 3}), I({2, 0, 2}, {3}), R({3, 3})}});
+  t.push_back({"index_add", "dim1_noncontig_transposed_grad",
+               [](auto& x) { return T(index_add(T(x[0]), 1, x[1], T(x[2]))); },
+               {R({5, 2}), I({4, 1, 4}, {3}), R({3, 2})}});
   t.push_back({"scatter", "dim0", [](auto& x) { return scatter(x[0], 0, x[1], x[2]); },
                {R({3, 4}), I({0, 2, 1, 1, 2, 0, 0, 2}, {2, 4}), R({2, 4})}});
   t.push_back({"scatter", "src_larger_noncontig_transposed_grad",

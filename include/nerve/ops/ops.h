@@ -150,6 +150,9 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 /// out = x, then out[index[i][j]][j] += src[i][j] (dim 0 example).
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+/// out = x, then out.select(dim, index[i]) += alpha * source.select(dim, i); source has x's shape except
+/// index.numel() at dim (repeated indices add up).  index_add(counts, 0, labels, ones({n, 1}))
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
 /// out = x, then out[index[i][j]][j] = src[i][j] (dim 0 example); repeated indices keep one of their values. The
 /// gradient of x is 0 where src was written, src's is the gradient gathered at the index.
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
