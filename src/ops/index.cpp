@@ -1,4 +1,4 @@
-// Selection and indexing: where, masked_fill, gather, scatter_add/scatter, index_add, index_select, one_hot.
+// Selection and indexing: where, masked_fill, masked_select, gather, scatter_add/scatter, index_add, index_select, one_hot.
 #include <cstring>
 #include <type_traits>
 
@@ -98,6 +98,20 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   NERVE_CHECK(s == x.shape(), "masked_fill: mask ", to_string(mask.shape()), " does not broadcast to input ",
               to_string(x.shape()));
   return where(mask, scalar_tensor(value, x.dtype()), x);
+}
+
+// gather from the flattened broadcast x at the positions of the true elements: the gradient is gather's scatter,
+// summed back over the broadcast dims by expand's backward
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  NERVE_RECORD_FUNCTION("masked_select");
+  NERVE_CHECK(mask.dtype() == DType::b8, "masked_select: mask must be a bool tensor, got ", detail::describe(mask));
+  Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_select");
+  Tensor m = expand(mask, s).contiguous();
+  const bool* pm = m.data<bool>();
+  std::vector<int64_t> pos;
+  for (int64_t i = 0; i < m.numel(); ++i)
+    if (pm[i]) pos.push_back(i);
+  return gather(reshape(expand(x, s), {-1}), 0, from_vector<int64_t>(pos));
 }
 
 // ------------------------------------------------------------------ gather / scatter_add / scatter

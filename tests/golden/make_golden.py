@@ -178,6 +178,7 @@ OPS = {
         F.linear(x[0].to(x[1].dtype) * p["scale"] + p["offset"], x[1], x[2] if len(x) > 2 else None)),
     "where": lambda x, p: torch.where(x[0], x[1], x[2]),
     "masked_fill": lambda x, p: torch.masked_fill(x[0], x[1], p["value"]),
+    "masked_select": lambda x, p: torch.masked_select(x[0], x[1]),
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
     "index_select": lambda x, p: torch.index_select(x[0], p["dim"], x[1]),
     "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
@@ -808,6 +809,23 @@ def index_add_cases():
     case("index_add_int", "index_add", [idx([[1, 2], [3, 4]]), idx([1, 1, 0]), idx([[5, 6], [7, 8], [9, 10]])], dim=0)
 
 
+@own_stream
+def masked_select_cases():
+    m = mask([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+    case("masked_select_same", "masked_select", [randn(3, 4), m])
+    case("masked_select_mask_broadcast", "masked_select", [randn(3, 4), mask([True, False, False, True])])
+    case("masked_select_x_broadcast", "masked_select", [randn(4), m])
+    case("masked_select_both_broadcast", "masked_select", [randn(3, 1), mask([[True, False], [False, True]], [2, 1, 2])])
+    # not a transposed x: torch 1.13 scatters its gradient in memory order (wrong); test_gradcheck.cpp checks it
+    case("masked_select_strided_x_transposed_mask", "masked_select", [(randn(3, 4), "s"), (m, "t")])
+    case("masked_select_strided_mask", "masked_select", [randn(3, 4), (m, "s")])
+    case("masked_select_0d_x", "masked_select", [randn(), mask([True, False, True])])
+    case("masked_select_0d_both", "masked_select", [randn(), mask(True)])
+    case("masked_select_none", "masked_select", [randn(2, 3), mask([False, False, False])])
+    case("masked_select_empty", "masked_select", [randn(0, 3), mask([True, False, True])])
+    case("masked_select_int", "masked_select", [idx([[1, 2], [3, 4]]), mask([[False, True], [True, True]])])
+
+
 def fused():
     # added after the others so that their random inputs stay what they were
     case("linear_relu_bias", "linear_relu", [randn(5, 3), randn(4, 3), randn(4)])
@@ -841,6 +859,7 @@ def main():
     indexing()
     scatter_cases()
     index_add_cases()
+    masked_select_cases()
     fused()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")

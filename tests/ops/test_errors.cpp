@@ -120,6 +120,11 @@ TEST(OpErrors, IndexAdd) {
                {"f32", "f64"});
 }
 
+TEST(OpErrors, MaskedSelect) {
+  expect_error("masked_select", [] { masked_select(zeros({2, 3}), zeros({2, 3})); }, {"bool", "f32"});
+  expect_error("masked_select", [] { masked_select(zeros({2, 3}), zeros({4}, DType::b8)); }, {"[2, 3]", "[4]"});
+}
+
 TEST(OpErrors, IndexSelectOutOfRange) {
   Tensor x = zeros({3, 4});
   expect_error("index_select", [&] { index_select(x, 0, from_vector<int64_t>({1, 7})); },

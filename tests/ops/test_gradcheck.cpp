@@ -241,6 +241,10 @@ void indexing(Table& t) {
                {R({2, 3}), M({false, true, false}, {3})}});
   t.push_back({"masked_fill", "noncontig", [](auto& x) { return masked_fill(T(x[0]), x[1], -1.0); },
                {R({3, 2}), cond}});
+  t.push_back({"masked_select", "same", [](auto& x) { return masked_select(x[0], x[1]); }, {R({2, 3}), cond}});
+  t.push_back({"masked_select", "transposed", [](auto& x) { return masked_select(T(x[0]), x[1]); }, {R({3, 2}), cond}});
+  t.push_back({"masked_select", "broadcast_noncontig", [](auto& x) { return masked_select(T(x[0]), x[1]); },
+               {R({1, 3}), M({true, false, true, true, false, true}, {2, 3, 1})}});
   t.push_back({"gather", "dim1_repeats", [](auto& x) { return gather(x[0], 1, x[1]); },
                {R({3, 4}), I({3, 3, 0, 1, 1, 1}, {3, 2})}});
   t.push_back({"gather", "expanded_transposed_grad", [](auto& x) { return T(gather(expand(x[0], {3, 4}), 1, x[1])); },

@@ -146,6 +146,9 @@ Tensor triu(const Tensor& x, int64_t diagonal = 0);
 // ---------------------------------------------------------------- selection and indexing
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+/// The elements of x where mask (bool) is true, x and mask broadcast together, as a 1-D tensor in row-major order.
+///   masked_select(scores, gt(scores, zeros({})))
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 /// out = x, then out[index[i][j]][j] += src[i][j] (dim 0 example).
