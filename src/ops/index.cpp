@@ -1,4 +1,4 @@
-// Selection and indexing: where, masked_fill, gather, scatter_add, index_select, one_hot.
+// Selection and indexing: where, masked_fill, masked_select, gather, scatter_add/scatter, index_add, index_select, one_hot.
 #include <cstring>
 #include <type_traits>
 
@@ -100,7 +100,21 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   return where(mask, scalar_tensor(value, x.dtype()), x);
 }
 
-// ------------------------------------------------------------------ gather / scatter_add
+// gather from the flattened broadcast x at the positions of the true elements: the gradient is gather's scatter,
+// summed back over the broadcast dims by expand's backward
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  NERVE_RECORD_FUNCTION("masked_select");
+  NERVE_CHECK(mask.dtype() == DType::b8, "masked_select: mask must be a bool tensor, got ", detail::describe(mask));
+  Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_select");
+  Tensor m = expand(mask, s).contiguous();
+  const bool* pm = m.data<bool>();
+  std::vector<int64_t> pos;
+  for (int64_t i = 0; i < m.numel(); ++i)
+    if (pm[i]) pos.push_back(i);
+  return gather(reshape(expand(x, s), {-1}), 0, from_vector<int64_t>(pos));
+}
+
+// ------------------------------------------------------------------ gather / scatter_add / scatter
 namespace {
 
 // Iterates every element of `index` (contiguous i64), calling f(linear offset in index, offset in other
@@ -168,20 +182,25 @@ class GatherBackward : public Node {
   Tensor index_;
 };
 
-class ScatterAddBackward : public Node {
+// scatter_add: x gets the gradient, src the gradient gathered at the index; scatter: the same, except that x's
+// gradient is 0 where src overwrote x
+class ScatterBackward : public Node {
  public:
-  ScatterAddBackward(int64_t dim, Tensor index) : dim_(dim), index_(std::move(index)) {}
-  const char* name() const override { return "ScatterAddBackward"; }
+  ScatterBackward(int64_t dim, Tensor index, bool accumulate)
+      : dim_(dim), index_(std::move(index)), accumulate_(accumulate) {}
+  const char* name() const override { return accumulate_ ? "ScatterAddBackward" : "ScatterBackward"; }
   void release() override { index_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor gs;
+    Tensor gx = g[0], gs;
+    if (!accumulate_ && next_edges[0].fn) gx = scatter(g[0], dim_, index_, zeros(index_.shape(), g[0].dtype()));
     if (next_edges[1].fn) gs = gather(g[0], dim_, index_);
-    return {g[0], gs};
+    return {gx, gs};
   }
 
  private:
   int64_t dim_;
   Tensor index_;
+  bool accumulate_;
 };
 
 }  // namespace
@@ -205,16 +224,20 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   return out;
 }
 
-Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
-  NERVE_RECORD_FUNCTION("scatter_add");
+namespace {
+
+// out = x, then out[index[i][j]][j] = src[i][j] (+= when accumulate) for dim 0; op names the errors
+Tensor scatter_impl(const Tensor& x, int64_t dim, const Tensor& index_in, const Tensor& src_in, bool accumulate,
+                    const char* op) {
   if (x.dim() == 0 && index_in.dim() == 0 && src_in.dim() == 0)  // 0-d: the same op on one element
-    return reshape(scatter_add(reshape(x, {1}), dim, reshape(index_in, {1}), reshape(src_in, {1})), {});
-  dim = wrap_dim(dim, x.dim(), "scatter_add");
-  check_index(x, dim, index_in, "scatter_add");
-  NERVE_CHECK(src_in.dim() == index_in.dim(), "scatter_add: src ", to_string(src_in.shape()), " and index ",
+    return reshape(scatter_impl(reshape(x, {1}), dim, reshape(index_in, {1}), reshape(src_in, {1}), accumulate, op),
+                   {});
+  dim = wrap_dim(dim, x.dim(), op);
+  check_index(x, dim, index_in, op);
+  NERVE_CHECK(src_in.dim() == index_in.dim(), op, ": src ", to_string(src_in.shape()), " and index ",
               to_string(index_in.shape()), " must have the same number of dims");
   for (int64_t d = 0; d < src_in.dim(); ++d)
-    NERVE_CHECK(index_in.shape()[d] <= src_in.shape()[d], "scatter_add: index ", to_string(index_in.shape()),
+    NERVE_CHECK(index_in.shape()[d] <= src_in.shape()[d], op, ": index ", to_string(index_in.shape()),
                 " is larger than src ", to_string(src_in.shape()), " at dim ", d);
   Tensor index = index_in.contiguous().clone();
   Tensor src = src_in.dtype() == x.dtype() ? src_in : src_in.to(x.dtype());
@@ -229,13 +252,56 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index_in, const T
       using T = decltype(tag);
       const T* ps = srcc.data<T>();
       T* po = out.data<T>();
-      walk_index(index, dim, out.shape(), out.strides(), "scatter_add",
-                 [&](int64_t i, int64_t off) { po[off] += ps[i]; });
+      walk_index(index, dim, out.shape(), out.strides(), op, [&](int64_t i, int64_t off) {
+        if (accumulate)
+          po[off] += ps[i];
+        else
+          po[off] = ps[i];
+      });
     });
   }
-  // out depends on x (identity) and on src (gathered back)
-  if (any_requires_grad({&x, &srcv})) set_history(make_node<ScatterAddBackward>(dim, index), {&x, &srcv}, {&out});
+  // out depends on x (identity, or where nothing was written) and on src (gathered back)
+  if (any_requires_grad({&x, &srcv}))
+    set_history(make_node<ScatterBackward>(dim, index, accumulate), {&x, &srcv}, {&out});
   return out;
+}
+
+}  // namespace
+
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  NERVE_RECORD_FUNCTION("scatter_add");
+  return scatter_impl(x, dim, index, src, true, "scatter_add");
+}
+
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  NERVE_RECORD_FUNCTION("scatter");
+  return scatter_impl(x, dim, index, src, false, "scatter");
+}
+
+// scatter_add with the index repeated along every other dim (source's shape), so the gradient is scatter_add's: x
+// gets g, source gets alpha * g gathered at the index
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
+  NERVE_RECORD_FUNCTION("index_add");
+  if (x.dim() == 0) return reshape(index_add(reshape(x, {1}), dim, index, source, alpha), {});
+  dim = wrap_dim(dim, x.dim(), "index_add");
+  NERVE_CHECK(index.dim() <= 1 && (index.dtype() == DType::i64 || index.dtype() == DType::i32),
+              "index_add: index must be a 1-D i64 or i32 tensor, got ", detail::describe(index));
+  NERVE_CHECK(source.dtype() == x.dtype(), "index_add: input is ", dtype_name(x.dtype()), " but source is ",
+              dtype_name(source.dtype()));
+  Tensor ix = reshape(index, {-1}).to(DType::i64).contiguous();
+  Tensor src = source.dim() == 0 ? reshape(source, {1}) : source;  // one value for one index (torch allows it)
+  bool fits = src.dim() == x.dim();
+  for (int64_t d = 0; fits && d < x.dim(); ++d) fits = src.shape()[d] == (d == dim ? ix.numel() : x.shape()[d]);
+  NERVE_CHECK(fits, "index_add: source ", to_string(source.shape()), " must be input ", to_string(x.shape()),
+              " with dim ", dim, " of size ", ix.numel(), " (the number of indices)");
+  const int64_t* pi = ix.data<int64_t>();
+  for (int64_t i = 0; i < ix.numel(); ++i)
+    NERVE_CHECK(pi[i] >= 0 && pi[i] < x.shape()[dim], "index_add: index ", pi[i], " is out of range for dim ", dim,
+                " with size ", x.shape()[dim], " (input ", to_string(x.shape()), ")");
+  Shape along(x.dim(), 1);
+  along[dim] = -1;
+  Tensor full_index = expand(reshape(ix, along), src.shape()).contiguous();
+  return scatter_add(x, dim, full_index, alpha == 1.0 ? src : src * alpha);
 }
 
 // ------------------------------------------------------------------ index_select

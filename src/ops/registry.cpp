@@ -201,9 +201,12 @@ void register_linalg_and_index(std::vector<OpInfo>& v) {
       NERVE_OP(linear_u8(x.at(0), p.d("scale"), p.d("offset"), x.at(1), x.size() > 2 ? x[2] : Tensor(), p.b("relu"))));
   add(v, "index", "where", true, NERVE_OP(where(x.at(0), x.at(1), x.at(2))));
   add(v, "index", "masked_fill", true, NERVE_OP(masked_fill(x.at(0), x.at(1), p.d("value"))));
+  add(v, "index", "masked_select", true, NERVE_OP(masked_select(x.at(0), x.at(1))));
   add(v, "index", "gather", true, NERVE_OP(gather(x.at(0), p.i("dim"), x.at(1))));
   add(v, "index", "index_select", true, NERVE_OP(index_select(x.at(0), p.i("dim"), x.at(1))));
   add(v, "index", "scatter_add", true, NERVE_OP(scatter_add(x.at(0), p.i("dim"), x.at(1), x.at(2))));
+  add(v, "index", "index_add", true, NERVE_OP(index_add(x.at(0), p.i("dim"), x.at(1), x.at(2), p.d("alpha", 1.0))));
+  add(v, "index", "scatter", true, NERVE_OP(scatter(x.at(0), p.i("dim"), x.at(1), x.at(2))));
   add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
 }
 

@@ -181,9 +181,12 @@ OPS = {
         F.linear(x[0].to(x[1].dtype) * p["scale"] + p["offset"], x[1], x[2] if len(x) > 2 else None)),
     "where": lambda x, p: torch.where(x[0], x[1], x[2]),
     "masked_fill": lambda x, p: torch.masked_fill(x[0], x[1], p["value"]),
+    "masked_select": lambda x, p: torch.masked_select(x[0], x[1]),
     "gather": lambda x, p: torch.gather(x[0], p["dim"], x[1]),
     "index_select": lambda x, p: torch.index_select(x[0], p["dim"], x[1]),
     "scatter_add": lambda x, p: torch.scatter_add(x[0], p["dim"], x[1], x[2]),
+    "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
+    "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
 }
 
@@ -799,6 +802,54 @@ def indexing():
     case("one_hot_empty", "one_hot", [idx([], [0])], num_classes=3)
 
 
+@own_stream
+def scatter_cases():
+    # no index repeats where it writes (which of several values lands is the loop's order)
+    case("scatter_dim0", "scatter", [randn(3, 5), idx([[0, 1, 2, 0, 1], [2, 0, 1, 1, 0]]), randn(2, 5)], dim=0)
+    # src of the index's shape: torch 1.13's backward fails for a larger src (test_gradcheck.cpp checks that one)
+    case("scatter_dim1", "scatter", [randn(2, 4), idx([[3, 0], [1, 2]]), randn(2, 2)], dim=1)
+    case("scatter_index_smaller", "scatter", [randn(3, 3), idx([[2], [0]]), randn(2, 1)], dim=-1)
+    case("scatter_transposed", "scatter", [(randn(3, 4), "t"), idx([[0, 2, 1, 1]]), (randn(1, 4), "s")], dim=0)
+    case("scatter_index_transposed", "scatter", [randn(3, 4), (idx([[0, 3, 1], [2, 1, 0]]), "t"), randn(2, 3)],
+         dim=1)
+    case("scatter_3d", "scatter", [randn(2, 3, 2), idx([[[2, 0], [0, 1]], [[1, 2], [0, 0]]]), randn(2, 2, 2)], dim=1)
+    case("scatter_0d", "scatter", [randn(), idx(0), randn()], dim=0)
+    case("scatter_empty_index", "scatter", [randn(2, 3), idx([], [0, 3]), randn(0, 3)], dim=0)
+    case("scatter_int", "scatter", [idx([[1, 2, 3], [4, 5, 6]]), idx([[1, 0, 1]]), idx([[7, 8, 9]])], dim=0)
+
+
+@own_stream
+def index_add_cases():
+    case("index_add_dim0_repeats", "index_add", [randn(4, 3), idx([2, 0, 2]), randn(3, 3)], dim=0)
+    case("index_add_dim1_alpha", "index_add", [randn(2, 5), idx([4, 1]), randn(2, 2)], dim=1, alpha=-2.5)
+    case("index_add_negative_dim_3d", "index_add", [randn(2, 3, 4), idx([3, 0, 3, 1, 2]), randn(2, 3, 5)], dim=-1)
+    case("index_add_transposed", "index_add", [(randn(3, 4), "t"), idx([1, 1]), (randn(2, 4), "s")], dim=0)
+    case("index_add_index_strided", "index_add", [randn(4, 2), (idx([3, 0, 3]), "s"), (randn(3, 2), "t")], dim=0)
+    case("index_add_int32_index", "index_add", [randn(3, 2), torch.tensor([2, 2], dtype=torch.int32), randn(2, 2)],
+         dim=0)
+    case("index_add_0d", "index_add", [randn(), idx([0]), randn()], dim=0)
+    case("index_add_0d_source", "index_add", [randn(5), idx([3]), randn()], dim=0)
+    case("index_add_empty_index", "index_add", [randn(3, 2), idx([], [0]), randn(0, 2)], dim=0)
+    case("index_add_int", "index_add", [idx([[1, 2], [3, 4]]), idx([1, 1, 0]), idx([[5, 6], [7, 8], [9, 10]])], dim=0)
+
+
+@own_stream
+def masked_select_cases():
+    m = mask([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+    case("masked_select_same", "masked_select", [randn(3, 4), m])
+    case("masked_select_mask_broadcast", "masked_select", [randn(3, 4), mask([True, False, False, True])])
+    case("masked_select_x_broadcast", "masked_select", [randn(4), m])
+    case("masked_select_both_broadcast", "masked_select", [randn(3, 1), mask([[True, False], [False, True]], [2, 1, 2])])
+    # not a transposed x: torch 1.13 scatters its gradient in memory order (wrong); test_gradcheck.cpp checks it
+    case("masked_select_strided_x_transposed_mask", "masked_select", [(randn(3, 4), "s"), (m, "t")])
+    case("masked_select_strided_mask", "masked_select", [randn(3, 4), (m, "s")])
+    case("masked_select_0d_x", "masked_select", [randn(), mask([True, False, True])])
+    case("masked_select_0d_both", "masked_select", [randn(), mask(True)])
+    case("masked_select_none", "masked_select", [randn(2, 3), mask([False, False, False])])
+    case("masked_select_empty", "masked_select", [randn(0, 3), mask([True, False, True])])
+    case("masked_select_int", "masked_select", [idx([[1, 2], [3, 4]]), mask([[False, True], [True, True]])])
+
+
 def fused():
     # added after the others so that their random inputs stay what they were
     case("linear_relu_bias", "linear_relu", [randn(5, 3), randn(4, 3), randn(4)])
@@ -926,6 +977,9 @@ def main():
     bmm_baddbmm()
     tril_triu()
     indexing()
+    scatter_cases()
+    index_add_cases()
+    masked_select_cases()
     fused()
     parity()
     promotion()

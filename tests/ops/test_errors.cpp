@@ -105,6 +105,24 @@ TEST(OpErrors, GatherScatterIndexOutOfRange) {
                {"index 3", "dim 0", "size 3", "[3, 4]"});
   expect_error("scatter_add", [&] { scatter_add(x, 0, from_vector<int64_t>({0, 1}, {1, 2}), zeros({1, 1})); },
                {"[1, 2]", "[1, 1]"});
+  expect_error("scatter", [&] { scatter(x, 1, from_vector<int64_t>({4}, {1, 1}), zeros({1, 1})); },
+               {"index 4", "dim 1", "size 4"});
+}
+
+TEST(OpErrors, IndexAdd) {
+  Tensor x = zeros({3, 4});
+  expect_error("index_add", [&] { index_add(x, 0, from_vector<int64_t>({3}), zeros({1, 4})); },
+               {"index 3", "dim 0", "size 3", "[3, 4]"});
+  expect_error("index_add", [&] { index_add(x, 1, from_vector<int64_t>({0, 1}), zeros({3, 3})); },
+               {"source [3, 3]", "[3, 4]", "dim 1 of size 2"});
+  expect_error("index_add", [&] { index_add(x, 0, zeros({1}), zeros({1, 4})); }, {"i64", "f32"});
+  expect_error("index_add", [&] { index_add(x, 0, from_vector<int64_t>({0}), zeros({1, 4}, DType::f64)); },
+               {"f32", "f64"});
+}
+
+TEST(OpErrors, MaskedSelect) {
+  expect_error("masked_select", [] { masked_select(zeros({2, 3}), zeros({2, 3})); }, {"bool", "f32"});
+  expect_error("masked_select", [] { masked_select(zeros({2, 3}), zeros({4}, DType::b8)); }, {"[2, 3]", "[4]"});
 }
 
 TEST(OpErrors, IndexSelectOutOfRange) {

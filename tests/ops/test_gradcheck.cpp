@@ -241,6 +241,10 @@ void indexing(Table& t) {
                {R({2, 3}), M({false, true, false}, {3})}});
   t.push_back({"masked_fill", "noncontig", [](auto& x) { return masked_fill(T(x[0]), x[1], -1.0); },
                {R({3, 2}), cond}});
+  t.push_back({"masked_select", "same", [](auto& x) { return masked_select(x[0], x[1]); }, {R({2, 3}), cond}});
+  t.push_back({"masked_select", "transposed", [](auto& x) { return masked_select(T(x[0]), x[1]); }, {R({3, 2}), cond}});
+  t.push_back({"masked_select", "broadcast_noncontig", [](auto& x) { return masked_select(T(x[0]), x[1]); },
+               {R({1, 3}), M({true, false, true, true, false, true}, {2, 3, 1})}});
   t.push_back({"gather", "dim1_repeats", [](auto& x) { return gather(x[0], 1, x[1]); },
                {R({3, 4}), I({3, 3, 0, 1, 1, 1}, {3, 2})}});
   t.push_back({"gather", "expanded_transposed_grad", [](auto& x) { return T(gather(expand(x[0], {3, 4}), 1, x[1])); },
@@ -257,6 +261,16 @@ void indexing(Table& t) {
                {R({3, 4}), I({0, 2, 2, 1, 0, 0, 1, 1}, {2, 4}), R({2, 4})}});
   t.push_back({"scatter_add", "src_larger_noncontig", [](auto& x) { return scatter_add(T(x[0]), 1, x[1], x[2]); },
                {R({3, 2}), I({2, 2, 0, 1}, {2, 2}), R({2, 3})}});
+  t.push_back({"index_add", "dim0_repeats_alpha", [](auto& x) { return index_add(x[0], 0, x[1], x[2], -1.5); },
+               {R({4, 3}), I({2, 0, 2}, {3}), R({3, 3})}});
+  t.push_back({"index_add", "dim1_noncontig_transposed_grad",
+               [](auto& x) { return T(index_add(T(x[0]), 1, x[1], T(x[2]))); },
+               {R({5, 2}), I({4, 1, 4}, {3}), R({3, 2})}});
+  t.push_back({"scatter", "dim0", [](auto& x) { return scatter(x[0], 0, x[1], x[2]); },
+               {R({3, 4}), I({0, 2, 1, 1, 2, 0, 0, 2}, {2, 4}), R({2, 4})}});
+  t.push_back({"scatter", "src_larger_noncontig_transposed_grad",
+               [](auto& x) { return T(scatter(T(x[0]), 1, x[1], x[2])); },
+               {R({3, 2}), I({2, 0, 0, 1}, {2, 2}), R({2, 3})}});
 }
 
 }  // namespace

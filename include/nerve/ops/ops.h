@@ -154,10 +154,19 @@ Tensor triu(const Tensor& x, int64_t diagonal = 0);
 // ---------------------------------------------------------------- selection and indexing
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+/// The elements of x where mask (bool) is true, x and mask broadcast together, as a 1-D tensor in row-major order.
+///   masked_select(scores, gt(scores, zeros({})))
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 /// out = x, then out[index[i][j]][j] += src[i][j] (dim 0 example).
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+/// out = x, then out.select(dim, index[i]) += alpha * source.select(dim, i); source has x's shape except
+/// index.numel() at dim (repeated indices add up).  index_add(counts, 0, labels, ones({n, 1}))
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha = 1.0);
+/// out = x, then out[index[i][j]][j] = src[i][j] (dim 0 example); repeated indices keep one of their values. The
+/// gradient of x is 0 where src was written, src's is the gradient gathered at the index.
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 /// (N...) int64 labels -> (N..., num_classes) int64.
 Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);
 
