@@ -151,13 +151,33 @@ Tensor Tensor::clone() const { return nerve::clone(*this); }
 Tensor Tensor::to(DType d) const { return nerve::to_dtype(*this, d); }
 Tensor Tensor::sum(const Shape& d, bool k) const { return nerve::sum(*this, d, k); }
 Tensor Tensor::mean(const Shape& d, bool k) const { return nerve::mean(*this, d, k); }
+Tensor Tensor::var(const Shape& d, int64_t c, bool k) const { return nerve::var(*this, d, c, k); }
+Tensor Tensor::std(const Shape& d, int64_t c, bool k) const { return nerve::std(*this, d, c, k); }
+Tensor Tensor::norm(double p, const Shape& d, bool k) const { return nerve::norm(*this, p, d, k); }
+Tensor Tensor::max() const { return nerve::max(*this); }
+Tensor Tensor::min() const { return nerve::min(*this); }
+std::pair<Tensor, Tensor> Tensor::max(int64_t d, bool k) const { return nerve::max(*this, d, k); }
+std::pair<Tensor, Tensor> Tensor::min(int64_t d, bool k) const { return nerve::min(*this, d, k); }
+Tensor Tensor::argmax(int64_t d, bool k) const { return nerve::argmax(*this, d, k); }
+Tensor Tensor::argmin(int64_t d, bool k) const { return nerve::argmin(*this, d, k); }
+std::pair<Tensor, Tensor> Tensor::topk(int64_t k, int64_t d, bool l, bool s) const {
+  return nerve::topk(*this, k, d, l, s);
+}
+Tensor Tensor::cumsum(int64_t d) const { return nerve::cumsum(*this, d); }
+Tensor Tensor::softmax(int64_t d) const { return nerve::softmax(*this, d); }
+Tensor Tensor::log_softmax(int64_t d) const { return nerve::log_softmax(*this, d); }
 Tensor Tensor::matmul(const Tensor& o) const { return nerve::matmul(*this, o); }
 Tensor Tensor::exp() const { return nerve::exp(*this); }
 Tensor Tensor::log() const { return nerve::log(*this); }
 Tensor Tensor::relu() const { return nerve::relu(*this); }
 Tensor Tensor::sigmoid() const { return nerve::sigmoid(*this); }
 Tensor Tensor::tanh() const { return nerve::tanh(*this); }
+Tensor Tensor::abs() const { return nerve::abs(*this); }
+Tensor Tensor::sqrt() const { return nerve::sqrt(*this); }
 Tensor Tensor::pow(double e) const { return nerve::pow(*this, e); }
-Tensor Tensor::argmax(int64_t d, bool k) const { return nerve::argmax(*this, d, k); }
+Tensor Tensor::clamp(std::optional<double> lo, std::optional<double> hi) const { return nerve::clamp(*this, lo, hi); }
+Tensor Tensor::tril(int64_t d) const { return nerve::tril(*this, d); }
+Tensor Tensor::triu(int64_t d) const { return nerve::triu(*this, d); }
+Tensor Tensor::masked_select(const Tensor& m) const { return nerve::masked_select(*this, m); }
 
 }  // namespace nerve

@@ -19,6 +19,37 @@ TEST(Tensor, CreationAndViews) {
   EXPECT_EQ(a.narrow(1, 1, 2).contiguous().to_vector<float>(), (std::vector<float>{1, 2, 4, 5}));
 }
 
+// The method forms call the free functions: same values, same dtype, and a gradient through them.
+TEST(Tensor, MethodForms) {
+  manual_seed(5);
+  Tensor x = randn({3, 4}, DType::f64), m = gt(x, zeros({}, DType::f64));
+  auto same = [](const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && a.dtype() == b.dtype() && a.to_vector<double>() == b.to_vector<double>();
+  };
+  EXPECT_TRUE(same(x.max(), max(x)));
+  EXPECT_TRUE(same(x.min(), min(x)));
+  EXPECT_TRUE(same(x.max(1).first, max(x, 1).first));
+  EXPECT_TRUE(same(x.min(0, true).second, min(x, 0, true).second));
+  EXPECT_TRUE(same(x.argmin(1), argmin(x, 1)));
+  EXPECT_TRUE(same(x.var({1}), var(x, {1})));
+  EXPECT_TRUE(same(x.std({0}, 0, true), nerve::std(x, {0}, 0, true)));
+  EXPECT_TRUE(same(x.norm(2, {1}), norm(x, 2, {1})));
+  EXPECT_TRUE(same(x.topk(2).second, topk(x, 2).second));
+  EXPECT_TRUE(same(x.cumsum(1), cumsum(x, 1)));
+  EXPECT_TRUE(same(x.softmax(1), softmax(x, 1)));
+  EXPECT_TRUE(same(x.log_softmax(0), log_softmax(x, 0)));
+  EXPECT_TRUE(same(x.abs(), abs(x)));
+  EXPECT_TRUE(same(x.abs().sqrt(), sqrt(abs(x))));
+  EXPECT_TRUE(same(x.clamp(-0.5, 0.5), clamp(x, -0.5, 0.5)));
+  EXPECT_TRUE(same(x.clamp(std::nullopt, 0.1), clamp(x, std::nullopt, 0.1)));
+  EXPECT_TRUE(same(x.tril(-1), tril(x, -1)));
+  EXPECT_TRUE(same(x.triu(), triu(x)));
+  EXPECT_TRUE(same(x.masked_select(m), masked_select(x, m)));
+  Tensor w = x.detach().requires_grad_();
+  w.softmax(1).max().backward();
+  EXPECT_TRUE(w.grad().defined());
+}
+
 TEST(Tensor, Printing) {
   Tensor a = tensor({{1.f, 2.f}, {3.f, 4.f}});
   EXPECT_EQ(a.to_string(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
