@@ -236,6 +236,7 @@ Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("logsumexp");
   Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
+  std::vector<bool> red = reduced_mask(x, dims, "logsumexp");  // bad dims named as logsumexp's, not amax's
   if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));
   Tensor m;
   {
@@ -244,7 +245,7 @@ Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
     m = masked_fill(m, eq(abs(m), scalar_tensor(std::numeric_limits<double>::infinity(), m.dtype())), 0.0);
   }
   Tensor out = log(sum(exp(x - m), dims, true)) + m;
-  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "logsumexp"), false));
+  return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
 namespace {
@@ -281,6 +282,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("norm");
   NERVE_CHECK(is_floating(x.dtype()), "norm: expected a floating tensor, got ", dtype_name(x.dtype()));
   NERVE_CHECK(!std::isnan(p), "norm: p is NaN");
+  std::vector<bool> red = reduced_mask(x, dims, "norm");  // bad dims named as norm's, not sum's or amax's
   if (x.numel() == 0) return sum(x, dims, keepdim);  // every norm of nothing is 0 (as torch)
   if (p == 1) return sum(abs(x), dims, keepdim);
   if (std::isinf(p)) return p > 0 ? amax(abs(x), dims, keepdim) : amin(abs(x), dims, keepdim);
@@ -295,7 +297,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
       out = pow(sum(pow(abs(x), p), dims, true), 1.0 / p);
   }
   record<NormBackward>({&x}, out, x, out, p);
-  return keepdim ? out : reshape(out, out_shape(x, reduced_mask(x, dims, "norm"), false));
+  return keepdim ? out : reshape(out, out_shape(x, red, false));
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

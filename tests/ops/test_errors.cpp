@@ -94,6 +94,23 @@ TEST(OpErrors, BadDims) {
   expect_error("sum_to", [&] { sum_to(x, {5}); }, {"[3, 4]", "[5]"});
 }
 
+TEST(OpErrors, NewReductionsAndOrdering) {
+  Tensor x = zeros({3, 4});
+  expect_error("std", [&] { nerve::std(x, {2}); }, {"dim 2"});
+  expect_error("std", [&] { nerve::std(zeros({3}, DType::i64)); }, {"floating", "i64"});
+  expect_error("amin", [&] { amin(zeros({0, 3}), {0}); }, {"non-empty", "[0, 3]"});
+  expect_error("logsumexp", [&] { logsumexp(x, {0, -2}); }, {"dim 0", "multiple"});
+  expect_error("logsumexp", [&] { logsumexp(x, {5}); }, {"dim 5"});
+  expect_error("norm", [&] { norm(x, INFINITY, {3}); }, {"dim 3"});
+  expect_error("norm", [&] { norm(x, 1, {-3}); }, {"dim -3"});
+  expect_error("norm", [&] { norm(zeros({3}, DType::i64), 2); }, {"floating", "i64"});
+  expect_error("cumsum", [&] { cumsum(x, 2); }, {"dim 2"});
+  expect_error("topk", [&] { topk(x, 5, 1); }, {"k = 5", "dim 1", "size 4", "[3, 4] f32"});
+  expect_error("topk", [&] { topk(x, -1); }, {"k = -1"});
+  expect_error("tril", [&] { tril(zeros({3})); }, {"at least 2 dims", "[3]"});
+  expect_error("triu", [&] { triu(zeros({})); }, {"at least 2 dims", "[]"});
+}
+
 TEST(OpErrors, GatherScatterIndexOutOfRange) {
   Tensor x = zeros({3, 4});
   expect_error("gather", [&] { gather(x, 1, from_vector<int64_t>({0, 5}, {1, 2})); },
