@@ -88,7 +88,7 @@ def with_layout(t, layout):
     raise ValueError(layout)
 
 
-# ------------------------------------------------------------------ the reference ops (mirror test_golden.cpp)
+# ------------------------------------------------------------------ the reference ops (the registry's names and attributes: src/ops/registry.cpp)
 def dims_or_all(x, p):
     d = p.get("dims", [])
     return list(d) if d else list(range(x.dim()))
