@@ -5,6 +5,7 @@
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/autograd/gradcheck.h"
 #include "nerve/autograd/node.h"
+#include "nerve/core/device.h"
 #include "nerve/core/dtype.h"
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"

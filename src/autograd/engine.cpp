@@ -73,7 +73,7 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   if (!g.defined()) {
     NERVE_CHECK(numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor is ",
                 nerve::to_string(shape()), ", pass an explicit gradient");
-    g = ones(shape(), dtype());
+    g = ones(shape(), dtype(), device());
   }
   NERVE_CHECK(g.shape() == shape(), "backward: gradient shape ", nerve::to_string(g.shape()), " != tensor shape ",
               nerve::to_string(shape()));

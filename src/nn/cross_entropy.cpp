@@ -111,7 +111,9 @@ class CrossEntropyBackward : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor x = x_.unpack(this), g = grads[0].contiguous();
     int64_t R = x.size(0), C = x.size(1);
-    Tensor dx = empty(x.shape(), x.dtype());
+    const bool meta = x.is_meta() || g.is_meta() || t_.is_meta() || (w_.defined() && w_.is_meta());
+    Tensor dx = empty(x.shape(), x.dtype(), meta ? Device::meta : Device::cpu);
+    if (meta) return {dx};
     bool per_row = p_.reduction == Reduction::none;
     visit_floating(x.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
@@ -133,7 +135,14 @@ class CrossEntropyBackward : public Node {
 // x: (R, C) contiguous logits, t: (R) i64 checked targets, w: (C) contiguous or undefined
 Tensor cross_entropy_2d(const Tensor& x, const Tensor& t, const Tensor& w, const CeParams& p) {
   int64_t R = x.size(0), C = x.size(1);
-  Tensor lse = empty({R}, x.dtype()), loss = empty({R}, x.dtype()), wrow = empty({R}, x.dtype());
+  if (x.is_meta() || t.is_meta() || (w.defined() && w.is_meta())) {  // shapes only
+    Tensor out = empty(p.reduction == Reduction::none ? Shape{R} : Shape{}, x.dtype(), Device::meta);
+    if (any_requires_grad({&x}))
+      set_history(make_node<CrossEntropyBackward>(x, t, w, Tensor(), p, 1.0), {&x}, {&out});
+    return out;
+  }
+  Tensor lse = empty({R}, x.dtype(), Device::cpu), loss = empty({R}, x.dtype(), Device::cpu),
+         wrow = empty({R}, x.dtype(), Device::cpu);
   double total_weight = 0, total = 0;
   visit_floating(x.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
@@ -145,8 +154,8 @@ Tensor cross_entropy_2d(const Tensor& x, const Tensor& t, const Tensor& w, const
     }
   });
   Tensor out = p.reduction == Reduction::none  ? loss
-               : p.reduction == Reduction::sum ? scalar_tensor(total, x.dtype())
-                                               : scalar_tensor(total / total_weight, x.dtype());
+               : p.reduction == Reduction::sum ? scalar_tensor(total, x.dtype(), Device::cpu)
+                                               : scalar_tensor(total / total_weight, x.dtype(), Device::cpu);
   if (any_requires_grad({&x}))
     set_history(make_node<CrossEntropyBackward>(x, t.clone(), w, lse, p, total_weight), {&x}, {&out});
   return out;

@@ -18,6 +18,7 @@ Tensor checked_ids(const Tensor& indices, const Tensor& weight, const char* op) 
   NERVE_CHECK(indices.dtype() == DType::i64 || indices.dtype() == DType::i32, op,
               ": indices must be an integer tensor (i64 or i32), got ", detail::describe(indices));
   Tensor ids = indices.dtype() == DType::i64 ? indices.contiguous() : indices.to(DType::i64).contiguous();
+  if (ids.is_meta()) return ids;  // no values to check
   const int64_t* p = ids.data<int64_t>();
   const int64_t vocab = weight.shape()[0];
   for (int64_t i = 0, n = ids.numel(); i < n; ++i)
@@ -49,7 +50,8 @@ class EmbeddingBackward : public Node {
     Tensor ids = ids_.unpack(this);
     Tensor g = grads[0].contiguous();
     const int64_t dim = g.shape().back(), n = ids.numel();
-    Tensor gw = zeros({vocab_, dim}, g.dtype());
+    Tensor gw = zeros({vocab_, dim}, g.dtype(), detail::result_device(g, ids));
+    if (gw.is_meta()) return {gw};
     visit_floating(g.dtype(), "embedding", [&](auto tag) {
       using T = decltype(tag);
       const int64_t* ix = ids.data<int64_t>();
@@ -93,7 +95,11 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
   Tensor w = weight.contiguous();
   Shape os = indices.shape();
   os.push_back(dim);
-  Tensor out = empty(os, w.dtype());
+  Tensor out = empty(os, w.dtype(), detail::result_device(w, ids));
+  if (out.is_meta()) {
+    if (any_requires_grad({&w})) set_history(make_node<EmbeddingBackward>(ids, w, out, pad), {&w}, {&out});
+    return out;
+  }
   const size_t row_bytes = static_cast<size_t>(dim) * itemsize(w.dtype());
   const char* pw = static_cast<const char*>(w.raw_data());
   char* po = static_cast<char*>(out.raw_data());

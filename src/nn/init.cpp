@@ -51,12 +51,14 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
 
 Tensor uniform_(const Tensor& t, double a, double b) {
   check_floating(t, "uniform_");
+  DeviceGuard on(t.device());  // drawn where t lives (nothing is drawn for a meta t)
   return fill_from(t, uniform(t.shape(), a, b, t.dtype()));
 }
 
 Tensor normal_(const Tensor& t, double mean, double std) {
   check_floating(t, "normal_");
   NoGradGuard g;
+  DeviceGuard on(t.device());
   return fill_from(t, randn(t.shape(), t.dtype()) * std + mean);
 }
 

@@ -57,10 +57,11 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   if (!training || p == 0.0) return x;
   NERVE_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", to_string(x.shape()), " ",
               dtype_name(x.dtype()));
-  if (p == 1.0) return x * zeros({}, x.dtype());
-  // mask = (u >= p) / (1 - p), u ~ U[0, 1) from the global generator
+  if (p == 1.0) return x * zeros({}, x.dtype(), x.device());
+  // mask = (u >= p) / (1 - p), u ~ U[0, 1) from the global generator (nothing drawn on meta)
+  DeviceGuard on(x.device());
   Tensor mask = rand(x.shape(), x.dtype());
-  visit_floating(x.dtype(), "dropout", [&](auto tag) {
+  if (!mask.is_meta()) visit_floating(x.dtype(), "dropout", [&](auto tag) {
     using T = decltype(tag);
     T* m = mask.data<T>();
     const T pt = static_cast<T>(p), scale = static_cast<T>(1.0 / (1.0 - p));

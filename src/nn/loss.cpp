@@ -45,6 +45,7 @@ Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, 
               ": target must hold class indices (i64 or i32), got target ", nerve::detail::describe(target),
               " for input ", nerve::detail::describe(input));
   Tensor t = target.to(DType::i64).contiguous();
+  if (t.is_meta()) return t;  // no values to check
   const int64_t* p = t.data<int64_t>();
   for (int64_t i = 0, n = t.numel(); i < n; ++i)
     NERVE_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < classes), op, ": target ", p[i], " is out of bounds for ",
@@ -152,8 +153,10 @@ class PointLossBackward : public Node {
     if (scale_ != 0) g = g.contiguous() * scale_;
     else if (!g_one) g = g.contiguous();
     bool want_x = next_edges[0].fn != nullptr, want_t = next_edges[1].fn != nullptr;
-    Tensor gx = want_x ? empty(x.shape(), x.dtype()) : Tensor();
-    Tensor gt = want_t ? empty(x.shape(), x.dtype()) : Tensor();
+    const Device dev = nerve::detail::result_device(x, t, g);
+    Tensor gx = want_x ? empty(x.shape(), x.dtype(), dev) : Tensor();
+    Tensor gt = want_t ? empty(x.shape(), x.dtype(), dev) : Tensor();
+    if (dev == Device::meta) return {gx, gt};
     visit_floating(x.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
       visit_point(kind_, [&](auto k) {
@@ -194,7 +197,8 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
   const char* op = kPointSpecs[static_cast<int>(kind)].op;
   detail::check_same(op, input, target);
   Tensor x = input.contiguous(), t = target.contiguous();
-  if (!weight.defined() && reduction != Reduction::none && x.dtype() == DType::f32) {
+  const Device dev = nerve::detail::result_device(x, t);
+  if (!weight.defined() && reduction != Reduction::none && x.dtype() == DType::f32 && dev == Device::cpu) {
     // summed in the pass that computes it: the same blocks as sum() (kSumBlock floats, added in double), so the
     // value equals reduce(elementwise loss)
     const int64_t n = x.numel(), nb = (n + cpu::kSumBlock - 1) / cpu::kSumBlock;
@@ -214,7 +218,7 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
     });
     double total = 0;
     for (double v : part) total += v;
-    Tensor out = scalar_tensor(static_cast<float>(total), DType::f32);
+    Tensor out = scalar_tensor(static_cast<float>(total), DType::f32, Device::cpu);
     if (reduction == Reduction::mean) out = out * (1.0 / static_cast<double>(n));  // as mean(): sum * (1 / n)
     if (any_requires_grad({&x, &t}))  // (out is a new tensor: the scaling above recorded nothing)
       set_history(make_node<PointLossBackward>(kind, delta, x, t,
@@ -222,8 +226,8 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
                   {&x, &t}, {&out});
     return out;
   }
-  Tensor out = empty(x.shape(), x.dtype());
-  visit_floating(x.dtype(), op, [&](auto tag) {
+  Tensor out = empty(x.shape(), x.dtype(), dev);
+  if (dev == Device::cpu) visit_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     visit_point(kind, [&](auto k) {
       const PointFn<decltype(k)::value, T> f{static_cast<T>(delta)};
@@ -332,8 +336,9 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   Tensor t = detail::class_targets("nll_loss", input, target, C, o.ignore_index);
   Tensor w = detail::class_weight("nll_loss", o.weight, C, input.dtype());
   // safe indices (ignored -> 0) and per-target weights (ignored -> 0), computed once without autograd
-  Tensor safe = empty(t.shape(), DType::i64), wt = empty(t.shape(), input.dtype());
-  visit_floating(input.dtype(), "nll_loss", [&](auto tag) {
+  const Device dev = t.is_meta() || (w.defined() && w.is_meta()) ? Device::meta : Device::cpu;
+  Tensor safe = empty(t.shape(), DType::i64, dev), wt = empty(t.shape(), input.dtype(), dev);
+  if (dev == Device::cpu) visit_floating(input.dtype(), "nll_loss", [&](auto tag) {
     using T = decltype(tag);
     const int64_t* pt = t.data<int64_t>();
     const T* pw = w.defined() ? w.data<T>() : nullptr;

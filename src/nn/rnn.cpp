@@ -73,16 +73,23 @@ class RnnLayerBackward : public Node {
     // sums of the gate gradients: two products with the table instead of two with every token)
     const bool table = ids_.defined();
     Tensor emb = table ? table_.unpack(this) : Tensor();
-    Tensor dx = need(0) && !table ? empty(x.shape(), dt) : Tensor();
-    Tensor dtable = table && (need(0) || need(3)) ? empty({emb.shape()[0], w_ih.shape()[0]}, dt) : Tensor();
-    Tensor dh0 = need(1) ? empty(state, dt) : Tensor();
-    Tensor dc0 = need(2) ? empty(state, dt) : Tensor();
-    Tensor dw_ih = need(3) ? empty(w_ih.shape(), dt) : Tensor();
-    Tensor demb = table && need(0) ? empty(emb.shape(), dt) : Tensor();
-    Tensor dw_hh = need(4) ? empty(w_hh.shape(), dt) : Tensor();
-    Tensor db_ih = need(5) ? empty({w_ih.shape()[0]}, dt) : Tensor();
-    Tensor db_hh = need(6) ? empty({w_ih.shape()[0]}, dt) : Tensor();
-    Tensor work = empty({cpu::rnn_backward_workspace(to_cell(mode_), dims_)}, dt);
+    if (y.is_meta() || w_ih.is_meta() || (dy.defined() && dy.is_meta()) || (dhn.defined() && dhn.is_meta()) ||
+        (dcn.defined() && dcn.is_meta())) {  // the meta device: shapes only
+      auto m = [&](bool want, const Shape& s) { return want ? empty(s, dt, Device::meta) : Tensor(); };
+      return {m(need(0), table ? emb.shape() : x.shape()), m(need(1), state), m(need(2), state),
+              m(need(3), w_ih.shape()), m(need(4), w_hh.shape()), m(need(5), {w_ih.shape()[0]}),
+              m(need(6), {w_ih.shape()[0]})};
+    }
+    Tensor dx = need(0) && !table ? empty(x.shape(), dt, Device::cpu) : Tensor();
+    Tensor dtable = table && (need(0) || need(3)) ? empty({emb.shape()[0], w_ih.shape()[0]}, dt, Device::cpu) : Tensor();
+    Tensor dh0 = need(1) ? empty(state, dt, Device::cpu) : Tensor();
+    Tensor dc0 = need(2) ? empty(state, dt, Device::cpu) : Tensor();
+    Tensor dw_ih = need(3) ? empty(w_ih.shape(), dt, Device::cpu) : Tensor();
+    Tensor demb = table && need(0) ? empty(emb.shape(), dt, Device::cpu) : Tensor();
+    Tensor dw_hh = need(4) ? empty(w_hh.shape(), dt, Device::cpu) : Tensor();
+    Tensor db_ih = need(5) ? empty({w_ih.shape()[0]}, dt, Device::cpu) : Tensor();
+    Tensor db_hh = need(6) ? empty({w_ih.shape()[0]}, dt, Device::cpu) : Tensor();
+    Tensor work = empty({cpu::rnn_backward_workspace(to_cell(mode_), dims_)}, dt, Device::cpu);
     visit_floating(dt, name(), [&](auto tag) {
       using T = decltype(tag);
       cpu::RnnParams<T> p{w_ih.data<T>(), w_hh.data<T>(), nullptr, nullptr};
@@ -165,11 +172,26 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
   const cpu::RnnDims dims{seq, batch, in, H, batch_first ? 1 : batch, batch_first ? seq : 1, reverse};
   const int64_t rows = seq * batch, W = cpu::rnn_saved_width(cell);
   RnnLayerOutput r;
-  r.output = empty(batch_first ? Shape{batch, seq, H} : Shape{seq, batch, H}, dt);
-  r.h_n = empty({batch, H}, dt);
-  if (mode == RnnMode::lstm) r.c_n = empty({batch, H}, dt);
-  Tensor gates = W ? empty({rows, W * H}, dt) : Tensor();
-  Tensor cells = mode == RnnMode::lstm ? empty({rows, H}, dt) : Tensor();
+  bool meta = false;
+  for (const Tensor* t : {&x, &h0, &c0, &w1, &w2, &b1, &b2}) meta = meta || (t->defined() && t->is_meta());
+  if (meta) {  // the meta device: the outputs' shapes, and a backward that gives the gradients' shapes
+    r.output = empty(batch_first ? Shape{batch, seq, H} : Shape{seq, batch, H}, dt, Device::meta);
+    r.h_n = empty({batch, H}, dt, Device::meta);
+    if (mode == RnnMode::lstm) r.c_n = empty({batch, H}, dt, Device::meta);
+    if (any_requires_grad({&x, &h0, &c0, &w1, &w2, &b1, &b2})) {
+      auto node = make_node<RnnLayerBackward>(mode, dims, x, h0, c0, w1, w2, r.output, Tensor(), Tensor(),
+                                              std::nullopt);
+      std::vector<Tensor*> outs{&r.output, &r.h_n};
+      if (mode == RnnMode::lstm) outs.push_back(&r.c_n);
+      set_history(node, std::vector<Tensor>{x, h0, c0, w1, w2, b1, b2}, outs);
+    }
+    return r;
+  }
+  r.output = empty(batch_first ? Shape{batch, seq, H} : Shape{seq, batch, H}, dt, Device::cpu);
+  r.h_n = empty({batch, H}, dt, Device::cpu);
+  if (mode == RnnMode::lstm) r.c_n = empty({batch, H}, dt, Device::cpu);
+  Tensor gates = W ? empty({rows, W * H}, dt, Device::cpu) : Tensor();
+  Tensor cells = mode == RnnMode::lstm ? empty({rows, H}, dt, Device::cpu) : Tensor();
   // x looked up from an embedding table much smaller than the batch of tokens (a character model): project the
   // table once, E W_ih^T (V, G*H), and gather its rows; the backward then works on the table as well
   // (tests/rnn: equal to the unfused op, outputs and every gradient)
@@ -178,7 +200,7 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
   if (lookup && (lookup->weight.dtype() != dt || lookup->weight.shape()[0] * 4 > rows ||
                  lookup->ids.numel() != rows || !lookup->weight.is_contiguous()))
     lookup.reset();
-  Tensor table = lookup ? empty({lookup->weight.shape()[0], G * H}, dt) : Tensor();
+  Tensor table = lookup ? empty({lookup->weight.shape()[0], G * H}, dt, Device::cpu) : Tensor();
   visit_floating(dt, op, [&](auto tag) {
     using T = decltype(tag);
     cpu::RnnParams<T> p{w1.data<T>(), w2.data<T>(), ptr<T>(b1), ptr<T>(b2)};

@@ -54,7 +54,7 @@ DType promote(const Tensor& a, const Tensor& b) {
 Tensor scalar_like(double s, const Tensor& x) {
   // a double is a floating scalar whatever its value (a Python float): an integer or bool tensor with it gives f32,
   // PyTorch's default dtype (torch.tensor([1, 2]) * 2.0 is f32); a floating tensor keeps its dtype
-  return scalar_tensor(s, is_floating(x.dtype()) ? x.dtype() : DType::f32);
+  return scalar_tensor(s, is_floating(x.dtype()) ? x.dtype() : DType::f32, x.device());
 }
 
 Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
@@ -136,7 +136,7 @@ void binary_dispatch(BinOp op, const Tensor& out, const Tensor& a, const Tensor&
 // 1/2 on a tie, 1 where x wins or either is NaN (PyTorch's derivatives.yaml: where(x == y, g / 2, g)
 // .masked_fill_(x < y, 0), so both operands get the whole gradient where one is NaN). x, y: floating, same shape.
 Tensor extreme_share(const Tensor& x, const Tensor& y, bool is_max) {
-  Tensor w = empty(x.shape(), x.dtype());
+  Tensor w = empty_like(x);
   visit_floating(x.dtype(), is_max ? "maximum" : "minimum", [&](auto tag) {
     using T = decltype(tag);
     if (is_max)
@@ -228,7 +228,7 @@ Tensor binary(BinOp op, const char* name, const Tensor& a, const Tensor& b, doub
               ": not supported on bool tensors (", detail::describe(a, b), ")");
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor x = detail::prepare(a, d, shape), y = detail::prepare(b, d, shape);
-  Tensor out = empty(shape, d);
+  Tensor out = empty(shape, d, detail::result_device(a, b));
   visit_dtype(d, [&](auto tag) {
     using T = decltype(tag);
     binary_dispatch<T>(op, out, x, y, static_cast<T>(alpha));
@@ -246,7 +246,7 @@ Tensor compare(CmpOp op, const char* name, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   NoGradGuard g;
   Tensor x = detail::prepare(a, d, shape), y = detail::prepare(b, d, shape);
-  Tensor out = empty(shape, DType::b8);
+  Tensor out = empty(shape, DType::b8, detail::result_device(a, b));
   if (d == DType::f32) {  // vectorized rows
     const auto v = static_cast<cpu::VecCompare>(op);
     detail::f32_rows<bool>(
@@ -293,7 +293,7 @@ Tensor logical_and(const Tensor& a, const Tensor& b) {
   NERVE_RECORD_FUNCTION("logical_and");
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical_and");
   Tensor x = detail::prepare(a.to(DType::b8), DType::b8, shape), y = detail::prepare(b.to(DType::b8), DType::b8, shape);
-  Tensor out = empty(shape, DType::b8);
+  Tensor out = empty(shape, DType::b8, detail::result_device(a, b));
   cpu::binary_kernel<bool, bool, bool>(out, x, y, [](bool p, bool q) { return p && q; });
   return out;
 }
@@ -302,14 +302,14 @@ Tensor logical_or(const Tensor& a, const Tensor& b) {
   NERVE_RECORD_FUNCTION("logical_or");
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical_or");
   Tensor x = detail::prepare(a.to(DType::b8), DType::b8, shape), y = detail::prepare(b.to(DType::b8), DType::b8, shape);
-  Tensor out = empty(shape, DType::b8);
+  Tensor out = empty(shape, DType::b8, detail::result_device(a, b));
   cpu::binary_kernel<bool, bool, bool>(out, x, y, [](bool p, bool q) { return p || q; });
   return out;
 }
 
 Tensor logical_not(const Tensor& x) {
   NERVE_RECORD_FUNCTION("logical_not");
-  Tensor out = empty(x.shape(), DType::b8);
+  Tensor out = empty(x.shape(), DType::b8, x.device());
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     cpu::unary_kernel<bool, T>(out, x, [](T v) { return v == T(0); });  // NaN is nonzero: true, so its not is false

@@ -19,7 +19,7 @@ class WhereBackward : public Node {
   const char* name() const override { return "WhereBackward"; }
   void release() override { cond_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor z = zeros({}, g[0].dtype());
+    Tensor z = zeros({}, g[0].dtype(), g[0].device());
     Tensor ga, gb;
     if (next_edges[0].fn) ga = where(cond_, g[0], z);
     if (next_edges[1].fn) gb = where(cond_, z, g[0]);
@@ -58,8 +58,8 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond_in.shape(), a_in.shape(), "where"), b_in.shape(), "where");
   Tensor c = detail::prepare(cond_in, DType::b8, shape);
   Tensor a = detail::prepare(a_in, d, shape), b = detail::prepare(b_in, d, shape);
-  Tensor out = empty(shape, d);
-  visit_dtype(d, [&](auto tag) {
+  Tensor out = empty(shape, d, detail::result_device(cond_in, a_in, b_in));
+  if (!out.is_meta()) visit_dtype(d, [&](auto tag) {
     using T = decltype(tag);
     cpu::for_each_row<4>(out.shape(), {&out.strides(), &c.strides(), &a.strides(), &b.strides()},
                          {static_cast<char*>(out.raw_data()), static_cast<char*>(c.raw_data()),
@@ -97,7 +97,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
   NERVE_CHECK(s == x.shape(), "masked_fill: mask ", to_string(mask.shape()), " does not broadcast to input ",
               to_string(x.shape()));
-  return where(mask, scalar_tensor(value, x.dtype()), x);
+  return where(mask, scalar_tensor(value, x.dtype(), x.device()), x);
 }
 
 // gather from the flattened broadcast x at the positions of the true elements: the gradient is gather's scatter,
@@ -106,6 +106,8 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
   NERVE_RECORD_FUNCTION("masked_select");
   NERVE_CHECK(mask.dtype() == DType::b8, "masked_select: mask must be a bool tensor, got ", detail::describe(mask));
   Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_select");
+  NERVE_CHECK(!x.is_meta() && !mask.is_meta(), "masked_select: the output's size depends on the mask's values, ",
+              "which a meta tensor does not have (x is ", x.device(), ", mask is ", mask.device(), ")");
   Tensor m = expand(mask, s).contiguous();
   const bool* pm = m.data<bool>();
   std::vector<int64_t> pos;
@@ -173,7 +175,7 @@ class GatherBackward : public Node {
   const char* name() const override { return "GatherBackward"; }
   void release() override { index_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    return {scatter_add(zeros(in_, g[0].dtype()), dim_, index_, g[0])};
+    return {scatter_add(zeros(in_, g[0].dtype(), g[0].device()), dim_, index_, g[0])};
   }
 
  private:
@@ -192,7 +194,7 @@ class ScatterBackward : public Node {
   void release() override { index_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor gx = g[0], gs;
-    if (!accumulate_ && next_edges[0].fn) gx = scatter(g[0], dim_, index_, zeros(index_.shape(), g[0].dtype()));
+    if (!accumulate_ && next_edges[0].fn) gx = scatter(g[0], dim_, index_, zeros(index_.shape(), g[0].dtype(), g[0].device()));
     if (next_edges[1].fn) gs = gather(g[0], dim_, index_);
     return {gx, gs};
   }
@@ -213,8 +215,8 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   check_index(x_in, dim, index_in, "gather");
   Tensor x = x_in.contiguous(), index = index_in.contiguous();
   if (any_requires_grad({&x})) index = index.clone();  // kept for the backward: later changes must not reach it
-  Tensor out = empty(index.shape(), x.dtype());
-  visit_dtype(x.dtype(), [&](auto tag) {
+  Tensor out = empty(index.shape(), x.dtype(), detail::result_device(x, index));
+  if (!out.is_meta()) visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* po = out.data<T>();
@@ -248,7 +250,8 @@ Tensor scatter_impl(const Tensor& x, int64_t dim, const Tensor& index_in, const 
   {
     NoGradGuard g;
     out = x.clone();
-    visit_dtype(x.dtype(), [&](auto tag) {
+    if (detail::result_device(x, index, srcc) == Device::meta) out = out.to(Device::meta);
+    if (!out.is_meta()) visit_dtype(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* ps = srcc.data<T>();
       T* po = out.data<T>();
@@ -294,8 +297,8 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
   for (int64_t d = 0; fits && d < x.dim(); ++d) fits = src.shape()[d] == (d == dim ? ix.numel() : x.shape()[d]);
   NERVE_CHECK(fits, "index_add: source ", to_string(source.shape()), " must be input ", to_string(x.shape()),
               " with dim ", dim, " of size ", ix.numel(), " (the number of indices)");
-  const int64_t* pi = ix.data<int64_t>();
-  for (int64_t i = 0; i < ix.numel(); ++i)
+  const int64_t* pi = ix.is_meta() ? nullptr : ix.data<int64_t>();
+  for (int64_t i = 0; pi && i < ix.numel(); ++i)
     NERVE_CHECK(pi[i] >= 0 && pi[i] < x.shape()[dim], "index_add: index ", pi[i], " is out of range for dim ", dim,
                 " with size ", x.shape()[dim], " (input ", to_string(x.shape()), ")");
   Shape along(x.dim(), 1);
@@ -313,7 +316,8 @@ class IndexSelectBackward : public Node {
   const char* name() const override { return "IndexSelectBackward"; }
   void release() override { index_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor out = zeros(in_, g[0].dtype());
+    Tensor out = zeros(in_, g[0].dtype(), detail::result_device(g[0], index_));
+    if (out.is_meta()) return {out};
     const int64_t* ix = index_.data<int64_t>();
     for (int64_t i = 0; i < index_.numel(); ++i) select(out, dim_, ix[i]).add_(select(g[0], dim_, i));
     return {out};
@@ -334,13 +338,17 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
               detail::describe(index_in));
   Tensor x = x_in.contiguous(), index = reshape(index_in, {-1}).contiguous().clone();
   int64_t size = x.dim() ? x.shape()[dim] : 1, n = index.numel();
+  Shape os = x.shape();
+  if (x.dim()) os[dim] = n;
+  Tensor out = empty(os, x.dtype(), detail::result_device(x, index));
+  if (out.is_meta()) {
+    record<IndexSelectBackward>({&x}, out, x.shape(), dim, index);
+    return out;
+  }
   const int64_t* ix = index.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
     NERVE_CHECK(ix[i] >= 0 && ix[i] < size, "index_select: index ", ix[i], " is out of range for dim ", dim,
                 " with size ", size, " (input ", to_string(x.shape()), ")");
-  Shape os = x.shape();
-  if (x.dim()) os[dim] = n;
-  Tensor out = empty(os, x.dtype());
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
   for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
@@ -362,6 +370,13 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   NERVE_RECORD_FUNCTION("one_hot");
   NERVE_CHECK(labels.dtype() == DType::i64, "one_hot: labels must be i64, got ", detail::describe(labels));
+  if (labels.is_meta()) {
+    NERVE_CHECK(num_classes >= 0, "one_hot: on meta labels num_classes must be given (it would be the largest ",
+                "label + 1, a value the meta device does not have)");
+    Shape s = labels.shape();
+    s.push_back(num_classes);
+    return empty(s, DType::i64, Device::meta);
+  }
   std::vector<int64_t> v = labels.to_vector<int64_t>();
   int64_t mx = -1;
   for (int64_t l : v) {
@@ -372,7 +387,7 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   NERVE_CHECK(mx < num_classes, "one_hot: class value ", mx, " >= num_classes ", num_classes);
   Shape s = labels.shape();
   s.push_back(num_classes);
-  Tensor out = zeros(s, DType::i64);
+  Tensor out = zeros(s, DType::i64, Device::cpu);
   int64_t* p = out.data<int64_t>();
   for (size_t i = 0; i < v.size(); ++i) p[static_cast<int64_t>(i) * num_classes + v[i]] = 1;
   return out;

@@ -12,6 +12,8 @@ namespace nerve {
 namespace {
 void check_inplace(const Tensor& self, const char* op, const Tensor* other = nullptr) {
   NERVE_CHECK(self.defined(), op, ": undefined tensor");
+  NERVE_CHECK(!other || !other->defined() || self.is_meta() || !other->is_meta(), op, ": other is a meta tensor (",
+              detail::describe(*other), "), which has no values to write into a cpu tensor");
   bool rg = self.requires_grad() || (other && other->defined() && other->requires_grad());
   NERVE_CHECK(!(grad_enabled() && rg), op, ": in-place operation on a tensor that requires grad (",
               detail::describe(self), self.is_leaf() ? ", a leaf" : "",
@@ -30,6 +32,7 @@ Tensor& Tensor::add_(const Tensor& o, double alpha) {
   NERVE_RECORD_FUNCTION("add_");
   check_inplace(*this, "add_", &o);
   Tensor y = operand(*this, o, "add_");
+  if (is_meta()) return *this;  // in place on meta: nothing to write
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>) {  // x += alpha y through the vectorized rows, any layout
@@ -50,6 +53,7 @@ Tensor& Tensor::mul_(const Tensor& o) {
   NERVE_RECORD_FUNCTION("mul_");
   check_inplace(*this, "mul_", &o);
   Tensor y = operand(*this, o, "mul_");
+  if (is_meta()) return *this;  // in place on meta: nothing to write
   visit_dtype(dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -61,13 +65,14 @@ Tensor& Tensor::mul_(const Tensor& o) {
   return *this;
 }
 
-Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype())); }
+Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype(), device())); }
 
 Tensor& Tensor::fill_(double v) {
   NERVE_RECORD_FUNCTION("fill_");
   check_inplace(*this, "fill_");
+  if (is_meta()) return *this;
   if (is_storage_only(dtype())) {  // the value converted once, as to() would, then copied
-    cpu::convert(*this, nerve::expand(scalar_tensor(v, DType::f64), shape()));
+    cpu::convert(*this, nerve::expand(scalar_tensor(v, DType::f64, Device::cpu), shape()));
     bump_version();
     return *this;
   }
@@ -99,7 +104,7 @@ Tensor& Tensor::fill_(double v) {
 
 Tensor& Tensor::zero_() {
   NERVE_RECORD_FUNCTION("zero_");
-  if (is_contiguous()) {
+  if (is_contiguous() && !is_meta()) {
     check_inplace(*this, "zero_");
     char* p = static_cast<char*>(raw_data());
     const int64_t isz = itemsize(dtype());

@@ -57,8 +57,8 @@ void mm_kernel(const Tensor& a, const Tensor& b, const Tensor& out, T beta = T(0
 
 Tensor mm_raw(const Tensor& a, const Tensor& b) {
   Shape s = a.dim() == 3 ? Shape{a.shape()[0], a.shape()[1], b.shape()[2]} : Shape{a.shape()[0], b.shape()[1]};
-  Tensor out = empty(s, a.dtype());
-  visit_floating(a.dtype(), "matmul", [&](auto tag) { mm_kernel<decltype(tag)>(a, b, out); });
+  Tensor out = empty(s, a.dtype(), detail::result_device(a, b));
+  if (!out.is_meta()) visit_floating(a.dtype(), "matmul", [&](auto tag) { mm_kernel<decltype(tag)>(a, b, out); });
   return out;
 }
 
@@ -190,6 +190,14 @@ class LinearBackward : public Node {
     y_.reset();
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    if (grads[0].is_meta() || x_.unpack(this).is_meta() || w_.unpack(this).is_meta()) {  // shapes only
+      const Tensor x = x_.unpack(this), w = w_.unpack(this);
+      Tensor gx, gw, gb;
+      if (next_edges[0].fn) gx = empty(x.shape(), x.dtype(), Device::meta);
+      if (next_edges[1].fn) gw = empty(w.shape(), w.dtype(), Device::meta);
+      if (next_edges.size() > 2 && next_edges[2].fn) gb = empty({w.shape()[0]}, w.dtype(), Device::meta);
+      return {gx, gw, gb};
+    }
     Tensor g = grads[0].contiguous();
     // f32 layer whose input needs no gradient (a first layer; always for linear_u8): each dW tile applies the ReLU
     // mask to its own columns of g and sums them for the bias gradient, so the thread that wrote those outputs in
@@ -198,9 +206,9 @@ class LinearBackward : public Node {
       Tensor x = x_.unpack(this), w = w_.unpack(this), y = relu_ ? y_.unpack(this) : Tensor(), gw, gb;
       const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
       const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
-      if (want_b) gb = empty({out}, DType::f32);
+      if (want_b) gb = empty({out}, DType::f32, Device::cpu);
       if (next_edges[1].fn) {
-        gw = empty(w.shape(), w.dtype());
+        gw = empty(w.shape(), w.dtype(), Device::cpu);
         const cpu::U8Operand u{x.dtype() == DType::u8 ? x.data<uint8_t>() : nullptr, scale_, offset_, u8_tag_};
         cpu::gemm_ex(true, false, out, in, N, 1.f, g.data<float>(), out,
                      x.dtype() == DType::u8 ? nullptr : x.data<float>(), in, 0.f, gw.data<float>(), in,
@@ -213,7 +221,7 @@ class LinearBackward : public Node {
       return {Tensor(), gw, gb};
     }
     if (relu_) {
-      Tensor y = y_.unpack(this), masked = empty(g.shape(), g.dtype());
+      Tensor y = y_.unpack(this), masked = empty(g.shape(), g.dtype(), Device::cpu);
       visit_floating(g.dtype(), name(), [&](auto tag) {
         using T = decltype(tag);
         const T *pg = g.data<T>(), *py = y.data<T>();
@@ -231,11 +239,11 @@ class LinearBackward : public Node {
     visit_floating(g.dtype(), "linear", [&](auto tag) {
       using T = decltype(tag);
       if (next_edges[0].fn) {  // dx (N, in) = g (N, out) @ W (out, in)
-        gx = empty(x.shape(), x.dtype());
+        gx = empty(x.shape(), x.dtype(), Device::cpu);
         cpu::gemm(false, false, N, in, out, T(1), g.data<T>(), out, w.data<T>(), in, T(0), gx.data<T>(), in);
       }
       if (next_edges[1].fn) {  // dW (out, in) = g^T (out, N) @ x (N, in)
-        gw = empty(w.shape(), w.dtype());
+        gw = empty(w.shape(), w.dtype(), Device::cpu);
         cpu::gemm(true, false, out, in, N, T(1), g.data<T>(), out, x.data<T>(), in, T(0), gw.data<T>(), in);
       }
       if (next_edges.size() > 2 && next_edges[2].fn) gb = sum(g, {0});
@@ -284,8 +292,9 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
   Tensor x = x_in.dim() == 2 ? x_in : reshape(x_in, {-1, in});
   x = x.contiguous();
   Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
-  Tensor y = empty({x.shape()[0], out}, x.dtype());
-  visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
+  const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
+  Tensor y = empty({x.shape()[0], out}, x.dtype(), meta ? Device::meta : Device::cpu);
+  if (!meta) visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
   return linear_output(x_in, x, w, b, y, [&] { return make_node<LinearBackward>(x, w, relu ? y : Tensor()); });
 }
 
@@ -312,7 +321,10 @@ Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& 
   Tensor x = (x_in.dim() == 2 ? x_in : reshape(x_in, {-1, in})).contiguous();
   Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   const int64_t N = x.shape()[0];
-  Tensor y = empty({N, out}, DType::f32);
+  const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
+  Tensor y = empty({N, out}, DType::f32, meta ? Device::meta : Device::cpu);
+  if (meta)
+    return linear_output(x_in, x, w, b, y, [&] { return make_node<LinearBackward>(x, w, relu ? y : Tensor()); });
   const cpu::U8Operand u{x.data<uint8_t>(), static_cast<float>(scale), static_cast<float>(offset),
                         cpu::new_u8_operand_tag()};
   cpu::gemm_ex(false, true, N, out, in, 1.f, nullptr, in, w.data<float>(), in, 0.f, y.data<float>(), out,
@@ -333,11 +345,11 @@ namespace {
 Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
   NERVE_CHECK(x.dim() >= 2, op, ": expected a tensor with at least 2 dims, got ", detail::describe(x));
   const int64_t rows = x.shape()[x.dim() - 2], cols = x.shape()[x.dim() - 1];
-  Tensor mask = empty({rows, cols}, DType::b8);
+  Tensor mask = empty({rows, cols}, DType::b8, Device::cpu);  // from the shape alone: on cpu whatever x's device
   bool* m = mask.data<bool>();
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) m[i * cols + j] = lower ? j - i <= diagonal : j - i >= diagonal;
-  return where(mask, x, zeros({}, x.dtype()));
+  return where(mask, x, zeros({}, x.dtype(), x.device()));
 }
 
 }  // namespace

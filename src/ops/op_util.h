@@ -24,6 +24,7 @@ std::string describe(const Tensor& a);
 /// through `one` per element. Out: float or bool. out may be a or b.
 template <class Out, class Vec, class One>
 void f32_rows(const Tensor& out, const Tensor& a, const Tensor& b, const Vec& vec, const One& one) {
+  if (out.is_meta()) return;
   cpu::for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
                        {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
                         static_cast<char*>(b.raw_data())},
@@ -39,6 +40,16 @@ void f32_rows(const Tensor& out, const Tensor& a, const Tensor& b, const Vec& ve
 /// out = op(a, b) for f32 tensors of out's shape (a, b already broadcast): vectorized rows where the layout
 /// allows; out may be a or b (the in-place ops).
 void binary_rows_f32(cpu::VecBinary op, const Tensor& out, const Tensor& a, const Tensor& b, float alpha);
+
+/// The device of an op's result: meta when any input is meta (a cpu operand next to a meta one is only looked at
+/// for its shape and dtype), else cpu. Ops allocate there, never on the thread's default device.
+inline Device result_device(const Tensor& a) { return a.device(); }
+inline Device result_device(const Tensor& a, const Tensor& b) {
+  return a.is_meta() || b.is_meta() ? Device::meta : Device::cpu;
+}
+inline Device result_device(const Tensor& a, const Tensor& b, const Tensor& c) {
+  return a.is_meta() || b.is_meta() || c.is_meta() ? Device::meta : Device::cpu;
+}
 
 /// Records a node when grad mode is on and any input requires grad.
 template <class NodeT, class... A>

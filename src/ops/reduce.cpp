@@ -125,8 +125,8 @@ Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
   Tensor x = x_in.dtype() == DType::b8 || x_in.dtype() == DType::u8 || x_in.dtype() == DType::i32
                  ? x_in.to(DType::i64) : x_in;
   std::vector<bool> red = reduced_mask(x, dims, "sum");
-  Tensor out = empty(out_shape(x, red, keepdim), x.dtype());
-  visit_dtype(x.dtype(), [&](auto tag) {
+  Tensor out = empty(out_shape(x, red, keepdim), x.dtype(), x.device());
+  if (!out.is_meta()) visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, bool>)
       NERVE_ASSERT(false, "sum: bool reaches the kernel");
@@ -202,7 +202,7 @@ class StdBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor x = x_.unpack(this), s = out_.unpack(this);
-    Tensor scale = where(eq(s, zeros({}, s.dtype())), zeros({}, s.dtype()), g[0] / s) * inv_denom_;
+    Tensor scale = where(eq(s, zeros({}, s.dtype(), s.device())), zeros({}, s.dtype(), s.device()), g[0] / s) * inv_denom_;
     return {(x - mean(x, dims_, true)) * scale};
   }
 
@@ -242,7 +242,7 @@ Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
   {
     NoGradGuard g;
     m = amax(x, dims, true);
-    m = masked_fill(m, eq(abs(m), scalar_tensor(std::numeric_limits<double>::infinity(), m.dtype())), 0.0);
+    m = masked_fill(m, eq(abs(m), scalar_tensor(std::numeric_limits<double>::infinity(), m.dtype(), m.device())), 0.0);
   }
   Tensor out = log(sum(exp(x - m), dims, true)) + m;
   return keepdim ? out : reshape(out, out_shape(x, red, false));
@@ -263,7 +263,7 @@ class NormBackward : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor x = x_.unpack(this), n = out_.unpack(this);
     if (p_ == 0) return {zeros_like(x)};
-    Tensor z = zeros({}, x.dtype());
+    Tensor z = zeros({}, x.dtype(), x.device());
     Tensor scale = where(eq(n, z), z, p_ == 2 ? g[0] / n : g[0] * pow(n, 1 - p_));
     Tensor xs = p_ == 2 ? x : where(eq(x, z), z, x * pow(abs(x), p_ - 2));
     return {xs * scale};
@@ -290,7 +290,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
   {
     NoGradGuard g;
     if (p == 0)
-      out = sum(ne(x, zeros({}, x.dtype())).to(x.dtype()), dims, true);
+      out = sum(ne(x, zeros({}, x.dtype(), x.device())).to(x.dtype()), dims, true);
     else if (p == 2)
       out = sqrt(sum(x * x, dims, true));
     else
@@ -329,7 +329,7 @@ class MaxDimBackward : public Node {
     if (in_.empty()) return {g[0]};  // 0-d input: the value is the input
     Tensor gk = keepdim_ ? g[0] : unsqueeze(g[0], dim_);
     Tensor ik = keepdim_ ? idx_ : unsqueeze(idx_, dim_);
-    return {scatter_add(zeros(in_, g[0].dtype()), dim_, ik, gk)};
+    return {scatter_add(zeros(in_, g[0].dtype(), g[0].device()), dim_, ik, gk)};
   }
 
  private:
@@ -355,8 +355,8 @@ std::pair<Tensor, Tensor> extreme_dim(const Tensor& x, int64_t dim, bool keepdim
   int64_t outer, inner;
   Tensor rows = as_rows(x, red, outer, inner);
   Shape os = out_shape(x, red, keepdim);
-  Tensor vals = empty(os, x.dtype()), idx = empty(os, DType::i64);
-  visit_dtype(x.dtype(), [&](auto tag) {
+  Tensor vals = empty(os, x.dtype(), x.device()), idx = empty(os, DType::i64, x.device());
+  if (!x.is_meta()) visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = static_cast<const T*>(rows.raw_data());
     T* v = vals.data<T>();
@@ -408,7 +408,7 @@ class AmaxBackward : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
     Tensor x = x_.unpack(this), m = out_.unpack(this);
-    const bool nan = to_nan_ && std::isnan(m.item<double>());  // (to_nan_: one value)
+    const bool nan = to_nan_ && !m.is_meta() && std::isnan(m.item<double>());  // (to_nan_: one value)
     Tensor mask = (nan ? ne(x, x) : eq(x, m)).to(g[0].dtype());
     Shape dims;
     for (size_t i = 0; i < kept_.size(); ++i)
@@ -428,10 +428,10 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
   std::vector<bool> red = reduced_mask(x, dims, op);
   check_reduced_nonempty(x, red, op);
   Shape kept = out_shape(x, red, true);
-  Tensor out = empty(kept, x.dtype());
+  Tensor out = empty(kept, x.dtype(), x.device());
   int64_t nred_prefix = 0;  // f32 with the reduced dims leading: running max of the rows, vectorized over columns
   while (nred_prefix < x.dim() && red[nred_prefix]) ++nred_prefix;
-  const bool prefix = x.dtype() == DType::f32 && x.is_contiguous() && nred_prefix > 0 && nred_prefix < x.dim() &&
+  const bool prefix = !x.is_meta() && x.dtype() == DType::f32 && x.is_contiguous() && nred_prefix > 0 && nred_prefix < x.dim() &&
                       std::none_of(red.begin() + nred_prefix, red.end(), [](bool b) { return b; });
   if (prefix) {
     int64_t R = 1, C = 1;
@@ -447,7 +447,7 @@ Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
   }
   int64_t outer, inner;
   Tensor rows = as_rows(x, red, outer, inner);
-  visit_dtype(x.dtype(), [&](auto tag) {
+  if (!x.is_meta()) visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = static_cast<const T*>(rows.raw_data());
     T* o = out.data<T>();
@@ -566,7 +566,8 @@ class SoftmaxBackward : public Node {
   void release() override { y_.reset(); }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     Tensor y = y_.unpack(this), g = grads[0].contiguous();
-    Tensor dx = empty(y.shape(), y.dtype());
+    Tensor dx = empty(y.shape(), y.dtype(), detail::result_device(y, g));
+    if (dx.is_meta()) return {dx};
     int64_t n = y.dim() ? y.shape().back() : 1;
     visit_floating(y.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
@@ -588,9 +589,9 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, bool log, const char* op) {
   bool last = dim == x.dim() - 1;
   Tensor xt = last ? x : transpose(x, dim, -1);
   Tensor xc = contiguous(xt);
-  Tensor y = empty(xc.shape(), xc.dtype());
+  Tensor y = empty(xc.shape(), xc.dtype(), xc.device());
   int64_t n = xc.shape().back();
-  visit_floating(x.dtype(), op, [&](auto tag) {
+  if (!y.is_meta()) visit_floating(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     if (n > 0) softmax_rows<T>(xc.data<T>(), y.data<T>(), xc.numel() / n, n, log);
   });

@@ -43,8 +43,10 @@ Tensor cumsum_impl(const Tensor& x_in, int64_t dim, bool reverse) {
   int64_t outer = 1, inner = 1, n = x.dim() ? x.shape()[dim] : 1;
   for (int64_t d = 0; d < dim; ++d) outer *= x.shape()[d];
   for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.shape()[d];
-  Tensor out = empty(x.shape(), x.dtype());
-  if (x.dtype() == DType::f32)
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  if (out.is_meta())
+    ;  // shapes only
+  else if (x.dtype() == DType::f32)
     cumsum_kernel<float, double>(x.data<float>(), out.data<float>(), outer, n, inner, reverse);
   else if (x.dtype() == DType::f64)
     cumsum_kernel<double, double>(x.data<double>(), out.data<double>(), outer, n, inner, reverse);

@@ -40,13 +40,13 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
   const int64_t n = x.dim() ? x.shape()[dim] : 1;
   NERVE_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for dim ", dim, " of size ", n, " (input ",
               detail::describe(x), ")");
-  if (x.dim() == 0) return {clone(x), zeros({}, DType::i64)};  // torch: the element itself, for k = 0 as for 1
+  if (x.dim() == 0) return {clone(x), zeros({}, DType::i64, x.device())};  // torch: the element itself, for k = 0 as for 1
   // rows along dim, as f64: the same order for f32 values, exact for integers up to 2^53
   Tensor rows = x.detach().transpose(dim, -1).to(DType::f64).contiguous();
   Shape is = rows.shape();
   is.back() = k;
-  Tensor idx = empty(is, DType::i64);
-  topk_rows(rows.data<double>(), numel(is) / std::max<int64_t>(k, 1), n, k, largest, sorted, idx.data<int64_t>());
+  Tensor idx = empty(is, DType::i64, x.device());
+  if (!idx.is_meta()) topk_rows(rows.data<double>(), numel(is) / std::max<int64_t>(k, 1), n, k, largest, sorted, idx.data<int64_t>());
   idx = idx.transpose(dim, -1).contiguous();
   return {gather(x, dim, idx), idx};
 }

@@ -167,10 +167,10 @@ class UnaryBackward : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     const Tensor& g = grads[0];
     Tensor s = saved_.unpack(this);
-    Tensor out = empty(g.shape(), g.dtype());
+    Tensor out = empty(g.shape(), g.dtype(), detail::result_device(g, s));
     const UnaryDef& def = def_of(op_);
     NERVE_CHECK(is_floating(g.dtype()), name(), ": expected a floating gradient, got ", dtype_name(g.dtype()));
-    walk_rows(g.dtype() == DType::f32 ? def.bwd_f32 : def.bwd_f64, out, g, s, p_.v);
+    if (!out.is_meta()) walk_rows(g.dtype() == DType::f32 ? def.bwd_f32 : def.bwd_f64, out, g, s, p_.v);
     return {out};
   }
 
@@ -188,8 +188,8 @@ Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
   NERVE_CHECK(!is_storage_only(x_in.dtype()), def.name, ": ", dtype_name(x_in.dtype()),
               " tensors are storage only in this version; convert with .to(DType::f32) first");
   Tensor x = is_floating(x_in.dtype()) || def.keep_ints ? x_in : x_in.to(DType::f32);
-  Tensor out = empty(x.shape(), x.dtype());
-  walk_rows(def.fwd[static_cast<int>(x.dtype())], out, x, p.v);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  if (!out.is_meta()) walk_rows(def.fwd[static_cast<int>(x.dtype())], out, x, p.v);
   if (any_requires_grad({&x})) set_history(make_node<UnaryBackward>(op, p, def.saves_y ? out : x), {&x}, {&out});
   return out;
 }
@@ -229,7 +229,7 @@ class ClampBackward : public Node {
   void release() override { x_.reset(); }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
     const Tensor& g = grads[0];
-    Tensor x = x_.unpack(this), out = empty(g.shape(), g.dtype());
+    Tensor x = x_.unpack(this), out = empty(g.shape(), g.dtype(), detail::result_device(g, x));
     visit_floating(g.dtype(), name(), [&](auto tag) {
       using T = decltype(tag);
       const T lo = static_cast<T>(b_.lo), hi = static_cast<T>(b_.hi);
@@ -253,8 +253,10 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   NERVE_CHECK(lo || hi, "clamp: at least one of min and max must be given");
   NERVE_CHECK(x.dtype() != DType::b8, "clamp: not supported on bool tensors");
   ClampBounds b{lo.value_or(0), hi.value_or(0), lo.has_value(), hi.has_value()};
-  Tensor out = empty(x.shape(), x.dtype());
-  if (x.dtype() == DType::f32) {
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  if (out.is_meta()) {
+    // shapes only
+  } else if (x.dtype() == DType::f32) {
     const float inf = std::numeric_limits<float>::infinity();
     const float l = b.has_lo ? static_cast<float>(b.lo) : -inf, h = b.has_hi ? static_cast<float>(b.hi) : inf;
     cpu::for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},

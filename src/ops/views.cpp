@@ -63,7 +63,7 @@ class SliceBackward : public Node {
       : in_(std::move(in)), dim_(dim), start_(start), end_(end), step_(step), squeezed_(squeezed) {}
   const char* name() const override { return squeezed_ ? "SelectBackward" : "SliceBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor out = zeros(in_, g[0].dtype());
+    Tensor out = zeros(in_, g[0].dtype(), g[0].device());
     Tensor dst = slice(out, dim_, start_, end_, step_);
     dst.copy_(squeezed_ ? unsqueeze(g[0], dim_) : g[0]);
     return {out};
@@ -364,8 +364,8 @@ bool copy_transposed_f32(const Tensor& x, const Tensor& out) {
 
 Tensor clone(const Tensor& x) {
   NERVE_RECORD_FUNCTION("clone");
-  Tensor out = empty(x.shape(), x.dtype());
-  if (!copy_transposed_f32(x, out)) cpu::convert(out, x);
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  if (!out.is_meta() && !copy_transposed_f32(x, out)) cpu::convert(out, x);
   record<CloneBackward>(x, out);
   return out;
 }
@@ -375,7 +375,7 @@ Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 Tensor to_dtype(const Tensor& x, DType d) {
   NERVE_RECORD_FUNCTION("to");
   if (d == x.dtype()) return x;
-  Tensor out = empty(x.shape(), d);
+  Tensor out = empty(x.shape(), d, x.device());
   cpu::convert(out, x);
   if (is_floating(d)) record<ToDtypeBackward>(x, out, x.dtype());
   return out;
@@ -405,7 +405,8 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
     total += t.shape()[dim];
   }
   shape[dim] = total;
-  Tensor out = empty(shape, d);
+  const bool meta = std::any_of(xs.begin(), xs.end(), [](const Tensor& t) { return t.is_meta(); });
+  Tensor out = empty(shape, d, meta ? Device::meta : Device::cpu);
   {
     NoGradGuard g;
     int64_t off = 0;

@@ -9,7 +9,7 @@
 
 namespace nerve {
 
-Tensor empty(const Shape& shape, DType dtype) {
+Tensor empty(const Shape& shape, DType dtype, Device device) {
   int64_t n = 1;
   for (int64_t d : shape) {
     NERVE_CHECK(d >= 0, "empty: negative dimension ", d, " in shape ", to_string(shape));
@@ -17,7 +17,8 @@ Tensor empty(const Shape& shape, DType dtype) {
                 " has too many elements");
   }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel(shape)) * itemsize(dtype));
+  const size_t nbytes = static_cast<size_t>(numel(shape)) * itemsize(dtype);
+  impl->storage = device == Device::meta ? Storage::meta(nbytes) : std::make_shared<Storage>(nbytes);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -26,23 +27,23 @@ Tensor empty(const Shape& shape, DType dtype) {
 
 // Through fill_ / zero_: full-width stores (a scalar loop at -O2 took ~1 us for 4,096 floats), split over threads
 // when large.
-Tensor zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
   t.zero_();
   return t;
 }
 
-Tensor full(const Shape& shape, double value, DType dtype) {
-  Tensor t = empty(shape, dtype);
+Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
   t.fill_(value);
   return t;
 }
 
-Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
-Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
+Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
+Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor arange(double end, DType dtype) { return arange(0, end, 1, dtype); }
 
@@ -53,6 +54,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
   int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
   if (n < 0) n = 0;
   Tensor t = empty({n}, dtype);
+  if (t.is_meta()) return t;
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -64,6 +66,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
 Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   NERVE_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
   Tensor t = empty({steps}, dtype);
+  if (t.is_meta()) return t;
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -78,6 +81,7 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
 
 Tensor eye(int64_t n, DType dtype) {
   Tensor t = zeros({n, n}, dtype);
+  if (t.is_meta()) return t;
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -108,6 +112,7 @@ Tensor uniform(const Shape& shape, double low, double high, DType dtype) {
   NERVE_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high,
               "uniform: expected finite low <= high, got low=", low, ", high=", high);
   Tensor t = empty(shape, dtype);
+  if (t.is_meta()) return t;  // nothing drawn: the generator moves only for real tensors
   const int64_t n = t.numel();
   if (dtype == DType::f32) {  // the same numbers as the loop below, drawn and converted with vector code
     float* p = t.data<float>();
@@ -130,6 +135,7 @@ Tensor rand(const Shape& shape, DType dtype) { return uniform(shape, 0.0, 1.0, d
 
 Tensor randn(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
+  if (t.is_meta()) return t;
   const int64_t n = t.numel();
   if (dtype == DType::f32) {  // Box-Muller in float, vectorized: two normals per random word, as PyTorch's float path
     float* p = t.data<float>();
@@ -165,6 +171,7 @@ Tensor randn(const Shape& shape, DType dtype) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype) {
   NERVE_CHECK(low < high, "randint: expected low < high, got low=", low, ", high=", high);
   Tensor t = empty(shape, dtype);
+  if (t.is_meta()) return t;
   uint64_t range = static_cast<uint64_t>(high - low);
   visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -179,7 +186,7 @@ template <class T>
 Tensor from_vector(const std::vector<T>& v, const Shape& shape) {
   NERVE_CHECK(numel(shape) == static_cast<int64_t>(v.size()), "from_vector: ", v.size(),
               " values do not fill shape ", to_string(shape), " (", numel(shape), " elements)");
-  Tensor t = empty(shape, dtype_of<T>());
+  Tensor t = empty(shape, dtype_of<T>(), Device::cpu);  // values given: always on cpu
   std::copy(v.begin(), v.end(), t.data<T>());
   return t;
 }
@@ -193,7 +200,7 @@ template <>
 Tensor from_vector<bool>(const std::vector<bool>& v, const Shape& shape) {
   NERVE_CHECK(numel(shape) == static_cast<int64_t>(v.size()), "from_vector: ", v.size(),
               " values do not fill shape ", to_string(shape));
-  Tensor t = empty(shape, DType::b8);
+  Tensor t = empty(shape, DType::b8, Device::cpu);
   bool* p = t.data<bool>();
   for (size_t i = 0; i < v.size(); ++i) p[i] = v[i];
   return t;

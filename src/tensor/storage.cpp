@@ -65,6 +65,12 @@ Storage::Storage(size_t nbytes) : data_(cached_alloc(nbytes)), nbytes_(nbytes) {
 Storage::Storage(void* data, size_t nbytes, std::function<void(void*)> deleter)
     : data_(data), nbytes_(nbytes), owned_(false), deleter_(std::move(deleter)) {}
 
+std::shared_ptr<Storage> Storage::meta(size_t nbytes) {
+  auto s = std::make_shared<Storage>(nullptr, nbytes, std::function<void(void*)>());
+  s->device_ = Device::meta;
+  return s;
+}
+
 Storage::~Storage() {
   if (owned_)
     cached_free(data_, nbytes_);

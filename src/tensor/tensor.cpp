@@ -22,6 +22,9 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data() const {
+  NERVE_CHECK(impl_->storage->device() != Device::meta,
+              "a meta tensor has no data (shape ", nerve::to_string(shape()), ", ", dtype_name(dtype()),
+              "): an op read values that the meta device does not have");
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
 }
 
@@ -107,6 +110,11 @@ std::string Tensor::to_string() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream os;
   os << "tensor(";
+  if (is_meta()) {  // as PyTorch: no values to show
+    os << "..., device='meta', size=" << nerve::to_string(shape());
+    if (dtype() != DType::f32 && dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
+    return os.str() + ")";
+  }
   if (dtype() == DType::b8) {
     std::vector<double> v;
     for (bool b : to_vector<bool>()) v.push_back(b);
@@ -149,6 +157,15 @@ Tensor Tensor::flatten(int64_t s, int64_t e) const { return nerve::flatten(*this
 Tensor Tensor::contiguous() const { return nerve::contiguous(*this); }
 Tensor Tensor::clone() const { return nerve::clone(*this); }
 Tensor Tensor::to(DType d) const { return nerve::to_dtype(*this, d); }
+
+Tensor Tensor::to(Device d) const {
+  if (device() == d) return *this;
+  NERVE_CHECK(d == Device::meta, "to(cpu): a meta tensor (shape ", nerve::to_string(shape()),
+              ") has no values to copy; make the tensor on cpu instead");
+  Tensor out = empty(shape(), dtype(), d);
+  if (requires_grad()) out.requires_grad_();
+  return out;
+}
 Tensor Tensor::sum(const Shape& d, bool k) const { return nerve::sum(*this, d, k); }
 Tensor Tensor::mean(const Shape& d, bool k) const { return nerve::mean(*this, d, k); }
 Tensor Tensor::var(const Shape& d, int64_t c, bool k) const { return nerve::var(*this, d, c, k); }

@@ -304,6 +304,106 @@ TEST_P(Golden, F32) {
   }
 }
 
+// The meta device: every case again on meta inputs gives outputs (and input gradients) of the same shapes, dtypes
+// and requires_grad, on meta, without reading a value; and on cpu inputs under a DeviceGuard(meta) the op still
+// computes on cpu, bit for bit as without it (ops allocate on their inputs' device, not the default one).
+// Ops whose output shape depends on the values (masked_select, one_hot without num_classes) refuse meta inputs
+// with an error that says so.
+void run_meta_case(const Case& c) {
+  const OpInfo& op = find_op(c.op);
+  const bool data_dependent =
+      c.op == "masked_select" || (c.op == "one_hot" && c.p.i("num_classes", -1) < 0);  // sizes from values
+  std::vector<Tensor> in, meta_in;
+  for (const GoldenTensor& g : c.in) {
+    Tensor x = make_input(g, g.dtype);
+    Tensor m = x.to(Device::meta);
+    ASSERT_TRUE(m.is_meta());
+    if (is_floating(x.dtype()) && !c.p.b("nograd")) {
+      x.requires_grad_(true);
+      m.requires_grad_(true);
+    }
+    in.push_back(x);
+    meta_in.push_back(m);
+  }
+  manual_seed(0);
+  std::vector<Tensor> want = op.call(in, c.p);
+  auto backward_of = [&](const std::vector<Tensor>& outs) {
+    Tensor loss;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (!c.gout.count(static_cast<int>(i))) continue;
+      Tensor term = sum(outs[i] * ones_like(outs[i]));
+      loss = loss.defined() ? loss + term : term;
+    }
+    if (loss.defined()) loss.backward();
+  };
+  backward_of(want);
+
+  if (data_dependent) {
+    try {
+      op.call(meta_in, c.p);
+      ADD_FAILURE() << c.op << " on meta inputs did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("meta"), std::string::npos) << e.what();
+    }
+  } else {
+    manual_seed(0);
+    std::vector<Tensor> got = op.call(meta_in, c.p);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(got[i].is_meta()) << "output " << i << " is on " << got[i].device();
+      EXPECT_EQ(got[i].shape(), want[i].shape()) << "output " << i;
+      EXPECT_EQ(got[i].dtype(), want[i].dtype()) << "output " << i;
+      EXPECT_EQ(got[i].requires_grad(), want[i].requires_grad()) << "output " << i;
+    }
+    backward_of(got);
+    for (size_t k = 0; k < in.size(); ++k) {
+      ASSERT_EQ(meta_in[k].grad().defined(), in[k].grad().defined()) << "gradient of input " << k;
+      if (!in[k].grad().defined()) continue;
+      EXPECT_TRUE(meta_in[k].grad().is_meta()) << "gradient of input " << k;
+      EXPECT_EQ(meta_in[k].grad().shape(), in[k].grad().shape()) << "gradient of input " << k;
+      EXPECT_EQ(meta_in[k].grad().dtype(), in[k].grad().dtype()) << "gradient of input " << k;
+    }
+  }
+
+  // cpu inputs under a meta default device: computed on cpu as before
+  std::vector<Tensor> in2;
+  for (const Tensor& x : in) {
+    Tensor y = x.detach();
+    if (x.requires_grad()) y.requires_grad_(true);
+    in2.push_back(y);
+  }
+  std::vector<Tensor> got2;
+  {
+    DeviceGuard meta(Device::meta);
+    manual_seed(0);
+    got2 = op.call(in2, c.p);
+    backward_of(got2);
+  }
+  ASSERT_EQ(got2.size(), want.size());
+  for (size_t i = 0; i < got2.size(); ++i) {
+    ASSERT_EQ(got2[i].device(), Device::cpu) << "output " << i << " under DeviceGuard(meta)";
+    EXPECT_TRUE(same_values(got2[i].to_vector<double>(), want[i].to_vector<double>())) << "output " << i;
+  }
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (!in[k].grad().defined()) continue;
+    ASSERT_EQ(in2[k].grad().device(), Device::cpu) << "gradient of input " << k << " under DeviceGuard(meta)";
+    EXPECT_TRUE(same_values(in2[k].grad().to_vector<double>(), in[k].grad().to_vector<double>()))
+        << "gradient of input " << k;
+  }
+}
+
+TEST_P(Golden, Meta) {
+  for (const Case& c : golden_cases()) {
+    if (c.op != GetParam()) continue;
+    SCOPED_TRACE("golden case " + c.name + " (ops_golden.txt line " + std::to_string(c.line) + ", meta)");
+    try {
+      run_meta_case(c);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "exception: " << e.what();
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Ops, Golden, ::testing::ValuesIn(op_names_in_file()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "nerve/core/device.h"
 #include "nerve/core/dtype.h"
 #include "nerve/core/shape.h"
 #include "nerve/tensor/storage.h"
@@ -52,8 +53,11 @@ class Tensor {
   int64_t size(int64_t d) const;
   int64_t numel() const { return nerve::numel(impl_->shape); }
   DType dtype() const { return impl_->dtype; }
+  /// cpu, or meta (shapes and dtypes only: raw_data/data/item throw). Views share their base's device.
+  Device device() const { return impl_->storage->device(); }
+  bool is_meta() const { return device() == Device::meta; }
   bool is_contiguous() const;
-  void* raw_data() const;  // first element (storage + offset)
+  void* raw_data() const;  // first element (storage + offset); throws on a meta tensor
   template <class T> T* data() const {
     NERVE_CHECK(dtype_of<T>() == dtype(), "data<", dtype_name(dtype_of<T>()), ">: tensor is ", dtype_name(dtype()));
     return static_cast<T*>(raw_data());
@@ -93,6 +97,9 @@ class Tensor {
   Tensor contiguous() const;
   Tensor clone() const;
   Tensor to(DType d) const;
+  /// A copy on device d (this tensor itself when it is there already). To meta: the same shape and dtype, no
+  /// data; from meta to cpu throws (there are no values to copy), as PyTorch.
+  Tensor to(Device d) const;
 
   Tensor sum(const Shape& dims = {}, bool keepdim = false) const;
   Tensor mean(const Shape& dims = {}, bool keepdim = false) const;
@@ -140,15 +147,17 @@ class Tensor {
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // ---------------------------------------------------------------- creation
-Tensor empty(const Shape& shape, DType dtype = DType::f32);
-Tensor zeros(const Shape& shape, DType dtype = DType::f32);
-Tensor ones(const Shape& shape, DType dtype = DType::f32);
-Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
+// On `device` (the thread's default device, cpu unless a DeviceGuard is open, when not given); the *_like forms
+// on t's device. On meta nothing is allocated, filled or drawn from the generator.
+Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = default_device());
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = default_device());
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);
 /// A 0-d tensor.  scalar_tensor(2.0, DType::f64)
-Tensor scalar_tensor(double value, DType dtype = DType::f32);
+Tensor scalar_tensor(double value, DType dtype = DType::f32, Device device = default_device());
 /// [start, end) in steps; integer dtype when all arguments are integers (PyTorch rule; pass dtype to override).
 Tensor arange(double end, DType dtype = DType::i64);
 Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::i64);
@@ -159,7 +168,7 @@ Tensor rand(const Shape& shape, DType dtype = DType::f32);
 Tensor randn(const Shape& shape, DType dtype = DType::f32);
 Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype = DType::i64);
 Tensor uniform(const Shape& shape, double low, double high, DType dtype = DType::f32);
-/// Copies values into a new tensor.  from_vector<float>({1, 2, 3, 4}, {2, 2})
+/// Copies values into a new cpu tensor.  from_vector<float>({1, 2, 3, 4}, {2, 2})
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape);
 template <class T> Tensor from_vector(const std::vector<T>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); }
 /// 1-D f32 tensor from a list.  tensor({1.f, 2.f, 3.f})

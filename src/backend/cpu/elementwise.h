@@ -14,6 +14,7 @@ inline constexpr bool kVectorize = std::is_floating_point_v<To> && !std::is_same
 
 template <class To, class Ti, class F>
 void unary_kernel(const Tensor& out, const Tensor& x, const F& f) {
+  if (out.is_meta()) return;  // the meta device: shapes only, no kernel runs
   for_each_row<2>(out.shape(), {&out.strides(), &x.strides()},
                   {static_cast<char*>(out.raw_data()), static_cast<char*>(x.raw_data())},
                   {int64_t(sizeof(To)), int64_t(sizeof(Ti))}, [&](BytePtrs2 p, int64_t n, std::array<int64_t, 2> st) {
@@ -34,6 +35,7 @@ void unary_kernel(const Tensor& out, const Tensor& x, const F& f) {
 
 template <class To, class Ta, class Tb, class F>
 void binary_kernel(const Tensor& out, const Tensor& a, const Tensor& b, const F& f) {
+  if (out.is_meta()) return;
   for_each_row<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
                   {static_cast<char*>(out.raw_data()), static_cast<char*>(a.raw_data()),
                    static_cast<char*>(b.raw_data())},
