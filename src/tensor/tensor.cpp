@@ -40,6 +40,7 @@ T Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  NERVE_CHECK(!is_meta(), "to_vector: a meta tensor (shape ", nerve::to_string(shape()), ") has no values");
   if (is_storage_only(dtype())) return to(DType::f64).to_vector<T>();
   Tensor c = contiguous();
   std::vector<T> out(static_cast<size_t>(c.numel()));
