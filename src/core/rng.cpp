@@ -1,11 +1,11 @@
 // MT19937-64 (Matsumoto and Nishimura, "Mersenne Twister: a 623-dimensionally equidistributed uniform
 // pseudorandom number generator", 1998; the 64-bit parameters of std::mt19937_64) and the global generator.
-// The block update and the tempering of whole blocks are in backend/cpu/random_kernels.cpp (vector code).
+// The block update and the tempering of whole blocks are in core/mt64.cpp (vector code).
 #include "nerve/core/rng.h"
 
 #include <algorithm>
 
-#include "backend/cpu/random_kernels.h"
+#include "core/mt64.h"
 
 namespace nerve {
 
@@ -17,7 +17,7 @@ void Generator::seed(uint64_t s) {
 }
 
 void Generator::refill() {
-  cpu::mt64_next_block(state_);
+  detail::mt64_next_block(state_);
   next_ = 0;
 }
 
@@ -25,7 +25,7 @@ void Generator::fill(uint64_t* out, int64_t n) {
   while (n > 0) {
     if (next_ >= kWords) refill();
     const int64_t take = std::min<int64_t>(n, kWords - next_);
-    cpu::mt64_temper(state_ + next_, out, take);
+    detail::mt64_temper(state_ + next_, out, take);
     next_ += static_cast<int>(take);
     out += take;
     n -= take;

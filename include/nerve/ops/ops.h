@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nerve/ops/param_macros.h"
+#include "nerve/ops/random.h"
 #include "nerve/tensor/tensor.h"
 
 namespace nerve {

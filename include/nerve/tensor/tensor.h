@@ -34,7 +34,7 @@ struct TensorImpl {
 };
 
 /// An n-dimensional array. Copying a Tensor shares its data; clone() and contiguous() copy.
-///   Tensor x = randn({32, 784}); Tensor y = relu(matmul(x, w.t()) + b);
+///   Tensor x = randn({32, 784}); Tensor y = relu(matmul(x, w.t()) + b);   (randn: nerve/ops/random.h)
 class Tensor {
  public:
   Tensor() = default;
@@ -163,11 +163,6 @@ Tensor arange(double end, DType dtype = DType::i64);
 Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::i64);
 Tensor linspace(double start, double end, int64_t steps, DType dtype = DType::f32);
 Tensor eye(int64_t n, DType dtype = DType::f32);
-/// Uniform [0,1), standard normal, integers in [low, high), all from the global seeded generator.
-Tensor rand(const Shape& shape, DType dtype = DType::f32);
-Tensor randn(const Shape& shape, DType dtype = DType::f32);
-Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype = DType::i64);
-Tensor uniform(const Shape& shape, double low, double high, DType dtype = DType::f32);
 /// Copies values into a new cpu tensor.  from_vector<float>({1, 2, 3, 4}, {2, 2})
 template <class T> Tensor from_vector(const std::vector<T>& v, const Shape& shape);
 template <class T> Tensor from_vector(const std::vector<T>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); }

@@ -1,7 +1,7 @@
 // Vectorized f32 binary arithmetic and comparisons. Built with -ffp-contract=off (CMakeLists.txt): a + alpha b is
 // not fused into an FMA here, so contiguous and strided rows (vec_binary_one, compiled for baseline x86-64) agree exactly.
 #include "backend/cpu/binary_kernels.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 
 namespace nerve::cpu {
 

@@ -1,7 +1,7 @@
 // uint8 -> float with a scale and an offset in one pass (Keras's Rescaling on raw images): one output buffer
 // instead of a cast followed by a multiply.
 #include "backend/cpu/convert.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 #include "backend/cpu/transpose16.h"
 
 #include <algorithm>

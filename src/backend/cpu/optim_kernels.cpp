@@ -1,7 +1,7 @@
 // Adam / AdamW and SGD update kernels. The loop has no branches (variants are template parameters) and restrict
 // pointers, so each target_clones version vectorizes at its full width.
 #include "backend/cpu/optim_kernels.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 
 #include <algorithm>
 #include <cmath>

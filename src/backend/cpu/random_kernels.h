@@ -1,15 +1,10 @@
-// Random-number kernels: the MT19937-64 block update and tempering (nerve::Generator's bulk path), and the
-// conversions of random bits into uniform and normal floats.
+// Random-number kernels: the conversions of random bits into uniform and normal floats. (The generator's own
+// block update and tempering are in src/core/mt64.cpp.)
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 namespace nerve::cpu {
-
-/// The next 312-word block of an MT19937-64 state, in place.
-void mt64_next_block(uint64_t* state);
-/// out[i] = Generator::temper(state[i]) for i < n.
-void mt64_temper(const uint64_t* state, uint64_t* out, int64_t n);
 
 /// The largest value uniform(low, high) may return in type T: below high (rounding low + (high - low) u for u
 /// just under 1 can give high itself), or high when low == high.

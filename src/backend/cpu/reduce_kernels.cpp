@@ -1,6 +1,6 @@
 // Vectorized f32 reductions (AVX-512, AVX2 and baseline clones).
 #include "backend/cpu/reduce_kernels.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 
 #include <algorithm>
 #include <vector>

@@ -4,7 +4,7 @@
 //   GRU:  r,z = sigmoid(.), n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h
 //   RNN:  h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh)
 #include "backend/cpu/rnn.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 #include "backend/cpu/convert.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // Vectorized softmax rows (AVX-512, AVX2 and baseline clones).
 #include "backend/cpu/softmax_kernels.h"
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 
 #include <cmath>
 #include <limits>

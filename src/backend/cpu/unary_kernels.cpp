@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "backend/cpu/simd_clones.h"
+#include "core/simd_clones.h"
 #include "nerve/ops/param_macros.h"
 
 namespace nerve::cpu {
