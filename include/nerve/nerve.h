@@ -3,7 +3,7 @@
 
 #include "nerve/autograd/grad.h"
 #include "nerve/autograd/grad_mode.h"
-#include "nerve/autograd/gradcheck.h"
+#include "nerve/ops/gradcheck.h"
 #include "nerve/autograd/node.h"
 #include "nerve/core/device.h"
 #include "nerve/core/dtype.h"

@@ -3,11 +3,36 @@
 #include <vector>
 
 #include "autograd/accumulate_grad.h"
+#include "backend/cpu/convert.h"
+#include "backend/cpu/elementwise.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/core/profiler.h"
-#include "nerve/ops/ops.h"
 
 namespace nerve {
+
+namespace {
+// The engine sums the gradients that reach one input, which autograd guarantees to have that input's shape and
+// dtype: out = a + b straight through the kernels (the engine sits below the ops layer). out may be a.
+void add_grad_into(const Tensor& out, const Tensor& a, const Tensor& b) {
+  NERVE_CHECK(a.shape() == b.shape() && a.dtype() == b.dtype() && is_floating(a.dtype()),
+               "backward: gradients of one input disagree: ", nerve::to_string(a.shape()), " ", a.dtype(), " and ",
+               nerve::to_string(b.shape()), " ", b.dtype());
+  NERVE_CHECK(out.is_meta() || !b.is_meta(), "backward: a meta gradient reaches a cpu tensor's gradient ",
+              nerve::to_string(out.shape()));
+  if (out.is_meta()) return;
+  visit_floating(a.dtype(), "backward", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::binary_kernel<T, T, T>(out, a, b, [](T x, T y) { return x + y; });
+  });
+  out.bump_version();
+}
+
+Tensor copy_of(const Tensor& g) {
+  Tensor c = empty(g.shape(), g.dtype(), g.device());
+  cpu::convert(c, g);
+  return c;
+}
+}  // namespace
 
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
   Tensor& g = grads[0];
@@ -18,10 +43,11 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
     // steal the buffer when nobody else holds it, else copy
     bool own = g.impl_ptr().use_count() == 1 && g.is_contiguous() && g.impl()->grad_fn == nullptr &&
                g.storage().use_count() == 1;
-    leaf_->grad = own ? g.impl_ptr() : g.contiguous().clone().impl_ptr();
+    leaf_->grad = own ? g.impl_ptr() : copy_of(g).impl_ptr();
     if (own && g.requires_grad()) leaf_->grad->requires_grad = false;
   } else {
-    Tensor(leaf_->grad).add_(g);
+    Tensor acc(leaf_->grad);
+    add_grad_into(acc, acc, g);
   }
   return {};
 }
@@ -30,8 +56,11 @@ namespace {
 void accumulate(Tensor& slot, const Tensor& g) {
   if (!slot.defined())
     slot = g;
-  else
-    slot = add(slot, g);
+  else {
+    Tensor sum = empty(slot.shape(), slot.dtype(), slot.is_meta() || g.is_meta() ? Device::meta : Device::cpu);
+    add_grad_into(sum, slot, g);
+    slot = sum;
+  }
 }
 
 // pass 2 of backward: runs nodes whose dependants have all delivered their gradients

@@ -1,5 +1,5 @@
 // Finite-difference gradient check: central differences of sum(f(x) * r) against autograd's gradients.
-#include "nerve/autograd/gradcheck.h"
+#include "nerve/ops/gradcheck.h"
 
 #include <cmath>
 
