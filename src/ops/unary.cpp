@@ -1,4 +1,4 @@
-// The elementwise unary ops, made from their descriptors in include/nerve/ops/unary_ops.def: per op a forward
+// The elementwise unary ops, made from their descriptors in include/nerve/core/unary_ops.def: per op a forward
 // and a backward loop over its reference formulas (f64, the integer types it keeps, and f32 when it has no f32
 // formulas of its own), the public function, and one entry of the op registry. The f32 formulas run in
 // src/backend/cpu/unary_kernels.cpp. clamp, whose bounds are optional, is written out at the end.
@@ -8,7 +8,7 @@
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/unary_kernels.h"
 #include "nerve/core/profiler.h"
-#include "nerve/ops/param_macros.h"
+#include "nerve/core/param_macros.h"
 #include "nerve/ops/registry.h"
 #include "ops/op_util.h"
 #include "ops/registry_impl.h"
@@ -57,7 +57,7 @@ using BwdRow = void (*)(const char* d, int64_t sd, const char* s, int64_t ss, ch
       os[i * so] = static_cast<T>(bwd);                                                                  \
     }                                                                                                    \
   }
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -76,7 +76,7 @@ using BwdRow = void (*)(const char* d, int64_t sd, const char* s, int64_t ss, ch
                             reinterpret_cast<const float*>(s), ss, reinterpret_cast<float*>(dx), sdx, n, pf); \
   }
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -109,7 +109,7 @@ struct UnaryDef {
 #define NERVE_UNARY_HIDDEN(name, params, ints, domain, saves, ...) \
   NERVE_UNARY_ENTRY(name, params, ints, domain, saves, true, name##_fwd_f32, name##_bwd_f32)
 const UnaryDef kDefs[] = {
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 };
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
@@ -203,7 +203,7 @@ Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
   }
 #define NERVE_UNARY_FAST NERVE_UNARY
 #define NERVE_UNARY_HIDDEN(...)
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -302,7 +302,7 @@ UnaryParams params_from(UnaryOp op, const Attrs& a) {
   }
 #define NERVE_UNARY_FAST NERVE_UNARY
 #define NERVE_UNARY_HIDDEN NERVE_UNARY
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -314,7 +314,7 @@ void register_unary_ops(std::vector<OpInfo>& ops) {
 #define NERVE_UNARY(name, ...) name##_call,
 #define NERVE_UNARY_FAST NERVE_UNARY
 #define NERVE_UNARY_HIDDEN NERVE_UNARY
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN

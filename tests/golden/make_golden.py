@@ -190,7 +190,7 @@ OPS = {
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
 }
 
-# The elementwise unary ops of include/nerve/ops/unary_ops.def, one line each: the torch function (called with the
+# The elementwise unary ops of include/nerve/core/unary_ops.def, one line each: the torch function (called with the
 # op's parameters as keyword arguments) and where its standard cases sample x (real, nonzero: |x| >= 0.2,
 # positive: [0.3, 2]). elementwise_unary() writes the standard cases of each, special values included.
 UNARY = {

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "nerve/ops/param_macros.h"
+#include "nerve/core/param_macros.h"
 #include "nerve/ops/random.h"
 #include "nerve/tensor/tensor.h"
 
@@ -85,7 +85,7 @@ Tensor operator!=(const Tensor& a, const Tensor& b);
 #define NERVE_UNARY(name, params, ...) Tensor name(const Tensor& x NERVE_PARAM_DECL(params));
 #define NERVE_UNARY_FAST NERVE_UNARY
 #define NERVE_UNARY_HIDDEN(...)
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN

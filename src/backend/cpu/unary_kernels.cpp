@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "core/simd_clones.h"
-#include "nerve/ops/param_macros.h"
+#include "nerve/core/param_macros.h"
 
 namespace nerve::cpu {
 
@@ -29,7 +29,7 @@ namespace {
       dx[i] = (bwd32);                                                                                 \
     }                                                                                                  \
   }
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -43,7 +43,7 @@ bool has_f32_kernel(UnaryOp op) {
 #define NERVE_UNARY_FAST(name, ...) \
   case UnaryOp::name: return true;
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -61,7 +61,7 @@ void forward_contig(UnaryOp op, const float* x, float* y, int64_t n, const float
 #define NERVE_UNARY_FAST(name, ...) \
   case UnaryOp::name: return name##_fwd(x, y, n, p);
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
@@ -75,7 +75,7 @@ void backward_contig(UnaryOp op, const float* d, const float* s, float* dx, int6
 #define NERVE_UNARY_FAST(name, ...) \
   case UnaryOp::name: return name##_bwd(d, s, dx, n, p);
 #define NERVE_UNARY_HIDDEN NERVE_UNARY_FAST
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN

@@ -1,4 +1,4 @@
-// f32 kernels of the elementwise unary ops, made from the f32 formulas of include/nerve/ops/unary_ops.def: one
+// f32 kernels of the elementwise unary ops, made from the f32 formulas of include/nerve/core/unary_ops.def: one
 // AVX-512 / AVX2 / baseline clone set per op (forward and backward), each handling contiguous and strided rows with
 // the same compiled formula, so every layout and thread count gives the same values. Also clamp's kernel.
 #pragma once
@@ -14,7 +14,7 @@ enum class UnaryOp {
 #define NERVE_UNARY(name, ...) name,
 #define NERVE_UNARY_FAST(name, ...) name,
 #define NERVE_UNARY_HIDDEN(name, ...) name,
-#include "nerve/ops/unary_ops.def"
+#include "nerve/core/unary_ops.def"
 #undef NERVE_UNARY
 #undef NERVE_UNARY_FAST
 #undef NERVE_UNARY_HIDDEN
