@@ -1,20 +1,13 @@
-// Helpers shared by the loss implementations: reductions, argument checks, class-index targets.
+// The loss helpers of the ops layer (ops/loss_util.h) under the names the nn losses use.
 #pragma once
-#include <string>
-
-#include "nerve/core/parallel.h"
 #include "nerve/nn/loss.h"
-#include "nerve/ops/ops.h"
+#include "ops/loss_util.h"
 
 namespace nerve::nn::detail {
 
-/// Applies the reduction to per-element losses.
-Tensor reduce(const Tensor& loss, Reduction reduction);
-/// Checks that target has input's shape and dtype (floating), naming the op.
-void check_same(const char* op, const Tensor& input, const Tensor& target);
-/// Class-index targets as contiguous i64 (i32 is widened), with every entry in [0, classes) or == ignore_index.
-Tensor class_targets(const char* op, const Tensor& input, const Tensor& target, int64_t classes, int64_t ignore_index);
-/// Checks an optional (C) per-class weight and returns it contiguous in dtype d (undefined stays undefined).
-Tensor class_weight(const char* op, const Tensor& weight, int64_t classes, DType d);
+inline Tensor reduce(const Tensor& loss, Reduction reduction) { return nerve::detail::reduce_loss(loss, reduction); }
+using nerve::detail::check_same;
+using nerve::detail::class_targets;
+using nerve::detail::class_weight;
 
 }  // namespace nerve::nn::detail

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "nerve/core/error.h"
+#include "nerve/ops/loss.h"
 #include "nerve/ops/ops.h"
 #include "ops/registry_impl.h"
 
@@ -210,6 +211,28 @@ void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
 }
 
+// the losses (nerve/ops/loss.h): input, target, then the optional tensors the flags name ("weight", "pos_weight")
+Reduction red(const Attrs& p) { return p.has("reduction") ? reduction_from_name(p.s("reduction")) : Reduction::mean; }
+Tensor extra(const In& x, const Attrs& p, bool second) {  // weight: x[2]; pos_weight: after the weight
+  const size_t k = 2 + (second && p.b("weight") ? 1 : 0);
+  return (second ? p.b("pos_weight") : p.b("weight")) ? x.at(k) : Tensor();
+}
+
+void register_losses(std::vector<OpInfo>& v) {
+  add(v, "loss", "mse_loss", true, NERVE_OP(mse_loss(x.at(0), x.at(1), red(p))));
+  add(v, "loss", "l1_loss", true, NERVE_OP(l1_loss(x.at(0), x.at(1), red(p))));
+  add(v, "loss", "huber_loss", true, NERVE_OP(huber_loss(x.at(0), x.at(1), red(p), p.d("delta", 1.0))));
+  add(v, "loss", "nll_loss", true,
+      NERVE_OP(nll_loss(x.at(0), x.at(1), extra(x, p, false), p.i("ignore_index", -100), red(p))));
+  add(v, "loss", "cross_entropy", true,
+      NERVE_OP(cross_entropy(x.at(0), x.at(1), extra(x, p, false), p.i("ignore_index", -100), red(p),
+                             p.d("label_smoothing", 0.0))));
+  add(v, "loss", "binary_cross_entropy", true,
+      NERVE_OP(binary_cross_entropy(x.at(0), x.at(1), extra(x, p, false), red(p))));
+  add(v, "loss", "binary_cross_entropy_with_logits", true,
+      NERVE_OP(binary_cross_entropy_with_logits(x.at(0), x.at(1), extra(x, p, false), red(p), extra(x, p, true))));
+}
+
 #undef NERVE_OP
 #undef NERVE_OPS
 
@@ -220,6 +243,7 @@ std::vector<OpInfo> build() {
   register_unary_ops(ops);
   register_reductions(ops);
   register_linalg_and_index(ops);
+  register_losses(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");

@@ -188,6 +188,22 @@ OPS = {
     "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
     "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
+    # losses: input, target, then the optional weight (flag weight=1) and pos_weight (flag pos_weight=1)
+    "mse_loss": lambda x, p: F.mse_loss(x[0], x[1], reduction=p.get("reduction", "mean")),
+    "l1_loss": lambda x, p: F.l1_loss(x[0], x[1], reduction=p.get("reduction", "mean")),
+    "huber_loss": lambda x, p: F.huber_loss(x[0], x[1], reduction=p.get("reduction", "mean"), delta=p.get("delta", 1.0)),
+    "nll_loss": lambda x, p: F.nll_loss(x[0], x[1], weight=x[2] if p.get("weight") else None,
+                                        ignore_index=p.get("ignore_index", -100), reduction=p.get("reduction", "mean")),
+    # (nerve also takes i32 class indices; torch 1.13 wants i64: the expected values are i64's)
+    "cross_entropy": lambda x, p: F.cross_entropy(x[0], x[1].long() if x[1].dtype == torch.int32 else x[1], weight=x[2] if p.get("weight") else None,
+                                                  ignore_index=p.get("ignore_index", -100),
+                                                  reduction=p.get("reduction", "mean"),
+                                                  label_smoothing=p.get("label_smoothing", 0.0)),
+    "binary_cross_entropy": lambda x, p: F.binary_cross_entropy(x[0], x[1], weight=x[2] if p.get("weight") else None,
+                                                                reduction=p.get("reduction", "mean")),
+    "binary_cross_entropy_with_logits": lambda x, p: F.binary_cross_entropy_with_logits(
+        x[0], x[1], weight=x[2] if p.get("weight") else None, reduction=p.get("reduction", "mean"),
+        pos_weight=x[-1] if p.get("pos_weight") else None),
 }
 
 # The elementwise unary ops of include/nerve/core/unary_ops.def, one line each: the torch function (called with the
@@ -263,7 +279,7 @@ def case(name, op, inputs, f32=True, **params):
     for i, item in enumerate(inputs):
         t, layout = item if isinstance(item, tuple) else (item, "c")
         x = with_layout(t, layout)
-        if x.is_floating_point() and not params.get("nograd"):
+        if x.is_floating_point() and not params.get("nograd") and i not in params.get("const", []):
             x.requires_grad_(True)
         ins.append((f"x{i}", x, layout))
     xs = [x for _, x, _ in ins]
@@ -963,6 +979,55 @@ def storage_dtypes():
          nograd=1)
 
 
+@own_stream
+def losses():
+    """The loss ops over their reductions and options; weights (and pos_weight) are constants (const=[...]), as
+    torch does not differentiate them."""
+    probs = lambda *shape: 0.05 + 0.9 * torch.rand(shape, dtype=F64)  # noqa: E731  (away from 0 and 1)
+    for red in ["mean", "sum", "none"]:
+        case(f"mse_loss_{red}", "mse_loss", [randn(3, 4), randn(3, 4)], reduction=red)
+        case(f"l1_loss_{red}", "l1_loss", [away(3, 4), randn(3, 4) * 0.01], reduction=red)
+        case(f"huber_loss_{red}", "huber_loss", [randn(3, 4) * 2, randn(3, 4)], reduction=red, delta=0.7)
+        case(f"bce_{red}", "binary_cross_entropy", [probs(3, 4), probs(3, 4)], reduction=red)
+        case(f"bce_logits_{red}", "binary_cross_entropy_with_logits", [randn(3, 4), probs(3, 4)], reduction=red)
+        case(f"nll_loss_{red}", "nll_loss", [torch.log_softmax(randn(4, 5), 1), idx([0, 4, 2, 2])], reduction=red)
+        case(f"cross_entropy_{red}", "cross_entropy", [randn(4, 5), idx([1, 0, 4, 1])], reduction=red)
+    case("mse_loss_transposed", "mse_loss", [(randn(3, 4), "t"), (randn(3, 4), "s")])
+    case("mse_loss_0d", "mse_loss", [randn(), randn()])
+    case("mse_loss_empty_sum", "mse_loss", [randn(0, 3), randn(0, 3)], reduction="sum")
+    case("huber_loss_default_delta", "huber_loss", [randn(5) * 2, randn(5)])
+    case("bce_weight", "binary_cross_entropy", [probs(3, 4), probs(3, 4), positive(3, 4)], weight=1, const=[2])
+    case("bce_logits_weight", "binary_cross_entropy_with_logits", [randn(3, 4), probs(3, 4), positive(4)],
+         weight=1, const=[2])
+    case("bce_logits_pos_weight", "binary_cross_entropy_with_logits", [randn(3, 4), probs(3, 4), positive(4)],
+         pos_weight=1, const=[2])
+    case("bce_logits_both_weights", "binary_cross_entropy_with_logits",
+         [randn(3, 4), probs(3, 4), positive(3, 1), positive(4)], weight=1, pos_weight=1, const=[2, 3],
+         reduction="sum")
+    case("bce_logits_zero_logit_pos_weight", "binary_cross_entropy_with_logits",
+         [torch.zeros(1, dtype=F64), torch.ones(1, dtype=F64), torch.full((1,), 2.0, dtype=F64)], pos_weight=1,
+         const=[2], reduction="sum")
+    case("nll_loss_weight_ignore", "nll_loss", [torch.log_softmax(randn(5, 4), 1), idx([1, -100, 3, 0, 1]),
+                                                positive(4)], weight=1, const=[2])
+    case("nll_loss_ignore_index", "nll_loss", [torch.log_softmax(randn(4, 3), 1), idx([1, 2, 1, 0])], ignore_index=1)
+    case("nll_loss_4d", "nll_loss", [torch.log_softmax(randn(2, 3, 2, 2), 1), idx([0, 2, 1, 1, 2, 0, 0, 1], [2, 2, 2])])
+    case("nll_loss_1d", "nll_loss", [torch.log_softmax(randn(4), 0), idx(2, [])])
+    case("cross_entropy_weight_ignore", "cross_entropy", [randn(5, 4), idx([1, -100, 3, 0, 1]), positive(4)],
+         weight=1, const=[2])
+    case("cross_entropy_smoothing", "cross_entropy", [randn(4, 5), idx([1, 0, 4, 1])], label_smoothing=0.1)
+    case("cross_entropy_smoothing_weight_sum", "cross_entropy", [randn(4, 5), idx([1, 0, 4, 3]), positive(5)],
+         weight=1, const=[2], label_smoothing=0.2, reduction="sum")
+    case("cross_entropy_4d", "cross_entropy", [randn(2, 3, 2, 2), idx([0, 2, 1, 1, 2, 0, 0, 1], [2, 2, 2])],
+         label_smoothing=0.1)
+    case("cross_entropy_1d", "cross_entropy", [randn(5), idx(3, [])])
+    case("cross_entropy_transposed", "cross_entropy", [(randn(4, 3), "t"), idx([2, 0, 1, 1])])
+    case("cross_entropy_probs", "cross_entropy", [randn(3, 4), torch.softmax(randn(3, 4), 1)], label_smoothing=0.2)
+    case("cross_entropy_probs_weight_none", "cross_entropy", [randn(3, 4), torch.softmax(randn(3, 4), 1),
+                                                              positive(4)], weight=1, const=[2], reduction="none")
+    case("cross_entropy_i32_target", "cross_entropy", [randn(3, 4), idx([3, 0, 1]).to(torch.int32)])
+    case("cross_entropy_empty_batch_sum", "cross_entropy", [randn(0, 4), idx([], [0])], reduction="sum")
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -984,6 +1049,7 @@ def main():
     parity()
     promotion()
     storage_dtypes()
+    losses()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

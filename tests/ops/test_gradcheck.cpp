@@ -273,6 +273,48 @@ void indexing(Table& t) {
                {R({3, 2}), I({2, 0, 0, 1}, {2, 2}), R({2, 3})}});
 }
 
+// The losses: every differentiable input (targets too, where torch differentiates them), each reduction; class
+// weights are constants of the function, as torch does not differentiate them.
+void losses(Table& t) {
+  const Reduction reds[] = {Reduction::mean, Reduction::sum, Reduction::none};
+  auto probs = [](const Shape& s) { return uniform(s, 0.1, 0.9, DType::f64); };
+  for (Reduction r : reds) {
+    const std::string v = reduction_name(r);
+    t.push_back({"mse_loss", v, [r](auto& x) { return mse_loss(x[0], x[1], r); }, {R({3, 4}), R({3, 4})}});
+    t.push_back({"l1_loss", v, [r](auto& x) { return l1_loss(x[0], x[1], r); }, {away({3, 4}), R({3, 4}) * 0.01}});
+    t.push_back({"huber_loss", v, [r](auto& x) { return huber_loss(x[0], x[1], r, 0.7); },
+                 {away({3, 4}) * 2.0, R({3, 4}) * 0.05}});
+    t.push_back({"binary_cross_entropy", v, [r](auto& x) { return binary_cross_entropy(x[0], x[1], Tensor(), r); },
+                 {probs({3, 4}), probs({3, 4})}});
+    t.push_back({"binary_cross_entropy_with_logits", v,
+                 [r](auto& x) { return binary_cross_entropy_with_logits(x[0], x[1], Tensor(), r); },
+                 {R({3, 4}), probs({3, 4})}});
+    t.push_back({"nll_loss", v, [r](auto& x) { return nll_loss(x[0], x[1], Tensor(), -100, r); },
+                 {R({4, 5}), I({0, 4, 2, 2}, {4})}});
+    t.push_back({"cross_entropy", v, [r](auto& x) { return cross_entropy(x[0], x[1], Tensor(), -100, r); },
+                 {R({4, 5}), I({1, 0, 4, 1}, {4})}});
+  }
+  Tensor w = positive({4}), pw = positive({4});
+  t.push_back({"binary_cross_entropy", "weight_transposed",
+               [w](auto& x) { return binary_cross_entropy(T(x[0]), x[1], w.expand({3, 4}).contiguous()); },
+               {probs({4, 3}), probs({3, 4})}});
+  t.push_back({"binary_cross_entropy_with_logits", "weight_pos_weight",
+               [w, pw](auto& x) { return binary_cross_entropy_with_logits(x[0], x[1], w, Reduction::sum, pw); },
+               {R({3, 4}), probs({3, 4})}});
+  t.push_back({"nll_loss", "weight_ignore_4d",
+               [w](auto& x) { return nll_loss(x[0], x[1], w.narrow(0, 0, 3), 1, Reduction::mean); },
+               {R({2, 3, 2, 2}), I({0, 2, 1, 1, 2, 0, 0, 1}, {2, 2, 2})}});
+  t.push_back({"cross_entropy", "weight_ignore_smoothing",
+               [w](auto& x) { return cross_entropy(x[0], x[1], w, 3, Reduction::mean, 0.2); },
+               {R({5, 4}), I({1, 3, 3, 0, 2}, {5})}});
+  t.push_back({"cross_entropy", "4d_smoothing_transposed_grad",
+               [](auto& x) { return T(cross_entropy(x[0], x[1], Tensor(), -100, Reduction::none, 0.1)); },
+               {R({2, 3, 2, 2}), I({0, 2, 1, 1, 2, 0, 0, 1}, {2, 2, 2})}});
+  t.push_back({"cross_entropy", "probabilities",
+               [](auto& x) { return cross_entropy(x[0], softmax(x[1], 1), Tensor(), -100, Reduction::mean, 0.2); },
+               {R({3, 4}), R({3, 4})}});
+}
+
 }  // namespace
 
 const std::vector<GradcheckCase>& gradcheck_cases() {
@@ -285,6 +327,7 @@ const std::vector<GradcheckCase>& gradcheck_cases() {
     reductions(t);
     linalg(t);
     indexing(t);
+    losses(t);
     return t;
   }();
   return cases;

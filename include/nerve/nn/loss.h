@@ -6,12 +6,13 @@
 #include <string>
 
 #include "nerve/nn/module.h"
+#include "nerve/ops/loss.h"
 
 namespace nerve::nn {
 
 /// How per-element losses are combined: kept ('none'), averaged ('mean'), or added ('sum').
-enum class Reduction { none, mean, sum };
-const char* reduction_name(Reduction r);
+using Reduction = nerve::Reduction;  // none, mean, sum (nerve/ops/loss.h)
+using nerve::reduction_name;
 
 struct NLLLossOptions {
   Tensor weight{};              // (C) per-class weights, optional
@@ -33,11 +34,11 @@ namespace functional {
 
 // ------------------------------------------------------------------ PyTorch losses (input, target) order
 /// (input - target)^2.  Tensor l = F::mse_loss(pred, y);  // pred, y: same shape and dtype
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+using nerve::mse_loss;
 /// |input - target|.
-Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+using nerve::l1_loss;
 /// 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta), d = input - target.
-Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double delta = 1.0);
+using nerve::huber_loss;
 /// -input[n, target[n]] (times weight[target[n]]); input: (N, C), (C) or (N, C, d1, ...) log-probabilities,
 /// target: int64 (or int32) class indices of shape (N), () or (N, d1, ...).
 ///   Tensor l = F::nll_loss(log_softmax(logits, 1), labels, {.ignore_index = 0});
@@ -47,13 +48,11 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 ///   Tensor l = F::cross_entropy(logits, labels, {.label_smoothing = 0.1});  // logits (N, C), labels (N) i64
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options = {});
 /// -(t log p + (1 - t) log(1 - p)) with each log clamped to >= -100 (PyTorch); input are probabilities.
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
-                            Reduction reduction = Reduction::mean);
+using nerve::binary_cross_entropy;
 /// binary_cross_entropy(sigmoid(input), target) computed stably: max(x, 0) - x t + log(1 + exp(-|x|)).
 /// pos_weight (broadcast to the input, usually one per class on the last dim) weighs the positive term, as
 /// PyTorch's: (1 - t) x + (1 + (pos_weight - 1) t) (log(1 + e^-|x|) + max(-x, 0)).
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
-                                        Reduction reduction = Reduction::mean, const Tensor& pos_weight = Tensor());
+using nerve::binary_cross_entropy_with_logits;
 
 // ------------------------------------------------------------------ Keras losses (y_pred, y_true), class axis -1
 // Reduction::mean is Keras's "sum_over_batch_size"; Reduction::none gives one loss per sample (the last axis

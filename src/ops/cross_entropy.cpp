@@ -10,11 +10,11 @@
 #include <type_traits>
 
 #include "backend/cpu/softmax_kernels.h"
-#include "nn/loss_util.h"
+#include "ops/loss_util.h"
 #include "ops/op_util.h"
 #include "nerve/core/profiler.h"
 
-namespace nerve::nn {
+namespace nerve {
 
 namespace {
 
@@ -162,20 +162,21 @@ Tensor cross_entropy_2d(const Tensor& x, const Tensor& t, const Tensor& w, const
 }
 
 // soft targets (class probabilities, input's shape): -sum_c w_c t'_c logp_c, t' = (1 - eps) t + eps / C
-Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o, int64_t cdim) {
+Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Tensor& weight, Reduction reduction,
+                           double label_smoothing, int64_t cdim) {
   detail::check_same("cross_entropy", input, target);
   int64_t C = input.size(cdim);
   Tensor logp = log_softmax(input, cdim);
-  Tensor tgt = o.label_smoothing > 0 ? target * (1.0 - o.label_smoothing) + o.label_smoothing / C : target;
+  Tensor tgt = label_smoothing > 0 ? target * (1.0 - label_smoothing) + label_smoothing / C : target;
   Tensor prod = logp * tgt;
-  Tensor w = detail::class_weight("cross_entropy", o.weight, C, input.dtype());
+  Tensor w = detail::class_weight("cross_entropy", weight, C, input.dtype());
   if (w.defined()) {
     Shape ws(static_cast<size_t>(input.dim()), 1);
     ws[static_cast<size_t>(cdim)] = C;
     prod = prod * reshape(w, ws);
   }
   Tensor loss = -sum(prod, {cdim});
-  switch (o.reduction) {
+  switch (reduction) {
     case Reduction::none: return loss;
     case Reduction::sum: return sum(loss);
     case Reduction::mean: return mean(loss);  // PyTorch divides by the number of rows (input.numel() / C)
@@ -185,26 +186,25 @@ Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Cros
 
 }  // namespace
 
-namespace functional {
-
-Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                     Reduction reduction, double label_smoothing) {
   NERVE_RECORD_FUNCTION("cross_entropy");
   NERVE_CHECK(input.defined() && target.defined(), "cross_entropy: undefined input or target");
   NERVE_CHECK(is_floating(input.dtype()), "cross_entropy: input must be f32 or f64 logits, got ",
-              nerve::detail::describe(input));
+              detail::describe(input));
   NERVE_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim (C), got a 0-d tensor");
-  NERVE_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
-              "cross_entropy: label_smoothing must be between 0.0 and 1.0, got ", o.label_smoothing);
+  NERVE_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
+              "cross_entropy: label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
   int64_t cdim = input.dim() == 1 ? 0 : 1, C = input.size(cdim);
-  if (is_floating(target.dtype())) return cross_entropy_probs(input, target, o, cdim);
+  if (is_floating(target.dtype())) return cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim);
   Shape tshape = input.shape();
   tshape.erase(tshape.begin() + cdim);
   NERVE_CHECK(target.shape() == tshape, "cross_entropy: target shape ", to_string(target.shape()),
               " does not match input ", to_string(input.shape()), "; expected class indices of shape ",
               to_string(tshape), " (the input's shape without the class dim ", cdim,
               "), or class probabilities of shape ", to_string(input.shape()));
-  Tensor t = detail::class_targets("cross_entropy", input, target, C, o.ignore_index);
-  Tensor w = detail::class_weight("cross_entropy", o.weight, C, input.dtype());
+  Tensor t = detail::class_targets("cross_entropy", input, target, C, ignore_index);
+  Tensor w = detail::class_weight("cross_entropy", weight, C, input.dtype());
   // to rows: (C) -> (1, C); (N, C, d1, ...) -> (N * d1 * ..., C) with the class dim moved last
   Tensor x2;
   if (input.dim() == 1)
@@ -217,10 +217,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     perm.push_back(1);
     x2 = reshape(permute(input, perm), {-1, C});
   }
-  Tensor out = cross_entropy_2d(x2.contiguous(), reshape(t, {-1}), w, {o.ignore_index, o.label_smoothing, o.reduction});
-  return o.reduction == Reduction::none ? reshape(out, tshape) : out;
+  Tensor out = cross_entropy_2d(x2.contiguous(), reshape(t, {-1}), w, {ignore_index, label_smoothing, reduction});
+  return reduction == Reduction::none ? reshape(out, tshape) : out;
 }
-
-}  // namespace functional
 
 }  // namespace nerve::nn
