@@ -9,6 +9,7 @@
 #include "nerve/core/error.h"
 #include "nerve/ops/loss.h"
 #include "nerve/ops/ops.h"
+#include "nerve/ops/sequence.h"
 #include "ops/registry_impl.h"
 
 namespace nerve {
@@ -218,6 +219,36 @@ Tensor extra(const In& x, const Attrs& p, bool second) {  // weight: x[2]; pos_w
   return (second ? p.b("pos_weight") : p.b("weight")) ? x.at(k) : Tensor();
 }
 
+RnnMode rnn_mode(const Attrs& p) {
+  const std::string m = p.s("mode");
+  for (RnnMode r : {RnnMode::lstm, RnnMode::gru, RnnMode::rnn_tanh, RnnMode::rnn_relu})
+    if (m == (r == RnnMode::lstm ? "lstm" : r == RnnMode::gru ? "gru" : r == RnnMode::rnn_tanh ? "rnn_tanh" : "rnn_relu"))
+      return r;
+  NERVE_CHECK(false, "rnn_layer: mode must be lstm, gru, rnn_tanh or rnn_relu, got '", m, "'");
+  return RnnMode::lstm;
+}
+// rnn_layer's tensors after its input x (or after ids and table): [h0] [c0] w_ih w_hh [b_ih b_hh], by the flags
+// h0, c0, bias; outputs (output, h_n) and c_n for an LSTM
+Out rnn_call(const Tensor& x, const In& in, size_t k, const Attrs& p) {
+  Tensor h0 = p.b("h0") ? in.at(k++) : Tensor(), c0 = p.b("c0") ? in.at(k++) : Tensor();
+  Tensor w_ih = in.at(k++), w_hh = in.at(k++);
+  Tensor b_ih = p.b("bias") ? in.at(k++) : Tensor(), b_hh = p.b("bias") ? in.at(k++) : Tensor();
+  const RnnMode mode = rnn_mode(p);
+  RnnLayerOutput r = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, p.b("batch_first"), p.b("reverse"));
+  if (mode == RnnMode::lstm) return {r.output, r.h_n, r.c_n};
+  return {r.output, r.h_n};
+}
+
+// the sequence ops (nerve/ops/sequence.h); embedding_rnn_layer is rnn_layer over embedding(ids, table), which
+// projects the table instead of every token when the vocabulary is small (the char-LSTM path)
+void register_sequence(std::vector<OpInfo>& v) {
+  add(v, "sequence", "embedding", true,
+      NERVE_OP(embedding(x.at(0), x.at(1), p.has("padding_idx") ? std::optional<int64_t>(p.i("padding_idx"))
+                                                                 : std::nullopt)));
+  add(v, "sequence", "rnn_layer", true, NERVE_OPS(rnn_call(x.at(0), x, 1, p)));
+  add(v, "fused", "embedding_rnn_layer", true, NERVE_OPS(rnn_call(embedding(x.at(0), x.at(1)), x, 2, p)));
+}
+
 void register_losses(std::vector<OpInfo>& v) {
   add(v, "loss", "mse_loss", true, NERVE_OP(mse_loss(x.at(0), x.at(1), red(p))));
   add(v, "loss", "l1_loss", true, NERVE_OP(l1_loss(x.at(0), x.at(1), red(p))));
@@ -244,6 +275,7 @@ std::vector<OpInfo> build() {
   register_reductions(ops);
   register_linalg_and_index(ops);
   register_losses(ops);
+  register_sequence(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");

@@ -88,6 +88,34 @@ def with_layout(t, layout):
     raise ValueError(layout)
 
 
+def rnn_reference(inp, x, k, p):
+    """nerve's rnn_layer through torch's: one layer and direction; x[k:] = [h0] [c0] w_ih w_hh [b_ih b_hh] by the
+    flags h0, c0, bias; reverse runs the flipped sequence; h_n and c_n without the layer dim."""
+    mode, bf, rev = p["mode"], bool(p.get("batch_first", 0)), bool(p.get("reverse", 0))
+    h0 = x[k] if p.get("h0") else None
+    k += 1 if p.get("h0") else 0
+    c0 = x[k] if p.get("c0") else None
+    k += 1 if p.get("c0") else 0
+    params = list(x[k:k + 4]) if p.get("bias") else list(x[k:k + 2])
+    t = 1 if bf else 0
+    if rev:
+        inp = inp.flip(t)
+    batch, hidden = inp.shape[1 - t], params[1].shape[1]
+    zero = torch.zeros(1, batch, hidden, dtype=inp.dtype)
+    h = h0.unsqueeze(0) if h0 is not None else zero
+    if mode == "lstm":
+        c = c0.unsqueeze(0) if c0 is not None else zero
+        out, hn, cn = torch._VF.lstm(inp, (h, c), params, bool(p.get("bias")), 1, 0.0, False, False, bf)
+        res = [out, hn[0], cn[0]]
+    else:
+        fn = {"gru": torch._VF.gru, "rnn_tanh": torch._VF.rnn_tanh, "rnn_relu": torch._VF.rnn_relu}[mode]
+        out, hn = fn(inp, h, params, bool(p.get("bias")), 1, 0.0, False, False, bf)
+        res = [out, hn[0]]
+    if rev:
+        res[0] = res[0].flip(t)
+    return tuple(res)
+
+
 # ------------------------------------------------------------------ the reference ops (the registry's names and attributes: src/ops/registry.cpp)
 def dims_or_all(x, p):
     d = p.get("dims", [])
@@ -188,6 +216,9 @@ OPS = {
     "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
     "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
+    "embedding": lambda x, p: F.embedding(x[0], x[1], padding_idx=p.get("padding_idx")),
+    "rnn_layer": lambda x, p: rnn_reference(x[0], x, 1, p),
+    "embedding_rnn_layer": lambda x, p: rnn_reference(F.embedding(x[0], x[1]), x, 2, p),
     # losses: input, target, then the optional weight (flag weight=1) and pos_weight (flag pos_weight=1)
     "mse_loss": lambda x, p: F.mse_loss(x[0], x[1], reduction=p.get("reduction", "mean")),
     "l1_loss": lambda x, p: F.l1_loss(x[0], x[1], reduction=p.get("reduction", "mean")),
@@ -1028,6 +1059,35 @@ def losses():
     case("cross_entropy_empty_batch_sum", "cross_entropy", [randn(0, 4), idx([], [0])], reduction="sum")
 
 
+@own_stream
+def sequence_ops():
+    case("embedding_2d_ids", "embedding", [idx([[1, 0, 3], [3, 3, 2]]), randn(4, 5)])
+    case("embedding_padding", "embedding", [idx([2, 0, 2, 1]), randn(3, 4)], padding_idx=2)
+    case("embedding_negative_padding", "embedding", [idx([2, 0, 2, 1]), randn(3, 4)], padding_idx=-1)
+    case("embedding_0d_id", "embedding", [idx(1, []), randn(3, 2)])
+    case("embedding_transposed_table", "embedding", [idx([0, 2]), (randn(3, 4), "t")])
+    case("embedding_i32_ids", "embedding", [idx([1, 1, 0]).to(torch.int32), randn(2, 3)])
+    T, B, I, H = 5, 3, 4, 6
+    for mode, g in [("lstm", 4), ("gru", 3), ("rnn_tanh", 1), ("rnn_relu", 1)]:
+        w = lambda: [randn(g * H, I) * 0.4, randn(g * H, H) * 0.4]  # noqa: E731
+        b = lambda: [randn(g * H) * 0.2, randn(g * H) * 0.2]  # noqa: E731
+        case(f"rnn_layer_{mode}", "rnn_layer", [randn(T, B, I)] + w() + b(), f32=False, mode=mode, bias=1)
+        states = [randn(B, H), randn(B, H)] if mode == "lstm" else [randn(B, H)]
+        flags = dict(h0=1, c0=1) if mode == "lstm" else dict(h0=1)
+        case(f"rnn_layer_{mode}_state_batch_first_reverse", "rnn_layer", [randn(B, T, I)] + states + w() + b(),
+             f32=False, mode=mode, bias=1, batch_first=1, reverse=1, **flags)
+        case(f"rnn_layer_{mode}_no_bias", "rnn_layer", [(randn(T, B, I), "s")] + w(), f32=False, mode=mode)
+    # the Embedding-fed layer: 5 ids over 24 tokens, so the layer projects the table (the char-LSTM path)
+    ids = idx([[(3 * i + 2 * j) % 5 for j in range(6)] for i in range(4)])
+    for mode, g in [("lstm", 4), ("gru", 3)]:
+        case(f"embedding_rnn_layer_{mode}", "embedding_rnn_layer",
+             [ids, randn(5, I), randn(g * H, I) * 0.4, randn(g * H, H) * 0.4, randn(g * H) * 0.2, randn(g * H) * 0.2],
+             f32=False, mode=mode, bias=1, batch_first=1)
+    case("embedding_rnn_layer_lstm_time_major_state", "embedding_rnn_layer",
+         [ids.t().contiguous(), randn(5, I), randn(4, H), randn(4, H), randn(4 * H, I) * 0.4, randn(4 * H, H) * 0.4],
+         f32=False, mode="lstm", h0=1, c0=1)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1050,6 +1110,7 @@ def main():
     promotion()
     storage_dtypes()
     losses()
+    sequence_ops()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

@@ -315,6 +315,39 @@ void losses(Table& t) {
                {R({3, 4}), R({3, 4})}});
 }
 
+// embedding and the recurrent layer op (each cell, states, batch_first, reverse), and the Embedding-fed layer whose
+// input projection goes through the table (5 ids over 24 tokens)
+void sequence(Table& t) {
+  // (no padding_idx here: its row gets no gradient by definition, as torch's, which finite differences disagree with)
+  t.push_back({"embedding", "repeated_ids_transposed_table",
+               [](auto& x) { return embedding(x[1], T(x[0])); }, {R({4, 3}), I({2, 0, 1, 2, 1, 0}, {2, 3})}});
+  const int64_t S = 4, B = 2, In = 3, H = 3;
+  const std::pair<RnnMode, int64_t> modes[] = {{RnnMode::lstm, 4}, {RnnMode::gru, 3}, {RnnMode::rnn_tanh, 1}};
+  for (auto [mode, g] : modes) {
+    const std::string name = rnn_mode_name(mode);
+    const bool lstm = mode == RnnMode::lstm;
+    t.push_back({"rnn_layer", name + "_states_bias",
+                 [mode, lstm](auto& x) {
+                   RnnLayerOutput r = rnn_layer(mode, x[0], x[1], lstm ? x[2] : Tensor(), x[3], x[4], x[5], x[6]);
+                   Tensor y = sum(r.output) * 0.5 + sum(r.h_n * r.h_n);
+                   return lstm ? y + sum(r.c_n) : y;
+                 },
+                 {R({S, B, In}), R({B, H}), R({B, H}), R({g * H, In}) * 0.5, R({g * H, H}) * 0.5, R({g * H}) * 0.3,
+                  R({g * H}) * 0.3}});
+    t.push_back({"rnn_layer", name + "_batch_first_reverse",
+                 [mode](auto& x) { return rnn_layer(mode, x[0], {}, {}, x[1], x[2], {}, {}, true, true).output; },
+                 {R({B, S, In}), R({g * H, In}) * 0.5, R({g * H, H}) * 0.5}});
+  }
+  t.push_back({"embedding_rnn_layer", "lstm_table_path",
+               [](auto& x) {
+                 Tensor ids = from_vector<int64_t>({0, 3, 1, 4, 2, 2, 0, 1, 3, 4, 4, 0, 1, 2, 3, 0, 1, 2, 4, 3, 2, 0,
+                                                    1, 4}, {4, 6});
+                 RnnLayerOutput r = rnn_layer(RnnMode::lstm, embedding(ids, x[0]), {}, {}, x[1], x[2], x[3], x[4], true);
+                 return sum(r.output) + sum(r.c_n);
+               },
+               {R({5, In}), R({4 * H, In}) * 0.5, R({4 * H, H}) * 0.5, R({4 * H}) * 0.3, R({4 * H}) * 0.3}});
+}
+
 }  // namespace
 
 const std::vector<GradcheckCase>& gradcheck_cases() {
@@ -328,6 +361,7 @@ const std::vector<GradcheckCase>& gradcheck_cases() {
     linalg(t);
     indexing(t);
     losses(t);
+    sequence(t);
     return t;
   }();
   return cases;

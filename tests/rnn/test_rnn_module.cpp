@@ -14,7 +14,7 @@
 #include <nerve/optim/adam.h>
 
 #include "backend/cpu/rnn.h"
-#include "nn/embedding_lookup.h"
+#include "ops/embedding_lookup.h"
 
 using namespace nerve;
 using namespace nerve::nn;

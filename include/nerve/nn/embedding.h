@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "nerve/nn/module.h"
+#include "nerve/ops/sequence.h"
 
 namespace nerve::nn {
 
@@ -17,15 +18,8 @@ struct EmbeddingOptions {
   DType dtype = DType::f32;
 };
 
-/// The embedding op: out[..., :] = weight[indices[...], :]. indices: i64 or i32 of any shape; weight: (V, D)
-/// floating; out: (*indices.shape, D). The backward scatter-adds rows of the gradient into a dense (V, D)
-/// gradient; the padding_idx row gets none.
-///   Tensor e = nn::embedding(ids, weight);  // ids (32, 64) -> (32, 64, 128)
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx = std::nullopt);
-
-/// Rescales, in place and without recording gradients, the rows of weight that `indices` uses so that their
-/// p-norm is at most max_norm (PyTorch's embedding_renorm_).
-void embedding_renorm_(Tensor& weight, const Tensor& indices, double max_norm, double norm_type = 2.0);
+using nerve::embedding;         // the op (nerve/ops/sequence.h)
+using nerve::embedding_renorm_;
 
 /// A table of num_embeddings vectors of size embedding_dim, initialized N(0, 1) (padding row zeroed).
 ///   auto emb = std::make_shared<nn::Embedding>(vocab, 128);

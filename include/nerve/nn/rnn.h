@@ -9,28 +9,14 @@
 #include <vector>
 
 #include "nerve/nn/module.h"
+#include "nerve/ops/sequence.h"
 
 namespace nerve::nn {
 
-/// The cell: LSTM (gates i, f, g, o), GRU (r, z, n), or Elman RNN with tanh or relu.
-enum class RnnMode : uint8_t { lstm, gru, rnn_tanh, rnn_relu };
-
-/// Outputs of one layer and direction: output (seq, batch, H) (batch-first: (batch, seq, H)), the final hidden
-/// state h_n (batch, H) and, for LSTM, the final cell state c_n (batch, H).
-struct RnnLayerOutput {
-  Tensor output, h_n, c_n;
-};
-
-/// The op behind the recurrent layers: one layer, one direction over a whole sequence, recorded as a single
-/// autograd node (input projection of all steps in one GEMM, one GEMM + one fused gate kernel per step,
-/// backward through time in the same way). G = 4 (LSTM), 3 (GRU) or 1 (RNN).
-///   x: (seq, batch, in), or (batch, seq, in) with batch_first; h0, c0: (batch, H) or undefined for zeros
-///   (c0 only for LSTM); w_ih: (G*H, in); w_hh: (G*H, H); b_ih, b_hh: (G*H) or undefined.
-///   reverse: run from the last step to the first (the second direction of a bidirectional layer).
-///   auto r = nn::rnn_layer(nn::RnnMode::lstm, x, {}, {}, w_ih, w_hh, b_ih, b_hh);  // r.output, r.h_n, r.c_n
-RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
-                         const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, bool batch_first = false,
-                         bool reverse = false);
+// The op behind the layers, and its types (nerve/ops/sequence.h)
+using nerve::RnnMode;
+using nerve::RnnLayerOutput;
+using nerve::rnn_layer;
 
 enum class Nonlinearity : uint8_t { tanh, relu };
 

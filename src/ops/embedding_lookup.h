@@ -7,7 +7,7 @@
 
 #include "nerve/tensor/tensor.h"
 
-namespace nerve::nn {
+namespace nerve {
 
 struct EmbeddingLookup {
   Tensor ids;           // (n) i64 contiguous, in the output's row order
