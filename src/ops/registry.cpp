@@ -9,6 +9,7 @@
 #include "nerve/core/error.h"
 #include "nerve/ops/loss.h"
 #include "nerve/ops/ops.h"
+#include "nerve/ops/optim_step.h"
 #include "nerve/ops/sequence.h"
 #include "ops/registry_impl.h"
 
@@ -249,6 +250,29 @@ void register_sequence(std::vector<OpInfo>& v) {
   add(v, "fused", "embedding_rnn_layer", true, NERVE_OPS(rnn_call(embedding(x.at(0), x.at(1)), x, 2, p)));
 }
 
+// the optimizer steps as functional ops: the updated copies of (param, exp_avg, exp_avg_sq[, max_exp_avg_sq]) and
+// of (param[, momentum_buffer]); the inputs stay as they were
+Out adam_call(const In& x, const Attrs& p) {
+  Tensor param = x.at(0).clone(), m = x.at(2).clone(), v = x.at(3).clone();
+  Tensor vmax = p.b("amsgrad") ? x.at(4).clone() : Tensor();
+  adam_step_(param, x.at(1), m, v, vmax, p.i("step"),
+             {.lr = p.d("lr"), .beta1 = p.d("beta1", 0.9), .beta2 = p.d("beta2", 0.999), .eps = p.d("eps", 1e-8),
+              .weight_decay = p.d("weight_decay", 0.0), .decoupled_weight_decay = p.b("decoupled")});
+  return vmax.defined() ? Out{param, m, v, vmax} : Out{param, m, v};
+}
+Out sgd_call(const In& x, const Attrs& p) {
+  Tensor param = x.at(0).clone(), buf = x.size() > 2 ? x[2].clone() : Tensor();
+  sgd_step_(param, x.at(1), buf, p.b("first"),
+            {.lr = p.d("lr"), .momentum = p.d("momentum", 0.0), .dampening = p.d("dampening", 0.0),
+             .weight_decay = p.d("weight_decay", 0.0), .nesterov = p.b("nesterov")});
+  return buf.defined() ? Out{param, buf} : Out{param};
+}
+
+void register_optim_steps(std::vector<OpInfo>& v) {
+  add(v, "optim", "adam_step_", false, NERVE_OPS(adam_call(x, p)));
+  add(v, "optim", "sgd_step_", false, NERVE_OPS(sgd_call(x, p)));
+}
+
 void register_losses(std::vector<OpInfo>& v) {
   add(v, "loss", "mse_loss", true, NERVE_OP(mse_loss(x.at(0), x.at(1), red(p))));
   add(v, "loss", "l1_loss", true, NERVE_OP(l1_loss(x.at(0), x.at(1), red(p))));
@@ -276,6 +300,7 @@ std::vector<OpInfo> build() {
   register_linalg_and_index(ops);
   register_losses(ops);
   register_sequence(ops);
+  register_optim_steps(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");

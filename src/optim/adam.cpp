@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backend/cpu/optim_kernels.h"
+#include "nerve/ops/optim_step.h"
 #include "optim/optim_util.h"
 
 namespace nerve::optim {
@@ -49,21 +49,14 @@ void Adam::validate(const AdamOptions& o) const {
 // t += 1; Adam: d = g + wd p, AdamW: p *= 1 - lr wd, d = g; m = b1 m + (1 - b1) d; v = b2 v + (1 - b2) d^2;
 // v_hat = amsgrad ? (v_max = max(v_max, v)) : v; p -= lr / (1 - b1^t) * m / (sqrt(v_hat) / sqrt(1 - b2^t) + eps)
 void Adam::update(const AdamOptions& o, const Tensor& param, const Tensor& grad, ParamState& state) {
-  const double lr = o.lr, b1 = o.beta1, b2 = o.beta2, wd = o.weight_decay;
   const bool amsgrad = o.amsgrad;
   Tensor& m_buf = detail::buffer(state, "exp_avg", param);
   Tensor& v_buf = detail::buffer(state, "exp_avg_sq", param);
   Tensor vmax_buf = amsgrad ? detail::buffer(state, "max_exp_avg_sq", param) : Tensor();
   const int64_t t = ++state.step;
-  const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(t)));
-  const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(t)));
-  cpu::AdamScalars s{b1, b2, o.eps, wd, 1.0 - lr * wd, -step_size, bc2_sqrt, !decoupled_ && wd != 0.0,
-                     decoupled_ && wd != 0.0};
-  visit_floating(param.dtype(), type_name().c_str(), [&](auto tag) {
-    using T = decltype(tag);
-    cpu::adam_step(param.data<T>(), grad.data<T>(), m_buf.data<T>(), v_buf.data<T>(),
-                   amsgrad ? vmax_buf.data<T>() : nullptr, param.numel(), s);
-  });
+  adam_step_(param, grad, m_buf, v_buf, vmax_buf, t,
+             {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+              .decoupled_weight_decay = decoupled_});
 }
 
 }  // namespace nerve::optim

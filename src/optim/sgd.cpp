@@ -1,7 +1,7 @@
 // SGD with momentum/Nesterov (torch.optim.SGD, _single_tensor_sgd): one fused pass over p, g and the buffer.
 #include "nerve/optim/sgd.h"
 
-#include "backend/cpu/optim_kernels.h"
+#include "nerve/ops/optim_step.h"
 #include "optim/optim_util.h"
 
 namespace nerve::optim {
@@ -43,11 +43,9 @@ void SGD::update(const SGDOptions& o, const Tensor& param, const Tensor& grad, P
   const bool first = !state.buffers.count("momentum_buffer");
   Tensor buf = o.momentum != 0.0 ? detail::buffer(state, "momentum_buffer", param) : Tensor();
   ++state.step;
-  const cpu::SgdScalars s{-o.lr, o.momentum, o.dampening, o.weight_decay, first, o.nesterov};
-  visit_floating(param.dtype(), "SGD", [&](auto tag) {
-    using T = decltype(tag);
-    cpu::sgd_step(param.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr, param.numel(), s);
-  });
+  sgd_step_(param, grad, buf, first,
+            {.lr = o.lr, .momentum = o.momentum, .dampening = o.dampening, .weight_decay = o.weight_decay,
+             .nesterov = o.nesterov});
 }
 
 }  // namespace nerve::optim

@@ -84,8 +84,8 @@ TEST(Profiler, SelfTimeExcludesRecordedChildren) {
   EXPECT_NEAR(outer->total_us, outer->self_us + inner->total_us, 1.0);
   EXPECT_GE(inner->total_us, 6000.0);
   EXPECT_GE(outer->self_us, 2000.0);
-  EXPECT_LT(outer->self_us, inner->self_us);  // 2 ms against 6 ms: the child's time is not the parent's self time
-  EXPECT_EQ(rows[0].name, "inner");
+  // (no comparison of the two self times: on a loaded machine a preempted 2 ms spin may outlast the 6 ms one)
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_GE(rows[i - 1].self_us, rows[i].self_us);  // sorted by self time
   EXPECT_LE(outer->total_us, prof.wall_us());
 }
 

@@ -88,6 +88,28 @@ def with_layout(t, layout):
     raise ValueError(layout)
 
 
+def adam_reference(x, p):
+    """torch.optim's single-tensor Adam/AdamW update `step` of copies of (param, exp_avg, exp_avg_sq[, v_max])."""
+    import torch.optim._functional as Fo
+    param, grad, m, v = [t.detach().clone() for t in x[:4]]
+    vmax = [x[4].detach().clone()] if p.get("amsgrad") else []
+    fn = Fo.adamw if p.get("decoupled") else Fo.adam
+    fn([param], [grad], [m], [v], vmax, [torch.tensor(float(p["step"] - 1))], amsgrad=bool(p.get("amsgrad")),
+       beta1=p.get("beta1", 0.9), beta2=p.get("beta2", 0.999), lr=p["lr"], weight_decay=p.get("weight_decay", 0.0),
+       eps=p.get("eps", 1e-8), maximize=False)
+    return tuple([param, m, v] + vmax)
+
+
+def sgd_reference(x, p):
+    """torch.optim's single-tensor SGD update of copies of (param[, momentum_buffer]); first: no buffer yet."""
+    import torch.optim._functional as Fo
+    param, grad = x[0].detach().clone(), x[1].detach().clone()
+    bufs = [None if p.get("first") else x[2].detach().clone()] if len(x) > 2 else [None]
+    Fo.sgd([param], [grad], bufs, weight_decay=p.get("weight_decay", 0.0), momentum=p.get("momentum", 0.0),
+           lr=p["lr"], dampening=p.get("dampening", 0.0), nesterov=bool(p.get("nesterov")), maximize=False)
+    return (param, bufs[0]) if len(x) > 2 else (param,)
+
+
 def rnn_reference(inp, x, k, p):
     """nerve's rnn_layer through torch's: one layer and direction; x[k:] = [h0] [c0] w_ih w_hh [b_ih b_hh] by the
     flags h0, c0, bias; reverse runs the flipped sequence; h_n and c_n without the layer dim."""
@@ -216,6 +238,8 @@ OPS = {
     "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
     "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
+    "adam_step_": lambda x, p: adam_reference(x, p),
+    "sgd_step_": lambda x, p: sgd_reference(x, p),
     "embedding": lambda x, p: F.embedding(x[0], x[1], padding_idx=p.get("padding_idx")),
     "rnn_layer": lambda x, p: rnn_reference(x[0], x, 1, p),
     "embedding_rnn_layer": lambda x, p: rnn_reference(F.embedding(x[0], x[1]), x, 2, p),
@@ -1088,6 +1112,31 @@ def sequence_ops():
          f32=False, mode="lstm", h0=1, c0=1)
 
 
+@own_stream
+def optim_steps():
+    sq = lambda *shape: torch.rand(shape, dtype=F64) * 0.1  # noqa: E731  (second moments are >= 0)
+    case("adam_step_first", "adam_step_", [randn(3, 4), randn(3, 4), torch.zeros(3, 4, dtype=F64),
+                                           torch.zeros(3, 4, dtype=F64)], nograd=1, step=1, lr=0.01)
+    case("adam_step_later_wd", "adam_step_", [randn(5), randn(5), randn(5) * 0.1, sq(5)], nograd=1, step=7, lr=0.003,
+         beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1)
+    case("adamw_step_wd", "adam_step_", [randn(2, 3), randn(2, 3), randn(2, 3) * 0.1, sq(2, 3)], nograd=1, step=3,
+         lr=0.01, weight_decay=0.05, decoupled=1)
+    case("adam_step_amsgrad", "adam_step_", [randn(6), randn(6), randn(6) * 0.1, sq(6), sq(6)], nograd=1, step=4,
+         lr=0.02, amsgrad=1)
+    case("adamw_step_amsgrad_wd", "adam_step_", [randn(6), randn(6), randn(6) * 0.1, sq(6), sq(6)], nograd=1, step=2,
+         lr=0.02, amsgrad=1, weight_decay=0.01, decoupled=1)
+    case("adam_step_long_vector", "adam_step_", [randn(37), randn(37), randn(37) * 0.1, sq(37)], nograd=1, step=2,
+         lr=0.001)
+    case("sgd_step_plain", "sgd_step_", [randn(3, 4), randn(3, 4)], nograd=1, lr=0.1)
+    case("sgd_step_wd", "sgd_step_", [randn(5), randn(5)], nograd=1, lr=0.05, weight_decay=0.01)
+    case("sgd_step_momentum_first", "sgd_step_", [randn(5), randn(5), torch.zeros(5, dtype=F64)], nograd=1, lr=0.1,
+         momentum=0.9, first=1)
+    case("sgd_step_momentum_dampening", "sgd_step_", [randn(5), randn(5), randn(5)], nograd=1, lr=0.1, momentum=0.9,
+         dampening=0.3, weight_decay=0.01)
+    case("sgd_step_nesterov", "sgd_step_", [randn(37), randn(37), randn(37)], nograd=1, lr=0.1, momentum=0.9,
+         nesterov=1)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1111,6 +1160,7 @@ def main():
     storage_dtypes()
     losses()
     sequence_ops()
+    optim_steps()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:
