@@ -8,7 +8,6 @@
 #include "nerve/nn/init.h"
 #include "nerve/nn/layers.h"
 #include "nerve/ops/ops.h"
-#include "backend/cpu/convert.h"
 
 namespace nerve::keras {
 
@@ -92,17 +91,7 @@ Shape RescalingLayer::build(const Shape& in) {
   return in;
 }
 
-Tensor RescalingLayer::forward(const Tensor& x) {
-  if (x.dtype() == DType::u8) {  // raw images: one fused pass (no gradient flows into integer data)
-    Tensor src = x.contiguous(), y = empty(x.shape(), DType::f32);
-    cpu::u8_to_f32_affine(src.data<uint8_t>(), y.data<float>(), src.numel(), static_cast<float>(scale_),
-                          static_cast<float>(offset_));
-    return y;
-  }
-  Tensor y = x.dtype() == DType::f32 ? x : x.to(DType::f32);
-  y = y * scale_;
-  return offset_ == 0.0 ? y : y + offset_;
-}
+Tensor RescalingLayer::forward(const Tensor& x) { return rescale(x, scale_, offset_); }
 
 // ------------------------------------------------------------------ factories
 LayerPtr Dense(int64_t units, const std::string& activation, DenseOptions options) {

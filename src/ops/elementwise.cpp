@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backend/cpu/binary_kernels.h"
+#include "backend/cpu/convert.h"
 #include "backend/cpu/elementwise.h"
 #include "ops/op_util.h"
 #include "nerve/core/profiler.h"
@@ -337,6 +338,21 @@ Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
 Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
 Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor rescale(const Tensor& x, double scale, double offset) {
+  NERVE_RECORD_FUNCTION("rescale");
+  NERVE_CHECK(x.defined(), "rescale: undefined tensor argument");
+  if (x.dtype() == DType::u8) {  // no gradient flows into integer data: one pass, no intermediate
+    Tensor src = x.contiguous(), y = empty(x.shape(), DType::f32, x.device());
+    if (!y.is_meta())
+      cpu::u8_to_f32_affine(src.data<uint8_t>(), y.data<float>(), src.numel(), static_cast<float>(scale),
+                            static_cast<float>(offset));
+    return y;
+  }
+  Tensor y = is_floating(x.dtype()) ? x : x.to(DType::f32);
+  y = y * scale;
+  return offset == 0.0 ? y : y + offset;
+}
+
 Tensor pow(const Tensor& a, double e) {
   NERVE_RECORD_FUNCTION("pow");
   // common exponents as the ops they equal (values and gradients alike), as PyTorch does: std::pow per element

@@ -210,6 +210,7 @@ void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "index", "scatter_add", true, NERVE_OP(scatter_add(x.at(0), p.i("dim"), x.at(1), x.at(2))));
   add(v, "index", "index_add", true, NERVE_OP(index_add(x.at(0), p.i("dim"), x.at(1), x.at(2), p.d("alpha", 1.0))));
   add(v, "index", "scatter", true, NERVE_OP(scatter(x.at(0), p.i("dim"), x.at(1), x.at(2))));
+  add(v, "binary", "rescale", true, NERVE_OP(rescale(x.at(0), p.d("scale"), p.d("offset", 0.0))));
   add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
 }
 

@@ -238,6 +238,7 @@ OPS = {
     "index_add": lambda x, p: torch.index_add(x[0], p["dim"], x[1], x[2], alpha=p.get("alpha", 1.0)),
     "scatter": lambda x, p: torch.scatter(x[0], p["dim"], x[1], x[2]),
     "one_hot": lambda x, p: F.one_hot(x[0], p.get("num_classes", -1)),
+    "rescale": lambda x, p: (x[0] if x[0].is_floating_point() else x[0].float()) * p["scale"] + p.get("offset", 0.0),
     "adam_step_": lambda x, p: adam_reference(x, p),
     "sgd_step_": lambda x, p: sgd_reference(x, p),
     "embedding": lambda x, p: F.embedding(x[0], x[1], padding_idx=p.get("padding_idx")),
@@ -1137,6 +1138,19 @@ def optim_steps():
          nesterov=1)
 
 
+@own_stream
+def rescale_cases():
+    u8 = torch.randint(0, 256, (3, 70), dtype=torch.uint8)
+    case("rescale_u8_images", "rescale", [u8], scale=1.0 / 255, offset=0.0)
+    case("rescale_u8_offset_transposed", "rescale", [(torch.randint(0, 256, (4, 5), dtype=torch.uint8), "t")],
+         scale=2.0 / 255, offset=-1.0)
+    case("rescale_u8_long_row", "rescale", [torch.randint(0, 256, (9000,), dtype=torch.uint8)], scale=0.1,
+         offset=0.3)
+    case("rescale_i64", "rescale", [idx([3, -2, 7])], scale=0.5, offset=1.0)
+    case("rescale_float", "rescale", [randn(2, 3)], scale=-1.5, offset=0.25)
+    case("rescale_float_no_offset", "rescale", [(randn(3, 2), "s")], scale=3.0)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1161,6 +1175,7 @@ def main():
     losses()
     sequence_ops()
     optim_steps()
+    rescale_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

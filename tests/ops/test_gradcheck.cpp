@@ -275,6 +275,11 @@ void indexing(Table& t) {
 
 // The losses: every differentiable input (targets too, where torch differentiates them), each reduction; class
 // weights are constants of the function, as torch does not differentiate them.
+void rescale_cases(Table& t) {
+  t.push_back({"rescale", "scale_offset", [](auto& x) { return rescale(x[0], -1.5, 0.25); }, {R({2, 3})}});
+  t.push_back({"rescale", "transposed", [](auto& x) { return rescale(T(x[0]), 1.0 / 255); }, {R({3, 2})}});
+}
+
 void losses(Table& t) {
   const Reduction reds[] = {Reduction::mean, Reduction::sum, Reduction::none};
   auto probs = [](const Shape& s) { return uniform(s, 0.1, 0.9, DType::f64); };
@@ -362,6 +367,7 @@ const std::vector<GradcheckCase>& gradcheck_cases() {
     indexing(t);
     losses(t);
     sequence(t);
+    rescale_cases(t);
     return t;
   }();
   return cases;

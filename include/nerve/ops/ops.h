@@ -92,6 +92,9 @@ Tensor operator!=(const Tensor& a, const Tensor& b);
 /// approximate: "none" (the erf form) or "tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch.
 Tensor gelu(const Tensor& x, const std::string& approximate);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+/// x * scale + offset in f32 for an integer x (raw u8 images: one fused pass, the two roundings of
+/// x.float() * scale + offset, as PyTorch's), in x's dtype for a floating x.  rescale(images, 1.0 / 255, 0.0)
+Tensor rescale(const Tensor& x, double scale, double offset = 0.0);
 
 // ---------------------------------------------------------------- reductions (dims empty = all dims)
 Tensor sum(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
