@@ -11,7 +11,9 @@ namespace nerve {
 
 namespace {
 void check_inplace(const Tensor& self, const char* op, const Tensor* other = nullptr) {
-  NERVE_CHECK(self.defined(), op, ": undefined tensor");
+  self.check_defined(op);
+  if (other && !other->defined()) [[unlikely]]
+    detail::throw_undefined_arg(op, "other");
   bool rg = self.requires_grad() || (other && other->defined() && other->requires_grad());
   NERVE_CHECK(!(grad_enabled() && rg), op, ": in-place operation on a tensor that requires grad (",
               detail::describe(self), self.is_leaf() ? ", a leaf" : "",
@@ -61,7 +63,10 @@ Tensor& Tensor::mul_(const Tensor& o) {
   return *this;
 }
 
-Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype())); }
+Tensor& Tensor::mul_(double s) {
+  check_defined("mul_");
+  return mul_(scalar_tensor(s, dtype()));
+}
 
 Tensor& Tensor::fill_(double v) {
   NERVE_RECORD_FUNCTION("fill_");
@@ -99,6 +104,7 @@ Tensor& Tensor::fill_(double v) {
 
 Tensor& Tensor::zero_() {
   NERVE_RECORD_FUNCTION("zero_");
+  check_defined("zero_");
   if (is_contiguous()) {
     check_inplace(*this, "zero_");
     char* p = static_cast<char*>(raw_data());
@@ -129,7 +135,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double v) {
   NERVE_RECORD_FUNCTION("masked_fill_");
-  check_inplace(*this, "masked_fill_");
+  check_inplace(*this, "masked_fill_", &mask);
   Tensor filled;
   {
     NoGradGuard g;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "nerve/core/error.h"
 #include "nerve/ops/ops.h"
@@ -70,6 +71,14 @@ Shape Attrs::shape(const std::string& key) const {
   return out;
 }
 std::string Attrs::s(const std::string& key) const { return single(at(key), key); }
+
+std::vector<Tensor> OpCall::operator()(const std::vector<Tensor>& inputs, const Attrs& attrs) const {
+  try {
+    return fn(inputs, attrs);
+  } catch (const std::out_of_range&) {  // x.at(k) past the inputs given
+    throw Error(detail::str_cat(op, ": ", inputs.size(), " input tensor(s) given, fewer than the op takes"));
+  }
+}
 
 // ---------------------------------------------------------------- the table
 namespace {
@@ -226,10 +235,16 @@ std::vector<OpInfo> build() {
   return ops;
 }
 
+std::vector<OpInfo> build_named() {
+  std::vector<OpInfo> ops = build();
+  for (OpInfo& o : ops) o.call.op = o.name.c_str();  // the vector is not changed after this
+  return ops;
+}
+
 }  // namespace
 
 const std::vector<OpInfo>& op_registry() {
-  static const std::vector<OpInfo> ops = build();
+  static const std::vector<OpInfo> ops = build_named();
   return ops;
 }
 

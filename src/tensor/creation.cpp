@@ -39,9 +39,18 @@ Tensor full(const Shape& shape, double value, DType dtype) {
 }
 
 Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
+Tensor zeros_like(const Tensor& t) {
+  detail::check_arg(t, "zeros_like", "t");
+  return zeros(t.shape(), t.dtype());
+}
+Tensor ones_like(const Tensor& t) {
+  detail::check_arg(t, "ones_like", "t");
+  return ones(t.shape(), t.dtype());
+}
+Tensor empty_like(const Tensor& t) {
+  detail::check_arg(t, "empty_like", "t");
+  return empty(t.shape(), t.dtype());
+}
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
 
 Tensor arange(double end, DType dtype) { return arange(0, end, 1, dtype); }

@@ -9,9 +9,24 @@
 
 namespace nerve {
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+namespace detail {
+void throw_undefined(const char* fn) {
+  throw Error(str_cat(fn, ": expected a defined tensor, got an undefined one (a default-constructed Tensor, or the "
+                          "grad() of a tensor that no backward() has reached yet)"));
+}
+void throw_undefined_arg(const char* fn, const char* arg) {
+  throw Error(str_cat(fn, ": argument '", arg, "' is an undefined tensor, expected a defined one (a default-constructed "
+                          "Tensor, or the grad() of a tensor that no backward() has reached yet)"));
+}
+}  // namespace detail
+
+int64_t Tensor::size(int64_t d) const {
+  check_defined("size");
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
+  check_defined("is_contiguous");
   int64_t expected = 1;
   for (size_t i = impl_->shape.size(); i-- > 0;) {
     if (impl_->shape[i] == 1) continue;
@@ -22,11 +37,13 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data() const {
+  check_defined("raw_data");
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
 }
 
 template <class T>
 T Tensor::item() const {
+  check_defined("item");
   NERVE_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", nerve::to_string(shape()));
   if (is_storage_only(dtype())) return to(DType::f64).item<T>();  // bf16, f16, i8: exact in f64
   return visit_dtype(dtype(), [&](auto tag) {
@@ -37,6 +54,7 @@ T Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  check_defined("to_vector");
   if (is_storage_only(dtype())) return to(DType::f64).to_vector<T>();
   Tensor c = contiguous();
   std::vector<T> out(static_cast<size_t>(c.numel()));
@@ -60,6 +78,7 @@ NERVE_INSTANTIATE_ACCESS(bool)
 #undef NERVE_INSTANTIATE_ACCESS
 
 Tensor& Tensor::requires_grad_(bool on) {
+  check_defined("requires_grad_");
   NERVE_CHECK(is_leaf() || on, "requires_grad_: cannot turn off requires_grad on a non-leaf tensor; use detach()");
   NERVE_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
               dtype_name(dtype()));
@@ -68,6 +87,7 @@ Tensor& Tensor::requires_grad_(bool on) {
 }
 
 Tensor Tensor::detach() const {
+  check_defined("detach");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = impl_->shape;
@@ -137,6 +157,7 @@ Tensor Tensor::view(const Shape& s) const { return nerve::view(*this, s); }
 Tensor Tensor::permute(const Shape& d) const { return nerve::permute(*this, d); }
 Tensor Tensor::transpose(int64_t a, int64_t b) const { return nerve::transpose(*this, a, b); }
 Tensor Tensor::t() const {
+  check_defined("t");
   NERVE_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got ", nerve::to_string(shape()));
   return dim() < 2 ? *this : nerve::transpose(*this, 0, 1);
 }
