@@ -99,6 +99,7 @@ static std::string checked_prompt(const Args& a, const data::CharTokenizer& tok,
 int main(int argc, char** argv) try {
   using clock = std::chrono::steady_clock;
   Args a = parse(argc, argv);
+  if (!a.trace.empty()) check_writable(a.trace, "char_lstm: --trace");  // before the corpus is read and trained on
   set_num_threads(a.threads);
   manual_seed(static_cast<uint64_t>(a.seed));
 

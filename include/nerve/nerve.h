@@ -7,6 +7,7 @@
 #include "nerve/autograd/node.h"
 #include "nerve/core/dtype.h"
 #include "nerve/core/error.h"
+#include "nerve/core/files.h"
 #include "nerve/core/parallel.h"
 #include "nerve/core/profiler.h"
 #include "nerve/core/rng.h"
