@@ -107,18 +107,22 @@ int main(int argc, char** argv) try {
   data::CharTokenizer tok(text);
   const int64_t vocab = tok.vocab_size();
   a.prompt = checked_prompt(a, tok, text);
-  auto dataset = std::make_shared<data::SequenceWindowDataset>(tok.encode(text), a.seq);
+  const size_t corpus_bytes = text.size();
+  // one byte per character, encoded once for both modes; the text itself is not needed any more
+  const Tensor tokens = tok.encode(text, DType::u8);
+  std::string().swap(text);
+  auto dataset = std::make_shared<data::SequenceWindowDataset>(tokens, a.seq);
   data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
                                     .seed = static_cast<uint64_t>(a.seed)});
   auto model = std::make_shared<LSTMModel>(vocab);
   optim::Adam opt(model->parameters(), {.lr = 2e-3});
-  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", text.size(), long(vocab),
+  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", corpus_bytes, long(vocab),
                long(dataset->size()), long(model->num_parameters()));
 
   NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
               a.batch);
   // --stateful reads the corpus as a.batch streams (truncated BPTT) instead of shuffled windows
-  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tok.encode(text), a.batch, a.seq) : std::nullopt;
+  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tokens, a.batch, a.seq) : std::nullopt;
   // --epochs E runs E full passes; otherwise --steps batches
   const int64_t per_epoch = streams ? streams->size() : loader.size();
   const int64_t total = a.epochs > 0 ? a.epochs * per_epoch : a.steps;

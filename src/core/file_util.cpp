@@ -106,6 +106,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, const char* what) 
   File f(std::fopen(path.c_str(), "rb"));
   NERVE_CHECK(f != nullptr, what, ": ", path, ": cannot open (", std::strerror(errno), ")");
   std::vector<uint8_t> bytes;
+  std::error_code size_ec;
+  const uintmax_t size = std::filesystem::file_size(path, size_ec);
+  if (!size_ec) bytes.reserve(static_cast<size_t>(size));  // (a FIFO or a device has no size: grown as read)
   uint8_t buf[1 << 16];
   size_t n = 0;
   while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) bytes.insert(bytes.end(), buf, buf + n);
