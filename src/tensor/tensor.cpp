@@ -1,6 +1,7 @@
 // Tensor handle basics: layout queries, element access, printing, autograd flags.
 #include "nerve/tensor/tensor.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -99,47 +100,65 @@ Tensor Tensor::detach() const {
 
 // ------------------------------------------------------------------ printing
 namespace {
-void print_rec(std::ostream& os, const Tensor& t, const std::vector<double>& v, int64_t& pos, int64_t d, int indent,
-               bool floating) {
-  if (t.dim() == 0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[0]);
-    os << buf;
-    return;
-  }
-  os << '[';
-  int64_t n = t.size(d);
-  for (int64_t i = 0; i < n; ++i) {
-    if (d == t.dim() - 1) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[pos++]);
-      os << buf << (i + 1 < n ? ", " : "");
-    } else {
-      print_rec(os, t, v, pos, d + 1, indent + 1, floating);
-      if (i + 1 < n) os << ",\n" << std::string(static_cast<size_t>(indent + 1), ' ');
+// PyTorch's print options: more than kThreshold elements are summarized, kEdgeItems at each end of every dim
+constexpr int64_t kThreshold = 1000, kEdgeItems = 3;
+
+struct Printer {
+  const std::vector<double>& v;  // the values, row-major
+  const Shape& shape;
+  Shape strides;  // row-major strides of `shape`
+  bool floating, summarize;
+
+  void value(std::ostream& os, double x) const {
+    if (std::isnan(x)) {  // "nan", as PyTorch (printf would give "-nan" for some)
+      os << "nan";
+      return;
     }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", x);
+    os << buf;
   }
-  os << ']';
-}
+  void dim(std::ostream& os, int64_t d, int64_t base, int indent) const {
+    if (shape.empty()) return value(os, v[0]);
+    os << '[';
+    const int64_t n = shape[d];
+    const bool last = d + 1 == static_cast<int64_t>(shape.size());
+    const bool cut = summarize && n > 2 * kEdgeItems;
+    for (int64_t i = 0; i < n; ++i) {
+      if (cut && i == kEdgeItems) {  // the middle, as "..."
+        os << (last ? "..., " : "...,\n") << (last ? "" : std::string(static_cast<size_t>(indent + 1), ' '));
+        i = n - kEdgeItems;
+      }
+      if (last) {
+        value(os, v[static_cast<size_t>(base + i)]);
+        if (i + 1 < n) os << ", ";
+      } else {
+        dim(os, d + 1, base + i * strides[d], indent + 1);
+        if (i + 1 < n) os << ",\n" << std::string(static_cast<size_t>(indent + 1), ' ');
+      }
+    }
+    os << ']';
+  }
+};
 }  // namespace
 
 std::string Tensor::to_string() const {
   if (!defined()) return "tensor(undefined)";
   std::ostringstream os;
   os << "tensor(";
-  if (dtype() == DType::b8) {
-    std::vector<double> v;
+  std::vector<double> v = dtype() == DType::b8 ? std::vector<double>() : to_vector<double>();
+  if (dtype() == DType::b8)
     for (bool b : to_vector<bool>()) v.push_back(b);
-    int64_t pos = 0;
+  const Printer p{v, shape(), contiguous_strides(shape()), is_floating(dtype()),
+                  numel() > kThreshold};
+  if (dtype() == DType::b8) {
     std::ostringstream inner;
-    print_rec(inner, *this, v, pos, 0, 7, false);
+    p.dim(inner, 0, 0, 7);
     std::string s = inner.str();
     for (size_t i = 0; i < s.size(); ++i)
       if (s[i] == '1' || s[i] == '0') os << (s[i] == '1' ? "True" : "False"); else os << s[i];
   } else {
-    std::vector<double> v = to_vector<double>();
-    int64_t pos = 0;
-    print_rec(os, *this, v, pos, 0, 7, is_floating(dtype()));
+    p.dim(os, 0, 0, 7);
   }
   if (numel() == 0) os << ", size=" << nerve::to_string(shape());
   if (dtype() != DType::f32 && dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
