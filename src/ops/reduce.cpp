@@ -176,6 +176,9 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   NERVE_RECORD_FUNCTION("var");
   detail::check_arg(x, "var", "x");
   NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
+  constexpr int64_t kMaxCorrection = int64_t{1} << 62;  // |count - correction| then fits in int64
+  NERVE_CHECK(correction >= -kMaxCorrection && correction <= kMaxCorrection, "var: correction ", correction,
+              " is out of range (expected a small integer, usually 0 or 1)");
   std::vector<bool> red = reduced_mask(x, dims, "var");
   int64_t count = 1;
   for (int64_t i = 0; i < x.dim(); ++i)

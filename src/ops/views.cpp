@@ -152,7 +152,8 @@ Shape infer_shape(const Shape& target, int64_t n, const char* op, const Shape& f
       infer = static_cast<int64_t>(i);
     } else {
       NERVE_CHECK(s[i] >= 0, op, ": invalid dimension ", s[i], " in ", to_string(target));
-      known *= s[i];
+      NERVE_CHECK(!__builtin_mul_overflow(known, s[i], &known), op, ": shape ", to_string(target),
+                  " is invalid for input of size ", n, " (its number of elements overflows int64)");
     }
   }
   if (infer >= 0) {
@@ -240,8 +241,8 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   start = std::clamp<int64_t>(start, 0, size);
   end = std::clamp<int64_t>(end, start, size);
   Shape shape = x.shape(), strides = x.strides();
-  shape[dim] = (end - start + step - 1) / step;
-  strides[dim] *= step;
+  shape[dim] = (end - start) / step + ((end - start) % step != 0);  // (no overflow for a huge step)
+  if (shape[dim] > 1) strides[dim] *= step;  // (a dim of size <= 1 never uses its stride)
   Tensor out = view_impl(x, shape, strides, x.offset() + start * x.strides()[dim]);
   record<SliceBackward>(x, out, x.shape(), dim, start, end, step, false);
   return out;
@@ -253,7 +254,8 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   dim = wrap_dim(dim, x.dim(), "narrow");
   int64_t size = x.shape()[dim];
   if (start < 0) start += size;
-  NERVE_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: start ", start, " + length ", length,
+  NERVE_CHECK(start >= 0 && start <= size && length >= 0 && length <= size - start, "narrow: start ", start,
+              " + length ", length,
               " exceeds dimension size ", size, " of dim ", dim, " (shape ", to_string(x.shape()), ")");
   return slice(x, dim, start, start + length, 1);
 }
@@ -477,7 +479,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
     for (int64_t i = 0; i < chunks; ++i) out.push_back(narrow(x, dim, 0, 0));
     return out;
   }
-  return split(x, std::max<int64_t>(1, (size + chunks - 1) / chunks), dim);
+  return split(x, std::max<int64_t>(1, size / chunks + (size % chunks != 0)), dim);
 }
 
 }  // namespace nerve
