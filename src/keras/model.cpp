@@ -161,11 +161,20 @@ optim::Optimizer& Sequential::optimizer() {
   return *optimizer_;
 }
 
-Tensor Sequential::forward(const Tensor& x) { return run_plan(plan(x, false), layers_, x); }
+Tensor Sequential::forward(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, false), layers_, x);
+}
 
-Tensor Sequential::forward_logits(const Tensor& x) { return run_plan(plan(x, true), layers_, x); }
+Tensor Sequential::forward_logits(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, true), layers_, x);
+}
 
-Tensor Sequential::forward_for_loss(const Tensor& x) { return run_plan(plan(x, fused_), layers_, x); }
+Tensor Sequential::forward_for_loss(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, fused_), layers_, x);
+}
 
 // ------------------------------------------------------------------ loss and metrics
 Tensor Sequential::compute_loss(const Tensor& out, const Tensor& y) const {

@@ -3,10 +3,13 @@
 // the system cannot serve. (The ops of the registry are covered by tests/ops/test_robustness.cpp.)
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 #include <nerve/nerve.h>
+#include <nerve/nn/embedding.h>
 #include <nerve/nn/layers.h>
+#include <nerve/nn/rnn.h>
 #include <nerve/nn/loss.h>
 #include <nerve/optim/optim.h>
 
@@ -144,6 +147,25 @@ TEST(Undefined, LossesAndLayers) {
   expect_error_naming("mse_loss", [&] { (void)F::mse_loss(x, u); });
   nn::Linear fc(3, 2);
   expect_error_naming("linear", [&] { (void)fc.forward(u); });
+  nn::Embedding emb(5, 3);
+  expect_error_naming("Embedding", [&] { (void)emb.forward(u); });
+  nn::LSTM lstm(3, 4);
+  expect_error_naming("LSTM", [&] { (void)lstm.forward(u, std::nullopt); });
+  nn::GRU gru(3, 4);
+  expect_error_naming("GRU", [&] { (void)gru.forward(u, Tensor()); });
+  nn::LSTMCell cell(3, 4);
+  expect_error_naming("LSTMCell", [&] { (void)cell.forward(u, std::nullopt); });
+  nn::Dropout drop(0.5);
+  expect_error_naming("dropout", [&] { (void)drop.forward(u); });
+  keras::Sequential model({keras::Dense(2)});
+  expect_error_naming("Sequential", [&] { (void)model(u); });
+  auto sd = fc.state_dict();
+  for (auto& kv : sd) kv.second = u;
+  expect_error_naming("load_state_dict", [&] { fc.load_state_dict(sd); });
+  expect_error_naming("gradcheck", [&] { (void)gradcheck([](const std::vector<Tensor>& v) { return v[0]; }, {u}); });
+  expect_error_naming("from_blob", [&] { (void)from_blob(nullptr, {3}, DType::f32); });
+  expect_error_naming("arange", [&] { (void)arange(0, INFINITY, 1); });
+  expect_error_naming("arange", [&] { (void)arange(0, 1e300, 1e-300); });
 }
 
 TEST(Allocation, FailureIsANerveErrorWithTheSize) {
