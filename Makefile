@@ -1,4 +1,4 @@
-# make demo: install what is missing, build, train the Keras MNIST program on Fashion-MNIST.  make test: the same, then the whole suite
+# make demo: install what is missing, build the library and the example, train the Keras MNIST program on Fashion-MNIST.  make test: the same, then the whole suite
 # (Release build, then the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then the thread
 # pool and threaded GEMM tests under ThreadSanitizer).
 JOBS ?= $(shell nproc)
@@ -14,7 +14,12 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# the library and the one example only (not the tests and benchmarks), the compiler's output kept in a log
+demo: deps
+	@echo "make demo: building the nerve library and examples/mnist_mlp (Release, $(JOBS) jobs; log in $(BUILD)/demo-build.log)"
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target mnist_mlp > $(BUILD)/demo-build.log 2>&1 || { tail -40 $(BUILD)/demo-build.log; exit 1; }
+	@echo "make demo: training the Keras MNIST classifier on Fashion-MNIST (examples/mnist_mlp/main.cpp)"
 	@$(BUILD)/examples/mnist_mlp
 
 test: test-release test-asan test-tsan

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,8 @@
 #include <nerve/nn/loss.h>
 #include <nerve/nn/rnn.h>
 #include <nerve/optim/adam.h>
+
+#include "common/cli.h"
 
 using namespace nerve;
 
@@ -46,36 +49,31 @@ struct LSTMModel : nn::Module {
 
 struct Args {
   std::string data = "/usr/share/games/fortunes", prompt = "The ", trace;
-  int64_t steps = 200, epochs = 0, threads = 2, seed = 0, seq = 64, batch = 32, gen = 1000;
+  int64_t steps = 200, epochs = 0, seed = 0, seq = 64, batch = 32, gen = 1000;
+  int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bool json = false, stateful = false, profile = false, prompt_given = false;
 };
 
 static Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto val = [&]() -> std::string {
-      NERVE_CHECK(i + 1 < argc, "char_lstm: ", k, " needs a value");
-      return argv[++i];
-    };
-    if (k == "--data") a.data = val();
-    else if (k == "--steps") a.steps = std::stoll(val());
-    else if (k == "--epochs") a.epochs = std::stoll(val());
-    else if (k == "--threads") a.threads = std::stoll(val());
-    else if (k == "--seed") a.seed = std::stoll(val());
-    else if (k == "--seq") a.seq = std::stoll(val());
-    else if (k == "--batch") a.batch = std::stoll(val());
-    else if (k == "--gen") a.gen = std::stoll(val());
-    else if (k == "--prompt") {
-      a.prompt = val();
-      a.prompt_given = true;
-    } else if (k == "--json") a.json = true;
-    else if (k == "--stateful") a.stateful = true;
-    else if (k == "--profile") a.profile = true;
-    else if (k == "--trace") a.trace = val();
-    else NERVE_CHECK(false, "char_lstm: unknown flag ", k, " (flags: --data --steps --epochs --threads --seed --seq "
-                     "--batch --gen --prompt --json --stateful --profile --trace)");
-  }
+  examples::Cli cli("char_lstm", "A character-level LSTM language model: trains on a text corpus, then generates.");
+  cli.add("--data", a.data, "text corpus: a file, or a directory of files")->check(CLI::ExistingPath);
+  cli.integer("--steps", a.steps, "training steps (batches)", int64_t{1}, int64_t{1} << 40);
+  cli.integer("--epochs", a.epochs, "full passes over the corpus instead of --steps (0: use --steps)", int64_t{0},
+              int64_t{1000000});
+  cli.threads(a.threads);
+  cli.integer("--seed", a.seed, "seed of initialization, shuffling and sampling", int64_t{0},
+              std::numeric_limits<int64_t>::max());
+  cli.integer("--seq", a.seq, "characters per training window", int64_t{1}, int64_t{1} << 20);
+  cli.integer("--batch", a.batch, "windows per batch", int64_t{1}, int64_t{1} << 20);
+  cli.integer("--gen", a.gen, "characters to generate after training", int64_t{0}, int64_t{1} << 30);
+  cli.add("--prompt", a.prompt, "text generation starts from");
+  cli.flag("--json", a.json, "one line of JSON results on stdout");
+  cli.flag("--stateful", a.stateful, "truncated backpropagation through time over contiguous streams");
+  cli.flag("--profile", a.profile, "print the time per op to stderr");
+  cli.add("--trace", a.trace, "also write a Chrome trace of the profiled steps to this file");
+  cli.parse(argc, argv);
+  a.prompt_given = cli.app().count("--prompt") > 0;
   return a;
 }
 
@@ -101,25 +99,30 @@ static std::string checked_prompt(const Args& a, const data::CharTokenizer& tok,
 int main(int argc, char** argv) try {
   using clock = std::chrono::steady_clock;
   Args a = parse(argc, argv);
-  set_num_threads(static_cast<int>(a.threads));
+  if (!a.trace.empty()) check_writable(a.trace, "char_lstm: --trace");  // before the corpus is read and trained on
+  set_num_threads(a.threads);
   manual_seed(static_cast<uint64_t>(a.seed));
 
   std::string text = data::read_text_corpus({a.data});
   data::CharTokenizer tok(text);
   const int64_t vocab = tok.vocab_size();
   a.prompt = checked_prompt(a, tok, text);
-  auto dataset = std::make_shared<data::SequenceWindowDataset>(tok.encode(text), a.seq);
+  const size_t corpus_bytes = text.size();
+  // one byte per character, encoded once for both modes; the text itself is not needed any more
+  const Tensor tokens = tok.encode(text, DType::u8);
+  std::string().swap(text);
+  auto dataset = std::make_shared<data::SequenceWindowDataset>(tokens, a.seq);
   data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
                                     .seed = static_cast<uint64_t>(a.seed)});
   auto model = std::make_shared<LSTMModel>(vocab);
   optim::Adam opt(model->parameters(), {.lr = 2e-3});
-  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", text.size(), long(vocab),
+  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", corpus_bytes, long(vocab),
                long(dataset->size()), long(model->num_parameters()));
 
   NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
               a.batch);
   // --stateful reads the corpus as a.batch streams (truncated BPTT) instead of shuffled windows
-  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tok.encode(text), a.batch, a.seq) : std::nullopt;
+  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tokens, a.batch, a.seq) : std::nullopt;
   // --epochs E runs E full passes; otherwise --steps batches
   const int64_t per_epoch = streams ? streams->size() : loader.size();
   const int64_t total = a.epochs > 0 ? a.epochs * per_epoch : a.steps;
@@ -190,10 +193,12 @@ int main(int argc, char** argv) try {
   const double tok_s = step * a.batch * a.seq / t_train, gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
   double mean_recent = 0;
   for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
+  using examples::json_number;  // NaN and inf are written as null: JSON has no NaN
   if (a.json)
-    std::printf("{\"impl\": \"nerve\", \"steps\": %ld, \"tokens_per_second\": %.1f, \"final_loss\": %.6f, "
-                "\"mean_loss_last20\": %.6f, \"generate_chars_per_second\": %.1f, \"peak_rss_mib\": %.1f}\n",
-                long(step), tok_s, loss_v, mean_recent, gen_s, rss);
+    std::printf("{\"impl\": \"nerve\", \"steps\": %ld, \"tokens_per_second\": %s, \"final_loss\": %s, "
+                "\"mean_loss_last20\": %s, \"generate_chars_per_second\": %s, \"peak_rss_mib\": %.1f}\n",
+                long(step), json_number(tok_s, 1).c_str(), json_number(loss_v, 6).c_str(),
+                json_number(mean_recent, 6).c_str(), json_number(gen_s, 1).c_str(), rss);
   else
     std::printf("tokens/s %.0f  final loss %.4f  generate %.0f chars/s  peak RSS %.0f MiB\n", tok_s, loss_v, gen_s, rss);
   return 0;

@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 
 #include <nerve/nerve.h>
+
+#include "common/cli.h"
 
 using namespace nerve;
 
@@ -27,22 +30,18 @@ struct Args {
 
 static Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      NERVE_CHECK(i + 1 < argc, k, " needs a value");  // main() prefixes "mnist_mlp: "
-      return argv[++i];
-    };
-    if (k == "--data") a.data = next();
-    else if (k == "--epochs") a.epochs = std::stoi(next());
-    else if (k == "--batch-size") a.batch_size = std::stoll(next());
-    else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--seed") a.seed = std::stoull(next());
-    else if (k == "--json") a.json = true;
-    else if (k == "--profile") a.profile = true;
-    else NERVE_CHECK(false, "unknown flag '", k,
-                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --json --profile)");
-  }
+  examples::Cli cli("mnist_mlp", "The Keras MNIST classifier (Flatten, Dense(128, relu), Dense(10, softmax), Adam) "
+                                 "on Fashion-MNIST, or on the MNIST-format IDX files of --data DIR.");
+  // (a missing --data directory is reported by the reader, with the package that provides the files)
+  cli.add("--data", a.data, "directory of MNIST-format IDX files (default: Debian's dataset-fashion-mnist)");
+  cli.integer("--epochs", a.epochs, "passes over the training set", 1, 10000);
+  cli.integer("--batch-size", a.batch_size, "samples per step", int64_t{1}, int64_t{1} << 20);
+  cli.threads(a.threads);
+  cli.integer("--seed", a.seed, "seed of initialization and shuffling", uint64_t{0},
+              std::numeric_limits<uint64_t>::max());
+  cli.flag("--json", a.json, "one line of JSON results (and single-sample latency) instead of the progress bar");
+  cli.flag("--profile", a.profile, "print the time per op over training to stderr");
+  cli.parse(argc, argv);
   return a;
 }
 
@@ -91,9 +90,10 @@ int main(int argc, char** argv) try {
       if (i >= 200) ts.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
     }
     std::sort(ts.begin(), ts.end());
-    std::printf("{\"test_accuracy\": %.4f, \"test_loss\": %.4f, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "
+    using examples::json_number;  // NaN (a diverged loss) is written as null: JSON has no NaN
+    std::printf("{\"test_accuracy\": %s, \"test_loss\": %s, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "
                 "\"infer_latency_us\": %.2f, \"peak_rss_mib\": %.1f}\n",
-                result["accuracy"], result.loss, train_s,
+                json_number(result["accuracy"]).c_str(), json_number(result.loss).c_str(), train_s,
                 static_cast<double>(train.size()) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib());
   } else {
     std::printf("\nTest accuracy: %.4f\n", result["accuracy"]);

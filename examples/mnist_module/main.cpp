@@ -1,9 +1,11 @@
 // The same classifier as mnist_mlp through the PyTorch-style door: a user-written nn::Module, a DataLoader,
-// F::cross_entropy, optim::Adam and an explicit training loop. Usage: mnist_module [--data DIR] [--epochs N]
+// F::cross_entropy, optim::Adam and an explicit training loop. Usage: mnist_module [--data DIR] [--epochs N] [--threads N]
 #include <cstdio>
 #include <string>
 
 #include <nerve/nerve.h>
+
+#include "common/cli.h"
 
 using namespace nerve;
 
@@ -15,13 +17,13 @@ struct Net : nn::Module {
 
 int main(int argc, char** argv) try {
   std::string dir;
-  int epochs = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k == "--data") dir = argv[i + 1];
-    else if (k == "--epochs") epochs = std::stoi(argv[i + 1]);
-    else NERVE_CHECK(false, "unknown flag '", k, "' (flags: --data DIR --epochs N)");  // main() prefixes the name
-  }
+  int epochs = 2, threads = 0;
+  examples::Cli cli("mnist_module", "The MNIST classifier as a PyTorch-style nn::Module with an explicit loop.");
+  cli.add("--data", dir, "directory of MNIST-format IDX files (default: Debian's dataset-fashion-mnist)");
+  cli.integer("--epochs", epochs, "passes over the training set", 1, 10000);
+  cli.threads(threads);
+  cli.parse(argc, argv);
+  if (threads > 0) set_num_threads(threads);
   manual_seed(0);
   auto train = data::datasets::fashion_mnist(dir, true);
   auto test = data::datasets::fashion_mnist(dir, false);

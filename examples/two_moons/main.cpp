@@ -6,6 +6,8 @@
 
 #include <nerve/nerve.h>
 
+#include "common/cli.h"
+
 using namespace nerve;
 
 // n points on two interleaved half circles with Gaussian noise; labels 0 and 1
@@ -25,7 +27,9 @@ static std::pair<Tensor, Tensor> two_moons(int64_t n, double noise, uint64_t see
   return {from_vector(x, {n, 2}), from_vector(y, {n})};
 }
 
-int main() {
+int main(int argc, char** argv) {
+  examples::Cli cli("two_moons", "A two-layer network fitted to the two-moons data by plain gradient descent.");
+  cli.parse(argc, argv);  // no flags but --help
   manual_seed(0);
   auto [x, y] = two_moons(512, 0.1, 0);
   const int64_t hidden = 32;

@@ -96,6 +96,7 @@ void run_ready(std::vector<std::shared_ptr<Node>>& ready, bool retain_graph) {
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   NERVE_RECORD_FUNCTION("backward");
+  check_defined("backward");
   NERVE_CHECK(requires_grad(), "backward: the tensor does not require grad and has no grad_fn (did you call it "
                                "inside a NoGradGuard, or on a tensor built from leaves without requires_grad?)");
   Tensor g = grad;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -46,7 +47,11 @@ constexpr uint64_t pack(uint32_t gen, uint64_t front, uint64_t back) {
 
 class Pool {
  public:
-  explicit Pool(int threads) : n_(threads), ranges_(new Range[threads]) {
+  explicit Pool(int threads)
+      : n_(threads),
+        // more threads than cores: a spinning worker would take the core from the one doing the work
+        spin_(threads > static_cast<int>(std::thread::hardware_concurrency()) ? std::chrono::microseconds(0) : kSpin),
+        ranges_(new Range[threads]) {
     workers_.reserve(threads - 1);
     for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { worker(t); });
   }
@@ -126,7 +131,7 @@ class Pool {
     uint32_t seen = 0;
     for (;;) {
       uint32_t g = 0;
-      auto spin_until = std::chrono::steady_clock::now() + kSpin;
+      auto spin_until = std::chrono::steady_clock::now() + spin_;
       for (int spins = 0;; ++spins) {
         if (stop_.load(std::memory_order_relaxed)) return;
         g = gen_.load(std::memory_order_acquire);
@@ -139,7 +144,7 @@ class Pool {
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         if (!stop_.load()) gen_.wait(seen, std::memory_order_seq_cst);
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
-        spin_until = std::chrono::steady_clock::now() + kSpin;
+        spin_until = std::chrono::steady_clock::now() + spin_;
       }
       seen = g;
       work(g, self);
@@ -147,6 +152,7 @@ class Pool {
   }
 
   const int n_;
+  const std::chrono::microseconds spin_;
   std::unique_ptr<Range[]> ranges_;
   std::vector<std::thread> workers_;
   alignas(64) std::atomic<uint32_t> gen_{0};
@@ -159,13 +165,32 @@ class Pool {
   std::exception_ptr error_;
 };
 
-int initial_threads() {
-  if (const char* s = std::getenv("NERVE_NUM_THREADS")) {
-    int n = std::atoi(s);
-    if (n > 0) return n;
-  }
+int hardware_threads() {
   unsigned hc = std::thread::hardware_concurrency();
   return hc > 0 ? static_cast<int>(hc) : 1;
+}
+
+void warn_oversubscribed(int n) {
+  static std::once_flag once;
+  std::call_once(once, [n] {
+    std::fprintf(stderr, "nerve: warning: %d threads on %d hardware threads; the results are the same, but it runs "
+                 "slower than with %d\n", n, hardware_threads(), hardware_threads());
+  });
+}
+
+// NERVE_NUM_THREADS when it is a number in [1, kMaxThreads] (else a warning and the core count)
+int initial_threads() {
+  if (const char* s = std::getenv("NERVE_NUM_THREADS"); s && *s) {
+    char* end = nullptr;
+    long n = std::strtol(s, &end, 10);
+    if (*end == '\0' && n >= 1 && n <= kMaxThreads) {
+      if (n > hardware_threads()) warn_oversubscribed(static_cast<int>(n));
+      return static_cast<int>(n);
+    }
+    std::fprintf(stderr, "nerve: warning: NERVE_NUM_THREADS='%s' is not a number in [1, %d]; using %d threads\n", s,
+                 kMaxThreads, hardware_threads());
+  }
+  return hardware_threads();
 }
 
 struct State {
@@ -195,7 +220,8 @@ Pool* pool() {
 }  // namespace
 
 void set_num_threads(int n) {
-  NERVE_CHECK(n > 0, "set_num_threads: expected n >= 1, got ", n);
+  NERVE_CHECK(n >= 1 && n <= kMaxThreads, "set_num_threads: expected n in [1, ", kMaxThreads, "], got ", n);
+  if (n > hardware_threads()) warn_oversubscribed(n);
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (n == s.threads) return;

@@ -21,7 +21,8 @@ std::string to_string(const Shape& s) {
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    NERVE_CHECK(!__builtin_mul_overflow(n, d, &n), "shape ", s, ": its number of elements overflows int64");
   return n;
 }
 
@@ -30,7 +31,8 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i] > 0 ? s[i] : 1;
+    NERVE_CHECK(!__builtin_mul_overflow(acc, s[i] > 0 ? s[i] : 1, &acc), "shape ", s,
+                ": its number of elements overflows int64");
   }
   return st;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 #include "core/file_util.h"
 
@@ -81,9 +82,16 @@ std::string read_text_corpus(const std::vector<std::string>& paths, const Corpus
   NERVE_CHECK(!files.empty(), "text: no files to read in ", join(paths), " (", n_skipped,
               " skipped for their extension: ", join(options.skip_extensions), ")");
   std::string text;
+  uintmax_t total = 0;  // reserved up front: no doubling of a large corpus while it is read
+  for (const fs::path& f : files) {
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(f, ec);
+    if (!ec) total += size;
+  }
+  text.reserve(static_cast<size_t>(total));
   for (const fs::path& f : files) {
     std::vector<uint8_t> bytes = nerve::detail::read_file_bytes(f.string(), "text");
-    text.append(bytes.begin(), bytes.end());
+    text.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());  // (iterators: a temporary copy)
   }
   NERVE_CHECK(!text.empty(), "text: the corpus is empty (", files.size(), " files in ", join(paths), ", all empty)");
   return text;
@@ -108,17 +116,42 @@ void CharTokenizer::set_vocab(std::string vocab) {
   for (size_t i = 0; i < vocab_.size(); ++i) ids_[static_cast<unsigned char>(vocab_[i])] = static_cast<int64_t>(i);
 }
 
-Tensor CharTokenizer::encode(std::string_view text) const {
-  Tensor out = empty({static_cast<int64_t>(text.size())}, DType::i64);
-  int64_t* p = out.data<int64_t>();
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    p[i] = ids_[c];
-    NERVE_CHECK(p[i] >= 0, "CharTokenizer: byte ", show_byte(c), " at offset ", i, " is not in the vocabulary of ",
-                vocab_size(), " tokens (build the tokenizer from text that contains it)");
-  }
+Tensor CharTokenizer::encode(std::string_view text, DType dtype) const {
+  NERVE_CHECK(dtype == DType::i64 || dtype == DType::i32 || dtype == DType::u8,
+              "CharTokenizer: encode into i64, i32 or u8, not ", dtype_name(dtype));
+  Tensor out = empty({static_cast<int64_t>(text.size())}, dtype);
+  auto fill = [&](auto* p) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      const int64_t id = ids_[c];
+      NERVE_CHECK(id >= 0, "CharTokenizer: byte ", show_byte(c), " at offset ", i, " is not in the vocabulary of ",
+                  vocab_size(), " tokens (build the tokenizer from text that contains it)");
+      p[i] = static_cast<std::remove_pointer_t<decltype(p)>>(id);  // ids < 256: every dtype holds them
+    }
+  };
+  if (dtype == DType::i64) fill(out.data<int64_t>());
+  else if (dtype == DType::i32) fill(out.data<int32_t>());
+  else fill(out.data<uint8_t>());
   return out;
 }
+
+namespace {
+// tokens kept as they are when u8, i32 or i64 (contiguous), else widened to i64
+Tensor token_storage(const Tensor& tokens) {
+  const DType d = tokens.dtype();
+  return (d == DType::u8 || d == DType::i32 || d == DType::i64 ? tokens : tokens.to(DType::i64)).contiguous();
+}
+// dst[k] = src[k] for k < n, src in tokens' dtype
+void widen(const Tensor& tokens, int64_t offset, int64_t n, int64_t* dst) {
+  visit_dtype(tokens.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t>) {
+      const T* src = tokens.data<T>() + offset;
+      for (int64_t k = 0; k < n; ++k) dst[k] = static_cast<int64_t>(src[k]);
+    }
+  });
+}
+}  // namespace
 
 std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
   std::string s(ids.size(), '\0');
@@ -199,28 +232,27 @@ SequenceWindowDataset::SequenceWindowDataset(const Tensor& tokens, int64_t seq_l
               " must be >= 1");
   NERVE_CHECK(seq_len < n, "SequenceWindowDataset: seq_len ", seq_len, " must be smaller than the number of tokens ", n,
               " (one window needs seq_len + 1 tokens: inputs and the next-token targets)");
-  tokens_ = tokens.to(DType::i64).contiguous();
+  tokens_ = token_storage(tokens);
   size_ = (n - 1 - seq_len) / stride_ + 1;
 }
 
 Example SequenceWindowDataset::get(int64_t index) const {
   NERVE_CHECK(index >= 0 && index < size_, "SequenceWindowDataset: index ", index, " is out of range for ", size_,
               " windows");
-  return {tokens_.narrow(0, index * stride_, seq_len_), tokens_.narrow(0, index * stride_ + 1, seq_len_)};
+  return {tokens_.narrow(0, index * stride_, seq_len_).to(DType::i64),
+          tokens_.narrow(0, index * stride_ + 1, seq_len_).to(DType::i64)};
 }
 
 Example SequenceWindowDataset::get_batch(const std::vector<int64_t>& indices) const {
   NERVE_CHECK(!indices.empty(), "SequenceWindowDataset: get_batch needs at least one index");
   int64_t b = static_cast<int64_t>(indices.size());
   Tensor data = empty({b, seq_len_}, DType::i64), target = empty({b, seq_len_}, DType::i64);
-  const int64_t* src = tokens_.data<int64_t>();
-  size_t row = static_cast<size_t>(seq_len_) * sizeof(int64_t);
   for (int64_t i = 0; i < b; ++i) {
     int64_t idx = indices[static_cast<size_t>(i)];
     NERVE_CHECK(idx >= 0 && idx < size_, "SequenceWindowDataset: index ", idx, " (batch position ", i,
                 ") is out of range for ", size_, " windows");
-    std::memcpy(data.data<int64_t>() + i * seq_len_, src + idx * stride_, row);
-    std::memcpy(target.data<int64_t>() + i * seq_len_, src + idx * stride_ + 1, row);
+    widen(tokens_, idx * stride_, seq_len_, data.data<int64_t>() + i * seq_len_);
+    widen(tokens_, idx * stride_ + 1, seq_len_, target.data<int64_t>() + i * seq_len_);
   }
   return {data, target};
 }
@@ -236,7 +268,7 @@ StreamBatches::StreamBatches(const Tensor& tokens, int64_t batch, int64_t seq_le
   NERVE_CHECK(stream_len_ >= 2, "StreamBatches: ", n, " tokens in ", batch, " streams leave ", stream_len_,
               " tokens per stream; each needs at least 2 (an input and its target): use a smaller batch or a "
               "longer corpus");
-  streams_ = tokens.narrow(0, 0, batch * stream_len_).to(DType::i64).contiguous().reshape({batch, stream_len_});
+  streams_ = token_storage(tokens.narrow(0, 0, batch * stream_len_)).reshape({batch, stream_len_});
   size_ = (stream_len_ - 1 + seq_len - 1) / seq_len;
 }
 
@@ -244,7 +276,8 @@ Example StreamBatches::get(int64_t index) const {
   NERVE_CHECK(index >= 0 && index < size_, "StreamBatches: index ", index, " is out of range for ", size_,
               " batches");
   const int64_t start = index * seq_len_, len = std::min(seq_len_, stream_len_ - 1 - start);
-  return {streams_.narrow(1, start, len).contiguous(), streams_.narrow(1, start + 1, len).contiguous()};
+  return {streams_.narrow(1, start, len).to(DType::i64).contiguous(),
+          streams_.narrow(1, start + 1, len).to(DType::i64).contiguous()};
 }
 
 }  // namespace nerve::data

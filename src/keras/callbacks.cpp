@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <span>
 #include <vector>
+
+#include "core/file_util.h"
+#include "nerve/core/files.h"
 
 #include "nerve/keras/model.h"
 
@@ -95,7 +98,8 @@ class ReduceLROnPlateauCb : public Callback {
 
 class CSVLoggerCb : public Callback {
  public:
-  explicit CSVLoggerCb(std::string path) : path_(std::move(path)) {}
+  // an unwritable path fails here, before any training, not after the first epoch
+  explicit CSVLoggerCb(std::string path) : path_(std::move(path)) { check_writable(path_, "CSVLogger"); }
   void on_train_begin() override { rows_.clear(); }
   void on_epoch_end(int epoch, const Logs& logs) override {
     if (header_.empty()) {
@@ -110,15 +114,9 @@ class CSVLoggerCb : public Callback {
     }
     rows_.push_back(row);
     // rewrite the whole file atomically: a crash never leaves a half-written log
-    std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream f(tmp, std::ios::trunc);
-      NERVE_CHECK(f.good(), "CSVLogger: cannot open '", tmp, "' for writing");
-      f << header_ << "\n";
-      for (auto& r : rows_) f << r << "\n";
-      NERVE_CHECK(f.good(), "CSVLogger: write to '", tmp, "' failed");
-    }
-    NERVE_CHECK(std::rename(tmp.c_str(), path_.c_str()) == 0, "CSVLogger: cannot rename '", tmp, "' to '", path_, "'");
+    std::string text = header_ + "\n";
+    for (auto& r : rows_) text += r + "\n";
+    detail::write_file_atomic(path_, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()), "CSVLogger");
   }
 
  private:

@@ -161,11 +161,20 @@ optim::Optimizer& Sequential::optimizer() {
   return *optimizer_;
 }
 
-Tensor Sequential::forward(const Tensor& x) { return run_plan(plan(x, false), layers_, x); }
+Tensor Sequential::forward(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, false), layers_, x);
+}
 
-Tensor Sequential::forward_logits(const Tensor& x) { return run_plan(plan(x, true), layers_, x); }
+Tensor Sequential::forward_logits(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, true), layers_, x);
+}
 
-Tensor Sequential::forward_for_loss(const Tensor& x) { return run_plan(plan(x, fused_), layers_, x); }
+Tensor Sequential::forward_for_loss(const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
+  return run_plan(plan(x, fused_), layers_, x);
+}
 
 // ------------------------------------------------------------------ loss and metrics
 Tensor Sequential::compute_loss(const Tensor& out, const Tensor& y) const {
@@ -240,6 +249,7 @@ void Sequential::check_xy(const char* op, const Tensor& x, const Tensor& y) cons
   NERVE_CHECK(y.defined() && y.dim() >= 1 && y.shape()[0] == x.shape()[0], op, ": x has ", x.shape()[0],
               " samples but y has ", y.defined() && y.dim() ? y.shape()[0] : 0, " (x ", to_string(x.shape()), " ",
               dtype_name(x.dtype()), ", y ", y.defined() ? to_string(y.shape()) : "undefined", ")");
+  NERVE_CHECK(x.shape()[0] > 0, op, ": x has 0 samples (x ", to_string(x.shape()), "); expected at least one");
 }
 
 namespace {
@@ -379,7 +389,9 @@ Evaluation Sequential::evaluate(const Tensor& x, const Tensor& y, int64_t batch_
 }
 
 Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
-  NERVE_CHECK(x.defined() && x.dim() >= 1, "predict: x must have a batch dim");
+  NERVE_CHECK(x.defined() && x.dim() >= 1, "predict: x must have a batch dim, got ",
+              x.defined() ? to_string(x.shape()) : "an undefined tensor");
+  NERVE_CHECK(x.shape()[0] > 0, "predict: x has 0 samples (x ", to_string(x.shape()), "); expected at least one");
   NERVE_CHECK(batch_size > 0, "predict: batch_size must be positive, got ", batch_size);
   if (!built_) build(sample_shape(x));
   NERVE_CHECK(sample_shape(x) == input_shape_, "predict: the model expects inputs of shape ",
@@ -391,11 +403,6 @@ Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {
   for (int64_t b = 0; b < x.shape()[0]; b += batch_size)
     outs.push_back(forward(narrow(x, 0, b, std::min(batch_size, x.shape()[0] - b))));
   train(was_training);
-  if (outs.empty()) {
-    Shape s = output_shapes_.back();
-    s.insert(s.begin(), 0);
-    return zeros(s);
-  }
   return outs.size() == 1 ? outs[0] : cat(outs, 0);
 }
 

@@ -93,6 +93,7 @@ Tensor run_step(const PlanStep& s, const std::vector<LayerPtr>& layers, Tensor h
 }  // namespace
 
 Tensor run_plan(const Plan& plan, const std::vector<LayerPtr>& layers, const Tensor& x) {
+  nerve::detail::check_arg(x, "Sequential", "x");
   Tensor h = x;
   for (const PlanStep& s : plan) h = run_step(s, layers, std::move(h));
   return h;

@@ -42,6 +42,7 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
 }
 
 Tensor Embedding::forward(const Tensor& indices) {
+  nerve::detail::check_arg(indices, "Embedding", "indices");
   if (options_.max_norm) {
     NoGradGuard g;
     embedding_renorm_(weight, indices, *options_.max_norm, options_.norm_type);

@@ -58,10 +58,18 @@ std::vector<int64_t> generate(const StepFn& step, const std::vector<int64_t>& pr
   std::vector<int64_t> out;
   out.reserve(static_cast<size_t>(options.max_new_tokens));
   Tensor ids = from_vector(prompt, {1, static_cast<int64_t>(prompt.size())});
+  int64_t vocab = -1;
   for (int64_t i = 0; i < options.max_new_tokens; ++i) {
     Tensor logits = step(ids);
-    NERVE_CHECK(logits.defined() && logits.dim() >= 1, "generate: the step function returned no logits");
-    Tensor rows = logits.reshape({-1, logits.shape().back()});
+    NERVE_CHECK(logits.defined(), "generate: the step function returned an undefined tensor, expected logits");
+    // one sequence is fed: logits (1, T, V) (batch first) or (1, V), the same V at every step
+    const bool ok = (logits.dim() == 2 || logits.dim() == 3) && logits.shape()[0] == 1 && logits.numel() > 0;
+    NERVE_CHECK(ok && (vocab < 0 || logits.shape().back() == vocab), "generate: the step function returned logits ",
+                to_string(logits.shape()), " ", dtype_name(logits.dtype()), " for ids ", to_string(ids.shape()),
+                "; expected (1, T, V) or (1, V)", vocab < 0 ? "" : " with V = ",
+                vocab < 0 ? std::string() : std::to_string(vocab), " (the vocabulary of the first step)");
+    vocab = logits.shape().back();
+    Tensor rows = logits.reshape({-1, vocab});
     int64_t next = sample_token(rows.select(0, rows.shape()[0] - 1), options.temperature, options.top_k, rng);
     out.push_back(next);
     if (on_token) on_token(next);

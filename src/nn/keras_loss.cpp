@@ -25,10 +25,20 @@ void check_pred(const char* op, const Tensor& y_pred) {
   NERVE_CHECK(y_pred.dim() >= 1, op, ": y_pred must have a class axis, got a 0-d tensor");
 }
 
+// Labels are class indices: a floating y_true is a dtype mistake (Keras users often hold labels as floats)
+void check_labels(const Tensor& y_true) {
+  NERVE_CHECK(y_true.defined(), "sparse_categorical_crossentropy: y_true is an undefined tensor");
+  NERVE_CHECK(!is_floating(y_true.dtype()) && y_true.dtype() != DType::b8,
+              "sparse_categorical_crossentropy: y_true must hold integer class indices (i64, i32 or u8), got ",
+              dtype_name(y_true.dtype()), " ", to_string(y_true.shape()), "; convert with y.to(DType::i64), or use ",
+              "categorical_crossentropy for one-hot or probability targets");
+}
+
 }  // namespace
 
 Tensor sparse_categorical_crossentropy_from_logits(const Tensor& logits, const Tensor& y_true, Reduction r) {
   check_pred("sparse_categorical_crossentropy", logits);
+  check_labels(y_true);
   int64_t C = logits.shape().back();
   Shape tshape(logits.shape().begin(), logits.shape().end() - 1);
   NERVE_CHECK(y_true.shape() == tshape, "sparse_categorical_crossentropy: y_true shape ", to_string(y_true.shape()),
@@ -45,6 +55,7 @@ Tensor sparse_categorical_crossentropy_from_logits(const Tensor& logits, const T
 Tensor sparse_categorical_crossentropy(const Tensor& y_pred, const Tensor& y_true, bool from_logits, Reduction r) {
   if (from_logits) return sparse_categorical_crossentropy_from_logits(y_pred, y_true, r);
   check_pred("sparse_categorical_crossentropy", y_pred);
+  check_labels(y_true);
   int64_t C = y_pred.shape().back(), last = y_pred.dim() - 1;
   Shape tshape(y_pred.shape().begin(), y_pred.shape().end() - 1);
   NERVE_CHECK(y_true.shape() == tshape, "sparse_categorical_crossentropy: y_true shape ", to_string(y_true.shape()),

@@ -53,6 +53,7 @@ namespace functional {
 
 Tensor dropout(const Tensor& x, double p, bool training) {
   NERVE_RECORD_FUNCTION("dropout");
+  nerve::detail::check_arg(x, "dropout", "x");
   NERVE_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got ", p);
   if (!training || p == 0.0) return x;
   NERVE_CHECK(is_floating(x.dtype()), "dropout: expected a floating tensor, got ", to_string(x.shape()), " ",

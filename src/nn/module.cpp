@@ -117,6 +117,8 @@ void Module::load_state_dict(const StateDict& sd, bool strict) {
                   dtype_name(t.dtype()), ")");
       continue;
     }
+    NERVE_CHECK(src->defined(), "load_state_dict: '", name, "' is an undefined tensor, expected ", to_string(t.shape()),
+                " ", dtype_name(t.dtype()));
     NERVE_CHECK(src->shape() == t.shape(), "load_state_dict: size mismatch for '", name, "': copying a param with shape ",
                 to_string(src->shape()), ", the shape in the current model is ", to_string(t.shape()));
     Tensor dst = t;

@@ -59,6 +59,8 @@ void RNNBase::check_state(const Tensor& s, const char* what, const Tensor& x, in
 
 RnnLayerOutput RNNBase::run(const Tensor& x_in, const Tensor& h0_in, const Tensor& c0_in) {
   const RNNOptions& o = options_;
+  if (!x_in.defined()) [[unlikely]]
+    nerve::detail::throw_undefined_arg(type_name().c_str(), "input");
   NERVE_CHECK(x_in.dim() == 2 || x_in.dim() == 3, type_name(), ": expected a 3-D input (",
               o.batch_first ? "batch, seq" : "seq, batch", ", feature) or 2-D unbatched (seq, feature), got ",
               detail::describe(x_in));
@@ -163,6 +165,8 @@ RNNCellBase::RNNCellBase(RnnMode mode, const RNNCellOptions& o) : mode_(mode), o
 }
 
 RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const Tensor& c_in) {
+  if (!x_in.defined()) [[unlikely]]
+    nerve::detail::throw_undefined_arg(type_name().c_str(), "input");
   NERVE_RECORD_FUNCTION("rnn_cell");
   const RNNCellOptions& o = options_;
   NERVE_CHECK(x_in.dim() == 1 || x_in.dim() == 2, type_name(), ": expected input (batch, input_size) or (input_size), got ",

@@ -196,9 +196,14 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   NERVE_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
               "cross_entropy: label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
   int64_t cdim = input.dim() == 1 ? 0 : 1, C = input.size(cdim);
-  if (is_floating(target.dtype())) return cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim);
   Shape tshape = input.shape();
   tshape.erase(tshape.begin() + cdim);
+  // floating labels of the class-index shape: the dtype is the mistake, not the shape
+  NERVE_CHECK(!is_floating(target.dtype()) || target.shape() == input.shape() || target.shape() != tshape,
+              "cross_entropy: target is ", nerve::detail::describe(target), ": class indices must be an integer "
+              "tensor (i64), not ", dtype_name(target.dtype()), "; convert with target.to(DType::i64) (a floating "
+              "target is read as class probabilities of the input's shape ", to_string(input.shape()), ")");
+  if (is_floating(target.dtype())) return cross_entropy_probs(input, target, weight, reduction, label_smoothing, cdim);
   NERVE_CHECK(target.shape() == tshape, "cross_entropy: target shape ", to_string(target.shape()),
               " does not match input ", to_string(input.shape()), "; expected class indices of shape ",
               to_string(tshape), " (the input's shape without the class dim ", cdim,

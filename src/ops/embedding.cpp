@@ -86,6 +86,8 @@ int64_t wrap_padding(std::optional<int64_t> padding_idx, int64_t vocab, const ch
 
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
   NERVE_RECORD_FUNCTION("embedding");
+  detail::check_arg(indices, "embedding", "indices");
+  detail::check_arg(weight, "embedding", "weight");
   NERVE_CHECK(weight.dim() == 2 && is_floating(weight.dtype()),
               "embedding: weight must be a 2-D floating tensor (num_embeddings, embedding_dim), got ",
               detail::describe(weight));

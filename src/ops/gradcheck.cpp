@@ -13,6 +13,8 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
   GradcheckResult res;
   // the perturbation below writes doubles into each floating input, and f32 finite differences are noise anyway
   for (size_t k = 0; k < inputs.size(); ++k)
+    NERVE_CHECK(inputs[k].defined(), "gradcheck: input ", k, " is an undefined tensor");
+  for (size_t k = 0; k < inputs.size(); ++k)
     NERVE_CHECK(!is_floating(inputs[k].dtype()) || inputs[k].dtype() == DType::f64, "gradcheck: input ", k,
                 " is ", inputs[k].dtype(), " ", to_string(inputs[k].shape()),
                 ", expected f64 (finite differences need double precision; pass x.to(DType::f64))");

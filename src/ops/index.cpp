@@ -52,6 +52,9 @@ inline T bit_select(bool m, T a, T b) {
 
 Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
   NERVE_RECORD_FUNCTION("where");
+  detail::check_arg(cond_in, "where", "cond");
+  detail::check_arg(a_in, "where", "a");
+  detail::check_arg(b_in, "where", "b");
   NERVE_CHECK(cond_in.dtype() == DType::b8, "where: condition must be a bool tensor, got ",
               detail::describe(cond_in));
   DType d = detail::promote(a_in, b_in);
@@ -93,6 +96,8 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   NERVE_RECORD_FUNCTION("masked_fill");
+  detail::check_arg(x, "masked_fill", "x");
+  detail::check_arg(mask, "masked_fill", "mask");
   NERVE_CHECK(mask.dtype() == DType::b8, "masked_fill: mask must be a bool tensor, got ", detail::describe(mask));
   Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
   NERVE_CHECK(s == x.shape(), "masked_fill: mask ", to_string(mask.shape()), " does not broadcast to input ",
@@ -104,6 +109,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 // summed back over the broadcast dims by expand's backward
 Tensor masked_select(const Tensor& x, const Tensor& mask) {
   NERVE_RECORD_FUNCTION("masked_select");
+  detail::check_arg(x, "masked_select", "x");
+  detail::check_arg(mask, "masked_select", "mask");
   NERVE_CHECK(mask.dtype() == DType::b8, "masked_select: mask must be a bool tensor, got ", detail::describe(mask));
   Shape s = broadcast_shapes(x.shape(), mask.shape(), "masked_select");
   NERVE_CHECK(!x.is_meta() && !mask.is_meta(), "masked_select: the output's size depends on the mask's values, ",
@@ -209,6 +216,8 @@ class ScatterBackward : public Node {
 
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   NERVE_RECORD_FUNCTION("gather");
+  detail::check_arg(x_in, "gather", "x");
+  detail::check_arg(index_in, "gather", "index");
   if (x_in.dim() == 0 && index_in.dim() == 0)  // a 0-d input and index: the same op on one element
     return reshape(gather(reshape(x_in, {1}), dim, reshape(index_in, {1})), {});
   dim = wrap_dim(dim, x_in.dim(), "gather");
@@ -273,11 +282,17 @@ Tensor scatter_impl(const Tensor& x, int64_t dim, const Tensor& index_in, const 
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   NERVE_RECORD_FUNCTION("scatter_add");
+  detail::check_arg(x, "scatter_add", "x");
+  detail::check_arg(index, "scatter_add", "index");
+  detail::check_arg(src, "scatter_add", "src");
   return scatter_impl(x, dim, index, src, true, "scatter_add");
 }
 
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   NERVE_RECORD_FUNCTION("scatter");
+  detail::check_arg(x, "scatter", "x");
+  detail::check_arg(index, "scatter", "index");
+  detail::check_arg(src, "scatter", "src");
   return scatter_impl(x, dim, index, src, false, "scatter");
 }
 
@@ -285,6 +300,9 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
 // gets g, source gets alpha * g gathered at the index
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source, double alpha) {
   NERVE_RECORD_FUNCTION("index_add");
+  detail::check_arg(x, "index_add", "x");
+  detail::check_arg(index, "index_add", "index");
+  detail::check_arg(source, "index_add", "source");
   if (x.dim() == 0) return reshape(index_add(reshape(x, {1}), dim, index, source, alpha), {});
   dim = wrap_dim(dim, x.dim(), "index_add");
   NERVE_CHECK(index.dim() <= 1 && (index.dtype() == DType::i64 || index.dtype() == DType::i32),
@@ -333,6 +351,8 @@ class IndexSelectBackward : public Node {
 
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
   NERVE_RECORD_FUNCTION("index_select");
+  detail::check_arg(x_in, "index_select", "x");
+  detail::check_arg(index_in, "index_select", "index");
   dim = wrap_dim(dim, x_in.dim(), "index_select");
   NERVE_CHECK(index_in.dtype() == DType::i64 && index_in.dim() <= 1, "index_select: index must be a 1-D i64 tensor, got ",
               detail::describe(index_in));
@@ -369,6 +389,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   NERVE_RECORD_FUNCTION("one_hot");
+  detail::check_arg(labels, "one_hot", "labels");
   NERVE_CHECK(labels.dtype() == DType::i64, "one_hot: labels must be i64, got ", detail::describe(labels));
   if (labels.is_meta()) {
     NERVE_CHECK(num_classes >= 0, "one_hot: on meta labels num_classes must be given (it would be the largest ",

@@ -11,8 +11,10 @@ namespace nerve {
 
 namespace {
 void check_inplace(const Tensor& self, const char* op, const Tensor* other = nullptr) {
-  NERVE_CHECK(self.defined(), op, ": undefined tensor");
-  NERVE_CHECK(!other || !other->defined() || self.is_meta() || !other->is_meta(), op, ": other is a meta tensor (",
+  self.check_defined(op);
+  if (other && !other->defined()) [[unlikely]]
+    detail::throw_undefined_arg(op, "other");
+  NERVE_CHECK(!other || self.is_meta() || !other->is_meta(), op, ": other is a meta tensor (",
               detail::describe(*other), "), which has no values to write into a cpu tensor");
   bool rg = self.requires_grad() || (other && other->defined() && other->requires_grad());
   NERVE_CHECK(!(grad_enabled() && rg), op, ": in-place operation on a tensor that requires grad (",
@@ -65,7 +67,10 @@ Tensor& Tensor::mul_(const Tensor& o) {
   return *this;
 }
 
-Tensor& Tensor::mul_(double s) { return mul_(scalar_tensor(s, dtype(), device())); }
+Tensor& Tensor::mul_(double s) {
+  check_defined("mul_");
+  return mul_(scalar_tensor(s, dtype(), device()));
+}
 
 Tensor& Tensor::fill_(double v) {
   NERVE_RECORD_FUNCTION("fill_");
@@ -104,6 +109,7 @@ Tensor& Tensor::fill_(double v) {
 
 Tensor& Tensor::zero_() {
   NERVE_RECORD_FUNCTION("zero_");
+  check_defined("zero_");
   if (is_contiguous() && !is_meta()) {
     check_inplace(*this, "zero_");
     char* p = static_cast<char*>(raw_data());
@@ -134,7 +140,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, double v) {
   NERVE_RECORD_FUNCTION("masked_fill_");
-  check_inplace(*this, "masked_fill_");
+  check_inplace(*this, "masked_fill_", &mask);
   Tensor filled;
   {
     NoGradGuard g;

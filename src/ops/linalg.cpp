@@ -92,6 +92,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   NERVE_RECORD_FUNCTION("matmul");
+  detail::check_arg(a_in, "matmul", "a");
+  detail::check_arg(b_in, "matmul", "b");
   NERVE_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim; ",
               detail::describe(a_in, b_in));
   DType d = detail::promote(a_in, b_in);
@@ -130,6 +132,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
   NERVE_RECORD_FUNCTION("bmm");
+  detail::check_arg(a, "bmm", "a");
+  detail::check_arg(b, "bmm", "b");
   NERVE_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-D tensors (B, n, m) and (B, m, p); ",
               detail::describe(a, b), " (matmul broadcasts other ranks)");
   NERVE_CHECK(a.shape()[0] == b.shape()[0], "bmm: batch sizes differ (", a.shape()[0], " and ", b.shape()[0], "); ",
@@ -143,6 +147,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 
 Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, double beta, double alpha) {
   NERVE_RECORD_FUNCTION("baddbmm");
+  detail::check_arg(input, "baddbmm", "input");
+  detail::check_arg(batch1, "baddbmm", "batch1");
+  detail::check_arg(batch2, "baddbmm", "batch2");
   Tensor prod = bmm(batch1, batch2);
   NERVE_CHECK(input.dtype() == prod.dtype(), "baddbmm: input is ", dtype_name(input.dtype()), ", batch1 and batch2 are ",
               dtype_name(prod.dtype()));
@@ -276,7 +283,10 @@ Tensor linear_output(const Tensor& x_in, const Tensor& x, const Tensor& w, const
 }
 
 Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias, bool relu) {
-  NERVE_RECORD_FUNCTION(relu ? "linear_relu" : "linear");
+  const char* op = relu ? "linear_relu" : "linear";
+  NERVE_RECORD_FUNCTION(op);
+  detail::check_arg(x_in, op, "input");
+  detail::check_arg(weight, op, "weight");  // bias may be undefined: no bias
   NERVE_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got ",
               detail::describe(weight));
   NERVE_CHECK(x_in.dim() >= 1, "linear: input must have at least 1 dim, got a 0-d tensor");
@@ -305,6 +315,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) { retur
 Tensor linear_u8(const Tensor& x_in, double scale, double offset, const Tensor& weight, const Tensor& bias,
                  bool relu) {
   NERVE_RECORD_FUNCTION("linear_u8");
+  detail::check_arg(x_in, "linear_u8", "input");
+  detail::check_arg(weight, "linear_u8", "weight");
   NERVE_CHECK(x_in.dtype() == DType::u8, "linear_u8: input must be uint8, got ", detail::describe(x_in));
   NERVE_CHECK(x_in.dim() >= 1 && weight.dim() == 2 && x_in.shape().back() == weight.shape()[1],
               "linear_u8: expected input (..., in_features) and weight (out_features, in_features), got input ",
@@ -356,10 +368,12 @@ Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op) {
 
 Tensor tril(const Tensor& x, int64_t diagonal) {
   NERVE_RECORD_FUNCTION("tril");
+  detail::check_arg(x, "tril", "x");
   return triangle(x, diagonal, true, "tril");
 }
 Tensor triu(const Tensor& x, int64_t diagonal) {
   NERVE_RECORD_FUNCTION("triu");
+  detail::check_arg(x, "triu", "x");
   return triangle(x, diagonal, false, "triu");
 }
 

@@ -13,7 +13,7 @@ namespace {
 // every tensor of an update: defined (or optional and undefined), contiguous, param's shape and dtype, on cpu
 void check_state(const char* op, const Tensor& param, const Tensor& t, const char* what, bool optional) {
   if (optional && !t.defined()) return;
-  NERVE_CHECK(t.defined(), op, ": ", what, " is undefined");
+  detail::check_arg(t, op, what);
   NERVE_CHECK(t.shape() == param.shape() && t.dtype() == param.dtype(), op, ": ", what, " is ",
               detail::describe(t), ", expected the parameter's ", detail::describe(param));
   NERVE_CHECK(t.is_contiguous(), op, ": ", what, " must be contiguous (", detail::describe(t), ")");

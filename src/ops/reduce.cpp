@@ -122,6 +122,7 @@ class SumBackward : public Node {
 
 Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("sum");
+  detail::check_arg(x_in, "sum", "x");
   Tensor x = x_in.dtype() == DType::b8 || x_in.dtype() == DType::u8 || x_in.dtype() == DType::i32
                  ? x_in.to(DType::i64) : x_in;
   std::vector<bool> red = reduced_mask(x, dims, "sum");
@@ -139,6 +140,7 @@ Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("mean");
+  detail::check_arg(x, "mean", "x");
   NERVE_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor, got ", dtype_name(x.dtype()),
               "; convert with .to(DType::f32)");
   std::vector<bool> red = reduced_mask(x, dims, "mean");
@@ -172,7 +174,11 @@ class VarBackward : public Node {
 
 Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   NERVE_RECORD_FUNCTION("var");
+  detail::check_arg(x, "var", "x");
   NERVE_CHECK(is_floating(x.dtype()), "var: expected a floating tensor, got ", dtype_name(x.dtype()));
+  constexpr int64_t kMaxCorrection = int64_t{1} << 62;  // |count - correction| then fits in int64
+  NERVE_CHECK(correction >= -kMaxCorrection && correction <= kMaxCorrection, "var: correction ", correction,
+              " is out of range (expected a small integer, usually 0 or 1)");
   std::vector<bool> red = reduced_mask(x, dims, "var");
   int64_t count = 1;
   for (int64_t i = 0; i < x.dim(); ++i)
@@ -216,6 +222,7 @@ class StdBackward : public Node {
 
 Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
   NERVE_RECORD_FUNCTION("std");
+  detail::check_arg(x, "std", "x");
   NERVE_CHECK(is_floating(x.dtype()), "std: expected a floating tensor, got ", dtype_name(x.dtype()));
   std::vector<bool> red = reduced_mask(x, dims, "std");
   int64_t count = 1;
@@ -235,6 +242,7 @@ Tensor std(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
 // gradient, exp(x - m) / sum(exp(x - m)), is the composite's.
 Tensor logsumexp(const Tensor& x_in, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("logsumexp");
+  detail::check_arg(x_in, "logsumexp", "x");
   Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
   std::vector<bool> red = reduced_mask(x, dims, "logsumexp");  // bad dims named as logsumexp's, not amax's
   if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));
@@ -280,6 +288,7 @@ class NormBackward : public Node {
 // value and get NormBackward
 Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
   NERVE_RECORD_FUNCTION("norm");
+  detail::check_arg(x, "norm", "x");
   NERVE_CHECK(is_floating(x.dtype()), "norm: expected a floating tensor, got ", dtype_name(x.dtype()));
   NERVE_CHECK(!std::isnan(p), "norm: p is NaN");
   std::vector<bool> red = reduced_mask(x, dims, "norm");  // bad dims named as norm's, not sum's or amax's
@@ -302,6 +311,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   NERVE_RECORD_FUNCTION("sum_to");
+  detail::check_arg(x, "sum_to", "x");
   if (x.shape() == shape) return x;
   int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
   NERVE_CHECK(lead >= 0, "sum_to: cannot reduce ", to_string(x.shape()), " to ", to_string(shape));
@@ -425,6 +435,7 @@ class AmaxBackward : public Node {
 
 Tensor extreme_all(const Tensor& x, const Shape& dims, bool keepdim, bool is_max, const char* op, bool to_nan = false) {
   NERVE_RECORD_FUNCTION(op);
+  detail::check_arg(x, op, "x");
   std::vector<bool> red = reduced_mask(x, dims, op);
   check_reduced_nonempty(x, red, op);
   Shape kept = out_shape(x, red, true);
@@ -480,18 +491,22 @@ Tensor min(const Tensor& x) { return extreme_all(x, {}, false, false, "min", tru
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, true, "amax"); }
 Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_all(x, dims, keepdim, false, "amin"); }
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  detail::check_arg(x, "max", "x");
   return extreme_dim(x, dim, keepdim, true, "max");
 }
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  detail::check_arg(x, "min", "x");
   return extreme_dim(x, dim, keepdim, false, "min");
 }
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   NERVE_RECORD_FUNCTION("argmax");
+  detail::check_arg(x, "argmax", "x");
   NoGradGuard g;
   return extreme_dim(x, dim, keepdim, true, "argmax").second;
 }
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
   NERVE_RECORD_FUNCTION("argmin");
+  detail::check_arg(x, "argmin", "x");
   NoGradGuard g;
   return extreme_dim(x, dim, keepdim, false, "argmin").second;
 }
@@ -583,6 +598,7 @@ class SoftmaxBackward : public Node {
 
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, bool log, const char* op) {
   NERVE_RECORD_FUNCTION(op);
+  detail::check_arg(x_in, op, "x");
   Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::f32);
   if (x.dim() == 0) x = reshape(x, {1});
   dim = wrap_dim(dim, x.dim(), op);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "nerve/core/error.h"
 #include "nerve/ops/loss.h"
@@ -73,6 +74,14 @@ Shape Attrs::shape(const std::string& key) const {
   return out;
 }
 std::string Attrs::s(const std::string& key) const { return single(at(key), key); }
+
+std::vector<Tensor> OpCall::operator()(const std::vector<Tensor>& inputs, const Attrs& attrs) const {
+  try {
+    return fn(inputs, attrs);
+  } catch (const std::out_of_range&) {  // x.at(k) past the inputs given
+    throw Error(detail::str_cat(op, ": ", inputs.size(), " input tensor(s) given, fewer than the op takes"));
+  }
+}
 
 // ---------------------------------------------------------------- the table
 namespace {
@@ -231,14 +240,26 @@ RnnMode rnn_mode(const Attrs& p) {
 }
 // rnn_layer's tensors after its input x (or after ids and table): [h0] [c0] w_ih w_hh [b_ih b_hh], by the flags
 // h0, c0, bias; outputs (output, h_n) and c_n for an LSTM
-Out rnn_call(const Tensor& x, const In& in, size_t k, const Attrs& p) {
+Out rnn_call(const char* op, const Tensor& x, const In& in, size_t k, const Attrs& p) {
   Tensor h0 = p.b("h0") ? in.at(k++) : Tensor(), c0 = p.b("c0") ? in.at(k++) : Tensor();
   Tensor w_ih = in.at(k++), w_hh = in.at(k++);
+  detail::check_arg(w_ih, op, "w_ih");
+  detail::check_arg(w_hh, op, "w_hh");
   Tensor b_ih = p.b("bias") ? in.at(k++) : Tensor(), b_hh = p.b("bias") ? in.at(k++) : Tensor();
   const RnnMode mode = rnn_mode(p);
   RnnLayerOutput r = rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, p.b("batch_first"), p.b("reverse"));
   if (mode == RnnMode::lstm) return {r.output, r.h_n, r.c_n};
   return {r.output, r.h_n};
+}
+
+Out rnn_layer_call(const In& x, const Attrs& p) {
+  detail::check_arg(x.at(0), "rnn_layer", "x");
+  return rnn_call("rnn_layer", x.at(0), x, 1, p);
+}
+Out embedding_rnn_call(const In& x, const Attrs& p) {
+  detail::check_arg(x.at(0), "embedding_rnn_layer", "ids");
+  detail::check_arg(x.at(1), "embedding_rnn_layer", "table");
+  return rnn_call("embedding_rnn_layer", embedding(x.at(0), x.at(1)), x, 2, p);
 }
 
 // the sequence ops (nerve/ops/sequence.h); embedding_rnn_layer is rnn_layer over embedding(ids, table), which
@@ -247,13 +268,15 @@ void register_sequence(std::vector<OpInfo>& v) {
   add(v, "sequence", "embedding", true,
       NERVE_OP(embedding(x.at(0), x.at(1), p.has("padding_idx") ? std::optional<int64_t>(p.i("padding_idx"))
                                                                  : std::nullopt)));
-  add(v, "sequence", "rnn_layer", true, NERVE_OPS(rnn_call(x.at(0), x, 1, p)));
-  add(v, "fused", "embedding_rnn_layer", true, NERVE_OPS(rnn_call(embedding(x.at(0), x.at(1)), x, 2, p)));
+  add(v, "sequence", "rnn_layer", true, NERVE_OPS(rnn_layer_call(x, p)));
+  add(v, "fused", "embedding_rnn_layer", true, NERVE_OPS(embedding_rnn_call(x, p)));
 }
 
 // the optimizer steps as functional ops: the updated copies of (param, exp_avg, exp_avg_sq[, max_exp_avg_sq]) and
 // of (param[, momentum_buffer]); the inputs stay as they were
 Out adam_call(const In& x, const Attrs& p) {
+  const char* names[] = {"param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  for (size_t k = 0; k < x.size() && k < 5; ++k) detail::check_arg(x[k], "adam_step_", names[k]);
   Tensor param = x.at(0).clone(), m = x.at(2).clone(), v = x.at(3).clone();
   Tensor vmax = p.b("amsgrad") ? x.at(4).clone() : Tensor();
   adam_step_(param, x.at(1), m, v, vmax, p.i("step"),
@@ -262,6 +285,8 @@ Out adam_call(const In& x, const Attrs& p) {
   return vmax.defined() ? Out{param, m, v, vmax} : Out{param, m, v};
 }
 Out sgd_call(const In& x, const Attrs& p) {
+  const char* names[] = {"param", "grad", "momentum_buffer"};
+  for (size_t k = 0; k < x.size() && k < 3; ++k) detail::check_arg(x[k], "sgd_step_", names[k]);
   Tensor param = x.at(0).clone(), buf = x.size() > 2 ? x[2].clone() : Tensor();
   sgd_step_(param, x.at(1), buf, p.b("first"),
             {.lr = p.d("lr"), .momentum = p.d("momentum", 0.0), .dampening = p.d("dampening", 0.0),
@@ -308,10 +333,16 @@ std::vector<OpInfo> build() {
   return ops;
 }
 
+std::vector<OpInfo> build_named() {
+  std::vector<OpInfo> ops = build();
+  for (OpInfo& o : ops) o.call.op = o.name.c_str();  // the vector is not changed after this
+  return ops;
+}
+
 }  // namespace
 
 const std::vector<OpInfo>& op_registry() {
-  static const std::vector<OpInfo> ops = build();
+  static const std::vector<OpInfo> ops = build_named();
   return ops;
 }
 

@@ -144,6 +144,9 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
                          bool batch_first, bool reverse) {
   NERVE_RECORD_FUNCTION("rnn_layer");
   const char* op = mode_name(mode);
+  detail::check_arg(x_in, op, "input");
+  detail::check_arg(w_ih, op, "weight_ih");
+  detail::check_arg(w_hh, op, "weight_hh");
   const int64_t G = cpu::rnn_gate_count(to_cell(mode));
   NERVE_CHECK(x_in.dim() == 3, op, ": expected a 3-D input (seq, batch, feature)",
               batch_first ? " (batch_first: (batch, seq, feature))" : "", ", got ", detail::describe(x_in));

@@ -60,6 +60,7 @@ Tensor cumsum_impl(const Tensor& x_in, int64_t dim, bool reverse) {
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
   NERVE_RECORD_FUNCTION("cumsum");
+  detail::check_arg(x, "cumsum", "x");
   return cumsum_impl(x, dim, false);
 }
 

@@ -36,6 +36,7 @@ void topk_rows(const double* p, int64_t rows, int64_t n, int64_t k, bool largest
 
 std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted) {
   NERVE_RECORD_FUNCTION("topk");
+  detail::check_arg(x, "topk", "x");
   dim = wrap_dim(dim, x.dim(), "topk");
   const int64_t n = x.dim() ? x.shape()[dim] : 1;
   NERVE_CHECK(k >= 0 && k <= n, "topk: k = ", k, " is out of range for dim ", dim, " of size ", n, " (input ",

@@ -183,7 +183,7 @@ class UnaryBackward : public Node {
 Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
   const UnaryDef& def = def_of(op);
   NERVE_RECORD_FUNCTION(def.name);
-  NERVE_CHECK(x_in.defined(), def.name, ": undefined tensor argument");
+  detail::check_arg(x_in, def.name, "x");
   NERVE_CHECK(x_in.dtype() != DType::b8, def.name, ": not supported on bool tensors");
   NERVE_CHECK(!is_storage_only(x_in.dtype()), def.name, ": ", dtype_name(x_in.dtype()),
               " tensors are storage only in this version; convert with .to(DType::f32) first");
@@ -209,6 +209,7 @@ Tensor run_unary(UnaryOp op, const Tensor& x_in, UnaryParams p) {
 #undef NERVE_UNARY_HIDDEN
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
+  detail::check_arg(x, "gelu", "x");
   NERVE_CHECK(approximate == "none" || approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '",
               approximate, "'");
   return approximate == "tanh" ? run_unary(UnaryOp::gelu_tanh, x, {}) : gelu(x);
@@ -249,6 +250,7 @@ class ClampBackward : public Node {
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   NERVE_RECORD_FUNCTION("clamp");
+  detail::check_arg(x, "clamp", "x");
   NERVE_CHECK(x.defined(), "clamp: undefined tensor argument");
   NERVE_CHECK(lo || hi, "clamp: at least one of min and max must be given");
   NERVE_CHECK(x.dtype() != DType::b8, "clamp: not supported on bool tensors");

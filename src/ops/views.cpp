@@ -152,7 +152,8 @@ Shape infer_shape(const Shape& target, int64_t n, const char* op, const Shape& f
       infer = static_cast<int64_t>(i);
     } else {
       NERVE_CHECK(s[i] >= 0, op, ": invalid dimension ", s[i], " in ", to_string(target));
-      known *= s[i];
+      NERVE_CHECK(!__builtin_mul_overflow(known, s[i], &known), op, ": shape ", to_string(target),
+                  " is invalid for input of size ", n, " (its number of elements overflows int64)");
     }
   }
   if (infer >= 0) {
@@ -178,6 +179,7 @@ void record(const Tensor& x, Tensor& out, A&&... args) {
 }  // namespace
 
 Tensor view(const Tensor& x, const Shape& shape) {
+  detail::check_arg(x, "view", "x");
   Shape s = infer_shape(shape, x.numel(), "view", x.shape());
   auto st = view_strides(x.shape(), x.strides(), s);
   NERVE_CHECK(st.has_value(), "view: size ", to_string(s), " is not compatible with input of shape ",
@@ -188,6 +190,7 @@ Tensor view(const Tensor& x, const Shape& shape) {
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  detail::check_arg(x, "reshape", "x");
   Shape s = infer_shape(shape, x.numel(), "reshape", x.shape());
   if (s == x.shape()) return x;
   auto st = view_strides(x.shape(), x.strides(), s);
@@ -198,6 +201,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
 }
 
 Tensor permute(const Tensor& x, const Shape& dims) {
+  detail::check_arg(x, "permute", "x");
   int64_t n = x.dim();
   NERVE_CHECK(static_cast<int64_t>(dims.size()) == n, "permute: got ", dims.size(), " dims ", to_string(dims),
               " for a tensor of shape ", to_string(x.shape()));
@@ -217,6 +221,7 @@ Tensor permute(const Tensor& x, const Shape& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
+  detail::check_arg(x, "transpose", "x");
   int64_t n = x.dim();
   if (n == 0) return x;
   Shape dims(n);
@@ -226,6 +231,7 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  detail::check_arg(x, "slice", "x");
   NERVE_CHECK(x.dim() > 0, "slice: cannot slice a 0-d tensor");
   dim = wrap_dim(dim, x.dim(), "slice");
   NERVE_CHECK(step > 0, "slice: step must be positive, got ", step);
@@ -235,24 +241,27 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   start = std::clamp<int64_t>(start, 0, size);
   end = std::clamp<int64_t>(end, start, size);
   Shape shape = x.shape(), strides = x.strides();
-  shape[dim] = (end - start + step - 1) / step;
-  strides[dim] *= step;
+  shape[dim] = (end - start) / step + ((end - start) % step != 0);  // (no overflow for a huge step)
+  if (shape[dim] > 1) strides[dim] *= step;  // (a dim of size <= 1 never uses its stride)
   Tensor out = view_impl(x, shape, strides, x.offset() + start * x.strides()[dim]);
   record<SliceBackward>(x, out, x.shape(), dim, start, end, step, false);
   return out;
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  detail::check_arg(x, "narrow", "x");
   NERVE_CHECK(x.dim() > 0, "narrow: cannot narrow a 0-d tensor");
   dim = wrap_dim(dim, x.dim(), "narrow");
   int64_t size = x.shape()[dim];
   if (start < 0) start += size;
-  NERVE_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: start ", start, " + length ", length,
+  NERVE_CHECK(start >= 0 && start <= size && length >= 0 && length <= size - start, "narrow: start ", start,
+              " + length ", length,
               " exceeds dimension size ", size, " of dim ", dim, " (shape ", to_string(x.shape()), ")");
   return slice(x, dim, start, start + length, 1);
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  detail::check_arg(x, "select", "x");
   NERVE_CHECK(x.dim() > 0, "select: cannot select from a 0-d tensor");
   dim = wrap_dim(dim, x.dim(), "select");
   int64_t size = x.shape()[dim];
@@ -268,6 +277,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 Tensor expand(const Tensor& x, const Shape& target) {
+  detail::check_arg(x, "expand", "x");
   int64_t n = static_cast<int64_t>(target.size()), xd = x.dim();
   NERVE_CHECK(n >= xd, "expand: the number of sizes (", n, ") must be >= the tensor's dims (", xd, "); shape ",
               to_string(x.shape()), ", target ", to_string(target));
@@ -295,6 +305,7 @@ Tensor expand(const Tensor& x, const Shape& target) {
 }
 
 Tensor squeeze(const Tensor& x) {
+  detail::check_arg(x, "squeeze", "x");
   Shape s;
   for (int64_t d : x.shape())
     if (d != 1) s.push_back(d);
@@ -302,6 +313,7 @@ Tensor squeeze(const Tensor& x) {
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
+  detail::check_arg(x, "squeeze", "x");
   if (x.dim() == 0) return x;
   dim = wrap_dim(dim, x.dim(), "squeeze");
   if (x.shape()[dim] != 1) return x;
@@ -314,6 +326,7 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  detail::check_arg(x, "unsqueeze", "x");
   dim = wrap_dim(dim, x.dim() + 1, "unsqueeze");
   Shape shape = x.shape(), strides = x.strides();
   int64_t st = dim < x.dim() ? x.shape()[dim] * x.strides()[dim] : 1;
@@ -325,6 +338,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
+  detail::check_arg(x, "flatten", "x");
   if (x.dim() == 0) return reshape(x, {1});
   start_dim = wrap_dim(start_dim, x.dim(), "flatten");
   end_dim = wrap_dim(end_dim, x.dim(), "flatten");
@@ -364,16 +378,21 @@ bool copy_transposed_f32(const Tensor& x, const Tensor& out) {
 
 Tensor clone(const Tensor& x) {
   NERVE_RECORD_FUNCTION("clone");
+  detail::check_arg(x, "clone", "x");
   Tensor out = empty(x.shape(), x.dtype(), x.device());
   if (!out.is_meta() && !copy_transposed_f32(x, out)) cpu::convert(out, x);
   record<CloneBackward>(x, out);
   return out;
 }
 
-Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
+Tensor contiguous(const Tensor& x) {
+  detail::check_arg(x, "contiguous", "x");
+  return x.is_contiguous() ? x : clone(x);
+}
 
 Tensor to_dtype(const Tensor& x, DType d) {
   NERVE_RECORD_FUNCTION("to");
+  detail::check_arg(x, "to_dtype", "x");
   if (d == x.dtype()) return x;
   Tensor out = empty(x.shape(), d, x.device());
   cpu::convert(out, x);
@@ -383,6 +402,7 @@ Tensor to_dtype(const Tensor& x, DType d) {
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   NERVE_RECORD_FUNCTION("cat");
+  for (const Tensor& t : xs) detail::check_arg(t, "cat", "xs[i]");
   NERVE_CHECK(!xs.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = xs[0];
   NERVE_CHECK(first.dim() > 0, "cat: zero-dimensional tensor (at position 0) cannot be concatenated");
@@ -423,6 +443,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   NERVE_RECORD_FUNCTION("stack");
+  for (const Tensor& t : xs) detail::check_arg(t, "stack", "xs[i]");
   NERVE_CHECK(!xs.empty(), "stack: expected a non-empty list of tensors");
   dim = wrap_dim(dim, xs[0].dim() + 1, "stack");
   std::vector<Tensor> us;
@@ -435,6 +456,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  detail::check_arg(x, "split", "x");
+  NERVE_CHECK(x.dim() > 0, "split: expected a tensor with at least 1 dim, got a 0-d tensor");
   NERVE_CHECK(split_size > 0, "split: split_size must be positive, got ", split_size);
   dim = wrap_dim(dim, x.dim(), "split");
   std::vector<Tensor> out;
@@ -445,15 +468,19 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  detail::check_arg(x, "chunk", "x");
+  NERVE_CHECK(x.dim() > 0, "chunk: expected a tensor with at least 1 dim, got a 0-d tensor");
   NERVE_CHECK(chunks > 0, "chunk: chunks must be positive, got ", chunks);
   dim = wrap_dim(dim, x.dim(), "chunk");
   int64_t size = x.shape()[dim];
   if (size == 0) {  // PyTorch: `chunks` empty pieces
+    NERVE_CHECK(chunks <= (int64_t{1} << 20), "chunk: ", chunks, " empty pieces of an empty dim ", dim,
+                " requested; expected at most ", int64_t{1} << 20);
     std::vector<Tensor> out;
     for (int64_t i = 0; i < chunks; ++i) out.push_back(narrow(x, dim, 0, 0));
     return out;
   }
-  return split(x, std::max<int64_t>(1, (size + chunks - 1) / chunks), dim);
+  return split(x, std::max<int64_t>(1, size / chunks + (size % chunks != 0)), dim);
 }
 
 }  // namespace nerve

@@ -38,15 +38,28 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
 }
 
 Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.device()); }
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
+Tensor zeros_like(const Tensor& t) {
+  detail::check_arg(t, "zeros_like", "t");
+  return zeros(t.shape(), t.dtype(), t.device());
+}
+Tensor ones_like(const Tensor& t) {
+  detail::check_arg(t, "ones_like", "t");
+  return ones(t.shape(), t.dtype(), t.device());
+}
+Tensor empty_like(const Tensor& t) {
+  detail::check_arg(t, "empty_like", "t");
+  return empty(t.shape(), t.dtype(), t.device());
+}
 Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor arange(double end, DType dtype) { return arange(0, end, 1, dtype); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
+  NERVE_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step), "arange: start ", start, ", end ",
+              end, " and step ", step, " must be finite");
   NERVE_CHECK(step != 0, "arange: step must be nonzero");
+  NERVE_CHECK(std::abs((end - start) / step) <= static_cast<double>(int64_t{1} << 50), "arange: start ", start,
+              ", end ", end, " and step ", step, " give too many elements");
   NERVE_CHECK((end - start) / step >= 0 || start == end, "arange: start ", start, ", end ", end, " and step ", step,
               " are inconsistent (upper bound and lower bound inconsistent with step sign)");
   int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
@@ -126,6 +139,7 @@ Tensor tensor(std::initializer_list<std::initializer_list<float>> v) {
 }
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter) {
+  NERVE_CHECK(data != nullptr || numel(shape) == 0, "from_blob: data is a null pointer for shape ", to_string(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(data, static_cast<size_t>(numel(shape)) * itemsize(dtype),
                                             std::move(deleter));

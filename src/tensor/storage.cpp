@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+
+#include "nerve/core/error.h"
 #include <unordered_map>
 #include <vector>
 
@@ -43,7 +45,12 @@ void* cached_alloc(size_t nbytes) {
     }
   }
   void* p = std::aligned_alloc(kAlign, sz);
-  if (!p) throw std::bad_alloc();
+  if (!p) {  // give the cached blocks back to the system and try once more
+    allocator_empty_cache();
+    p = std::aligned_alloc(kAlign, sz);
+  }
+  NERVE_CHECK(p, "tensor allocation: out of memory: cannot allocate ", nbytes, " bytes (", nbytes / double(1 << 30),
+              " GiB)");
   return p;
 }
 

@@ -1,6 +1,7 @@
 // Tensor handle basics: layout queries, element access, printing, autograd flags.
 #include "nerve/tensor/tensor.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -9,9 +10,24 @@
 
 namespace nerve {
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+namespace detail {
+void throw_undefined(const char* fn) {
+  throw Error(str_cat(fn, ": expected a defined tensor, got an undefined one (a default-constructed Tensor, or the "
+                          "grad() of a tensor that no backward() has reached yet)"));
+}
+void throw_undefined_arg(const char* fn, const char* arg) {
+  throw Error(str_cat(fn, ": argument '", arg, "' is an undefined tensor, expected a defined one (a default-constructed "
+                          "Tensor, or the grad() of a tensor that no backward() has reached yet)"));
+}
+}  // namespace detail
+
+int64_t Tensor::size(int64_t d) const {
+  check_defined("size");
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
+  check_defined("is_contiguous");
   int64_t expected = 1;
   for (size_t i = impl_->shape.size(); i-- > 0;) {
     if (impl_->shape[i] == 1) continue;
@@ -22,6 +38,7 @@ bool Tensor::is_contiguous() const {
 }
 
 void* Tensor::raw_data() const {
+  check_defined("raw_data");
   NERVE_CHECK(impl_->storage->device() != Device::meta,
               "a meta tensor has no data (shape ", nerve::to_string(shape()), ", ", dtype_name(dtype()),
               "): an op read values that the meta device does not have");
@@ -30,6 +47,7 @@ void* Tensor::raw_data() const {
 
 template <class T>
 T Tensor::item() const {
+  check_defined("item");
   NERVE_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", nerve::to_string(shape()));
   if (is_storage_only(dtype())) return to(DType::f64).item<T>();  // bf16, f16, i8: exact in f64
   return visit_dtype(dtype(), [&](auto tag) {
@@ -40,6 +58,7 @@ T Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  check_defined("to_vector");
   NERVE_CHECK(!is_meta(), "to_vector: a meta tensor (shape ", nerve::to_string(shape()), ") has no values");
   if (is_storage_only(dtype())) return to(DType::f64).to_vector<T>();
   Tensor c = contiguous();
@@ -64,6 +83,7 @@ NERVE_INSTANTIATE_ACCESS(bool)
 #undef NERVE_INSTANTIATE_ACCESS
 
 Tensor& Tensor::requires_grad_(bool on) {
+  check_defined("requires_grad_");
   NERVE_CHECK(is_leaf() || on, "requires_grad_: cannot turn off requires_grad on a non-leaf tensor; use detach()");
   NERVE_CHECK(!on || is_floating(dtype()), "requires_grad_: only floating tensors can require grad, got ",
               dtype_name(dtype()));
@@ -72,6 +92,7 @@ Tensor& Tensor::requires_grad_(bool on) {
 }
 
 Tensor Tensor::detach() const {
+  check_defined("detach");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = impl_->shape;
@@ -83,28 +104,46 @@ Tensor Tensor::detach() const {
 
 // ------------------------------------------------------------------ printing
 namespace {
-void print_rec(std::ostream& os, const Tensor& t, const std::vector<double>& v, int64_t& pos, int64_t d, int indent,
-               bool floating) {
-  if (t.dim() == 0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[0]);
-    os << buf;
-    return;
-  }
-  os << '[';
-  int64_t n = t.size(d);
-  for (int64_t i = 0; i < n; ++i) {
-    if (d == t.dim() - 1) {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", v[pos++]);
-      os << buf << (i + 1 < n ? ", " : "");
-    } else {
-      print_rec(os, t, v, pos, d + 1, indent + 1, floating);
-      if (i + 1 < n) os << ",\n" << std::string(static_cast<size_t>(indent + 1), ' ');
+// PyTorch's print options: more than kThreshold elements are summarized, kEdgeItems at each end of every dim
+constexpr int64_t kThreshold = 1000, kEdgeItems = 3;
+
+struct Printer {
+  const std::vector<double>& v;  // the values, row-major
+  const Shape& shape;
+  Shape strides;  // row-major strides of `shape`
+  bool floating, summarize;
+
+  void value(std::ostream& os, double x) const {
+    if (std::isnan(x)) {  // "nan", as PyTorch (printf would give "-nan" for some)
+      os << "nan";
+      return;
     }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, floating ? "%.4f" : "%.0f", x);
+    os << buf;
   }
-  os << ']';
-}
+  void dim(std::ostream& os, int64_t d, int64_t base, int indent) const {
+    if (shape.empty()) return value(os, v[0]);
+    os << '[';
+    const int64_t n = shape[d];
+    const bool last = d + 1 == static_cast<int64_t>(shape.size());
+    const bool cut = summarize && n > 2 * kEdgeItems;
+    for (int64_t i = 0; i < n; ++i) {
+      if (cut && i == kEdgeItems) {  // the middle, as "..."
+        os << (last ? "..., " : "...,\n") << (last ? "" : std::string(static_cast<size_t>(indent + 1), ' '));
+        i = n - kEdgeItems;
+      }
+      if (last) {
+        value(os, v[static_cast<size_t>(base + i)]);
+        if (i + 1 < n) os << ", ";
+      } else {
+        dim(os, d + 1, base + i * strides[d], indent + 1);
+        if (i + 1 < n) os << ",\n" << std::string(static_cast<size_t>(indent + 1), ' ');
+      }
+    }
+    os << ']';
+  }
+};
 }  // namespace
 
 std::string Tensor::to_string() const {
@@ -116,19 +155,19 @@ std::string Tensor::to_string() const {
     if (dtype() != DType::f32 && dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
     return os.str() + ")";
   }
-  if (dtype() == DType::b8) {
-    std::vector<double> v;
+  std::vector<double> v = dtype() == DType::b8 ? std::vector<double>() : to_vector<double>();
+  if (dtype() == DType::b8)
     for (bool b : to_vector<bool>()) v.push_back(b);
-    int64_t pos = 0;
+  const Printer p{v, shape(), contiguous_strides(shape()), is_floating(dtype()),
+                  numel() > kThreshold};
+  if (dtype() == DType::b8) {
     std::ostringstream inner;
-    print_rec(inner, *this, v, pos, 0, 7, false);
+    p.dim(inner, 0, 0, 7);
     std::string s = inner.str();
     for (size_t i = 0; i < s.size(); ++i)
       if (s[i] == '1' || s[i] == '0') os << (s[i] == '1' ? "True" : "False"); else os << s[i];
   } else {
-    std::vector<double> v = to_vector<double>();
-    int64_t pos = 0;
-    print_rec(os, *this, v, pos, 0, 7, is_floating(dtype()));
+    p.dim(os, 0, 0, 7);
   }
   if (numel() == 0) os << ", size=" << nerve::to_string(shape());
   if (dtype() != DType::f32 && dtype() != DType::i64) os << ", dtype=" << dtype_name(dtype());
@@ -146,6 +185,7 @@ Tensor Tensor::view(const Shape& s) const { return nerve::view(*this, s); }
 Tensor Tensor::permute(const Shape& d) const { return nerve::permute(*this, d); }
 Tensor Tensor::transpose(int64_t a, int64_t b) const { return nerve::transpose(*this, a, b); }
 Tensor Tensor::t() const {
+  check_defined("t");
   NERVE_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got ", nerve::to_string(shape()));
   return dim() < 2 ? *this : nerve::transpose(*this, 0, 1);
 }

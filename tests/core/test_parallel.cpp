@@ -54,6 +54,11 @@ TEST(Parallel, ForCoversTheRangeInOrderedDisjointPieces) {
       });
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << n << " " << grain;
       EXPECT_LE(pieces.size(), 3u);
+      if (grain >= kChunkAlign) {  // the same element takes the same kernel path at any thread count
+        for (auto [b, e] : pieces) {
+          EXPECT_TRUE(b % kChunkAlign == 0 && (e == n || e % kChunkAlign == 0)) << b << " " << e;
+        }
+      }
       if (n > 0 && n < grain) {
         EXPECT_EQ(pieces.size(), 1u);  // below the grain: inline, one piece
       }
@@ -156,6 +161,15 @@ TEST(Parallel, ResizeAndBadCount) {
   });
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_THROW(set_num_threads(0), Error);
+  EXPECT_THROW(set_num_threads(-3), Error);
+  try {
+    set_num_threads(100000);
+    ADD_FAILURE() << "set_num_threads(100000) accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("set_num_threads: expected n in [1, 256], got 100000"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(get_num_threads(), 1);  // unchanged by the refused calls
 }
 
 // Every tiling path of cpu::gemm and cpu::gemm_bias against the reference loop: shapes large enough to split, all transposes,

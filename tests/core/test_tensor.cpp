@@ -53,6 +53,24 @@ TEST(Tensor, MethodForms) {
 TEST(Tensor, Printing) {
   Tensor a = tensor({{1.f, 2.f}, {3.f, 4.f}});
   EXPECT_EQ(a.to_string(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
+  // NaN and infinities as PyTorch writes them
+  EXPECT_EQ(tensor({std::nanf(""), -std::nanf(""), INFINITY, -INFINITY}).to_string(),
+            "tensor([nan, nan, inf, -inf])");
+  EXPECT_EQ(gt(tensor({1.f, 0.f}), scalar_tensor(0.5)).to_string(), "tensor([True, False], dtype=bool)");
+  // 1,000 elements print whole; more are summarized as PyTorch does (3 items at each end of every dim)
+  EXPECT_EQ(arange(1000).to_string().find("..."), std::string::npos);
+  EXPECT_EQ(arange(1001).to_string(), "tensor([0, 1, 2, ..., 998, 999, 1000])");
+  Tensor big = arange(1000000).reshape({1000, 1000});
+  std::string s = big.to_string();
+  EXPECT_EQ(s,
+            "tensor([[0, 1, 2, ..., 997, 998, 999],\n"
+            "        [1000, 1001, 1002, ..., 1997, 1998, 1999],\n"
+            "        [2000, 2001, 2002, ..., 2997, 2998, 2999],\n"
+            "        ...,\n"
+            "        [997000, 997001, 997002, ..., 997997, 997998, 997999],\n"
+            "        [998000, 998001, 998002, ..., 998997, 998998, 998999],\n"
+            "        [999000, 999001, 999002, ..., 999997, 999998, 999999]])");
+  EXPECT_EQ(zeros({2, 0}).to_string(), "tensor([[],\n        []], size=[2, 0])");
 }
 
 TEST(Tensor, ComparisonOperators) {

@@ -203,3 +203,32 @@ TEST(StreamBatches, Errors) {
   StreamBatches sb(arange(0, 9, 1, DType::i64), 2, 4);
   EXPECT_EQ(error_of([&] { sb.get(1); }), "StreamBatches: index 1 is out of range for 1 batches");
 }
+
+// A corpus is kept one byte per character: encode(text, u8) and the datasets built on it keep u8 tokens and give
+// the same i64 batches as from i64 tokens.
+TEST(CharTokenizer, CompactTokensGiveTheSameBatches) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += static_cast<char>(" abcdefghij\n\xff"[(i * 7 + i / 13) % 13]);
+  data::CharTokenizer tok(text);
+  Tensor wide = tok.encode(text), narrow8 = tok.encode(text, DType::u8), mid = tok.encode(text, DType::i32);
+  EXPECT_EQ(narrow8.dtype(), DType::u8);
+  EXPECT_EQ(narrow8.to(DType::i64).to_vector<int64_t>(), wide.to_vector<int64_t>());
+  EXPECT_EQ(mid.to(DType::i64).to_vector<int64_t>(), wide.to_vector<int64_t>());
+  EXPECT_THROW(tok.encode(text, DType::f32), Error);
+  data::SequenceWindowDataset a(wide, 16), b(narrow8, 16);
+  EXPECT_EQ(b.tokens().dtype(), DType::u8);  // one byte per token in memory
+  EXPECT_EQ(b.tokens().storage(), narrow8.storage());  // and not copied
+  std::vector<int64_t> idx = {3, 0, 7};
+  Example ea = a.get_batch(idx), eb = b.get_batch(idx);
+  EXPECT_EQ(eb.data.dtype(), DType::i64);
+  EXPECT_EQ(ea.data.to_vector<int64_t>(), eb.data.to_vector<int64_t>());
+  EXPECT_EQ(ea.target.to_vector<int64_t>(), eb.target.to_vector<int64_t>());
+  EXPECT_EQ(a.get(5).data.to_vector<int64_t>(), b.get(5).data.to_vector<int64_t>());
+  EXPECT_EQ(b.get(5).target.dtype(), DType::i64);
+  data::StreamBatches sa(wide, 4, 10), sb(narrow8, 4, 10);
+  for (int64_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sb.get(i).data.dtype(), DType::i64);
+    EXPECT_EQ(sa.get(i).data.to_vector<int64_t>(), sb.get(i).data.to_vector<int64_t>());
+    EXPECT_EQ(sa.get(i).target.to_vector<int64_t>(), sb.get(i).target.to_vector<int64_t>());
+  }
+}

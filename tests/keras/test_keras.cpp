@@ -177,6 +177,29 @@ TEST(Keras, BadInputIsAClearError) {
   EXPECT_NE(e.find("unknown activation 'relux'"), std::string::npos) << e;
 }
 
+TEST(Keras, EmptyDataAndFloatLabelsAreClearErrors) {
+  auto [x, y] = blobs(64, 5);
+  auto model = mlp();
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  Tensor x0 = narrow(x, 0, 0, 0), y0 = narrow(y, 0, 0, 0);
+  std::string e = expect_error([&] { model.fit(x0, y0, {.verbose = 0}); });
+  EXPECT_NE(e.find("fit: x has 0 samples"), std::string::npos) << e;
+  e = expect_error([&] { model.evaluate(x0, y0, 32, 0); });
+  EXPECT_NE(e.find("evaluate: x has 0 samples"), std::string::npos) << e;
+  e = expect_error([&] { model.predict(x0); });
+  EXPECT_NE(e.find("predict: x has 0 samples"), std::string::npos) << e;
+  e = expect_error([&] { model.fit(x, y, {.verbose = 0, .validation_data = std::make_pair(x0, y0)}); });
+  EXPECT_NE(e.find("fit (validation_data): x has 0 samples"), std::string::npos) << e;
+  // float labels: the dtype is named, by fit (fused softmax + cross-entropy) and by the functional losses
+  e = expect_error([&] { model.fit(x, y.to(DType::f32), {.verbose = 0}); });
+  EXPECT_NE(e.find("y_true must hold integer class indices (i64, i32 or u8), got f32 [32]"), std::string::npos) << e;
+  e = expect_error([&] { (void)F::cross_entropy(randn({8, 3}), zeros({8})); });
+  EXPECT_NE(e.find("cross_entropy: target is [8] f32: class indices must be an integer tensor (i64), not f32"),
+            std::string::npos)
+      << e;
+  EXPECT_NO_THROW((void)F::cross_entropy(randn({8, 3}), softmax(randn({8, 3}), 1)));  // probabilities still work
+}
+
 TEST(Keras, ProgressBarPrintsOneLinePerEpochWhenNotATerminal) {
   std::FILE* f = std::tmpfile();
   keras::ProgressBar bar(100, 1, /*tty=*/0, f);

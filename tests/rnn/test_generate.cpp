@@ -90,3 +90,30 @@ TEST(Generate, SampleTokenDistribution) {
   EXPECT_EQ(sample_token(logits, 1.0, 1, rng), 3);
   EXPECT_THROW(sample_token(zeros({2, 2}), 1.0, 0, rng), Error);
 }
+
+// Logits that are not (1, T, V) or (1, V), or whose V changes between steps, are errors that say what came back.
+TEST(Generate, LogitsOfTheWrongShapeAreErrors) {
+  auto message = [](const StepFn& step) {
+    try {
+      generate(step, {1, 2}, {.max_new_tokens = 3, .seed = 1});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string e = message([](const Tensor&) { return zeros({2, 2, 5}); });  // a batch of 2
+  EXPECT_NE(e.find("generate: the step function returned logits [2, 2, 5] f32 for ids [1, 2]; expected (1, T, V) or "
+                   "(1, V)"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(message([](const Tensor&) { return zeros({5}); }).find("returned logits [5]"), std::string::npos);
+  EXPECT_NE(message([](const Tensor&) { return zeros({1, 0}); }).find("returned logits [1, 0]"), std::string::npos);
+  EXPECT_NE(message([](const Tensor&) { return Tensor(); }).find("undefined"), std::string::npos);
+  int calls = 0;
+  e = message([&](const Tensor& ids) { return zeros({1, ids.size(1), ++calls == 1 ? 5 : 7}); });
+  EXPECT_NE(e.find("returned logits [1, 1, 7] f32 for ids [1, 1]; expected (1, T, V) or (1, V) with V = 5"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(message([](const Tensor& ids) { return zeros({1, ids.size(1), 5}); }), "no error");
+  EXPECT_EQ(message([](const Tensor&) { return zeros({1, 5}); }), "no error");
+}

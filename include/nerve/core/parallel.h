@@ -6,9 +6,13 @@
 namespace nerve {
 
 /// Sets the number of threads nerve uses, the calling thread included.  nerve::set_num_threads(2);
-/// Call it while no parallel loop is running.
+/// Call it while no parallel loop is running. n must be in [1, kMaxThreads]; more threads than the hardware has
+/// are allowed (results never depend on the thread count) but warned about once on stderr, since they run slower.
 void set_num_threads(int n);
 int get_num_threads();
+
+/// The most threads set_num_threads accepts.
+inline constexpr int kMaxThreads = 256;
 
 /// Elements per chunk below which an elementwise kernel does not split further (waking a thread costs more).
 inline constexpr int64_t kParallelGrain = 16384;
@@ -34,7 +38,13 @@ void parallel_chunks(int64_t chunks, const F& f) {
                      const_cast<void*>(static_cast<const void*>(&f)));
 }
 
-/// Runs f(begin, end) over [0, n) in up to get_num_threads() chunks of at least `grain` elements.
+/// Chunk boundaries of parallel_for with a grain of at least this are multiples of it (in elements): every element
+/// then takes the same path through a kernel (vector body or remainder loop) at any thread count, so the results
+/// are bit-identical whatever the thread count.
+inline constexpr int64_t kChunkAlign = 64;
+
+/// Runs f(begin, end) over [0, n) in up to get_num_threads() chunks of at least `grain` elements; with
+/// grain >= kChunkAlign every boundary is a multiple of kChunkAlign.
 ///   parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) { for (...) });
 template <class F>
 void parallel_for(int64_t n, int64_t grain, const F& f) {
@@ -46,7 +56,11 @@ void parallel_for(int64_t n, int64_t grain, const F& f) {
     f(int64_t{0}, n);
     return;
   }
-  parallel_chunks(chunks, [&](int64_t i) { f(n * i / chunks, n * (i + 1) / chunks); });
+  // chunks of >= grain >= kChunkAlign elements: rounding the inner boundaries down keeps every chunk non-empty
+  const int64_t align_mask = grain >= kChunkAlign ? ~(kChunkAlign - 1) : ~int64_t{0};
+  parallel_chunks(chunks, [&](int64_t i) {
+    f((n * i / chunks) & align_mask, i + 1 == chunks ? n : (n * (i + 1) / chunks) & align_mask);
+  });
 }
 
 }  // namespace nerve

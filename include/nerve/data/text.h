@@ -34,7 +34,10 @@ class CharTokenizer {
   /// Vocabulary = the distinct bytes of `text`, sorted.
   explicit CharTokenizer(std::string_view text);
   /// (text.size()) i64 ids; a byte outside the vocabulary is an error naming it and its offset.
-  Tensor encode(std::string_view text) const;
+  Tensor encode(std::string_view text) const { return encode(text, DType::i64); }
+  /// The ids in an integer dtype: i64, i32, or u8 (one byte per character; a byte-level vocabulary always fits),
+  /// which a large corpus is best kept in.  Tensor ids = tok.encode(text, DType::u8);
+  Tensor encode(std::string_view text, DType dtype) const;
   /// Bytes of the ids (any integer dtype and shape, read in row-major order); ids outside [0, vocab_size) are errors.
   std::string decode(const Tensor& ids) const;
   std::string decode(const std::vector<int64_t>& ids) const;
@@ -59,7 +62,8 @@ class CharTokenizer {
 ///   data   = tokens[i*stride     : i*stride + seq_len]
 ///   target = tokens[i*stride + 1 : i*stride + seq_len + 1]
 /// with stride = seq_len by default (tail tokens that do not fill a window are left out). Both are (seq_len) i64,
-/// batches (B, seq_len).
+/// batches (B, seq_len). The tokens are kept in their own integer dtype (u8 from CharTokenizer::encode(text,
+/// DType::u8): one byte per token) and widened to i64 batch by batch.
 ///   SequenceWindowDataset ds(tok.encode(text), 64);  // ds.size() == (n - 1) / 64
 class SequenceWindowDataset : public Dataset {
  public:
@@ -72,7 +76,7 @@ class SequenceWindowDataset : public Dataset {
   const Tensor& tokens() const { return tokens_; }
 
  private:
-  Tensor tokens_;  // (n) i64 contiguous
+  Tensor tokens_;  // (n) u8, i32 or i64, contiguous
   int64_t seq_len_, stride_, size_;
 };
 
@@ -80,7 +84,8 @@ class SequenceWindowDataset : public Dataset {
 /// the token stream is cut into `batch` contiguous streams of L = n / batch tokens (the tail is left out), and
 /// batch i holds, in row b, tokens [i*seq_len, i*seq_len + len) of stream b (len = seq_len, shorter for the last
 /// batch), with the next-token targets. Row b of batch i+1 continues row b of batch i, so the model can carry
-/// its hidden state (detached) from one batch to the next. data and target are (batch, len) i64 (batch first).
+/// its hidden state (detached) from one batch to the next. data and target are (batch, len) i64 (batch first);
+/// the streams are kept in the tokens' own integer dtype (u8 for a CharTokenizer's) and widened batch by batch.
 ///   StreamBatches sb(tok.encode(text), 32, 64);
 ///   std::optional<nn::LSTMState> st;
 ///   for (int64_t i = 0; i < sb.size(); ++i) {
@@ -101,7 +106,7 @@ class StreamBatches {
   int64_t stream_length() const { return stream_len_; }
 
  private:
-  Tensor streams_;  // (batch, L) i64 contiguous
+  Tensor streams_;  // (batch, L) u8, i32 or i64, contiguous
   int64_t batch_, seq_len_, stream_len_, size_;
 };
 

@@ -42,13 +42,25 @@ class Attrs {
 /// Where a gradient check samples an elementwise op's input.
 enum class Domain { real, nonzero, positive };
 
+/// The uniform call of one op; too few input tensors throw nerve::Error naming the op.
+struct OpCall {
+  using Fn = std::vector<Tensor> (*)(const std::vector<Tensor>& inputs, const Attrs& attrs);
+  Fn fn = nullptr;
+  const char* op = "";  // the op's name, for the message
+  OpCall& operator=(Fn f) {
+    fn = f;
+    return *this;
+  }
+  std::vector<Tensor> operator()(const std::vector<Tensor>& inputs, const Attrs& attrs) const;
+};
+
 struct OpInfo {
   std::string name;   // the ops.h function
   std::string group;  // views, binary, unary, reduce, linalg, index, fused
   bool differentiable = true;
   /// Calls the op: tensors in, outputs out (one, or several for chunk, split, max along a dim).
-  using Fn = std::vector<Tensor> (*)(const std::vector<Tensor>& inputs, const Attrs& attrs);
-  Fn call = nullptr;
+  using Fn = OpCall::Fn;
+  OpCall call;
   // the elementwise unary ops of unary_ops.def
   bool from_table = false;                             // registered from unary_ops.def
   Domain domain = Domain::real;                        // where gradient checks sample x

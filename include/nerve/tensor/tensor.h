@@ -18,6 +18,13 @@ namespace nerve {
 class Node;
 class Tensor;
 
+namespace detail {
+/// Throws nerve::Error: "fn: the tensor is undefined (...)".
+[[noreturn]] void throw_undefined(const char* fn);
+/// Throws nerve::Error: "fn: argument 'arg' is an undefined tensor (...)".
+[[noreturn]] void throw_undefined_arg(const char* fn, const char* arg);
+}  // namespace detail
+
 /// The data behind a Tensor. Views share `storage`; autograd fields stay empty for plain tensors.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -41,28 +48,33 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   bool defined() const { return impl_ != nullptr; }
+  /// Throws nerve::Error naming `fn` when the tensor is undefined (one predictable branch).
+  void check_defined(const char* fn) const {
+    if (!impl_) [[unlikely]] detail::throw_undefined(fn);
+  }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
-  // --- layout
-  const Shape& shape() const { return impl_->shape; }
-  const Shape& sizes() const { return impl_->shape; }
-  const Shape& strides() const { return impl_->strides; }
-  int64_t offset() const { return impl_->offset; }
-  int64_t dim() const { return static_cast<int64_t>(impl_->shape.size()); }
+  // --- layout (an undefined tensor throws nerve::Error naming the accessor)
+  const Shape& shape() const { return checked("shape")->shape; }
+  const Shape& sizes() const { return checked("sizes")->shape; }
+  const Shape& strides() const { return checked("strides")->strides; }
+  int64_t offset() const { return checked("offset")->offset; }
+  int64_t dim() const { return static_cast<int64_t>(checked("dim")->shape.size()); }
   int64_t size(int64_t d) const;
-  int64_t numel() const { return nerve::numel(impl_->shape); }
-  DType dtype() const { return impl_->dtype; }
+  int64_t numel() const { return nerve::numel(checked("numel")->shape); }
+  DType dtype() const { return checked("dtype")->dtype; }
   /// cpu, or meta (shapes and dtypes only: raw_data/data/item throw). Views share their base's device.
-  Device device() const { return impl_->storage->device(); }
+  Device device() const { return checked("device")->storage->device(); }
   bool is_meta() const { return device() == Device::meta; }
   bool is_contiguous() const;
   void* raw_data() const;  // first element (storage + offset); throws on a meta tensor
   template <class T> T* data() const {
+    check_defined("data");
     NERVE_CHECK(dtype_of<T>() == dtype(), "data<", dtype_name(dtype_of<T>()), ">: tensor is ", dtype_name(dtype()));
     return static_cast<T*>(raw_data());
   }
-  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  const std::shared_ptr<Storage>& storage() const { return checked("storage")->storage; }
 
   // --- values
   template <class T> T item() const;
@@ -70,17 +82,18 @@ class Tensor {
   std::string to_string() const;  // PyTorch-style printing
 
   // --- autograd
-  bool requires_grad() const { return impl_->requires_grad; }
+  bool requires_grad() const { return checked("requires_grad")->requires_grad; }
   Tensor& requires_grad_(bool on = true);
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
-  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
-  Tensor grad() const { return Tensor(impl_->grad); }
-  void set_grad(const Tensor& g) { impl_->grad = g.impl_; }
+  bool is_leaf() const { return checked("is_leaf")->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return checked("grad_fn")->grad_fn; }
+  /// The accumulated gradient; undefined until a backward() reaches this tensor (test with defined()).
+  Tensor grad() const { return Tensor(checked("grad")->grad); }
+  void set_grad(const Tensor& g) { checked("set_grad")->grad = g.impl_; }
   /// Computes gradients of this tensor w.r.t. the leaves. A non-scalar needs an explicit `grad`.
   void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
   Tensor detach() const;  // same data, no history
-  uint64_t version() const { return impl_->storage->version(); }
-  void bump_version() const { impl_->storage->bump_version(); }
+  uint64_t version() const { return checked("version")->storage->version(); }
+  void bump_version() const { checked("bump_version")->storage->bump_version(); }
 
   // --- method forms of common ops (PyTorch names); see nerve/ops/ops.h
   Tensor reshape(const Shape& s) const;
@@ -132,7 +145,10 @@ class Tensor {
 
   // --- in place (bump the version counter; not differentiable)
   Tensor& add_(const Tensor& o, double alpha = 1.0);
-  Tensor& sub_(const Tensor& o) { return add_(o, -1.0); }
+  Tensor& sub_(const Tensor& o) {
+    check_defined("sub_");
+    return add_(o, -1.0);
+  }
   Tensor& mul_(const Tensor& o);
   Tensor& mul_(double s);
   Tensor& zero_();
@@ -141,10 +157,21 @@ class Tensor {
   Tensor& masked_fill_(const Tensor& mask, double v);
 
  private:
+  TensorImpl* checked(const char* fn) const {
+    check_defined(fn);
+    return impl_.get();
+  }
   std::shared_ptr<TensorImpl> impl_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+namespace detail {
+/// Throws nerve::Error naming the function and the argument when t is undefined.  check_arg(b, "add", "b")
+inline void check_arg(const Tensor& t, const char* fn, const char* arg) {
+  if (!t.defined()) [[unlikely]] throw_undefined_arg(fn, arg);
+}
+}  // namespace detail
 
 // ---------------------------------------------------------------- creation
 // On `device` (the thread's default device, cpu unless a DeviceGuard is open, when not given); the *_like forms

@@ -18,6 +18,10 @@ namespace nerve::cpu {
 namespace {
 // multiply-adds per tile below which a GEMM is not split further (a pool round trip costs ~1 us)
 constexpr int64_t kMinTileMacs = int64_t{1} << 19;
+// Tiles per product at most. The tiles depend on the product's shape only, never on the thread count: the GEMM
+// library's result for an element depends on the tile it is computed in (its blocking of the rows of a call), so
+// a tiling that followed the thread count would change results with it. Threads take the tiles as chunks.
+constexpr int64_t kMaxTiles = 8;
 
 // The GEMM library runs on the thread that calls it: nerve splits the product into tiles on its own pool.
 void gemm_library_single_threaded() {
@@ -127,8 +131,9 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     return {ex.a_u8 ? materialize(ex.a_u8, a_size, 0) : A,
             ex.b_u8 ? materialize(ex.b_u8, b_size, ex.a_u8 ? 1 : 0) : B};
   };
-  // Tiles: one per thread while each keeps kMinTileMacs, split so that each thread owns a slice of the largest
-  // operand. Tile t runs on thread t in every call, so when B is a weight (the largest operand of a forward
+  // Tiles: up to kMaxTiles while each keeps kMinTileMacs (never the thread count: see kMaxTiles), split so that each
+  // thread owns a slice of the largest operand. The pool gives each thread the same contiguous range of tiles in
+  // every call, so when B is a weight (the largest operand of a forward
   // product) each core reads only its rows of it, and the optimizer's split of the same tensor updates the same
   // rows on the same core: measured, the MLP's Adam step took 56 us with W shared by both cores and 20 us owned.
   // Otherwise rows (bench/bench_gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
@@ -136,7 +141,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   // Work counts the multiply-adds and, for products too thin to reuse their operands (a GEMV at batch 1),
   // ~16 per element of the largest operand: reading a weight from memory is what such a product waits on.
   const int64_t work = std::max(M * N * K, 16 * std::max({M * K, K * N, M * N}));
-  const int64_t tiles = std::min<int64_t>(get_num_threads(), work / kMinTileMacs);
+  const int64_t tiles = std::min<int64_t>(kMaxTiles, work / kMinTileMacs);
   const bool by_cols = K * N >= M * K && K * N >= M * N;
   int64_t pm = 1, pn = 1;
   for (int64_t f = tiles; f >= 1 && tiles > 1; --f) {
@@ -147,8 +152,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
       break;
     }
   }
-  const bool serial = pm * pn <= 1 || detail::in_parallel_region();
-  if (serial) pm = pn = 1;
+  const bool serial = pm * pn <= 1;  // (inside a parallel region the tiles run inline, one after the other)
   const bool mask_a = ex.a_relu_mask || ex.a_row_sums;
   // B transposed (an (N, K) weight) and few rows of A: the library is faster on the transposed product
   // C^T = B op(A)^T than on C directly, up to 2.6x for a small layer (32x10x128: 1.09 vs 2.85 us) and 1.5x for

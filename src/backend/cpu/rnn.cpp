@@ -238,22 +238,26 @@ void step_backward(RnnCell cell, const StepArgs<T>& a) {
 inline int64_t time_of(const RnnDims& d, int64_t s) { return d.reverse ? d.seq - 1 - s : s; }
 
 
-constexpr int64_t kMinRowsPerThread = 4;
-constexpr int64_t kMinStepMacsPerThread = 1 << 16;  // below this a thread's share of a step is not worth a thread
+constexpr int64_t kMinRowsPerSlice = 16;  // fewer rows make the per-step GEMMs re-read W_hh for too little work
+constexpr int64_t kMinStepMacsPerSlice = 1 << 16;  // below this a slice is not worth a thread
+constexpr int64_t kMaxSlices = 8;
 
 // The batch rows are independent through the whole recurrence, so threads split the batch: each runs its own
-// rows through every step (its GEMMs single-threaded inside the parallel region) with no barrier per step.
+// slices of rows through every step (its GEMMs single-threaded inside the parallel region) with no barrier per
+// step. The slices depend on the shape only, never on the thread count (threads take them as chunks): a row's
+// per-step GEMM results depend on the rows computed with it, and the per-token gradient tables are summed over
+// the slices, so slices that followed the thread count would change results with it.
 // step_macs: multiply-adds of one step's recurrent GEMM for the whole batch.
 // f(b0, b1, slice) for each slice of batch rows; batch_slices() says how many there are.
 int64_t batch_slices(int64_t B, int64_t step_macs) {
-  const int64_t nt = std::min({int64_t{get_num_threads()}, B / kMinRowsPerThread, step_macs / kMinStepMacsPerThread});
-  return nt <= 1 || detail::in_parallel_region() ? 1 : nt;
+  const int64_t n = std::min({kMaxSlices, B / kMinRowsPerSlice, step_macs / kMinStepMacsPerSlice});
+  return n <= 1 ? 1 : n;
 }
 template <class F>
 void for_batch_slices(int64_t B, int64_t step_macs, const F& f) {
   const int64_t nt = batch_slices(B, step_macs);
   if (nt == 1) return f(int64_t{0}, B, int64_t{0});
-  parallel_chunks(nt, [&](int64_t t) {
+  parallel_chunks(nt, [&](int64_t t) {  // (inline, one slice after the other, inside a parallel region)
     const int64_t b0 = B * t / nt, b1 = B * (t + 1) / nt;
     if (b0 < b1) f(b0, b1, t);
   });
