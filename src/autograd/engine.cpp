@@ -103,7 +103,8 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   if (!g.defined()) {
     NERVE_CHECK(numel() == 1, "backward: grad can be implicitly created only for scalar outputs; this tensor is ",
                 nerve::to_string(shape()), ", pass an explicit gradient");
-    g = ones(shape(), dtype(), device());
+    g = empty(shape(), dtype(), device());  // one element: 1 written directly (the engine sits below the fill ops)
+    if (!g.is_meta()) visit_floating(dtype(), "backward", [&](auto tag) { *g.data<decltype(tag)>() = 1; });
   }
   NERVE_CHECK(g.shape() == shape(), "backward: gradient shape ", nerve::to_string(g.shape()), " != tensor shape ",
               nerve::to_string(shape()));

@@ -1,4 +1,5 @@
-// Tensor creation: empty/zeros/ones/full, ranges, eye, from values, wrapping memory. (Random tensors: src/ops/random.cpp.)
+// Tensor creation that needs no kernel: empty, ranges, from values, wrapping memory. (Filled tensors, zeros/ones/full
+// and eye, are made with fill_ in src/ops/creation.cpp; random tensors in src/ops/random.cpp.)
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -23,34 +24,10 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-// Through fill_ / zero_: full-width stores (a scalar loop at -O2 took ~1 us for 4,096 floats), split over threads
-// when large.
-Tensor zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  t.zero_();
-  return t;
-}
-
-Tensor full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  t.fill_(value);
-  return t;
-}
-
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-Tensor zeros_like(const Tensor& t) {
-  detail::check_arg(t, "zeros_like", "t");
-  return zeros(t.shape(), t.dtype(), t.device());
-}
-Tensor ones_like(const Tensor& t) {
-  detail::check_arg(t, "ones_like", "t");
-  return ones(t.shape(), t.dtype(), t.device());
-}
 Tensor empty_like(const Tensor& t) {
   detail::check_arg(t, "empty_like", "t");
   return empty(t.shape(), t.dtype(), t.device());
 }
-Tensor scalar_tensor(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor arange(double end, DType dtype) { return arange(0, end, 1, dtype); }
 
@@ -90,16 +67,6 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   return t;
 }
 
-Tensor eye(int64_t n, DType dtype) {
-  Tensor t = zeros({n, n}, dtype);
-  if (t.is_meta()) return t;
-  visit_dtype(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i * n + i] = T(1);
-  });
-  return t;
-}
 
 template <class T>
 Tensor from_vector(const std::vector<T>& v, const Shape& shape) {

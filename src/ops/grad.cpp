@@ -1,4 +1,5 @@
-// zero_grad over a list of leaves (the one implementation behind Module::zero_grad and Optimizer::zero_grad).
+// zero_grad over a list of leaves (the one implementation behind Module::zero_grad and Optimizer::zero_grad),
+// declared in nerve/autograd/grad.h and written here with zero_ (an op).
 #include "nerve/autograd/grad.h"
 
 #include "nerve/autograd/grad_mode.h"
