@@ -1,6 +1,7 @@
 // Whole-file reads and atomic writes (the data readers and writers, the profiler's trace export).
 #include "core/file_util.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,7 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, 
                 ")");
     bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size();
     ok = std::fflush(f.get()) == 0 && ok;
+    ok = ok && ::fsync(::fileno(f.get())) == 0;  // the data is on disk before the new name points to it
     int err = errno;
     if (!ok) {
       f.reset();
@@ -56,6 +58,13 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, 
   if (ec) {
     std::remove(tmp.c_str());
     NERVE_CHECK(false, what, ": ", path, ": cannot rename ", tmp, " into place (", ec.message(), ")");
+  }
+  // and the rename itself survives a power cut: fsync of the folder (best effort: some file systems refuse it)
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 

@@ -12,7 +12,7 @@ namespace nerve::detail {
 /// All bytes of `path`; throws "<what>: <path>: cannot open (<reason>)" when it cannot be read.
 std::vector<uint8_t> read_file_bytes(const std::string& path, const char* what);
 
-/// Writes `bytes` to `path` atomically; throws "<what>: <path>: ..." on failure.
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder); throws "<what>: <path>: ..." on failure.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, const char* what);
 
 }  // namespace nerve::detail
