@@ -1,0 +1,123 @@
+// save_checkpoint / load_checkpoint: everything a training run needs to continue, in one safetensors file. The
+// tensors are the model's state dict, the optimizer's per-parameter buffers and the generator's state; the rest
+// (optimizer groups, step counts, scheduler) is JSON in the metadata, doubles written exactly (shortest
+// round-trip form).
+#include "nerve/io/checkpoint.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "nerve/core/rng.h"
+
+namespace nerve::io {
+
+namespace {
+
+using Json = nlohmann::json;
+constexpr const char* kFormat = "nerve-checkpoint-1";
+
+Json optimizer_json(const optim::Optimizer& opt, nn::StateDict& tensors) {
+  optim::OptimizerStateDict sd = opt.state_dict();
+  Json groups = Json::array(), steps = Json::object();
+  for (const auto& g : sd.param_groups) groups.push_back({{"options", g.options}, {"params", g.params}});
+  for (const auto& [index, st] : sd.state) {
+    steps[std::to_string(index)] = st.step;
+    for (const auto& [name, t] : st.buffers) tensors.emplace_back("optimizer." + std::to_string(index) + "." + name, t);
+  }
+  return {{"type", opt.type_name()}, {"param_groups", groups}, {"steps", steps}};
+}
+
+void load_optimizer(const std::string& path, const Json& j, const nn::StateDict& tensors, optim::Optimizer& opt) {
+  NERVE_CHECK(j.at("type").get<std::string>() == opt.type_name(), "load_checkpoint: ", path, ": the optimizer is ",
+              j.at("type").get<std::string>(), ", the one to restore is ", opt.type_name());
+  optim::OptimizerStateDict sd;
+  for (const auto& g : j.at("param_groups"))
+    sd.param_groups.push_back({g.at("options").get<optim::Options>(), g.at("params").get<std::vector<int64_t>>()});
+  for (const auto& [index, step] : j.at("steps").items()) sd.state[std::stoll(index)].step = step.get<int64_t>();
+  for (const auto& [name, t] : tensors) {
+    if (name.rfind("optimizer.", 0) != 0) continue;
+    const size_t dot = name.find('.', 10);
+    NERVE_CHECK(dot != std::string::npos, "load_checkpoint: ", path, ": bad optimizer tensor name '", name, "'");
+    const int64_t index = std::stoll(name.substr(10, dot - 10));
+    NERVE_CHECK(sd.state.count(index), "load_checkpoint: ", path, ": tensor '", name, "' of a parameter without state");
+    sd.state[index].buffers[name.substr(dot + 1)] = t;
+  }
+  opt.load_state_dict(sd);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainingState& s) {
+  nn::StateDict tensors;
+  Metadata meta{{"format", kFormat}, {"step", std::to_string(s.step)}};
+  if (s.model)
+    for (const auto& [name, t] : s.model->state_dict()) tensors.emplace_back("model." + name, t);
+  if (s.optimizer) meta["optimizer"] = optimizer_json(*s.optimizer, tensors).dump();
+  if (s.scheduler) {
+    optim::LRSchedulerState st = s.scheduler->state_dict();
+    meta["scheduler"] = Json{{"last_epoch", st.last_epoch}, {"step_count", st.step_count}, {"base_lrs", st.base_lrs},
+                             {"last_lr", st.last_lr}}
+                            .dump();
+  }
+  if (s.rng) {
+    std::vector<uint64_t> st = generator().get_state();
+    Tensor t = empty({static_cast<int64_t>(st.size())}, DType::i64);
+    std::memcpy(t.raw_data(), st.data(), st.size() * 8);
+    tensors.emplace_back("rng", t);
+  }
+  for (const auto& [k, v] : s.extra) {
+    NERVE_CHECK(!meta.count("user." + k), "save_checkpoint: extra key '", k, "' twice");
+    meta["user." + k] = v;
+  }
+  save_safetensors(tensors, path, meta);
+}
+
+void load_checkpoint(const std::string& path, TrainingState& s) {
+  SafetensorsFile f = read_safetensors(path);
+  auto meta = [&](const std::string& k) -> const std::string* {
+    auto it = f.metadata.find(k);
+    return it == f.metadata.end() ? nullptr : &it->second;
+  };
+  NERVE_CHECK(meta("format") && *meta("format") == kFormat, "load_checkpoint: ", path,
+              ": not a nerve checkpoint (metadata format is not '", kFormat, "')");
+  NERVE_CHECK(meta("step"), "load_checkpoint: ", path, ": no step in the metadata");
+  NERVE_CHECK(!s.optimizer == !meta("optimizer") && !s.scheduler == !meta("scheduler"), "load_checkpoint: ", path,
+              ": the file has ", meta("optimizer") ? "an" : "no", " optimizer and ", meta("scheduler") ? "a" : "no",
+              " scheduler; the state to restore has ", s.optimizer ? "an" : "no", " optimizer and ",
+              s.scheduler ? "a" : "no", " scheduler");
+  try {
+    if (s.model) {
+      nn::StateDict model;
+      for (const auto& [name, t] : f.tensors)
+        if (name.rfind("model.", 0) == 0) model.emplace_back(name.substr(6), t);
+      s.model->load_state_dict(model);
+    }
+    if (s.optimizer) load_optimizer(path, Json::parse(*meta("optimizer")), f.tensors, *s.optimizer);
+    if (s.scheduler) {
+      Json j = Json::parse(*meta("scheduler"));
+      s.scheduler->load_state_dict({j.at("last_epoch").get<int64_t>(), j.at("step_count").get<int64_t>(),
+                                    j.at("base_lrs").get<std::vector<double>>(),
+                                    j.at("last_lr").get<std::vector<double>>()});
+    }
+    if (s.rng) {
+      const Tensor* rng = nullptr;
+      for (const auto& [name, t] : f.tensors)
+        if (name == "rng") rng = &t;
+      NERVE_CHECK(rng && rng->dtype() == DType::i64 && rng->dim() == 1, "load_checkpoint: ", path,
+                  ": no generator state (tensor 'rng', i64)");
+      std::vector<uint64_t> st(static_cast<size_t>(rng->numel()));
+      std::memcpy(st.data(), rng->raw_data(), st.size() * 8);
+      generator().set_state(st);
+    }
+    s.step = std::stoll(*meta("step"));
+  } catch (const Json::exception& e) {
+    NERVE_CHECK(false, "load_checkpoint: ", path, ": bad metadata (", e.what(), ")");
+  } catch (const std::logic_error& e) {  // std::stoll
+    NERVE_CHECK(false, "load_checkpoint: ", path, ": bad number in the metadata (", e.what(), ")");
+  }
+  s.extra.clear();
+  for (const auto& [k, v] : f.metadata)
+    if (k.rfind("user.", 0) == 0) s.extra[k.substr(5)] = v;
+}
+
+}  // namespace nerve::io
