@@ -7,44 +7,14 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "io/optimizer_state.h"
 #include "nerve/core/rng.h"
 
 namespace nerve::io {
 
 namespace {
-
 using Json = nlohmann::json;
 constexpr const char* kFormat = "nerve-checkpoint-1";
-
-Json optimizer_json(const optim::Optimizer& opt, nn::StateDict& tensors) {
-  optim::OptimizerStateDict sd = opt.state_dict();
-  Json groups = Json::array(), steps = Json::object();
-  for (const auto& g : sd.param_groups) groups.push_back({{"options", g.options}, {"params", g.params}});
-  for (const auto& [index, st] : sd.state) {
-    steps[std::to_string(index)] = st.step;
-    for (const auto& [name, t] : st.buffers) tensors.emplace_back("optimizer." + std::to_string(index) + "." + name, t);
-  }
-  return {{"type", opt.type_name()}, {"param_groups", groups}, {"steps", steps}};
-}
-
-void load_optimizer(const std::string& path, const Json& j, const nn::StateDict& tensors, optim::Optimizer& opt) {
-  NERVE_CHECK(j.at("type").get<std::string>() == opt.type_name(), "load_checkpoint: ", path, ": the optimizer is ",
-              j.at("type").get<std::string>(), ", the one to restore is ", opt.type_name());
-  optim::OptimizerStateDict sd;
-  for (const auto& g : j.at("param_groups"))
-    sd.param_groups.push_back({g.at("options").get<optim::Options>(), g.at("params").get<std::vector<int64_t>>()});
-  for (const auto& [index, step] : j.at("steps").items()) sd.state[std::stoll(index)].step = step.get<int64_t>();
-  for (const auto& [name, t] : tensors) {
-    if (name.rfind("optimizer.", 0) != 0) continue;
-    const size_t dot = name.find('.', 10);
-    NERVE_CHECK(dot != std::string::npos, "load_checkpoint: ", path, ": bad optimizer tensor name '", name, "'");
-    const int64_t index = std::stoll(name.substr(10, dot - 10));
-    NERVE_CHECK(sd.state.count(index), "load_checkpoint: ", path, ": tensor '", name, "' of a parameter without state");
-    sd.state[index].buffers[name.substr(dot + 1)] = t;
-  }
-  opt.load_state_dict(sd);
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
@@ -52,7 +22,7 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
   Metadata meta{{"format", kFormat}, {"step", std::to_string(s.step)}};
   if (s.model)
     for (const auto& [name, t] : s.model->state_dict()) tensors.emplace_back("model." + name, t);
-  if (s.optimizer) meta["optimizer"] = optimizer_json(*s.optimizer, tensors).dump();
+  if (s.optimizer) meta["optimizer"] = detail::save_optimizer_state(*s.optimizer, "optimizer.", tensors);
   if (s.scheduler) {
     optim::LRSchedulerState st = s.scheduler->state_dict();
     meta["scheduler"] = Json{{"last_epoch", st.last_epoch}, {"step_count", st.step_count}, {"base_lrs", st.base_lrs},
@@ -92,7 +62,7 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
         if (name.rfind("model.", 0) == 0) model.emplace_back(name.substr(6), t);
       s.model->load_state_dict(model);
     }
-    if (s.optimizer) load_optimizer(path, Json::parse(*meta("optimizer")), f.tensors, *s.optimizer);
+    if (s.optimizer) detail::load_optimizer_state(path, *meta("optimizer"), "optimizer.", f.tensors, *s.optimizer);
     if (s.scheduler) {
       Json j = Json::parse(*meta("scheduler"));
       s.scheduler->load_state_dict({j.at("last_epoch").get<int64_t>(), j.at("step_count").get<int64_t>(),

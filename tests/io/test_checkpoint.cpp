@@ -124,7 +124,7 @@ TEST(Checkpoint, RefusesWhatDoesNotFit) {
   optim::SGD sgd(model->parameters(), {.lr = 0.1});
   io::TrainingState other{.model = r.model.get(), .optimizer = &sgd};
   EXPECT_NE(test::error_of([&] { io::load_checkpoint(dir / "c.safetensors", other); })
-                .find("the optimizer is Adam, the one to restore is SGD"),
+                .find("load: " + (dir / "c.safetensors") + ": the optimizer is Adam, the one to restore is SGD"),
             std::string::npos);
   io::save_safetensors({{"w", ones({1})}}, dir / "plain.safetensors");
   EXPECT_NE(test::error_of([&] { io::load_checkpoint(dir / "plain.safetensors", st); }).find("not a nerve checkpoint"),
