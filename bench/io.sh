@@ -32,6 +32,7 @@ print(f"params {n['params']:,} (nerve file {n['bytes']:,} B, torch file {t['byte
 for m, what in (("save_s", "save"), ("load_s", "load (nerve: mmap)"), ("load_into_model_s", "load into a model")):
     print(f"  {what:22s} nerve {med('nerve', m):8.4f} s   torch {med('torch', m):8.4f} s   "
           f"torch / nerve {med('torch', m) / med('nerve', m):6.1f}x")
+print(f"  nerve save to /dev/shm (tmpfs: no disk, fsync free) {med('nerve', 'save_tmpfs_s'):.4f} s")
 print(f"  nerve load_torch of torch's file {med('nerve', 'load_torch_file_s'):.4f} s, into a model "
       f"{med('nerve', 'load_torch_file_into_model_s'):.4f} s")
 print("  round trips equal:", all(r["roundtrip_ok"] for v in runs.values() for r in v))

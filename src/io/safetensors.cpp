@@ -190,7 +190,14 @@ const char* safetensors_dtype_name(DType d) {
   return "?";
 }
 
-std::vector<uint8_t> safetensors_bytes(const nn::StateDict& tensors, const Metadata& metadata) {
+namespace {
+// The whole file in one buffer, left uninitialized until written (a 400 MB std::vector would be zeroed first).
+struct Serialized {
+  std::unique_ptr<uint8_t[]> data;
+  size_t size = 0;
+};
+
+Serialized serialize(const nn::StateDict& tensors, const Metadata& metadata) {
   NoGradGuard no_grad;
   std::set<std::string> names;
   std::vector<Tensor> contig;
@@ -227,21 +234,27 @@ std::vector<uint8_t> safetensors_bytes(const nn::StateDict& tensors, const Metad
     NERVE_CHECK(false, "save_safetensors: a tensor name or metadata string is not valid UTF-8 (", e.what(), ")");
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-aligned
-  std::vector<uint8_t> out(8 + text.size() + total);
+  Serialized out{std::unique_ptr<uint8_t[]>(new uint8_t[8 + text.size() + total]), 8 + text.size() + total};
   const uint64_t n = text.size();
-  std::memcpy(out.data(), &n, 8);
-  std::memcpy(out.data() + 8, text.data(), text.size());
-  uint8_t* d = out.data() + 8 + text.size();
+  std::memcpy(out.data.get(), &n, 8);
+  std::memcpy(out.data.get() + 8, text.data(), text.size());
+  uint8_t* d = out.data.get() + 8 + text.size();
   for (size_t i = 0; i < tensors.size(); ++i) {
     const size_t bytes = static_cast<size_t>(contig[i].numel()) * itemsize(contig[i].dtype());
     if (bytes) std::memcpy(d + begin[i], contig[i].raw_data(), bytes);
   }
   return out;
 }
+}  // namespace
+
+std::vector<uint8_t> safetensors_bytes(const nn::StateDict& tensors, const Metadata& metadata) {
+  Serialized s = serialize(tensors, metadata);
+  return std::vector<uint8_t>(s.data.get(), s.data.get() + s.size);
+}
 
 void save_safetensors(const nn::StateDict& tensors, const std::string& path, const Metadata& metadata) {
-  std::vector<uint8_t> bytes = safetensors_bytes(tensors, metadata);
-  nerve::detail::write_file_atomic(path, bytes, "save_safetensors");
+  Serialized bytes = serialize(tensors, metadata);
+  nerve::detail::write_file_atomic(path, {bytes.data.get(), bytes.size}, "save_safetensors");
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
