@@ -1,6 +1,6 @@
 // The Keras MNIST classifier, line for line: Flatten -> Dense(128, relu) -> Dense(10, softmax), Adam,
 // sparse categorical cross-entropy, 5 epochs, evaluate. Runs on Fashion-MNIST by default (Debian package
-// dataset-fashion-mnist); --data DIR points at any MNIST-format IDX files.
+// dataset-fashion-mnist); --data DIR points at any MNIST-format IDX files; --save m.nerve writes the trained model.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,7 +17,7 @@
 using namespace nerve;
 
 struct Args {
-  std::string data;
+  std::string data, save;
   int epochs = 5;
   int64_t batch_size = 32;
   int threads = 0;
@@ -38,10 +38,11 @@ static Args parse(int argc, char** argv) {
     else if (k == "--batch-size") a.batch_size = std::stoll(next());
     else if (k == "--threads") a.threads = std::stoi(next());
     else if (k == "--seed") a.seed = std::stoull(next());
+    else if (k == "--save") a.save = next();
     else if (k == "--json") a.json = true;
     else if (k == "--profile") a.profile = true;
     else NERVE_CHECK(false, "unknown flag '", k,
-                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --json --profile)");
+                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --save FILE --json --profile)");
   }
   return a;
 }
@@ -80,6 +81,10 @@ int main(int argc, char** argv) try {
   }
 
   auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
+  if (!args.save.empty()) {  // --save m.nerve: examples/predict (or keras::load_model) reads it back
+    model.save(args.save);
+    if (!args.json) std::printf("Saved the model to %s\n", args.save.c_str());
+  }
   if (args.json) {
     // single-sample inference latency: forward one image, no gradients, median of 2000
     NoGradGuard no_grad;
