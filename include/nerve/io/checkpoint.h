@@ -11,7 +11,8 @@
 
 namespace nerve::io {
 
-/// What a checkpoint holds. Null pointers are left out when saving and must be null when loading the same file.
+/// What a checkpoint holds. Null pointers are left out when saving, and skipped when loading (a file's optimizer
+/// state is ignored when only the model is asked for; asking for a part the file lacks is an error).
 /// load_checkpoint restores into the given objects (built as before: same parameters, same optimizer type and
 /// groups, same scheduler type) and sets `step` and `extra`.
 ///   io::TrainingState st{.model = &net, .optimizer = &opt, .scheduler = &sched, .step = step};
