@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "io/optimizer_state.h"
+#include "nerve/io/checkpoint.h"
 #include "nerve/io/safetensors.h"
 
 namespace nerve {
@@ -137,6 +140,42 @@ std::shared_ptr<keras::Sequential> keras::load_model(const std::string& path) {
     io::detail::load_optimizer_state(path, *opt, "optimizer.", f.tensors, model->optimizer());
   }
   return model;
+}
+
+namespace {
+// Keras's BackupAndRestore: a training checkpoint after every epoch, restored by the next fit that starts.
+class BackupAndRestoreCb : public keras::Callback {
+ public:
+  explicit BackupAndRestoreCb(std::string dir) : dir_(std::move(dir)) {}
+  void on_train_begin() override {
+    if (!std::filesystem::exists(file())) return;
+    io::TrainingState st = state();
+    io::load_checkpoint(file(), st);
+    auto seed = st.extra.find("shuffle_seed");
+    NERVE_CHECK(seed != st.extra.end(), "BackupAndRestore: ", file(), ": no shuffle seed in the backup");
+    model->resume_from = std::make_pair(static_cast<int>(st.step), std::stoull(seed->second));
+  }
+  void on_epoch_end(int epoch, const keras::Logs&) override {
+    std::filesystem::create_directories(dir_);
+    io::TrainingState st = state();
+    st.step = epoch + 1;  // the epoch to resume at
+    st.extra = {{"shuffle_seed", std::to_string(model->shuffle_seed)}};
+    io::save_checkpoint(file(), st);
+  }
+  void on_train_end() override {  // finished (or stopped by a callback): nothing to resume
+    std::error_code ec;
+    std::filesystem::remove(file(), ec);
+  }
+
+ private:
+  std::string file() const { return dir_ + "/backup.safetensors"; }
+  io::TrainingState state() const { return {.model = model, .optimizer = &model->optimizer()}; }
+  std::string dir_;
+};
+}  // namespace
+
+keras::CallbackPtr keras::BackupAndRestore(const std::string& backup_dir) {
+  return std::make_shared<BackupAndRestoreCb>(backup_dir);
 }
 
 }  // namespace nerve

@@ -1,4 +1,5 @@
-// Keras callbacks: EarlyStopping, ReduceLROnPlateau, CSVLogger, LambdaCallback.
+// Keras callbacks: EarlyStopping, ReduceLROnPlateau, CSVLogger, ModelCheckpoint, LambdaCallback (BackupAndRestore
+// is in src/io/keras_file.cpp, beside the checkpoint format it writes).
 #include "nerve/keras/callbacks.h"
 
 #include <cmath>
@@ -59,6 +60,29 @@ class EarlyStoppingCb : public Callback {
   int wait_ = 0;
   double best_ = 0;
   nn::StateDict best_weights_;
+};
+
+class ModelCheckpointCb : public Callback {
+ public:
+  ModelCheckpointCb(std::string path, ModelCheckpointOptions o)
+      : path_(std::move(path)), o_(std::move(o)), max_(maximize(o_.mode, o_.monitor)) {}
+  void on_train_begin() override { best_ = max_ ? -INFINITY : INFINITY; }
+  void on_epoch_end(int epoch, const Logs& logs) override {
+    if (o_.save_best_only) {
+      const double v = lookup(logs, o_.monitor, "ModelCheckpoint");
+      if (!(max_ ? v > best_ : v < best_)) return;
+      best_ = v;
+    }
+    std::string p = path_;
+    for (size_t at; (at = p.find("{epoch}")) != std::string::npos;) p.replace(at, 7, std::to_string(epoch + 1));
+    model->save(p);
+  }
+
+ private:
+  std::string path_;
+  ModelCheckpointOptions o_;
+  bool max_;
+  double best_ = 0;
 };
 
 class ReduceLROnPlateauCb : public Callback {
@@ -150,6 +174,10 @@ class LambdaCb : public Callback {
 
 CallbackPtr EarlyStopping(EarlyStoppingOptions o) { return std::make_shared<EarlyStoppingCb>(std::move(o)); }
 CallbackPtr ReduceLROnPlateau(ReduceLROnPlateauOptions o) { return std::make_shared<ReduceLROnPlateauCb>(std::move(o)); }
+CallbackPtr ModelCheckpoint(const std::string& filepath, ModelCheckpointOptions options) {
+  return std::make_shared<ModelCheckpointCb>(filepath, std::move(options));
+}
+
 CallbackPtr CSVLogger(const std::string& path) { return std::make_shared<CSVLoggerCb>(path); }
 CallbackPtr LambdaCallback(LambdaCallbackFns fns) { return std::make_shared<LambdaCb>(std::move(fns)); }
 

@@ -1,5 +1,10 @@
 // keras::Sequential::save / keras::load_model: the loaded model predicts the same bits, and fit() goes on from
 // it exactly as it goes on from the original (weights, Adam state, compile settings all restored).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "io_test_util.h"
 #include "nerve/core/rng.h"
 #include "nerve/io/safetensors.h"
@@ -19,10 +24,11 @@ std::pair<Tensor, Tensor> blobs(int64_t n) {
   return {index_select(centers, 0, y) + randn({n, 2}) * 0.7, y};
 }
 
-keras::Sequential model() {
-  return keras::Sequential({keras::Rescaling(0.5, 0.1, Shape{2}), keras::Dense(16, "relu"), keras::Dropout(0.2),
-                            keras::Dense(8), keras::Activation("tanh"), keras::Flatten(), keras::Dense(3, "softmax")});
+std::vector<keras::LayerPtr> layers() {
+  return {keras::Rescaling(0.5, 0.1, Shape{2}), keras::Dense(16, "relu"), keras::Dropout(0.2),
+          keras::Dense(8),  keras::Activation("tanh"), keras::Flatten(), keras::Dense(3, "softmax")};
 }
+keras::Sequential model() { return keras::Sequential(layers()); }
 
 TEST(KerasFile, LoadedModelPredictsTheSameBitsAndFitsOnIdentically) {
   test::TempDir dir;
@@ -81,6 +87,84 @@ TEST(KerasFile, UncompiledModelAndErrors) {
   io::save_safetensors({{"w", ones({1})}}, dir / "plain.safetensors");
   EXPECT_NE(error_of([&] { keras::load_model(dir / "plain.safetensors"); }).find("not a nerve Keras model file"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace nerve
+
+namespace nerve {
+namespace {
+
+TEST(KerasCallbacks, ModelCheckpointSavesEveryEpochOrTheBest) {
+  test::TempDir dir;
+  auto [x, y] = blobs(128);
+  manual_seed(1);
+  keras::Sequential m = model();
+  m.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  std::vector<double> val;
+  auto record = keras::LambdaCallback({.on_epoch_end = [&](int, const keras::Logs& l) { val.push_back(l.at("val_loss")); }});
+  m.fit(x, y, {.epochs = 4, .batch_size = 16, .verbose = 0, .validation_split = 0.25,
+               .callbacks = {keras::ModelCheckpoint(dir / "every-{epoch}.nerve", {.save_best_only = false}),
+                             keras::ModelCheckpoint(dir / "best.nerve", {.monitor = "val_loss", .save_best_only = true}),
+                             record}});
+  for (int e = 1; e <= 4; ++e) EXPECT_TRUE(std::filesystem::exists(dir / ("every-" + std::to_string(e) + ".nerve")));
+  // best.nerve holds the epoch with the lowest val_loss: its weights are those of that epoch's file
+  const size_t best = static_cast<size_t>(std::min_element(val.begin(), val.end()) - val.begin());
+  auto b = keras::load_model(dir / "best.nerve");
+  auto e = keras::load_model(dir / ("every-" + std::to_string(best + 1) + ".nerve"));
+  EXPECT_TRUE(same_bits(b->predict(x), e->predict(x)));
+  EXPECT_NE(error_of([&] {
+              m.fit(x, y, {.epochs = 1, .verbose = 0,
+                           .callbacks = {keras::ModelCheckpoint(dir / "b.nerve", {.save_best_only = true})}});
+            }).find("ModelCheckpoint: monitored value 'val_loss' is not in the logs"),
+            std::string::npos);
+}
+
+// A fit killed after its first epoch and started again in a new process with BackupAndRestore ends with the same
+// bits as one that ran both epochs (shuffling, dropout masks and Adam's state all continue).
+TEST(KerasCallbacks, BackupAndRestoreResumesAKilledFitBitForBit) {
+  test::TempDir dir;
+  auto [x, y] = blobs(96);
+  auto fresh = [] {
+    manual_seed(4);
+    return std::make_shared<keras::Sequential>(layers());
+  };
+  auto compile = [](keras::Sequential& m) { m.compile(keras::Adam(5e-3), "sparse_categorical_crossentropy"); };
+  auto straight = fresh();
+  compile(*straight);
+  manual_seed(21);
+  straight->fit(x, y, {.epochs = 3, .batch_size = 16, .verbose = 0});
+
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // killed at the end of epoch 2, after the backup was written
+    try {
+      auto m = fresh();
+      compile(*m);
+      manual_seed(21);
+      auto kill = keras::LambdaCallback({.on_epoch_end = [](int e, const keras::Logs&) {
+        if (e == 1) ::_exit(0);
+      }});
+      m->fit(x, y, {.epochs = 3, .batch_size = 16, .verbose = 0,
+                    .callbacks = {keras::BackupAndRestore(dir / "backup"), kill}});
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(std::filesystem::exists(dir / "backup/backup.safetensors"));
+
+  auto resumed = fresh();
+  compile(*resumed);
+  manual_seed(999);  // whatever the new process does before: the backup restores the generator
+  auto h = resumed->fit(x, y, {.epochs = 3, .batch_size = 16, .verbose = 0,
+                               .callbacks = {keras::BackupAndRestore(dir / "backup")}});
+  EXPECT_EQ(h.epoch, std::vector<int>{2});  // only the third epoch ran
+  nn::StateDict a = straight->state_dict(), b = resumed->state_dict();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(same_bits(a[i].second, b[i].second)) << a[i].first;
+  EXPECT_FALSE(std::filesystem::exists(dir / "backup/backup.safetensors"));  // deleted at the end
 }
 
 }  // namespace

@@ -102,6 +102,11 @@ class Sequential : public nn::Module {
   optim::Optimizer& optimizer();
   /// Set by a callback (EarlyStopping) to end fit() after the current epoch.
   bool stop_training = false;
+  /// The shuffle seed of the running fit (drawn from the global generator at its start).
+  uint64_t shuffle_seed = 0;
+  /// Set by a callback's on_train_begin (BackupAndRestore) to resume an interrupted fit: the epoch to start at
+  /// and the shuffle seed that fit used.
+  std::optional<std::pair<int, uint64_t>> resume_from;
   const std::string& name() const { return name_; }
   /// The input shape without the batch dim, once built.
   const Shape& input_shape() const { return input_shape_; }
