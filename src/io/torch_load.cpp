@@ -2,6 +2,7 @@
 // and <prefix>/data/<key>, the raw little-endian bytes of each storage. See pickle.cpp for the unpickler.
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -234,7 +235,7 @@ nn::StateDict load_torch(const std::string& path) {
   auto probe = detail::MappedFile::open(path, "load_torch");  // the file errors: missing, directory, FIFO
   const uint64_t size = probe->size();
   uint8_t head[2] = {0, 0};
-  std::memcpy(head, probe->data(), std::min<uint64_t>(size, 2));
+  if (size > 0) std::memcpy(head, probe->data(), std::min<uint64_t>(size, 2));
   probe.reset();
   zip_error_t err;
   zip_error_init(&err);

@@ -162,3 +162,17 @@ TEST(TorchLoad, TruncatedAndCorruptedFilesOnlyThrow) {
 
 }  // namespace
 }  // namespace nerve
+
+namespace nerve {
+namespace {
+
+TEST(TorchLoad, EmptyFileAndEmptyBytes) {
+  test::TempDir dir;
+  test::write_bytes(dir / "empty.pt", {});
+  EXPECT_NE(test::error_of([&] { io::load_torch(dir / "empty.pt"); }).find(": not a zip archive ("), std::string::npos);
+  EXPECT_NE(test::error_of([] { io::parse_torch({}, "none"); }).find("load_torch: none: no <folder>/data.pkl entry in the zip"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace nerve
