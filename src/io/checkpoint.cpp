@@ -1,11 +1,10 @@
 // save_checkpoint / load_checkpoint: everything a training run needs to continue, in one safetensors file. The
 // tensors are the model's state dict, the optimizer's per-parameter buffers and the generator's state; the rest
-// (optimizer groups, step counts, scheduler) is JSON in the metadata, doubles written exactly (shortest
-// round-trip form).
+// (optimizer groups, step counts, scheduler; optimizer_state.cpp) is JSON in the metadata, doubles written
+// exactly (shortest round-trip form).
 #include "nerve/io/checkpoint.h"
 
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "io/optimizer_state.h"
 #include "nerve/core/rng.h"
@@ -13,7 +12,6 @@
 namespace nerve::io {
 
 namespace {
-using Json = nlohmann::json;
 constexpr const char* kFormat = "nerve-checkpoint-1";
 }  // namespace
 
@@ -23,12 +21,7 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
   if (s.model)
     for (const auto& [name, t] : s.model->state_dict()) tensors.emplace_back("model." + name, t);
   if (s.optimizer) meta["optimizer"] = detail::save_optimizer_state(*s.optimizer, "optimizer.", tensors);
-  if (s.scheduler) {
-    optim::LRSchedulerState st = s.scheduler->state_dict();
-    meta["scheduler"] = Json{{"last_epoch", st.last_epoch}, {"step_count", st.step_count}, {"base_lrs", st.base_lrs},
-                             {"last_lr", st.last_lr}}
-                            .dump();
-  }
+  if (s.scheduler) meta["scheduler"] = detail::save_scheduler_state(*s.scheduler);
   if (s.rng) {
     std::vector<uint64_t> st = generator().get_state();
     Tensor t = empty({static_cast<int64_t>(st.size())}, DType::i64);
@@ -62,12 +55,7 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
       s.model->load_state_dict(model);
     }
     if (s.optimizer) detail::load_optimizer_state(path, *meta("optimizer"), "optimizer.", f.tensors, *s.optimizer);
-    if (s.scheduler) {
-      Json j = Json::parse(*meta("scheduler"));
-      s.scheduler->load_state_dict({j.at("last_epoch").get<int64_t>(), j.at("step_count").get<int64_t>(),
-                                    j.at("base_lrs").get<std::vector<double>>(),
-                                    j.at("last_lr").get<std::vector<double>>()});
-    }
+    if (s.scheduler) detail::load_scheduler_state(path, *meta("scheduler"), *s.scheduler);
     if (s.rng) {
       const Tensor* rng = nullptr;
       for (const auto& [name, t] : f.tensors)
@@ -79,8 +67,6 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
       generator().set_state(st);
     }
     s.step = std::stoll(*meta("step"));
-  } catch (const Json::exception& e) {
-    NERVE_CHECK(false, "load_checkpoint: ", path, ": bad metadata (", e.what(), ")");
   } catch (const std::logic_error& e) {  // std::stoll
     NERVE_CHECK(false, "load_checkpoint: ", path, ": bad number in the metadata (", e.what(), ")");
   }

@@ -46,4 +46,21 @@ void load_optimizer_state(const std::string& file, const std::string& json, cons
   }
 }
 
+std::string save_scheduler_state(const optim::LRScheduler& sched) {
+  optim::LRSchedulerState st = sched.state_dict();
+  return Json{{"last_epoch", st.last_epoch}, {"step_count", st.step_count}, {"base_lrs", st.base_lrs},
+              {"last_lr", st.last_lr}}
+      .dump();
+}
+
+void load_scheduler_state(const std::string& file, const std::string& json, optim::LRScheduler& sched) {
+  try {
+    Json j = Json::parse(json);
+    sched.load_state_dict({j.at("last_epoch").get<int64_t>(), j.at("step_count").get<int64_t>(),
+                           j.at("base_lrs").get<std::vector<double>>(), j.at("last_lr").get<std::vector<double>>()});
+  } catch (const Json::exception& e) {
+    NERVE_CHECK(false, "load: ", file, ": bad scheduler metadata (", e.what(), ")");
+  }
+}
+
 }  // namespace nerve::io::detail
