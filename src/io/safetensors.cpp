@@ -115,6 +115,8 @@ SafetensorsFile parse(const uint8_t* data, size_t size, const std::string& file,
   } catch (const Json::parse_error& e) {
     NERVE_CHECK(false, "load_safetensors: ", file, ": bad JSON header at byte ", 8 + (e.byte ? e.byte - 1 : 0), ": ",
                 e.what());
+  } catch (const Json::exception& e) {  // e.g. out_of_range: a number too large for a double (found by fuzzing)
+    NERVE_CHECK(false, "load_safetensors: ", file, ": bad JSON header (bytes 8..", header_end, "): ", e.what());
   }
   NERVE_CHECK(root.is_object(), "load_safetensors: ", file, ": the header (bytes 8..", header_end,
               ") must be a JSON object, got ", root.type_name());

@@ -176,6 +176,9 @@ TEST(Safetensors, RejectsBadJson) {
             "load_safetensors: f.safetensors: the JSON header nests deeper than 8 levels");
   EXPECT_NE(parse_error(st_file(R"({"__metadata__":{"k":1}})", {})).find("\"__metadata__\" entry 'k' is not a string"),
             std::string::npos);
+  // a number beyond a double: nlohmann throws out_of_range, not parse_error (found by the fuzzer)
+  EXPECT_EQ(parse_error(st_file(R"({"x": 2E999999})", {})).rfind("load_safetensors: f.safetensors: bad JSON header (bytes 8..23): [json.exception.out_of_range.406]", 0), 0u)
+      << parse_error(st_file(R"({"x": 2E999999})", {}));
 }
 
 TEST(Safetensors, RejectsBadEntriesNamingTheTensor) {
