@@ -153,7 +153,14 @@ class BackupAndRestoreCb : public keras::Callback {
     io::load_checkpoint(file(), st);
     auto seed = st.extra.find("shuffle_seed");
     NERVE_CHECK(seed != st.extra.end(), "BackupAndRestore: ", file(), ": no shuffle seed in the backup");
-    model->resume_from = std::make_pair(static_cast<int>(st.step), std::stoull(seed->second));
+    uint64_t shuffle_seed = 0;
+    try {
+      shuffle_seed = std::stoull(seed->second);
+    } catch (const std::logic_error&) {
+      NERVE_CHECK(false, "BackupAndRestore: ", file(), ": bad shuffle seed '", seed->second, "' in the backup");
+    }
+    NERVE_CHECK(st.step >= 0 && st.step <= INT32_MAX, "BackupAndRestore: ", file(), ": bad epoch ", st.step);
+    model->resume_from = std::make_pair(static_cast<int>(st.step), shuffle_seed);
   }
   void on_epoch_end(int epoch, const keras::Logs&) override {
     std::filesystem::create_directories(dir_);
