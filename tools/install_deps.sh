@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nerve needs, only those missing. `install_deps.sh bench` adds the PyTorch peer.
 set -euo pipefail
-pkgs=(cmake g++ make libgtest-dev libdnnl-dev zlib1g-dev libcli11-dev dataset-fashion-mnist fortunes)
+pkgs=(cmake g++ make libgtest-dev libdnnl-dev zlib1g-dev libcli11-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
+      fortunes)
 if [[ "${1:-}" == "bench" ]]; then pkgs+=(python3-torch libopenblas0-openmp libblis-dev libopenblas-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

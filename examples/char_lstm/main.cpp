@@ -3,6 +3,8 @@
 // windows of 64 bytes in batches of 32; it prints loss and perplexity, then generates text from a prompt.
 //   char_lstm --steps 200 --threads 2 --json
 //   char_lstm --steps 100 --profile      (time per op and per backward node; --trace t.json: a Chrome trace too)
+//   char_lstm --steps 100 --save c.st; char_lstm --steps 200 --resume c.st   (= 200 steps straight, bit for bit)
+//   char_lstm --load c.st --gen 500      (generate from the saved model, no training)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -48,7 +50,7 @@ struct LSTMModel : nn::Module {
 };
 
 struct Args {
-  std::string data = "/usr/share/games/fortunes", prompt = "The ", trace;
+  std::string data = "/usr/share/games/fortunes", prompt = "The ", trace, save, resume, load;
   int64_t steps = 200, epochs = 0, seed = 0, seq = 64, batch = 32, gen = 1000;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bool json = false, stateful = false, profile = false, prompt_given = false;
@@ -72,6 +74,11 @@ static Args parse(int argc, char** argv) {
   cli.flag("--stateful", a.stateful, "truncated backpropagation through time over contiguous streams");
   cli.flag("--profile", a.profile, "print the time per op to stderr");
   cli.add("--trace", a.trace, "also write a Chrome trace of the profiled steps to this file");
+  cli.add("--save", a.save, "write a training checkpoint (model, Adam, generator, step) to this file at the end");
+  cli.add("--resume", a.resume, "resume training from this checkpoint (then train up to --steps in all)")
+      ->check(CLI::ExistingFile);
+  cli.add("--load", a.load, "load the model of this checkpoint and only generate (no training)")
+      ->check(CLI::ExistingFile);
   cli.parse(argc, argv);
   a.prompt_given = cli.app().count("--prompt") > 0;
   return a;
@@ -127,6 +134,21 @@ int main(int argc, char** argv) try {
   const int64_t per_epoch = streams ? streams->size() : loader.size();
   const int64_t total = a.epochs > 0 ? a.epochs * per_epoch : a.steps;
   int64_t step = 0;
+  // --resume: the model, Adam, the generator and the step of a checkpoint that --save wrote; the shuffled loader
+  // goes on from the same epoch and batch. --load: the model's weights only, no training (generate from it).
+  NERVE_CHECK(!(a.stateful && !a.resume.empty()), "char_lstm: --resume works with shuffled windows, not --stateful "
+              "(the carried LSTM state is not in the checkpoint)");
+  io::TrainingState ckpt{.model = model.get(), .optimizer = &opt};
+  if (!a.resume.empty()) {
+    io::load_checkpoint(a.resume, ckpt);
+    step = ckpt.step;
+    loader.set_epoch(step / per_epoch);
+  }
+  if (!a.load.empty()) {
+    io::TrainingState weights{.model = model.get(), .optimizer = nullptr, .rng = false};
+    io::load_checkpoint(a.load, weights);
+  }
+  const int64_t train_until = a.load.empty() ? total : 0, first_step = step;
   double loss_v = NAN, t_train = 0;
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
   std::optional<profiler::Profile> prof;  // --profile: time per op from step 10 (after warm-up) to the end
@@ -147,23 +169,29 @@ int main(int argc, char** argv) try {
     ++step;
     if (step % 50 == 0 || step == total)
       std::fprintf(stderr, "step %5ld  loss %.4f  ppl %7.2f  %8.0f tok/s\n", long(step), loss_v, std::exp(loss_v),
-                   step * a.batch * a.seq / t_train);
+                   (step - first_step) * a.batch * a.seq / t_train);
   };
   if (a.stateful) {  // --stateful: a.batch contiguous streams read in order, the hidden state carried between batches
     std::optional<nn::LSTMState> state;
-    for (int64_t i = 0; step < total; ++i) {
+    for (int64_t i = 0; step < train_until; ++i) {
       if (i % streams->size() == 0)  // each pass over the streams starts from a zero state
         state = nn::LSTMState{zeros({1, a.batch, kHidden}), zeros({1, a.batch, kHidden})};
       train_step(streams->get(i % streams->size()), state);
     }
   } else {
-    while (step < total) {
+    int64_t skip = step % per_epoch;  // resumed inside an epoch: its first batches were trained on already
+    while (step < train_until) {
       std::optional<nn::LSTMState> none;
       for (auto& batch : loader) {
-        if (step >= total) break;
+        if (skip > 0 && skip--) continue;
+        if (step >= train_until) break;
         train_step(batch, none);
       }
     }
+  }
+  if (!a.save.empty()) {  // --save: everything --resume needs to go on as if the run had not stopped
+    ckpt.step = step;
+    io::save_checkpoint(a.save, ckpt);
   }
 
   if (prof) {
@@ -190,7 +218,8 @@ int main(int argc, char** argv) try {
 
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  const double tok_s = step * a.batch * a.seq / t_train, gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
+  const double tok_s = t_train > 0 ? (step - first_step) * a.batch * a.seq / t_train : 0.0;
+  const double gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
   double mean_recent = 0;
   for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
   using examples::json_number;  // NaN and inf are written as null: JSON has no NaN

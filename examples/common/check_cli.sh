@@ -34,7 +34,7 @@ expect() {
   fi
 }
 
-for prog in mnist_mlp mnist_module char_lstm two_moons; do
+for prog in mnist_mlp mnist_module char_lstm two_moons predict; do
   expect 0 "$prog" --help
   expect 2 "$prog" --bogus
 done
@@ -62,4 +62,7 @@ expect 2 char_lstm "${d[@]}" --batch -1
 expect 2 char_lstm "${d[@]}" --threads 1000
 expect 2 char_lstm --data "$empty/missing"
 expect 2 two_moons extra
+expect 2 predict                                  # the model and the images are required
+expect 2 predict "$empty/missing.nerve" "$empty/missing-images"
+expect 2 char_lstm "${d[@]}" --resume "$empty/missing.ckpt"
 exit $fail

@@ -1,6 +1,6 @@
 // The Keras MNIST classifier, line for line: Flatten -> Dense(128, relu) -> Dense(10, softmax), Adam,
 // sparse categorical cross-entropy, 5 epochs, evaluate. Runs on Fashion-MNIST by default (Debian package
-// dataset-fashion-mnist); --data DIR points at any MNIST-format IDX files.
+// dataset-fashion-mnist); --data DIR points at any MNIST-format IDX files; --save m.nerve writes the trained model.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,7 +20,7 @@
 using namespace nerve;
 
 struct Args {
-  std::string data;
+  std::string data, save;
   int epochs = 5;
   int64_t batch_size = 32;
   int threads = 0;
@@ -39,6 +39,7 @@ static Args parse(int argc, char** argv) {
   cli.threads(a.threads);
   cli.integer("--seed", a.seed, "seed of initialization and shuffling", uint64_t{0},
               std::numeric_limits<uint64_t>::max());
+  cli.add("--save", a.save, "write the trained model (architecture, weights, optimizer) to this .nerve file");
   cli.flag("--json", a.json, "one line of JSON results (and single-sample latency) instead of the progress bar");
   cli.flag("--profile", a.profile, "print the time per op over training to stderr");
   cli.parse(argc, argv);
@@ -79,6 +80,10 @@ int main(int argc, char** argv) try {
   }
 
   auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
+  if (!args.save.empty()) {  // --save m.nerve: examples/predict (or keras::load_model) reads it back
+    model.save(args.save);
+    if (!args.json) std::printf("Saved the model to %s\n", args.save.c_str());
+  }
   if (args.json) {
     // single-sample inference latency: forward one image, no gradients, median of 2000
     NoGradGuard no_grad;

@@ -39,3 +39,6 @@
 #include "nerve/nn/embedding.h"
 #include "nerve/nn/generate.h"
 #include "nerve/nn/rnn.h"
+#include "nerve/io/checkpoint.h"
+#include "nerve/io/safetensors.h"
+#include "nerve/io/torch.h"

@@ -151,6 +151,13 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, 
     ::unlink(tmp.c_str());
     NERVE_CHECK(false, what, ": ", path, ": cannot rename ", tmp, " into place (", std::strerror(err), ")");
   }
+  // and the rename itself survives a power cut: fsync of the folder (best effort: some file systems refuse it)
+  std::string dir = std::filesystem::path(target).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 }  // namespace nerve::detail

@@ -14,8 +14,8 @@ namespace nerve::detail {
 /// All bytes of `path`; throws "<what>: <path>: cannot open (<reason>)" when it cannot be read.
 std::vector<uint8_t> read_file_bytes(const std::string& path, const char* what);
 
-/// Writes `bytes` to `path` (atomically when it is a regular file or new; see above); throws "<what>: <path>: ..."
-/// on failure.
+/// Writes `bytes` to `path`: atomically when it is a regular file or new (a unique temporary file in its folder,
+/// fsync, rename, fsync of the folder; see above); throws "<what>: <path>: ..." on failure.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, const char* what);
 
 }  // namespace nerve::detail

@@ -6,8 +6,22 @@
 #include <algorithm>
 
 #include "core/mt64.h"
+#include "nerve/core/error.h"
 
 namespace nerve {
+
+std::vector<uint64_t> Generator::get_state() const {
+  std::vector<uint64_t> out(state_, state_ + kWords);
+  out.push_back(static_cast<uint64_t>(next_));
+  return out;
+}
+
+void Generator::set_state(const std::vector<uint64_t>& state) {
+  NERVE_CHECK(state.size() == kWords + 1 && state[kWords] <= kWords, "Generator::set_state: expected ", kWords + 1,
+              " words with a position <= ", kWords, " last, got ", state.size(), " words");
+  std::copy(state.begin(), state.begin() + kWords, state_);
+  next_ = static_cast<int>(state[kWords]);
+}
 
 void Generator::seed(uint64_t s) {
   state_[0] = s;

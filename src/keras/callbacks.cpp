@@ -1,4 +1,5 @@
-// Keras callbacks: EarlyStopping, ReduceLROnPlateau, CSVLogger, LambdaCallback.
+// Keras callbacks: EarlyStopping, ReduceLROnPlateau, CSVLogger, LambdaCallback (ModelCheckpoint and BackupAndRestore,
+// which write model files, are in src/io/keras_file.cpp, beside the formats they write).
 #include "nerve/keras/callbacks.h"
 
 #include <cmath>
@@ -9,26 +10,16 @@
 #include "core/file_util.h"
 #include "nerve/core/files.h"
 
+#include "keras/callback_util.h"
 #include "nerve/keras/model.h"
 
 namespace nerve::keras {
 
+using callback_util::lookup;
+using callback_util::maximize;
+
 namespace {
 
-// "auto" watches accuracy-like names for increases, everything else for decreases
-bool maximize(const std::string& mode, const std::string& monitor) {
-  if (mode == "max") return true;
-  if (mode == "min") return false;
-  NERVE_CHECK(mode == "auto", "callback: mode must be 'min', 'max' or 'auto', got '", mode, "'");
-  return monitor.find("acc") != std::string::npos;
-}
-
-double lookup(const Logs& logs, const std::string& monitor, const char* who) {
-  auto it = logs.find(monitor);
-  NERVE_CHECK(it != logs.end(), who, ": monitored value '", monitor,
-              "' is not in the logs (pass validation data for val_* names)");
-  return it->second;
-}
 
 class EarlyStoppingCb : public Callback {
  public:
@@ -148,6 +139,7 @@ class LambdaCb : public Callback {
 
 CallbackPtr EarlyStopping(EarlyStoppingOptions o) { return std::make_shared<EarlyStoppingCb>(std::move(o)); }
 CallbackPtr ReduceLROnPlateau(ReduceLROnPlateauOptions o) { return std::make_shared<ReduceLROnPlateauCb>(std::move(o)); }
+
 CallbackPtr CSVLogger(const std::string& path) { return std::make_shared<CSVLoggerCb>(path); }
 CallbackPtr LambdaCallback(LambdaCallbackFns fns) { return std::make_shared<LambdaCb>(std::move(fns)); }
 

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "nerve/autograd/grad_mode.h"
+#include "nerve/core/rng.h"
 #include "nerve/data/dataloader.h"
 #include "nerve/data/dataset.h"
 #include "nerve/keras/progress.h"
@@ -297,13 +299,19 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
 
   // In-memory tensors: a batch is a few row copies (microseconds), so no prefetch thread. A third thread on two
   // cores preempts the compute threads at their barriers (measured: up to 30x slower steps).
-  data::DataLoader loader(data::TensorDataset(xt, yt),
-                          {.batch_size = o.batch_size, .shuffle = o.shuffle, .prefetch = false});
+  // the shuffle seed is drawn here (as the DataLoader would) so that BackupAndRestore can save it and resume
+  shuffle_seed = o.shuffle ? generator()() : 0;
   History hist;
   stop_training = false;
+  resume_from.reset();
   for (auto& cb : o.callbacks) cb->model = this;
   for (auto& cb : o.callbacks) cb->on_train_begin();
-  for (int epoch = o.initial_epoch; epoch < o.epochs && !stop_training; ++epoch) {
+  int first_epoch = o.initial_epoch;
+  if (resume_from) std::tie(first_epoch, shuffle_seed) = *resume_from;
+  data::DataLoader loader(data::TensorDataset(xt, yt), {.batch_size = o.batch_size, .shuffle = o.shuffle,
+                                                        .seed = shuffle_seed, .prefetch = false});
+  loader.set_epoch(first_epoch - o.initial_epoch);  // the loader counts the epochs of this fit from 0
+  for (int epoch = first_epoch; epoch < o.epochs && !stop_training; ++epoch) {
     if (o.verbose) std::printf("Epoch %d/%d\n", epoch + 1, o.epochs);
     for (auto& cb : o.callbacks) cb->on_epoch_begin(epoch);
     train();

@@ -1,6 +1,7 @@
 // nn::Module bookkeeping: registration, dotted names, train/eval, state_dict load/save.
 #include "nerve/nn/module.h"
 
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -105,28 +106,41 @@ StateDict Module::state_dict() const {
 }
 
 void Module::load_state_dict(const StateDict& sd, bool strict) {
+  // PyTorch's rules: with strict, every key of the module must be in sd and nothing else; a shape mismatch is an
+  // error either way. All problems are listed in one error, and nothing is copied unless everything fits.
+  std::map<std::string, const Tensor*> given;
+  for (auto& [n, v] : sd) {
+    NERVE_CHECK(v.defined(), "load_state_dict: key '", n, "' holds an undefined tensor");
+    NERVE_CHECK(given.emplace(n, &v).second, "load_state_dict: key '", n, "' appears twice in the state dict");
+  }
+  auto describe = [](const Tensor& t) { return to_string(t.shape()) + " " + dtype_name(t.dtype()); };
   StateDict mine = state_dict();
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  std::string missing, mismatched, unexpected;
   std::set<std::string> used;
-  NoGradGuard g;
   for (auto& [name, t] : mine) {
-    const Tensor* src = nullptr;
-    for (auto& [n, v] : sd)
-      if (n == name) src = &v;
-    if (!src) {
-      NERVE_CHECK(!strict, "load_state_dict: missing key '", name, "' (expected ", to_string(t.shape()), " ",
-                  dtype_name(t.dtype()), ")");
+    auto it = given.find(name);
+    if (it == given.end()) {
+      if (strict) missing += (missing.empty() ? "'" : ", '") + name + "' (" + describe(t) + ")";
       continue;
     }
-    NERVE_CHECK(src->defined(), "load_state_dict: '", name, "' is an undefined tensor, expected ", to_string(t.shape()),
-                " ", dtype_name(t.dtype()));
-    NERVE_CHECK(src->shape() == t.shape(), "load_state_dict: size mismatch for '", name, "': copying a param with shape ",
-                to_string(src->shape()), ", the shape in the current model is ", to_string(t.shape()));
-    Tensor dst = t;
-    dst.copy_(*src);
     used.insert(name);
+    if (it->second->shape() != t.shape())
+      mismatched += (mismatched.empty() ? "'" : ", '") + name + "' (state dict " + to_string(it->second->shape()) +
+                    ", model " + to_string(t.shape()) + ")";
+    else
+      copies.emplace_back(t, it->second);
   }
   if (strict)
-    for (auto& [n, v] : sd) NERVE_CHECK(used.count(n), "load_state_dict: unexpected key '", n, "' in state_dict");
+    for (auto& [n, v] : sd)
+      if (!used.count(n)) unexpected += (unexpected.empty() ? "'" : ", '") + n + "' (" + describe(v) + ")";
+  std::string msg;
+  for (auto [what, list] : {std::pair{"missing keys: ", &missing}, std::pair{"unexpected keys: ", &unexpected},
+                            std::pair{"size mismatches: ", &mismatched}})
+    if (!list->empty()) msg += (msg.empty() ? "" : "; ") + std::string(what) + *list;
+  NERVE_CHECK(msg.empty(), "load_state_dict: ", type_name(), ": ", msg);
+  NoGradGuard g;
+  for (auto& [dst, src] : copies) dst.copy_(*src);
 }
 
 std::string Module::repr(int indent) const {

@@ -204,7 +204,7 @@ TEST(Sequential, StateDictRoundTrip) {
   EXPECT_TRUE(all_close((*a)(x), (*b)(x), 0, 0));
   EXPECT_TRUE(all_close(w_handle, sd[0].second, 0, 0));  // loaded in place: old handles see the new values
   nn::StateDict missing(sd.begin(), sd.begin() + 3);
-  EXPECT_EQ(error_of([&] { b->load_state_dict(missing); }), "load_state_dict: missing key '2.bias' (expected [2] f32)");
+  EXPECT_EQ(error_of([&] { b->load_state_dict(missing); }), "load_state_dict: Sequential: missing keys: '2.bias' ([2] f32)");
 }
 
 TEST(Sequential, MatchesPyTorchMlp) {

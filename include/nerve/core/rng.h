@@ -2,6 +2,7 @@
 // counter-based stream for derived seeds and shuffles that must be the same on every platform.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace nerve {
 
@@ -25,6 +26,11 @@ class Generator {
   void fill(uint64_t* out, int64_t n);
   /// Skips n numbers.
   void discard(uint64_t n);
+  /// The whole state: the 312 words and the position in them (313 values), to save a stream and resume it exactly.
+  ///   auto st = generator().get_state();  ...  generator().set_state(st);
+  std::vector<uint64_t> get_state() const;
+  /// Restores what get_state returned; throws nerve::Error for a wrong size or position.
+  void set_state(const std::vector<uint64_t>& state);
 
   static constexpr int kWords = 312;
   static uint64_t temper(uint64_t y) {

@@ -1,5 +1,5 @@
 // Keras callbacks: hooks into fit() at epoch and batch boundaries; EarlyStopping, ReduceLROnPlateau,
-// CSVLogger and LambdaCallback.
+// CSVLogger, ModelCheckpoint, BackupAndRestore and LambdaCallback.
 #pragma once
 #include <functional>
 #include <limits>
@@ -54,6 +54,24 @@ CallbackPtr ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
 /// Writes one CSV row per epoch (epoch + every log value); the file is replaced atomically each epoch.
 ///   keras::CSVLogger("training.csv")
 CallbackPtr CSVLogger(const std::string& path);
+
+struct ModelCheckpointOptions {
+  std::string monitor = "val_loss";
+  /// Save only when `monitor` improves on the best value so far (else after every epoch).
+  bool save_best_only = false;
+  std::string mode = "auto";  // "min", "max", or "auto" (max for accuracy-like names)
+};
+/// Saves the model (Sequential::save: architecture, weights, optimizer state) at the end of epochs; "{epoch}" in
+/// the path becomes the epoch number (1-based, as Keras prints it). Each save is atomic.
+///   keras::ModelCheckpoint("best.nerve", {.monitor = "val_accuracy", .save_best_only = true})
+CallbackPtr ModelCheckpoint(const std::string& filepath, ModelCheckpointOptions options = {});
+
+/// Resumes a fit that was killed: after each epoch it writes a backup (weights, optimizer state, the global
+/// generator, the epoch and fit's shuffle seed) to `backup_dir`; a fit that starts while a backup is there
+/// restores it and goes on with the next epoch, giving the same bits as a fit that was never interrupted. The
+/// backup is deleted when fit ends normally. Keras's BackupAndRestore; defined with the file formats (io layer).
+///   model.fit(x, y, {.epochs = 10, .callbacks = {keras::BackupAndRestore("/tmp/backup")}});
+CallbackPtr BackupAndRestore(const std::string& backup_dir);
 
 struct LambdaCallbackFns {
   std::function<void(int, const Logs&)> on_epoch_end;

@@ -56,6 +56,8 @@ class DenseLayer : public Layer {
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
   const std::string& activation() const { return act_; }
+  int64_t units() const { return units_; }
+  bool use_bias() const { return bias_on_; }
 
  private:
   Tensor weight_, bias_;
@@ -82,6 +84,7 @@ class DropoutLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Dropout"; }
   std::string keras_name() const override { return "dropout"; }
+  double rate() const { return rate_; }
 
  private:
   double rate_;

@@ -102,6 +102,24 @@ class Sequential : public nn::Module {
   optim::Optimizer& optimizer();
   /// Set by a callback (EarlyStopping) to end fit() after the current epoch.
   bool stop_training = false;
+  /// The shuffle seed of the running fit (drawn from the global generator at its start).
+  uint64_t shuffle_seed = 0;
+  /// Set by a callback's on_train_begin (BackupAndRestore) to resume an interrupted fit: the epoch to start at
+  /// and the shuffle seed that fit used.
+  std::optional<std::pair<int, uint64_t>> resume_from;
+  const std::string& name() const { return name_; }
+  /// The input shape without the batch dim, once built.
+  const Shape& input_shape() const { return input_shape_; }
+  bool compiled() const { return compiled_; }
+  const LossSpec& loss() const { return loss_; }
+  const std::vector<std::string>& metrics() const { return metrics_; }
+  /// The optimizer if the model is compiled and built, else null.
+  const optim::Optimizer* optimizer_if_built() const { return optimizer_.get(); }
+  /// Writes the model to one file (Keras's model.save): the architecture and compile settings as JSON, the
+  /// weights and the optimizer's state as tensors (a safetensors file, written atomically). The model must be
+  /// built. keras::load_model reads it back. Defined in the io layer (src/io/keras_file.cpp).
+  ///   model.save("m.nerve");  auto again = keras::load_model("m.nerve");  again->predict(x);
+  void save(const std::string& path) const;
 
  private:
   Tensor forward_for_loss(const Tensor& x);  // logits when the loss is fused with the final softmax/sigmoid
@@ -127,5 +145,9 @@ class Sequential : public nn::Module {
   std::unique_ptr<optim::Optimizer> optimizer_;
   OptimizerSpec optimizer_spec_{"adam"};
 };
+
+/// A model saved by Sequential::save: the same layers, weights, compile settings and optimizer state, so it
+/// predicts the same bits and fit() continues where the saved model stood. Throws nerve::Error naming the file.
+std::shared_ptr<Sequential> load_model(const std::string& path);
 
 }  // namespace nerve::keras

@@ -51,8 +51,18 @@ class Module {
 
   /// Parameters then buffers, dotted names ("fc1.weight").
   StateDict state_dict() const;
-  /// Copies values into the existing tensors (handles held elsewhere stay valid). strict: names must match.
+  /// Copies values into the existing tensors (handles held elsewhere stay valid), converting dtypes. PyTorch's
+  /// rules: strict, every key must be present and no other; shapes must match either way. One error lists the
+  /// missing keys, the unexpected keys and the shape mismatches together, and then nothing has been copied.
+  ///   model.load_state_dict(io::load_torch("model.pt"));
   void load_state_dict(const StateDict& sd, bool strict = true);
+  /// Writes state_dict() to a safetensors file, atomically (tensors shared by two names are written twice).
+  ///   model.save("model.safetensors");  other.load("model.safetensors");
+  /// save and load live in the io layer (src/io/module_file.cpp), which owns the file formats.
+  void save(const std::string& path) const;
+  /// Reads a safetensors file (from save, or PyTorch's safetensors.torch.save_file) into this module with
+  /// load_state_dict(..., strict).
+  void load(const std::string& path, bool strict = true);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
