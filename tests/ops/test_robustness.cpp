@@ -21,6 +21,7 @@
 // Under ASan an allocation the system cannot serve must come back as null (nerve then throws nerve::Error), not
 // abort the process: the tests below ask for more memory than any machine has.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+extern "C" const char* __tsan_default_options() { return "allocator_may_return_null=1"; }
 
 namespace {
 
