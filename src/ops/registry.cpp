@@ -210,6 +210,44 @@ void register_linalg_and_index(std::vector<OpInfo>& v) {
   add(v, "index", "one_hot", false, NERVE_OP(one_hot(x.at(0), p.i("num_classes", -1))));
 }
 
+// conv2d's padding attribute: integers, or the word same / valid
+ConvPadding padding_attr(const Attrs& p) {
+  if (!p.has("padding")) return {};
+  const std::vector<std::string>& v = p.items().at("padding");
+  if (v.size() == 1 && (v[0] == "same" || v[0] == "valid")) return ConvPadding(v[0]);
+  return ConvPadding(p.shape("padding"));
+}
+
+Tensor opt_input(const In& x, size_t i) { return x.size() > i ? x[i] : Tensor(); }
+
+void register_vision(std::vector<OpInfo>& v) {
+  add(v, "vision", "conv2d", true,
+      NERVE_OP(conv2d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), padding_attr(p),
+                      p.shape("dilation", {1}), p.i("groups", 1))));
+  add(v, "vision", "max_pool2d", true,
+      NERVE_OP(max_pool2d(x.at(0), p.shape("kernel_size"), p.shape("stride", {}), p.shape("padding", {0}),
+                          p.shape("dilation", {1}), p.b("ceil_mode"))));
+  add(v, "vision", "max_pool2d_with_indices", true,
+      NERVE_OPS(pair_out(max_pool2d_with_indices(x.at(0), p.shape("kernel_size"), p.shape("stride", {}),
+                                                 p.shape("padding", {0}), p.shape("dilation", {1}), p.b("ceil_mode")))));
+  add(v, "vision", "avg_pool2d", true,
+      NERVE_OP(avg_pool2d(x.at(0), p.shape("kernel_size"), p.shape("stride", {}), p.shape("padding", {0}),
+                          p.b("ceil_mode"), p.i("count_include_pad", 1) != 0)));
+  add(v, "vision", "adaptive_avg_pool2d", true, NERVE_OP(adaptive_avg_pool2d(x.at(0), p.shape("output_size"))));
+  // inputs x, running_mean, running_var [, weight [, bias]]; the running stats are copied (the op updates them in
+  // place when training) and returned as outputs 1 and 2 after the update
+  add(v, "vision", "batch_norm", true, [](const In& x, const Attrs& p) -> Out {
+    Tensor rm = x.at(1).detach().clone(), rv = x.at(2).detach().clone();
+    Tensor y = batch_norm(x.at(0), rm, rv, opt_input(x, 3), opt_input(x, 4), p.b("training"), p.d("momentum", 0.1),
+                          p.d("eps", 1e-5));
+    return {y, rm, rv};
+  });
+  add(v, "vision", "layer_norm", true,
+      NERVE_OP(layer_norm(x.at(0), p.shape("normalized_shape"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "group_norm", true,
+      NERVE_OP(group_norm(x.at(0), p.i("num_groups"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+}
+
 #undef NERVE_OP
 #undef NERVE_OPS
 
@@ -220,6 +258,7 @@ std::vector<OpInfo> build() {
   register_unary_ops(ops);
   register_reductions(ops);
   register_linalg_and_index(ops);
+  register_vision(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");
