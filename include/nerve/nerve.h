@@ -34,3 +34,4 @@
 #include "nerve/nn/embedding.h"
 #include "nerve/nn/generate.h"
 #include "nerve/nn/rnn.h"
+#include "nerve/nn/vision.h"

@@ -1,5 +1,6 @@
 // The op set (PyTorch names, argument orders and broadcasting). Every differentiable op records its backward.
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -179,7 +180,9 @@ struct ConvPadding {
   ConvPadding() = default;
   ConvPadding(std::initializer_list<int64_t> v) : values(v) {}
   ConvPadding(const Shape& v) : values(v) {}
-  ConvPadding(const char* m) : mode(m) {}
+  ConvPadding(int64_t v) : values{v} {}
+  template <size_t N>
+  ConvPadding(const char (&m)[N]) : mode(m) {}  // a literal: "same", "valid"
   ConvPadding(const std::string& m) : mode(m) {}
 };
 /// PyTorch's conv2d: x (N, C, H, W), weight (O, C / groups, kH, kW), bias (O) or undefined -> (N, O, Ho, Wo).
