@@ -191,4 +191,18 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
   return y;
 }
 
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& stride,
+              const ConvPadding& padding, const Shape& dilation, int64_t groups) {
+  NERVE_RECORD_FUNCTION("conv1d");
+  NERVE_CHECK(x.dim() == 3, "conv1d: expected a 3-D input (N, C, L), got ", detail::describe(x));
+  NERVE_CHECK(weight.dim() == 3, "conv1d: expected a 3-D weight (out_channels, in_channels / groups, k), got ",
+              detail::describe(weight));
+  NERVE_CHECK(stride.size() == 1 && dilation.size() == 1 && (!padding.mode.empty() || padding.values.size() == 1),
+              "conv1d: stride, padding and dilation take one value each, got stride ", to_string(stride),
+              ", padding ", to_string(padding.values), ", dilation ", to_string(dilation));
+  // a convolution over (N, C, 1, L) with a (O, C/g, 1, k) kernel
+  const ConvPadding p2 = padding.mode.empty() ? ConvPadding(Shape{0, padding.values[0]}) : padding;
+  return squeeze(conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {1, stride[0]}, p2, {1, dilation[0]}, groups), 2);
+}
+
 }  // namespace nerve

@@ -98,4 +98,17 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   return affine(y, weight, bias, true);
 }
 
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  NERVE_RECORD_FUNCTION("instance_norm");
+  NERVE_CHECK(x.dim() >= 3, "instance_norm: expected an input (N, C, ...) with at least 3 dims, got ",
+              detail::describe(x));
+  NERVE_CHECK(is_floating(x.dtype()), "instance_norm: expected a floating input, got ", detail::describe(x));
+  const int64_t C = x.shape()[1];
+  check_param(weight, {C}, x, "instance_norm", "weight");
+  check_param(bias, {C}, x, "instance_norm", "bias");
+  Shape dims;
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return affine(normalize(x, dims, eps), weight, bias, true);
+}
+
 }  // namespace nerve

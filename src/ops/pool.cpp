@@ -13,7 +13,7 @@ namespace nerve {
 
 namespace {
 
-enum class PoolKind { max, avg, adaptive_avg };
+enum class PoolKind { max, avg, adaptive_avg, adaptive_max };
 
 // floor((in + 2 pad - dil (k - 1) - 1 [+ stride - 1 with ceil_mode]) / stride) + 1, less one when ceil_mode would
 // start the last window in the right padding
@@ -35,8 +35,13 @@ class Pool2dBackward : public Node {
   Pool2dBackward(PoolKind kind, const Tensor& x, const cpu::Window2d& g, bool count_include_pad, const Tensor& idx)
       : kind_(kind), shape_(x.shape()), dtype_(x.dtype()), g_(g), count_include_pad_(count_include_pad), idx_(idx) {}
   const char* name() const override {
-    return kind_ == PoolKind::max ? "MaxPool2dBackward" : kind_ == PoolKind::avg ? "AvgPool2dBackward"
-                                                                                 : "AdaptiveAvgPool2dBackward";
+    switch (kind_) {
+      case PoolKind::max: return "MaxPool2dBackward";
+      case PoolKind::avg: return "AvgPool2dBackward";
+      case PoolKind::adaptive_avg: return "AdaptiveAvgPool2dBackward";
+      case PoolKind::adaptive_max: return "AdaptiveMaxPool2dBackward";
+    }
+    return "Pool2dBackward";
   }
   void release() override { idx_ = Tensor(); }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
@@ -52,7 +57,7 @@ class Pool2dBackward : public Node {
       over_planes(planes, HW, [&](int64_t b, int64_t e) {
         const T* d = pdy + b * HWo;
         T* o = pdx + b * HW;
-        if (kind_ == PoolKind::max)
+        if (kind_ == PoolKind::max || kind_ == PoolKind::adaptive_max)
           cpu::max_pool2d_backward(d, idx_.data<int64_t>() + b * HWo, e - b, g_, o);
         else if (kind_ == PoolKind::avg)
           cpu::avg_pool2d_backward(d, e - b, g_, count_include_pad_, o);
@@ -105,7 +110,8 @@ std::pair<Tensor, Tensor> pool_forward(PoolKind kind, const Tensor& x_in, const 
   const Tensor x = x_in.contiguous();
   const Shape os{x.shape()[0], x.shape()[1], g.Ho, g.Wo};
   Tensor y = empty(os, x.dtype(), x.device());
-  Tensor idx = kind == PoolKind::max ? empty(os, DType::i64, x.device()) : Tensor();
+  const bool with_idx = kind == PoolKind::max || kind == PoolKind::adaptive_max;
+  Tensor idx = with_idx ? empty(os, DType::i64, x.device()) : Tensor();
   if (!x.is_meta() && y.numel() > 0) {
     const int64_t planes = os[0] * os[1], HW = g.H * g.W, HWo = g.Ho * g.Wo;
     visit_floating(x.dtype(), "pool2d", [&](auto tag) {
@@ -117,6 +123,8 @@ std::pair<Tensor, Tensor> pool_forward(PoolKind kind, const Tensor& x_in, const 
           cpu::max_pool2d_forward(px + b * HW, e - b, g, py + b * HWo, idx.data<int64_t>() + b * HWo);
         else if (kind == PoolKind::avg)
           cpu::avg_pool2d_forward(px + b * HW, e - b, g, count_include_pad, py + b * HWo);
+        else if (kind == PoolKind::adaptive_max)
+          cpu::adaptive_max_pool2d_forward(px + b * HW, e - b, g, py + b * HWo, idx.data<int64_t>() + b * HWo);
         else
           cpu::adaptive_avg_pool2d_forward(px + b * HW, e - b, g, py + b * HWo);
       });
@@ -147,14 +155,25 @@ Tensor avg_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride
   return pool_forward(PoolKind::avg, x, g, count_include_pad).first;
 }
 
+namespace {
+Tensor adaptive_pool(const Tensor& x, const Shape& output_size, PoolKind kind, const char* op) {
+  check_input(x, op);
+  const auto [Ho, Wo] = detail::pair_arg(output_size, op, "output_size");
+  NERVE_CHECK(Ho > 0 && Wo > 0, op, ": output_size must be positive, got ", to_string(output_size));
+  const int64_t H = x.shape()[2], W = x.shape()[3];
+  NERVE_CHECK(H > 0 && W > 0, op, ": the input plane is empty, input ", detail::describe(x));
+  return pool_forward(kind, x, {H, W, 1, 1, 1, 1, 0, 0, 1, 1, Ho, Wo}, false).first;
+}
+}  // namespace
+
 Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size) {
   NERVE_RECORD_FUNCTION("adaptive_avg_pool2d");
-  check_input(x, "adaptive_avg_pool2d");
-  const auto [Ho, Wo] = detail::pair_arg(output_size, "adaptive_avg_pool2d", "output_size");
-  NERVE_CHECK(Ho > 0 && Wo > 0, "adaptive_avg_pool2d: output_size must be positive, got ", to_string(output_size));
-  const int64_t H = x.shape()[2], W = x.shape()[3];
-  NERVE_CHECK(H > 0 && W > 0, "adaptive_avg_pool2d: the input plane is empty, input ", detail::describe(x));
-  return pool_forward(PoolKind::adaptive_avg, x, {H, W, 1, 1, 1, 1, 0, 0, 1, 1, Ho, Wo}, false).first;
+  return adaptive_pool(x, output_size, PoolKind::adaptive_avg, "adaptive_avg_pool2d");
+}
+
+Tensor adaptive_max_pool2d(const Tensor& x, const Shape& output_size) {
+  NERVE_RECORD_FUNCTION("adaptive_max_pool2d");
+  return adaptive_pool(x, output_size, PoolKind::adaptive_max, "adaptive_max_pool2d");
 }
 
 }  // namespace nerve

@@ -244,6 +244,17 @@ void register_vision(std::vector<OpInfo>& v) {
   });
   add(v, "vision", "layer_norm", true,
       NERVE_OP(layer_norm(x.at(0), p.shape("normalized_shape"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "instance_norm", true,
+      NERVE_OP(instance_norm(x.at(0), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "conv1d", true,
+      NERVE_OP(conv1d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), padding_attr(p),
+                      p.shape("dilation", {1}), p.i("groups", 1))));
+  add(v, "vision", "adaptive_max_pool2d", true, NERVE_OP(adaptive_max_pool2d(x.at(0), p.shape("output_size"))));
+  add(v, "vision", "pad", true,
+      NERVE_OP(pad(x.at(0), p.shape("pad"), p.has("mode") ? p.s("mode") : "constant", p.d("value", 0.0))));
+  add(v, "vision", "interpolate", true,
+      NERVE_OP(interpolate(x.at(0), p.shape("size", {}), p.has("mode") ? p.s("mode") : "nearest",
+                           p.b("align_corners"), p.opt("scale_factor"))));
   add(v, "vision", "group_norm", true,
       NERVE_OP(group_norm(x.at(0), p.i("num_groups"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
 }

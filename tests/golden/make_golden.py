@@ -209,6 +209,14 @@ OPS = {
     "batch_norm": lambda x, p: batch_norm_op(x, p),
     "layer_norm": lambda x, p: F.layer_norm(x[0], p["normalized_shape"], x[1] if len(x) > 1 else None,
                                             x[2] if len(x) > 2 else None, p.get("eps", 1e-5)),
+    "instance_norm": lambda x, p: F.instance_norm(x[0], None, None, x[1] if len(x) > 1 else None,
+                                                  x[2] if len(x) > 2 else None, eps=p.get("eps", 1e-5)),
+    "conv1d": lambda x, p: F.conv1d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
+                                    p.get("padding", 0), p.get("dilation", 1), p.get("groups", 1)),
+    "adaptive_max_pool2d": lambda x, p: F.adaptive_max_pool2d(x[0], p["output_size"] * (3 - len(p["output_size"]))),
+    "pad": lambda x, p: F.pad(x[0], p["pad"], p.get("mode", "constant"), p.get("value", 0.0)),
+    "interpolate": lambda x, p: F.interpolate(x[0], p.get("size"), p.get("scale_factor"), p.get("mode", "nearest"),
+                                              True if p.get("align_corners") else None),
     "group_norm": lambda x, p: F.group_norm(x[0], p["num_groups"], x[1] if len(x) > 1 else None,
                                             x[2] if len(x) > 2 else None, p.get("eps", 1e-5)),
 }
@@ -1053,6 +1061,37 @@ def vision():
     case("group_norm_per_channel_no_affine", "group_norm", [randn(1, 4, 2, 3)], num_groups=4)
 
 
+
+@own_stream
+def vision_more():
+    case("instance_norm_affine", "instance_norm", [randn(2, 3, 4, 3), randn(3), randn(3)])
+    case("instance_norm_1d_no_affine", "instance_norm", [(randn(2, 2, 5), "t")], eps=1e-3)
+
+    case("conv1d_plain", "conv1d", [randn(2, 3, 9), randn(4, 3, 3), randn(4)])
+    case("conv1d_stride_pad_dilation", "conv1d", [randn(1, 2, 10), randn(3, 2, 2)], stride=[2], padding=[2],
+         dilation=[3])
+    case("conv1d_same_groups", "conv1d", [randn(2, 4, 7), randn(4, 2, 4), randn(4)], padding="same", groups=2)
+
+    case("adaptive_max_pool2d_global", "adaptive_max_pool2d", [randn(2, 3, 5, 4)], output_size=[1])
+    case("adaptive_max_pool2d_uneven", "adaptive_max_pool2d", [(randn(1, 2, 7, 5), "t")], output_size=[3, 2])
+
+    case("pad_constant_2d", "pad", [randn(1, 2, 3, 4)], pad=[1, 2, 0, 1], value=1.5)
+    case("pad_constant_last", "pad", [(randn(2, 3), "t")], pad=[2, 0])
+    case("pad_reflect", "pad", [randn(1, 2, 4, 5)], pad=[2, 1, 3, 1], mode="reflect")
+    case("pad_reflect_1d", "pad", [randn(2, 3, 4)], pad=[3, 2], mode="reflect")
+    case("pad_replicate", "pad", [randn(1, 2, 3, 4)], pad=[2, 3, 1, 4], mode="replicate")
+
+    x = randn(1, 2, 4, 5)
+    case("interpolate_nearest_up", "interpolate", [x], size=[7, 8])
+    case("interpolate_nearest_down", "interpolate", [x], size=[3, 2])
+    case("interpolate_nearest_scale", "interpolate", [x], scale_factor=2.0)
+    case("interpolate_bilinear_up", "interpolate", [x], size=[7, 9], mode="bilinear")
+    case("interpolate_bilinear_down", "interpolate", [(randn(2, 1, 6, 7), "t")], size=[4, 3], mode="bilinear")
+    case("interpolate_bilinear_align", "interpolate", [x], size=[6, 3], mode="bilinear", align_corners=1)
+    case("interpolate_bilinear_scale", "interpolate", [x], scale_factor=1.5, mode="bilinear")
+    case("interpolate_linear_1d", "interpolate", [randn(2, 3, 5)], size=[8], mode="linear")
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1075,6 +1114,7 @@ def main():
     promotion()
     storage_dtypes()
     vision()
+    vision_more()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

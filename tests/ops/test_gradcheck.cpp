@@ -312,6 +312,23 @@ void vision(Table& t) {
                {R({3, 4}), R({4}), R({4})}});
   t.push_back({"layer_norm", "two_dims_noncontig", [](auto& x) { return layer_norm(T(x[0]), {3, 2}, x[1]); },
                {R({2, 2, 3}), R({3, 2})}});
+  t.push_back({"instance_norm", "affine", [](auto& x) { return instance_norm(x[0], x[1], x[2]); },
+               {R({2, 3, 3, 2}), R({3}), R({3})}});
+  t.push_back({"conv1d", "stride_pad_dilation", [](auto& x) { return conv1d(x[0], x[1], x[2], {2}, {2}, {2}); },
+               {R({2, 2, 9}), R({3, 2, 3}), R({3})}});
+  t.push_back({"conv1d", "same_groups_noncontig", [](auto& x) { return conv1d(T(x[0]), x[1], Tensor(), {1}, "same", {1}, 2); },
+               {R({2, 6, 4}), R({4, 2, 2})}});
+  t.push_back({"adaptive_max_pool2d", "uneven", [](auto& x) { return adaptive_max_pool2d(x[0], {3, 2}); },
+               {R({2, 2, 7, 5})}});
+  t.push_back({"pad", "constant", [](auto& x) { return pad(x[0], {1, 2, 2, 0}, "constant", 0.5); }, {R({1, 2, 3, 3})}});
+  t.push_back({"pad", "reflect_noncontig", [](auto& x) { return pad(T(x[0]), {2, 1, 1, 2}, "reflect"); },
+               {R({1, 2, 4, 3})}});
+  t.push_back({"pad", "replicate", [](auto& x) { return pad(x[0], {3, 1}, "replicate"); }, {R({2, 3, 2})}});
+  t.push_back({"interpolate", "nearest", [](auto& x) { return interpolate(x[0], {5, 3}); }, {R({1, 2, 3, 4})}});
+  t.push_back({"interpolate", "bilinear", [](auto& x) { return interpolate(x[0], {5, 7}, "bilinear"); },
+               {R({2, 1, 3, 4})}});
+  t.push_back({"interpolate", "bilinear_align_down", [](auto& x) { return interpolate(x[0], {2, 3}, "bilinear", true); },
+               {R({1, 2, 4, 5})}});
   t.push_back({"group_norm", "affine", [](auto& x) { return group_norm(x[0], 2, x[1], x[2]); },
                {R({2, 4, 3, 2}), R({4}), R({4})}});
   t.push_back({"group_norm", "no_affine_3d", [](auto& x) { return group_norm(x[0], 3, Tensor(), Tensor(), 1e-3); },

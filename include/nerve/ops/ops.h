@@ -221,4 +221,25 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                   double eps = 1e-5);
 
+/// Normalizes each (sample, channel) of (N, C, ...) over its spatial dims, then a per-channel weight and bias
+/// (torch's instance_norm with use_input_stats, no running stats).  instance_norm(x, gamma, beta)
+Tensor instance_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                     double eps = 1e-5);
+/// PyTorch's conv1d: x (N, C, L), weight (O, C / groups, k), bias (O) or undefined; one value each for stride,
+/// padding (or "same" / "valid") and dilation.  conv1d(x, w, b, {1}, "same")
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const ConvPadding& padding = {}, const Shape& dilation = {1}, int64_t groups = 1);
+/// The max of (N, C, H, W) over windows chosen to give output_size, as torch's adaptive_max_pool2d (the same
+/// windows as adaptive_avg_pool2d).  adaptive_max_pool2d(x, {1})
+Tensor adaptive_max_pool2d(const Tensor& x, const Shape& output_size);
+/// Pads the last dims as torch.nn.functional.pad: pads = (left, right) of the last dim, then (top, bottom) of
+/// the one before, ...; mode "constant" (with value), "reflect" (the edge not repeated; pad < size) or
+/// "replicate" (the edge repeated).  pad(x, {1, 1, 2, 0}, "reflect")
+Tensor pad(const Tensor& x, const Shape& pads, const std::string& mode = "constant", double value = 0.0);
+/// Resizes the spatial dims of (N, C, H, W) (or (N, C, L)) to `size` (one value per spatial dim, or one for all),
+/// or by `scale_factor` when size is empty (out = floor(in * scale), coordinates mapped with 1 / scale, as torch);
+/// mode "nearest" or "bilinear" ("linear" for 3-D), align_corners as torch.  interpolate(x, {56, 56}, "bilinear")
+Tensor interpolate(const Tensor& x, const Shape& size, const std::string& mode = "nearest",
+                   bool align_corners = false, std::optional<double> scale_factor = std::nullopt);
+
 }  // namespace nerve

@@ -188,6 +188,32 @@ void adaptive_avg_pool2d_backward(const T* dy, int64_t planes, const Window2d& g
   }
 }
 
+template <class T>
+void adaptive_max_pool2d_forward(const T* x, int64_t planes, const Window2d& g, T* y, int64_t* idx) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const T* xp = x + p * g.H * g.W;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      const int64_t h0 = oh * g.H / g.Ho, h1 = ((oh + 1) * g.H + g.Ho - 1) / g.Ho;
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const int64_t w0 = ow * g.W / g.Wo, w1 = ((ow + 1) * g.W + g.Wo - 1) / g.Wo;
+        T m = -std::numeric_limits<T>::infinity();
+        int64_t best = h0 * g.W + w0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) {
+            const T v = xp[h * g.W + w];
+            if (v > m || std::isnan(v)) {
+              m = v;
+              best = h * g.W + w;
+            }
+          }
+        const int64_t o = (p * g.Ho + oh) * g.Wo + ow;
+        y[o] = m;
+        idx[o] = best;
+      }
+    }
+  }
+}
+
 #define NERVE_CONV_KERNELS(T)                                                                            \
   template void im2col<T>(const T*, int64_t, const Window2d&, T*);                                        \
   template void col2im_add<T>(const T*, int64_t, const Window2d&, T*);                                    \
@@ -196,7 +222,8 @@ void adaptive_avg_pool2d_backward(const T* dy, int64_t planes, const Window2d& g
   template void avg_pool2d_forward<T>(const T*, int64_t, const Window2d&, bool, T*);                      \
   template void avg_pool2d_backward<T>(const T*, int64_t, const Window2d&, bool, T*);                     \
   template void adaptive_avg_pool2d_forward<T>(const T*, int64_t, const Window2d&, T*);                   \
-  template void adaptive_avg_pool2d_backward<T>(const T*, int64_t, const Window2d&, T*);
+  template void adaptive_avg_pool2d_backward<T>(const T*, int64_t, const Window2d&, T*);                  \
+  template void adaptive_max_pool2d_forward<T>(const T*, int64_t, const Window2d&, T*, int64_t*);
 NERVE_CONV_KERNELS(float)
 NERVE_CONV_KERNELS(double)
 #undef NERVE_CONV_KERNELS

@@ -47,5 +47,9 @@ template <class T>
 void adaptive_avg_pool2d_forward(const T* x, int64_t planes, const Window2d& g, T* y);
 template <class T>
 void adaptive_avg_pool2d_backward(const T* dy, int64_t planes, const Window2d& g, T* dx);
+/// The max over the windows of adaptive_avg_pool2d_forward, and the flat index of each maximum in its plane
+/// (NaN counts as the largest, as torch); its backward is max_pool2d_backward.
+template <class T>
+void adaptive_max_pool2d_forward(const T* x, int64_t planes, const Window2d& g, T* y, int64_t* idx);
 
 }  // namespace nerve::cpu
