@@ -29,7 +29,7 @@ ts = [r["samples_per_second"] for r in runs if r["who"] == "torch"]
 print(f"{'  per-round ratios':34} " + ", ".join(f"{a / b:.2f}x" for a, b in zip(ns, ts)))
 print(f"{'test accuracy':34} {med('nerve', 'test_accuracy'):10.4f} {med('torch', 'test_accuracy'):10.4f}")
 n, t = med("nerve", "infer_latency_us"), med("torch", "infer_latency_us")
-print(f"{'single-image inference (us)':34} {n:10.2f} {t:10.2f} {n / t:7.2f}x")
+print(f"{'single-image inference (us)':34} {n:10.2f} {t:10.2f} {n / t:7.3f}x")
 n, t = med("nerve", "peak_rss_mib"), med("torch", "peak_rss_mib")
 print(f"{'peak RSS (MiB)':34} {n:10.1f} {t:10.1f} {n / t:7.2f}x")
 PY

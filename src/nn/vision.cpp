@@ -157,4 +157,32 @@ std::string GroupNorm::extra_repr() const {
          ", affine=" + py_bool(affine_);
 }
 
+// ------------------------------------------------------------------ dropout2d
+namespace functional {
+
+Tensor dropout2d(const Tensor& x, double p, bool training) {
+  NERVE_CHECK(p >= 0.0 && p <= 1.0, "dropout2d: probability has to be between 0 and 1, but got ", p);
+  NERVE_CHECK(x.dim() >= 2, "dropout2d: expected an input (N, C, ...), got ", to_string(x.shape()));
+  if (!training || p == 0.0) return x;
+  NERVE_CHECK(is_floating(x.dtype()), "dropout2d: expected a floating tensor, got ", dtype_name(x.dtype()));
+  Shape ms(static_cast<size_t>(x.dim()), 1);
+  ms[0] = x.shape()[0];
+  ms[1] = x.shape()[1];
+  if (p == 1.0) return x * zeros(ms, x.dtype(), x.device());
+  DeviceGuard on(x.device());  // nothing drawn on meta
+  const Tensor u = rand(ms, x.dtype());
+  // keep = (u >= p) / (1 - p), one value per (sample, channel)
+  const Tensor keep = where(ge(u, full({}, p, x.dtype(), x.device())), full({}, 1.0 / (1.0 - p), x.dtype(), x.device()),
+                            zeros({}, x.dtype(), x.device()));
+  return x * keep;
+}
+
+}  // namespace functional
+
+Dropout2d::Dropout2d(double p) : p_(p) {
+  NERVE_CHECK(p >= 0.0 && p <= 1.0, "Dropout2d: probability has to be between 0 and 1, but got ", p);
+}
+
+std::string Dropout2d::extra_repr() const { return "p=" + detail::py_float(p_) + ", inplace=False"; }
+
 }  // namespace nerve::nn

@@ -125,6 +125,40 @@ TEST(VisionModules, BatchNormTrainEval) {
   EXPECT_EQ(error_of([&] { bn(zeros({4, 3, 2, 2})); }), "BatchNorm2d: input has 3 channels, expected 2 (input [4, 3, 2, 2])");
 }
 
+TEST(VisionModules, Dropout2dDropsWholeChannels) {
+  manual_seed(6);
+  nn::Dropout2d drop(0.5);
+  EXPECT_EQ(drop.repr(), "Dropout2d(p=0.5, inplace=False)");
+  Tensor x = ones({8, 16, 3, 3});
+  Tensor y = drop(x);
+  std::vector<float> v = y.to_vector<float>();
+  int64_t dropped = 0;
+  for (int64_t c = 0; c < 8 * 16; ++c) {
+    const float first = v[static_cast<size_t>(c * 9)];
+    EXPECT_TRUE(first == 0.f || first == 2.f) << first;
+    for (int k = 1; k < 9; ++k) EXPECT_EQ(v[static_cast<size_t>(c * 9 + k)], first) << "channel " << c;
+    dropped += first == 0.f;
+  }
+  EXPECT_GT(dropped, 40);  // about half of 128
+  EXPECT_LT(dropped, 88);
+  drop.eval();
+  EXPECT_TRUE(all_close(drop(x), x, 0, 0));
+  Tensor xg = randn({2, 3, 4}).requires_grad_();  // the gradient is the same mask
+  Tensor yg = nn::F::dropout2d(xg, 0.3);
+  yg.sum().backward();
+  EXPECT_TRUE(all_close(xg.grad() * xg, yg, 1e-6, 1e-6));
+}
+
+TEST(VisionModules, UpsampleAndAdaptiveMax) {
+  manual_seed(7);
+  Tensor x = randn({1, 2, 3, 4});
+  EXPECT_TRUE(all_close(nn::Upsample({.scale_factor = 2.0})(x), interpolate(x, {}, "nearest", false, 2.0), 0, 0));
+  EXPECT_TRUE(all_close(nn::Upsample({.size = {5, 6}, .mode = "bilinear"})(x), interpolate(x, {5, 6}, "bilinear"), 0, 0));
+  EXPECT_EQ(nn::Upsample({.size = {5, 6}})(x).shape(), (Shape{1, 2, 5, 6}));
+  EXPECT_TRUE(all_close(nn::AdaptiveMaxPool2d(1)(x), amax(x, {2, 3}, true), 0, 0));
+  EXPECT_EQ(nn::AdaptiveMaxPool2d({2, 3}).repr(), "AdaptiveMaxPool2d(output_size=(2, 3), return_indices=False)");
+}
+
 TEST(VisionModules, MetaShapes) {
   DeviceGuard meta(Device::meta);
   auto net = golden_cnn(DType::f32);

@@ -10,6 +10,12 @@
 
 namespace nerve::nn {
 
+namespace functional {
+/// Zeroes whole channels of (N, C, ...) with probability p and scales the others by 1 / (1 - p) when `training`
+/// (torch's dropout2d); identity otherwise. The mask (N, C) comes from the global seeded generator.
+Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true);
+}  // namespace functional
+
 /// An (H, W) pair written as one number (both) or two: `.kernel = 3`, `.stride = {2, 1}`.
 struct Size2 {
   int64_t h = 1, w = 1;
@@ -172,6 +178,49 @@ class GroupNorm : public Module {
   int64_t groups_, channels_;
   double eps_;
   bool affine_;
+};
+
+/// Dropout2d(p): whole channels dropped in train(), identity in eval().  std::make_shared<nn::Dropout2d>(0.2)
+class Dropout2d : public Module {
+ public:
+  explicit Dropout2d(double p = 0.5);
+  Tensor forward(const Tensor& x) override { return functional::dropout2d(x, p_, is_training()); }
+  std::string type_name() const override { return "Dropout2d"; }
+  std::string extra_repr() const override;
+
+ private:
+  double p_;
+};
+
+/// PyTorch's AdaptiveMaxPool2d.  nn::AdaptiveMaxPool2d(1)
+class AdaptiveMaxPool2d : public Module {
+ public:
+  explicit AdaptiveMaxPool2d(Size2 output_size) : size_(output_size) {}
+  Tensor forward(const Tensor& x) override { return adaptive_max_pool2d(x, size_.shape()); }
+  std::string type_name() const override { return "AdaptiveMaxPool2d"; }
+  std::string extra_repr() const override { return "output_size=" + size_.repr() + ", return_indices=False"; }
+
+ private:
+  Size2 size_;
+};
+
+struct UpsampleOptions {
+  Shape size;                         // the output's spatial size, or empty with scale_factor
+  std::optional<double> scale_factor;
+  std::string mode = "nearest";       // or "bilinear" (4-D), "linear" (3-D)
+  bool align_corners = false;
+};
+/// PyTorch's Upsample: interpolate(x, size or scale_factor, mode).  nn::Upsample({.scale_factor = 2.0})
+class Upsample : public Module {
+ public:
+  explicit Upsample(UpsampleOptions o) : o_(std::move(o)) {}
+  Tensor forward(const Tensor& x) override {
+    return interpolate(x, o_.size, o_.mode, o_.align_corners, o_.scale_factor);
+  }
+  std::string type_name() const override { return "Upsample"; }
+
+ private:
+  UpsampleOptions o_;
 };
 
 }  // namespace nerve::nn
