@@ -73,8 +73,8 @@ void conv_backward(const ConvGeom& c, const T* x, const T* w, const T* dy, T* dx
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t gi = 0; gi < c.G; ++gi) {
         const T* dyg = dy + (n * c.O + gi * Og) * HWo;
-        const T* xg = x + (n * c.C + gi * Cg) * HW;
         if (dwc) {  // dW_g (Og, K) += dy_g (Og, HWo) @ col^T (HWo, K)
+          const T* xg = x + (n * c.C + gi * Cg) * HW;  // x is null when only dx is wanted (conv_transpose2d)
           if (!c.direct()) cpu::im2col(xg, Cg, g, col.data());
           cpu::gemm(false, true, Og, K, HWo, T(1), dyg, HWo, c.direct() ? xg : col.data(), HWo, T(1),
                     dwc + gi * Og * K, K);
@@ -183,6 +183,110 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
     });
   if (b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w})) {
     auto node = make_node<Conv2dBackward>(x, w, g);
+    if (b.defined())
+      set_history(node, {&x, &w, &b}, {&y});
+    else
+      set_history(node, {&x, &w}, {&y});
+  }
+  return y;
+}
+
+namespace {
+
+// conv_transpose2d is conv2d's adjoint: with a conv2d geometry from the output (N, Cout, Ho, Wo) to the input
+// (N, Cin, H, W) and the same weight (Cin, Cout/g, kh, kw), its forward is conv2d's input gradient, its input
+// gradient conv2d's forward, and its weight gradient conv2d's with the roles of x and dy swapped.
+class ConvTranspose2dBackward : public Node {
+ public:
+  ConvTranspose2dBackward(const Tensor& x, const Tensor& w, const ConvGeom& g) : x_(x), w_(w), g_(g) {}
+  const char* name() const override { return "ConvTranspose2dBackward"; }
+  void release() override {
+    x_.reset();
+    w_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    const Tensor x = x_.unpack(this), w = w_.unpack(this);
+    const bool want_x = next_edges[0].fn != nullptr, want_w = next_edges[1].fn != nullptr;
+    const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
+    const Device dev = grads[0].is_meta() || x.is_meta() || w.is_meta() ? Device::meta : Device::cpu;
+    Tensor gx = want_x ? empty(x.shape(), x.dtype(), dev) : Tensor();
+    Tensor gw = want_w ? empty(w.shape(), w.dtype(), dev) : Tensor();
+    Tensor gb;
+    if (dev == Device::meta) {
+      if (want_b) gb = empty({g_.C}, w.dtype(), dev);
+      return {gx, gw, gb};
+    }
+    const Tensor dy = grads[0].contiguous();
+    visit_floating(x.dtype(), "conv_transpose2d", [&](auto tag) {
+      using T = decltype(tag);
+      if (want_x && gx.numel() > 0) conv_forward<T>(g_, dy.data<T>(), w.data<T>(), nullptr, gx.data<T>());
+      if (want_w) conv_backward<T>(g_, dy.data<T>(), w.data<T>(), x.data<T>(), nullptr, gw.data<T>());
+    });
+    if (want_b) gb = sum(dy, {0, 2, 3});
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;  // contiguous
+  ConvGeom g_;
+};
+
+}  // namespace
+
+Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Shape& stride,
+                        const Shape& padding, const Shape& output_padding, int64_t groups, const Shape& dilation) {
+  NERVE_RECORD_FUNCTION("conv_transpose2d");
+  const char* op = "conv_transpose2d";
+  NERVE_CHECK(x_in.dim() == 4, op, ": expected a 4-D input (N, C, H, W), got ", detail::describe(x_in));
+  NERVE_CHECK(weight.dim() == 4, op, ": expected a 4-D weight (in_channels, out_channels / groups, kH, kW), got ",
+              detail::describe(weight));
+  NERVE_CHECK(x_in.dtype() == weight.dtype() && is_floating(x_in.dtype()), op,
+              ": expected input and weight of one floating dtype, got input ", detail::describe(x_in), ", weight ",
+              detail::describe(weight));
+  NERVE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  const int64_t Cin = x_in.shape()[1];
+  NERVE_CHECK(weight.shape()[0] == Cin && Cin % groups == 0, op, ": input has ", Cin, " channels, but weight ",
+              detail::describe(weight), " with groups=", groups, " expects ", weight.shape()[0], " (input ",
+              detail::describe(x_in), ")");
+  const int64_t Cout = weight.shape()[1] * groups;
+  if (bias.defined())
+    NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == Cout && bias.dtype() == weight.dtype(), op,
+                ": bias must be (", Cout, ") ", dtype_name(weight.dtype()), ", got ", detail::describe(bias));
+  const auto [sh, sw] = detail::pair_arg(stride, op, "stride");
+  const auto [ph, pw] = detail::pair_arg(padding, op, "padding");
+  const auto [oph, opw] = detail::pair_arg(output_padding, op, "output_padding");
+  const auto [dh, dw] = detail::pair_arg(dilation, op, "dilation");
+  NERVE_CHECK(sh > 0 && sw > 0, op, ": stride must be positive, got ", to_string(stride));
+  NERVE_CHECK(dh > 0 && dw > 0, op, ": dilation must be positive, got ", to_string(dilation));
+  NERVE_CHECK(ph >= 0 && pw >= 0, op, ": padding must be >= 0, got ", to_string(padding));
+  NERVE_CHECK(oph >= 0 && opw >= 0 && (oph < sh || oph < dh) && (opw < sw || opw < dw), op,
+              ": output_padding must be smaller than stride or dilation, got output_padding ",
+              to_string(output_padding), ", stride ", to_string(stride), ", dilation ", to_string(dilation));
+  const int64_t H = x_in.shape()[2], W = x_in.shape()[3], kh = weight.shape()[2], kw = weight.shape()[3];
+  const int64_t Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
+  const int64_t Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
+  NERVE_CHECK(Ho > 0 && Wo > 0, op, ": the output would be ", Ho, "x", Wo, " (input ", detail::describe(x_in),
+              ", weight ", detail::describe(weight), ", padding ", to_string(padding), ")");
+  // the conv2d from the output (Cout, Ho, Wo) to the input (Cin, H, W)
+  const ConvGeom g{x_in.shape()[0], Cout, Cin, groups, {Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw, H, W}};
+  const Tensor x = x_in.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+  const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
+  Tensor y = empty({g.N, Cout, Ho, Wo}, x.dtype(), meta ? Device::meta : Device::cpu);
+  if (!meta && y.numel() > 0)
+    visit_floating(x.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      conv_backward<T>(g, nullptr, w.data<T>(), x.data<T>(), y.data<T>(), nullptr);
+      if (b.defined()) {
+        const T* pb = b.data<T>();
+        T* py = y.data<T>();
+        const int64_t HWo = Ho * Wo;
+        for (int64_t n = 0; n < g.N; ++n)
+          for (int64_t c = 0; c < Cout; ++c)
+            for (int64_t k = 0; k < HWo; ++k) py[(n * Cout + c) * HWo + k] += pb[c];
+      }
+    });
+  if (b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w})) {
+    auto node = make_node<ConvTranspose2dBackward>(x, w, g);
     if (b.defined())
       set_history(node, {&x, &w, &b}, {&y});
     else

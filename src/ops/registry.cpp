@@ -244,6 +244,9 @@ void register_vision(std::vector<OpInfo>& v) {
   });
   add(v, "vision", "layer_norm", true,
       NERVE_OP(layer_norm(x.at(0), p.shape("normalized_shape"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "conv_transpose2d", true,
+      NERVE_OP(conv_transpose2d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), p.shape("padding", {0}),
+                                p.shape("output_padding", {0}), p.i("groups", 1), p.shape("dilation", {1}))));
   add(v, "vision", "instance_norm", true,
       NERVE_OP(instance_norm(x.at(0), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
   add(v, "vision", "conv1d", true,

@@ -209,6 +209,9 @@ OPS = {
     "batch_norm": lambda x, p: batch_norm_op(x, p),
     "layer_norm": lambda x, p: F.layer_norm(x[0], p["normalized_shape"], x[1] if len(x) > 1 else None,
                                             x[2] if len(x) > 2 else None, p.get("eps", 1e-5)),
+    "conv_transpose2d": lambda x, p: F.conv_transpose2d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
+                                                        p.get("padding", 0), p.get("output_padding", 0),
+                                                        p.get("groups", 1), p.get("dilation", 1)),
     "instance_norm": lambda x, p: F.instance_norm(x[0], None, None, x[1] if len(x) > 1 else None,
                                                   x[2] if len(x) > 2 else None, eps=p.get("eps", 1e-5)),
     "conv1d": lambda x, p: F.conv1d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
@@ -1092,6 +1095,17 @@ def vision_more():
     case("interpolate_linear_1d", "interpolate", [randn(2, 3, 5)], size=[8], mode="linear")
 
 
+
+@own_stream
+def conv_transpose_cases():
+    case("conv_transpose2d_plain", "conv_transpose2d", [randn(2, 3, 4, 3), randn(3, 2, 3, 3), randn(2)])
+    case("conv_transpose2d_stride_pad_outpad", "conv_transpose2d", [randn(1, 2, 3, 4), randn(2, 3, 3, 2)],
+         stride=[2, 3], padding=[1, 0], output_padding=[1, 2])
+    case("conv_transpose2d_groups_dilation", "conv_transpose2d", [randn(2, 4, 3, 3), randn(4, 1, 2, 3), randn(2)],
+         groups=2, dilation=[2, 1], padding=[1])
+    case("conv_transpose2d_noncontig", "conv_transpose2d", [(randn(1, 2, 3, 3), "t"), randn(2, 2, 1, 1)], stride=[2])
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1115,6 +1129,7 @@ def main():
     storage_dtypes()
     vision()
     vision_more()
+    conv_transpose_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

@@ -339,6 +339,15 @@ TEST(OpErrors, Conv2d) {
   expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}, DType::f64)); }, {"one floating dtype", "f64"});
 }
 
+TEST(OpErrors, ConvTranspose2d) {
+  const Tensor x = zeros({1, 3, 4, 4});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({2, 4, 3, 3})); }, {"3 channels", "[2, 4, 3, 3]"});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({3, 2, 3, 3}), Tensor(), {2}, {0}, {2}); },
+               {"output_padding must be smaller than stride or dilation"});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({3, 2, 1, 1}), Tensor(), {1}, {2}); },
+               {"the output would be 0x0"});
+}
+
 TEST(OpErrors, Pooling) {
   const Tensor x = zeros({1, 2, 4, 4});
   expect_error("max_pool2d", [&] { max_pool2d(zeros({2, 4, 4}), {2}); }, {"4-D input", "[2, 4, 4]"});

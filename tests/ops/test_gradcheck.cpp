@@ -312,6 +312,12 @@ void vision(Table& t) {
                {R({3, 4}), R({4}), R({4})}});
   t.push_back({"layer_norm", "two_dims_noncontig", [](auto& x) { return layer_norm(T(x[0]), {3, 2}, x[1]); },
                {R({2, 2, 3}), R({3, 2})}});
+  t.push_back({"conv_transpose2d", "stride_pad_outpad",
+               [](auto& x) { return conv_transpose2d(x[0], x[1], x[2], {2}, {1}, {1}); },
+               {R({2, 2, 3, 3}), R({2, 3, 3, 3}), R({3})}});
+  t.push_back({"conv_transpose2d", "groups_dilation_noncontig",
+               [](auto& x) { return conv_transpose2d(T(x[0]), x[1], Tensor(), {1, 2}, {0}, {0}, 2, {2, 1}); },
+               {R({1, 4, 3, 4}), R({4, 1, 2, 2})}});
   t.push_back({"instance_norm", "affine", [](auto& x) { return instance_norm(x[0], x[1], x[2]); },
                {R({2, 3, 3, 2}), R({3}), R({3})}});
   t.push_back({"conv1d", "stride_pad_dilation", [](auto& x) { return conv1d(x[0], x[1], x[2], {2}, {2}, {2}); },

@@ -221,6 +221,12 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                   double eps = 1e-5);
 
+/// PyTorch's conv_transpose2d (the adjoint of conv2d, "deconvolution"): x (N, Cin, H, W), weight
+/// (Cin, Cout / groups, kH, kW), bias (Cout) or undefined -> (N, Cout, Ho, Wo) with
+/// Ho = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1.  conv_transpose2d(x, w, b, {2}, {1}, {1})
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+                        const Shape& padding = {0}, const Shape& output_padding = {0}, int64_t groups = 1,
+                        const Shape& dilation = {1});
 /// Normalizes each (sample, channel) of (N, C, ...) over its spatial dims, then a per-channel weight and bias
 /// (torch's instance_norm with use_input_stats, no running stats).  instance_norm(x, gamma, beta)
 Tensor instance_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
