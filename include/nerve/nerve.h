@@ -42,3 +42,4 @@
 #include "nerve/io/checkpoint.h"
 #include "nerve/io/safetensors.h"
 #include "nerve/io/torch.h"
+#include "nerve/nn/vision.h"

@@ -314,6 +314,60 @@ void register_losses(std::vector<OpInfo>& v) {
       NERVE_OP(binary_cross_entropy_with_logits(x.at(0), x.at(1), extra(x, p, false), red(p), extra(x, p, true))));
 }
 
+// conv2d's padding attribute: integers, or the word same / valid
+ConvPadding padding_attr(const Attrs& p) {
+  if (!p.has("padding")) return {};
+  const std::vector<std::string>& v = p.items().at("padding");
+  if (v.size() == 1 && (v[0] == "same" || v[0] == "valid")) return ConvPadding(v[0]);
+  return ConvPadding(p.shape("padding"));
+}
+
+Tensor opt_input(const In& x, size_t i) { return x.size() > i ? x[i] : Tensor(); }
+
+void register_vision(std::vector<OpInfo>& v) {
+  add(v, "vision", "conv2d", true,
+      NERVE_OP(conv2d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), padding_attr(p),
+                      p.shape("dilation", {1}), p.i("groups", 1))));
+  add(v, "vision", "max_pool2d", true,
+      NERVE_OP(max_pool2d(x.at(0), p.shape("kernel_size"), p.shape("stride", {}), p.shape("padding", {0}),
+                          p.shape("dilation", {1}), p.b("ceil_mode"))));
+  add(v, "vision", "max_pool2d_with_indices", true,
+      NERVE_OPS(pair_out(max_pool2d_with_indices(x.at(0), p.shape("kernel_size"), p.shape("stride", {}),
+                                                 p.shape("padding", {0}), p.shape("dilation", {1}), p.b("ceil_mode")))));
+  add(v, "vision", "avg_pool2d", true,
+      NERVE_OP(avg_pool2d(x.at(0), p.shape("kernel_size"), p.shape("stride", {}), p.shape("padding", {0}),
+                          p.b("ceil_mode"), p.i("count_include_pad", 1) != 0)));
+  add(v, "vision", "adaptive_avg_pool2d", true, NERVE_OP(adaptive_avg_pool2d(x.at(0), p.shape("output_size"))));
+  // inputs x, running_mean, running_var [, weight [, bias]]; the running stats are copied (the op updates them in
+  // place when training) and returned as outputs 1 and 2 after the update
+  add(v, "vision", "batch_norm", true, [](const In& x, const Attrs& p) -> Out {
+    // (undefined running stats stay undefined: batch_norm itself says what it needs)
+    Tensor rm = x.at(1).defined() ? x.at(1).detach().clone() : Tensor();
+    Tensor rv = x.at(2).defined() ? x.at(2).detach().clone() : Tensor();
+    Tensor y = batch_norm(x.at(0), rm, rv, opt_input(x, 3), opt_input(x, 4), p.b("training"), p.d("momentum", 0.1),
+                          p.d("eps", 1e-5));
+    return {y, rm, rv};
+  });
+  add(v, "vision", "layer_norm", true,
+      NERVE_OP(layer_norm(x.at(0), p.shape("normalized_shape"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "conv_transpose2d", true,
+      NERVE_OP(conv_transpose2d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), p.shape("padding", {0}),
+                                p.shape("output_padding", {0}), p.i("groups", 1), p.shape("dilation", {1}))));
+  add(v, "vision", "instance_norm", true,
+      NERVE_OP(instance_norm(x.at(0), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+  add(v, "vision", "conv1d", true,
+      NERVE_OP(conv1d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), padding_attr(p),
+                      p.shape("dilation", {1}), p.i("groups", 1))));
+  add(v, "vision", "adaptive_max_pool2d", true, NERVE_OP(adaptive_max_pool2d(x.at(0), p.shape("output_size"))));
+  add(v, "vision", "pad", true,
+      NERVE_OP(pad(x.at(0), p.shape("pad"), p.has("mode") ? p.s("mode") : "constant", p.d("value", 0.0))));
+  add(v, "vision", "interpolate", true,
+      NERVE_OP(interpolate(x.at(0), p.shape("size", {}), p.has("mode") ? p.s("mode") : "nearest",
+                           p.b("align_corners"), p.opt("scale_factor"))));
+  add(v, "vision", "group_norm", true,
+      NERVE_OP(group_norm(x.at(0), p.i("num_groups"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
+}
+
 #undef NERVE_OP
 #undef NERVE_OPS
 
@@ -327,6 +381,7 @@ std::vector<OpInfo> build() {
   register_losses(ops);
   register_sequence(ops);
   register_optim_steps(ops);
+  register_vision(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");

@@ -160,6 +160,14 @@ def slice_op(x, p):
     return t[tuple(sl)]
 
 
+def batch_norm_op(x, p):
+    """y and the running stats after the op's update (the registry's batch_norm works on copies of them)."""
+    rm, rv = x[1].detach().clone(), x[2].detach().clone()
+    y = F.batch_norm(x[0], rm, rv, x[3] if len(x) > 3 else None, x[4] if len(x) > 4 else None,
+                     bool(p.get("training", 0)), p.get("momentum", 0.1), p.get("eps", 1e-5))
+    return y, rm, rv
+
+
 OPS = {
     "reshape": lambda x, p: torch.reshape(x[0], p["shape"]),
     "view": lambda x, p: x[0].view(p["shape"]),
@@ -260,6 +268,32 @@ OPS = {
     "binary_cross_entropy_with_logits": lambda x, p: F.binary_cross_entropy_with_logits(
         x[0], x[1], weight=x[2] if p.get("weight") else None, reduction=p.get("reduction", "mean"),
         pos_weight=x[-1] if p.get("pos_weight") else None),
+    "conv2d": lambda x, p: F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
+                                    p.get("padding", 0), p.get("dilation", 1), p.get("groups", 1)),
+    "max_pool2d": lambda x, p: F.max_pool2d(x[0], p["kernel_size"], p.get("stride", None), p.get("padding", 0),
+                                            p.get("dilation", 1), bool(p.get("ceil_mode", 0))),
+    "max_pool2d_with_indices": lambda x, p: F.max_pool2d(x[0], p["kernel_size"], p.get("stride", None),
+                                                         p.get("padding", 0), p.get("dilation", 1),
+                                                         bool(p.get("ceil_mode", 0)), return_indices=True),
+    "avg_pool2d": lambda x, p: F.avg_pool2d(x[0], p["kernel_size"], p.get("stride", None), p.get("padding", 0),
+                                            bool(p.get("ceil_mode", 0)), bool(p.get("count_include_pad", 1))),
+    "adaptive_avg_pool2d": lambda x, p: F.adaptive_avg_pool2d(x[0], p["output_size"] * (3 - len(p["output_size"]))),
+    "batch_norm": lambda x, p: batch_norm_op(x, p),
+    "layer_norm": lambda x, p: F.layer_norm(x[0], p["normalized_shape"], x[1] if len(x) > 1 else None,
+                                            x[2] if len(x) > 2 else None, p.get("eps", 1e-5)),
+    "conv_transpose2d": lambda x, p: F.conv_transpose2d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
+                                                        p.get("padding", 0), p.get("output_padding", 0),
+                                                        p.get("groups", 1), p.get("dilation", 1)),
+    "instance_norm": lambda x, p: F.instance_norm(x[0], None, None, x[1] if len(x) > 1 else None,
+                                                  x[2] if len(x) > 2 else None, eps=p.get("eps", 1e-5)),
+    "conv1d": lambda x, p: F.conv1d(x[0], x[1], x[2] if len(x) > 2 else None, p.get("stride", 1),
+                                    p.get("padding", 0), p.get("dilation", 1), p.get("groups", 1)),
+    "adaptive_max_pool2d": lambda x, p: F.adaptive_max_pool2d(x[0], p["output_size"] * (3 - len(p["output_size"]))),
+    "pad": lambda x, p: F.pad(x[0], p["pad"], p.get("mode", "constant"), p.get("value", 0.0)),
+    "interpolate": lambda x, p: F.interpolate(x[0], p.get("size"), p.get("scale_factor"), p.get("mode", "nearest"),
+                                              True if p.get("align_corners") else None),
+    "group_norm": lambda x, p: F.group_norm(x[0], p["num_groups"], x[1] if len(x) > 1 else None,
+                                            x[2] if len(x) > 2 else None, p.get("eps", 1e-5)),
 }
 
 # The elementwise unary ops of include/nerve/core/unary_ops.def, one line each: the torch function (called with the
@@ -1151,6 +1185,115 @@ def rescale_cases():
     case("rescale_float_no_offset", "rescale", [(randn(3, 2), "s")], scale=3.0)
 
 
+@own_stream
+def vision():
+    x = randn(2, 3, 7, 6)
+    w = randn(4, 3, 3, 3)
+    b = randn(4)
+    case("conv2d_plain", "conv2d", [x, w, b])
+    case("conv2d_no_bias", "conv2d", [x, w])
+    case("conv2d_stride_pad", "conv2d", [x, w, b], stride=[2], padding=[1])
+    case("conv2d_asym_stride_pad", "conv2d", [randn(1, 3, 8, 7), randn(2, 3, 2, 3), randn(2)], stride=[3, 2],
+         padding=[0, 2])
+    case("conv2d_dilation", "conv2d", [x, w, b], dilation=[2, 1], padding=[2, 1])
+    case("conv2d_same_odd", "conv2d", [x, w, b], padding="same")
+    case("conv2d_same_even_kernel_dilated", "conv2d", [randn(1, 2, 5, 6), randn(3, 2, 2, 4)], padding="same",
+         dilation=[1, 3])
+    case("conv2d_valid", "conv2d", [x, w, b], padding="valid")
+    case("conv2d_groups", "conv2d", [randn(2, 4, 5, 5), randn(6, 2, 3, 3), randn(6)], groups=2, padding=[1])
+    case("conv2d_depthwise", "conv2d", [randn(1, 3, 6, 5), randn(6, 1, 3, 3), randn(3 * 2)], groups=3, stride=[2])
+    case("conv2d_1x1", "conv2d", [randn(2, 5, 4, 3), randn(3, 5, 1, 1), randn(3)])
+    case("conv2d_1x1_stride2", "conv2d", [randn(1, 2, 5, 5), randn(3, 2, 1, 1)], stride=[2])
+    case("conv2d_kernel_equals_input", "conv2d", [randn(2, 2, 3, 3), randn(4, 2, 3, 3), randn(4)])
+    case("conv2d_noncontig", "conv2d", [(randn(1, 2, 5, 4), "t"), (randn(3, 2, 3, 2), "s")], padding=[1])
+
+    case("max_pool2d_2x2", "max_pool2d", [randn(2, 3, 6, 6)], kernel_size=[2])
+    case("max_pool2d_odd_ceil", "max_pool2d", [randn(1, 2, 7, 5)], kernel_size=[3], stride=[2], ceil_mode=1)
+    case("max_pool2d_pad_dilation", "max_pool2d", [randn(1, 2, 7, 8)], kernel_size=[3, 2], stride=[2, 1],
+         padding=[1, 1], dilation=[2, 3])
+    case("max_pool2d_ceil_pad", "max_pool2d", [randn(2, 1, 6, 5)], kernel_size=[3], stride=[2], padding=[1],
+         ceil_mode=1)
+    case("max_pool2d_overlap_noncontig", "max_pool2d", [(randn(1, 2, 5, 6), "t")], kernel_size=[3], stride=[1])
+    case("max_pool2d_with_indices_plain", "max_pool2d_with_indices", [randn(2, 2, 5, 5)], kernel_size=[2],
+         stride=[2], ceil_mode=1)
+    case("max_pool2d_with_indices_pad", "max_pool2d_with_indices", [randn(1, 3, 4, 6)], kernel_size=[3],
+         stride=[2], padding=[1], dilation=[1, 2])
+
+    case("avg_pool2d_2x2", "avg_pool2d", [randn(2, 3, 6, 4)], kernel_size=[2])
+    case("avg_pool2d_pad_include", "avg_pool2d", [randn(1, 2, 5, 5)], kernel_size=[3], stride=[2], padding=[1])
+    case("avg_pool2d_pad_exclude", "avg_pool2d", [randn(1, 2, 5, 5)], kernel_size=[3], stride=[2], padding=[1],
+         count_include_pad=0)
+    case("avg_pool2d_ceil_include", "avg_pool2d", [randn(2, 1, 6, 7)], kernel_size=[3, 2], stride=[2, 3],
+         padding=[1, 1], ceil_mode=1)
+    case("avg_pool2d_ceil_exclude_noncontig", "avg_pool2d", [(randn(1, 2, 7, 5), "t")], kernel_size=[2],
+         stride=[2], padding=[1], ceil_mode=1, count_include_pad=0)
+
+    case("adaptive_avg_pool2d_global", "adaptive_avg_pool2d", [randn(2, 3, 5, 4)], output_size=[1])
+    case("adaptive_avg_pool2d_uneven", "adaptive_avg_pool2d", [randn(1, 2, 7, 5)], output_size=[3, 2])
+    case("adaptive_avg_pool2d_upsample", "adaptive_avg_pool2d", [(randn(1, 1, 3, 2), "t")], output_size=[4, 5])
+
+    c = 3
+    rm, rv = randn(c), positive(c)
+    case("batch_norm_train_affine", "batch_norm", [randn(4, c, 3, 2), rm, rv, randn(c), randn(c)], training=1)
+    case("batch_norm_train_momentum", "batch_norm", [randn(2, c, 2, 3), rm, rv, randn(c), randn(c)], training=1,
+         momentum=0.3, eps=1e-3)
+    case("batch_norm_train_2d_no_affine", "batch_norm", [randn(5, c), rm, rv], training=1)
+    case("batch_norm_train_batch1", "batch_norm", [randn(1, c, 2, 2), rm, rv, randn(c), randn(c)], training=1)
+    case("batch_norm_eval", "batch_norm", [randn(2, c, 3, 3), rm, rv, randn(c), randn(c)], training=0)
+    case("batch_norm_eval_3d_noncontig", "batch_norm", [(randn(2, c, 4), "t"), rm, rv], training=0, eps=0.1)
+
+    case("layer_norm_last", "layer_norm", [randn(3, 5), randn(5), randn(5)], normalized_shape=[5])
+    case("layer_norm_two_dims", "layer_norm", [randn(2, 3, 4), randn(3, 4), randn(3, 4)], normalized_shape=[3, 4],
+         eps=1e-3)
+    case("layer_norm_no_affine_noncontig", "layer_norm", [(randn(2, 4, 3), "t")], normalized_shape=[3])
+
+    case("group_norm_affine", "group_norm", [randn(2, 6, 3, 2), randn(6), randn(6)], num_groups=3)
+    case("group_norm_one_group", "group_norm", [randn(3, 4, 5), randn(4), randn(4)], num_groups=1, eps=1e-3)
+    case("group_norm_per_channel_no_affine", "group_norm", [randn(1, 4, 2, 3)], num_groups=4)
+
+
+
+@own_stream
+def vision_more():
+    case("instance_norm_affine", "instance_norm", [randn(2, 3, 4, 3), randn(3), randn(3)])
+    case("instance_norm_1d_no_affine", "instance_norm", [(randn(2, 2, 5), "t")], eps=1e-3)
+
+    case("conv1d_plain", "conv1d", [randn(2, 3, 9), randn(4, 3, 3), randn(4)])
+    case("conv1d_stride_pad_dilation", "conv1d", [randn(1, 2, 10), randn(3, 2, 2)], stride=[2], padding=[2],
+         dilation=[3])
+    case("conv1d_same_groups", "conv1d", [randn(2, 4, 7), randn(4, 2, 4), randn(4)], padding="same", groups=2)
+
+    case("adaptive_max_pool2d_global", "adaptive_max_pool2d", [randn(2, 3, 5, 4)], output_size=[1])
+    case("adaptive_max_pool2d_uneven", "adaptive_max_pool2d", [(randn(1, 2, 7, 5), "t")], output_size=[3, 2])
+
+    case("pad_constant_2d", "pad", [randn(1, 2, 3, 4)], pad=[1, 2, 0, 1], value=1.5)
+    case("pad_constant_last", "pad", [(randn(2, 3), "t")], pad=[2, 0])
+    case("pad_reflect", "pad", [randn(1, 2, 4, 5)], pad=[2, 1, 3, 1], mode="reflect")
+    case("pad_reflect_1d", "pad", [randn(2, 3, 4)], pad=[3, 2], mode="reflect")
+    case("pad_replicate", "pad", [randn(1, 2, 3, 4)], pad=[2, 3, 1, 4], mode="replicate")
+
+    x = randn(1, 2, 4, 5)
+    case("interpolate_nearest_up", "interpolate", [x], size=[7, 8])
+    case("interpolate_nearest_down", "interpolate", [x], size=[3, 2])
+    case("interpolate_nearest_scale", "interpolate", [x], scale_factor=2.0)
+    case("interpolate_bilinear_up", "interpolate", [x], size=[7, 9], mode="bilinear")
+    case("interpolate_bilinear_down", "interpolate", [(randn(2, 1, 6, 7), "t")], size=[4, 3], mode="bilinear")
+    case("interpolate_bilinear_align", "interpolate", [x], size=[6, 3], mode="bilinear", align_corners=1)
+    case("interpolate_bilinear_scale", "interpolate", [x], scale_factor=1.5, mode="bilinear")
+    case("interpolate_linear_1d", "interpolate", [randn(2, 3, 5)], size=[8], mode="linear")
+
+
+
+@own_stream
+def conv_transpose_cases():
+    case("conv_transpose2d_plain", "conv_transpose2d", [randn(2, 3, 4, 3), randn(3, 2, 3, 3), randn(2)])
+    case("conv_transpose2d_stride_pad_outpad", "conv_transpose2d", [randn(1, 2, 3, 4), randn(2, 3, 3, 2)],
+         stride=[2, 3], padding=[1, 0], output_padding=[1, 2])
+    case("conv_transpose2d_groups_dilation", "conv_transpose2d", [randn(2, 4, 3, 3), randn(4, 1, 2, 3), randn(2)],
+         groups=2, dilation=[2, 1], padding=[1])
+    case("conv_transpose2d_noncontig", "conv_transpose2d", [(randn(1, 2, 3, 3), "t"), randn(2, 2, 1, 1)], stride=[2])
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1176,6 +1319,9 @@ def main():
     sequence_ops()
     optim_steps()
     rescale_cases()
+    vision()
+    vision_more()
+    conv_transpose_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

@@ -321,3 +321,50 @@ TEST(StorageDtypes, MakeConvertReadAndRefuseTheRest) {
   EXPECT_TRUE(std::isnan(full({}, std::nan(""), DType::bf16).item<double>()));
   EXPECT_EQ(full({}, 1e5, DType::bf16).item<double>(), 99840.0);  // 1e5 to 8 bits of mantissa
 }
+
+namespace {
+
+TEST(OpErrors, Conv2d) {
+  const Tensor x = zeros({2, 3, 5, 5});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 2, 3, 3})); }, {"3 channels", "[4, 2, 3, 3]", "expects 2", "[2, 3, 5, 5]"});
+  expect_error("conv2d", [&] { conv2d(zeros({3, 5, 5}), zeros({4, 3, 3, 3})); }, {"4-D input", "[3, 5, 5]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3})); }, {"4-D weight", "[4, 3, 3]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 7, 3})); }, {"larger than the padded input", "5x5", "[2, 3, 5, 5]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}), Tensor(), {2}, {0}, {3}); }, {"7x7 dilated", "5x5"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}), Tensor(), {0}); }, {"stride must be positive", "[0]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}), Tensor(), {2}, "same"); }, {"'same'", "stride 1"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}), zeros({3})); }, {"bias must be (4)", "[3]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({5, 1, 3, 3}), Tensor(), {1}, {0}, {1}, 3); }, {"out_channels 5", "groups=3"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}), Tensor(), {1, 1, 1}); }, {"stride", "[1, 1, 1]"});
+  expect_error("conv2d", [&] { conv2d(x, zeros({4, 3, 3, 3}, DType::f64)); }, {"one floating dtype", "f64"});
+}
+
+TEST(OpErrors, ConvTranspose2d) {
+  const Tensor x = zeros({1, 3, 4, 4});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({2, 4, 3, 3})); }, {"3 channels", "[2, 4, 3, 3]"});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({3, 2, 3, 3}), Tensor(), {2}, {0}, {2}); },
+               {"output_padding must be smaller than stride or dilation"});
+  expect_error("conv_transpose2d", [&] { conv_transpose2d(x, zeros({3, 2, 1, 1}), Tensor(), {1}, {2}); },
+               {"the output would be 0x0"});
+}
+
+TEST(OpErrors, Pooling) {
+  const Tensor x = zeros({1, 2, 4, 4});
+  expect_error("max_pool2d", [&] { max_pool2d(zeros({2, 4, 4}), {2}); }, {"4-D input", "[2, 4, 4]"});
+  expect_error("max_pool2d", [&] { max_pool2d(x, {5}); }, {"larger than the padded input", "4x4", "[1, 2, 4, 4]"});
+  expect_error("max_pool2d", [&] { max_pool2d(x, {2}, {0}); }, {"stride must be positive"});
+  expect_error("max_pool2d", [&] { max_pool2d(x, {2}, {1}, {2}); }, {"at most half the kernel size"});
+  expect_error("avg_pool2d", [&] { avg_pool2d(x, {3, 3, 3}); }, {"kernel_size", "[3, 3, 3]"});
+  expect_error("adaptive_avg_pool2d", [&] { adaptive_avg_pool2d(x, {0}); }, {"output_size must be positive"});
+}
+
+TEST(OpErrors, Norms) {
+  expect_error("batch_norm", [] { batch_norm(zeros({2, 3, 4}), zeros({4}), ones({4})); }, {"running_mean", "[4]", "[2, 3, 4]"});
+  expect_error("batch_norm", [] { batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+               {"more than 1 value per channel", "[1, 3]"});
+  expect_error("batch_norm", [] { batch_norm(zeros({2, 3}), Tensor(), Tensor()); }, {"eval mode"});
+  expect_error("layer_norm", [] { layer_norm(zeros({2, 3}), {2}); }, {"normalized_shape [2]", "[2, 3]"});
+  expect_error("group_norm", [] { group_norm(zeros({2, 6, 3}), 4); }, {"6 channels", "4 groups"});
+}
+
+}  // namespace

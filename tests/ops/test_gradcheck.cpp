@@ -353,6 +353,74 @@ void sequence(Table& t) {
                {R({5, In}), R({4 * H, In}) * 0.5, R({4 * H, H}) * 0.5, R({4 * H}) * 0.3, R({4 * H}) * 0.3}});
 }
 
+void vision(Table& t) {
+  t.push_back({"conv2d", "bias_stride_pad", [](auto& x) { return conv2d(x[0], x[1], x[2], {2}, {1}); },
+               {R({2, 3, 6, 5}), R({4, 3, 3, 3}), R({4})}});
+  t.push_back({"conv2d", "dilation_same_transposed_grad",
+               [](auto& x) { return T(conv2d(x[0], x[1], Tensor(), {1}, "same", {2, 1})); },
+               {R({1, 2, 5, 6}), R({3, 2, 2, 3})}});
+  t.push_back({"conv2d", "groups_noncontig", [](auto& x) { return conv2d(T(x[0]), x[1], x[2], {1, 2}, {0, 1}, {1}, 2); },
+               {R({2, 4, 4, 5}), R({6, 2, 2, 3}), R({6})}});
+  t.push_back({"conv2d", "depthwise", [](auto& x) { return conv2d(x[0], x[1], x[2], {1}, {1}, {1}, 3); },
+               {R({1, 3, 4, 4}), R({3, 1, 3, 3}), R({3})}});
+  t.push_back({"conv2d", "1x1", [](auto& x) { return conv2d(x[0], x[1]); }, {R({2, 3, 3, 2}), R({2, 3, 1, 1})}});
+  t.push_back({"max_pool2d", "pad_dilation_ceil",
+               [](auto& x) { return max_pool2d(x[0], {3, 2}, {2, 1}, {1}, {1, 2}, true); }, {R({2, 2, 6, 7})}});
+  t.push_back({"max_pool2d", "overlap_noncontig", [](auto& x) { return T(max_pool2d(T(x[0]), {2}, {1})); },
+               {R({1, 2, 4, 5})}});
+  t.push_back({"max_pool2d_with_indices", "plain",
+               [](auto& x) { return max_pool2d_with_indices(x[0], {2}, {2}, {0}, {1}, true).first; },
+               {R({1, 3, 5, 5})}});
+  t.push_back({"avg_pool2d", "pad_include", [](auto& x) { return avg_pool2d(x[0], {3}, {2}, {1}); }, {R({2, 2, 5, 6})}});
+  t.push_back({"avg_pool2d", "ceil_exclude_noncontig",
+               [](auto& x) { return T(avg_pool2d(T(x[0]), {2, 3}, {2}, {1}, true, false)); }, {R({1, 2, 7, 5})}});
+  t.push_back({"adaptive_avg_pool2d", "uneven", [](auto& x) { return adaptive_avg_pool2d(x[0], {3, 2}); },
+               {R({2, 2, 7, 5})}});
+  t.push_back({"adaptive_avg_pool2d", "global_noncontig", [](auto& x) { return adaptive_avg_pool2d(T(x[0]), {1}); },
+               {R({1, 3, 4, 3})}});
+  // running stats: fresh copies per call (training updates them in place; the output does not read them)
+  t.push_back({"batch_norm", "train_affine", [](auto& x) {
+                 Tensor rm = zeros({3}, DType::f64), rv = ones({3}, DType::f64);
+                 return batch_norm(x[0], rm, rv, x[1], x[2], true, 0.1, 1e-5);
+               }, {R({4, 3, 2, 2}), R({3}), R({3})}});
+  t.push_back({"batch_norm", "train_no_stats_2d", [](auto& x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], Tensor(), true); },
+               {R({5, 3}), R({3})}});
+  t.push_back({"batch_norm", "eval_noncontig", [](auto& x) {
+                 return batch_norm(T(x[0]), full({3}, 0.5, DType::f64), full({3}, 2.0, DType::f64), x[1], x[2]);
+               }, {R({2, 4, 3}), R({3}), R({3})}});
+  t.push_back({"layer_norm", "affine", [](auto& x) { return layer_norm(x[0], {4}, x[1], x[2]); },
+               {R({3, 4}), R({4}), R({4})}});
+  t.push_back({"layer_norm", "two_dims_noncontig", [](auto& x) { return layer_norm(T(x[0]), {3, 2}, x[1]); },
+               {R({2, 2, 3}), R({3, 2})}});
+  t.push_back({"conv_transpose2d", "stride_pad_outpad",
+               [](auto& x) { return conv_transpose2d(x[0], x[1], x[2], {2}, {1}, {1}); },
+               {R({2, 2, 3, 3}), R({2, 3, 3, 3}), R({3})}});
+  t.push_back({"conv_transpose2d", "groups_dilation_noncontig",
+               [](auto& x) { return conv_transpose2d(T(x[0]), x[1], Tensor(), {1, 2}, {0}, {0}, 2, {2, 1}); },
+               {R({1, 4, 3, 4}), R({4, 1, 2, 2})}});
+  t.push_back({"instance_norm", "affine", [](auto& x) { return instance_norm(x[0], x[1], x[2]); },
+               {R({2, 3, 3, 2}), R({3}), R({3})}});
+  t.push_back({"conv1d", "stride_pad_dilation", [](auto& x) { return conv1d(x[0], x[1], x[2], {2}, {2}, {2}); },
+               {R({2, 2, 9}), R({3, 2, 3}), R({3})}});
+  t.push_back({"conv1d", "same_groups_noncontig", [](auto& x) { return conv1d(T(x[0]), x[1], Tensor(), {1}, "same", {1}, 2); },
+               {R({2, 6, 4}), R({4, 2, 2})}});
+  t.push_back({"adaptive_max_pool2d", "uneven", [](auto& x) { return adaptive_max_pool2d(x[0], {3, 2}); },
+               {R({2, 2, 7, 5})}});
+  t.push_back({"pad", "constant", [](auto& x) { return pad(x[0], {1, 2, 2, 0}, "constant", 0.5); }, {R({1, 2, 3, 3})}});
+  t.push_back({"pad", "reflect_noncontig", [](auto& x) { return pad(T(x[0]), {2, 1, 1, 2}, "reflect"); },
+               {R({1, 2, 4, 3})}});
+  t.push_back({"pad", "replicate", [](auto& x) { return pad(x[0], {3, 1}, "replicate"); }, {R({2, 3, 2})}});
+  t.push_back({"interpolate", "nearest", [](auto& x) { return interpolate(x[0], {5, 3}); }, {R({1, 2, 3, 4})}});
+  t.push_back({"interpolate", "bilinear", [](auto& x) { return interpolate(x[0], {5, 7}, "bilinear"); },
+               {R({2, 1, 3, 4})}});
+  t.push_back({"interpolate", "bilinear_align_down", [](auto& x) { return interpolate(x[0], {2, 3}, "bilinear", true); },
+               {R({1, 2, 4, 5})}});
+  t.push_back({"group_norm", "affine", [](auto& x) { return group_norm(x[0], 2, x[1], x[2]); },
+               {R({2, 4, 3, 2}), R({4}), R({4})}});
+  t.push_back({"group_norm", "no_affine_3d", [](auto& x) { return group_norm(x[0], 3, Tensor(), Tensor(), 1e-3); },
+               {R({2, 6, 3})}});
+}
+
 }  // namespace
 
 const std::vector<GradcheckCase>& gradcheck_cases() {
@@ -368,6 +436,7 @@ const std::vector<GradcheckCase>& gradcheck_cases() {
     losses(t);
     sequence(t);
     rescale_cases(t);
+    vision(t);
     return t;
   }();
   return cases;

@@ -36,4 +36,25 @@ Mnist fashion_mnist(const std::string& dir = "", bool train = true);
 /// The ten Fashion-MNIST class names, by label.
 const std::array<const char*, 10>& fashion_mnist_classes();
 
+/// One split of CIFAR-10 or CIFAR-100 (the binary version: https://www.cs.toronto.edu/~kriz/cifar.html).
+struct Cifar {
+  Tensor images;         // (N, 3, 32, 32) u8, channels first as the files store them
+  Tensor labels;         // (N) i64: the class (CIFAR-100: the fine label, in [0, 100))
+  Tensor coarse_labels;  // CIFAR-100: (N) i64 superclass in [0, 20); undefined for CIFAR-10
+  int64_t size() const { return images.size(0); }
+};
+
+/// CIFAR-10 from `dir` (cifar-10-batches-bin): data_batch_1.bin .. data_batch_5.bin (train, 50000 images) or
+/// test_batch.bin (10000). Each record: 1 label byte, then 3072 pixel bytes (1024 red, 1024 green, 1024 blue).
+///   auto train = datasets::cifar10("data/cifar-10-batches-bin");
+Cifar cifar10(const std::string& dir, bool train = true);
+/// CIFAR-100 from `dir` (cifar-100-binary): train.bin or test.bin; records of a coarse label byte, a fine label
+/// byte and 3072 pixel bytes.
+Cifar cifar100(const std::string& dir, bool train = true);
+/// The records of one CIFAR binary file; cifar100_format: two label bytes per record instead of one. Throws
+/// naming the file for a missing file, a size that is not a whole number of records, and labels out of range.
+Cifar read_cifar_file(const std::string& path, bool cifar100_format);
+/// The ten CIFAR-10 class names, by label.
+const std::array<const char*, 10>& cifar10_classes();
+
 }  // namespace nerve::data::datasets

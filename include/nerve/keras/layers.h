@@ -121,4 +121,100 @@ class RescalingLayer : public Layer {
   double scale_, offset_;
 };
 
+// ------------------------------------------------------------------ vision layers (keras/vision_layers.cpp)
+// Images are channels-last (N, H, W, C), Keras's default: input_shape {28, 28, 1}. Each layer views its input as
+// (N, C, H, W) for nerve's ops and its output back as channels-last, both without copying, so consecutive
+// convolution, pooling and normalization layers pass tensors on in the ops' layout.
+
+struct Conv2DOptions {
+  Shape strides = {1};
+  std::string padding = "valid";  // or "same" (strides 1)
+  bool use_bias = true;
+  std::optional<Shape> input_shape;
+};
+/// Conv2D(filters, kernel_size, activation): kernel glorot_uniform, bias zeros (Keras); the weight is stored in
+/// PyTorch's (filters, in, kH, kW) layout.  keras::Conv2D(32, {3, 3}, "relu", {.input_shape = Shape{28, 28, 1}})
+LayerPtr Conv2D(int64_t filters, const Shape& kernel_size, const std::string& activation = "", Conv2DOptions options = {});
+/// MaxPooling2D(pool_size, strides = pool_size), padding "valid".  keras::MaxPooling2D({2, 2})
+LayerPtr MaxPooling2D(const Shape& pool_size = {2, 2}, std::optional<Shape> strides = std::nullopt);
+/// AveragePooling2D(pool_size, strides = pool_size), padding "valid".
+LayerPtr AveragePooling2D(const Shape& pool_size = {2, 2}, std::optional<Shape> strides = std::nullopt);
+/// (N, H, W, C) -> (N, C): the mean over H and W.
+LayerPtr GlobalAveragePooling2D();
+struct BatchNormalizationOptions {
+  double momentum = 0.99;  // moving = momentum * moving + (1 - momentum) * batch statistic
+  double epsilon = 1e-3;
+  std::optional<Shape> input_shape;
+};
+/// BatchNormalization over the last axis (channels): gamma (ones), beta (zeros) trainable, moving_mean (zeros),
+/// moving_variance (ones) updated in training with the batch's mean and biased variance, as Keras.
+LayerPtr BatchNormalization(BatchNormalizationOptions options = {});
+/// Reshape(target_shape) of each sample (one dim may be -1).  keras::Reshape({28, 28, 1})
+LayerPtr Reshape(const Shape& target_shape, std::optional<Shape> input_shape = std::nullopt);
+
+/// A window op on channels-last images: Conv2D, MaxPooling2D, AveragePooling2D.
+class Conv2DLayer : public Layer {
+ public:
+  Conv2DLayer(int64_t filters, const Shape& kernel_size, std::string activation, Conv2DOptions options);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Conv2D"; }
+  std::string keras_name() const override { return "conv2d"; }
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+
+ private:
+  Tensor weight_, bias_;
+  int64_t filters_;
+  Shape kernel_;
+  std::string act_;
+  Conv2DOptions o_;
+};
+
+class Pooling2DLayer : public Layer {
+ public:
+  Pooling2DLayer(bool max, const Shape& pool_size, std::optional<Shape> strides);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
+  std::string keras_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
+
+ private:
+  bool max_;
+  Shape pool_, strides_;
+};
+
+class GlobalAveragePooling2DLayer : public Layer {
+ public:
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GlobalAveragePooling2D"; }
+  std::string keras_name() const override { return "global_average_pooling2d"; }
+};
+
+class BatchNormalizationLayer : public Layer {
+ public:
+  explicit BatchNormalizationLayer(BatchNormalizationOptions options);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "BatchNormalization"; }
+  std::string keras_name() const override { return "batch_normalization"; }
+  Tensor gamma, beta, moving_mean, moving_variance;
+
+ private:
+  BatchNormalizationOptions o_;
+};
+
+class ReshapeLayer : public Layer {
+ public:
+  ReshapeLayer(const Shape& target_shape, std::optional<Shape> input_shape);
+  Shape build(const Shape& input_shape) override;
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Reshape"; }
+  std::string keras_name() const override { return "reshape"; }
+
+ private:
+  Shape target_;
+};
+
 }  // namespace nerve::keras

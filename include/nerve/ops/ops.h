@@ -1,5 +1,6 @@
 // The op set (PyTorch names, argument orders and broadcasting). Every differentiable op records its backward.
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -173,5 +174,82 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 /// (N...) int64 labels -> (N..., num_classes) int64.
 Tensor one_hot(const Tensor& labels, int64_t num_classes = -1);
+
+// ---------------------------------------------------------------- vision: convolution, pooling, normalization
+/// The padding of a convolution: one value for both sides of H and W, two (H, W), or "same" (stride 1; the
+/// output keeps H and W, any odd total padding going to the bottom and right, as torch) or "valid" (none).
+struct ConvPadding {
+  Shape values{0};
+  std::string mode;  // "", "same" or "valid"
+  ConvPadding() = default;
+  ConvPadding(std::initializer_list<int64_t> v) : values(v) {}
+  ConvPadding(const Shape& v) : values(v) {}
+  ConvPadding(int64_t v) : values{v} {}
+  template <size_t N>
+  ConvPadding(const char (&m)[N]) : mode(m) {}  // a literal: "same", "valid"
+  ConvPadding(const std::string& m) : mode(m) {}
+};
+/// PyTorch's conv2d: x (N, C, H, W), weight (O, C / groups, kH, kW), bias (O) or undefined -> (N, O, Ho, Wo).
+/// stride and dilation: one value or (H, W); groups = C gives a depthwise convolution.
+///   conv2d(x, w, b, {1}, {1});  conv2d(x, w, Tensor(), {1}, "same", {2});  conv2d(x, dw, b, {1}, {1}, {1}, C)
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const ConvPadding& padding = {}, const Shape& dilation = {1}, int64_t groups = 1);
+/// PyTorch's max_pool2d over (N, C, H, W): kernel_size, stride (empty: the kernel size), padding (at most half
+/// the kernel; padding counts as -inf), dilation, ceil_mode.  max_pool2d(x, {2})
+Tensor max_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  const Shape& dilation = {1}, bool ceil_mode = false);
+/// max_pool2d and the flat index (h * W + w) of each maximum in its input plane (torch's return_indices=True).
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const Shape& kernel_size, const Shape& stride = {},
+                                                  const Shape& padding = {0}, const Shape& dilation = {1},
+                                                  bool ceil_mode = false);
+/// PyTorch's avg_pool2d over (N, C, H, W); count_include_pad: padded zeros count in the divisor.
+///   avg_pool2d(x, {3}, {2}, {1}, false, false)
+Tensor avg_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+/// Averages (N, C, H, W) over windows chosen to give output_size (one value or (Ho, Wo)), as torch.
+///   adaptive_avg_pool2d(features, {1})   // global average pooling, (N, C, 1, 1)
+Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size);
+/// PyTorch's batch_norm over (N, C, ...): training normalizes with the batch's mean and biased variance and, when
+/// the running stats are given, updates them in place: r = (1 - momentum) r + momentum * stat, the variance
+/// unbiased. Otherwise the running stats normalize. weight, bias: (C) or undefined.
+///   batch_norm(x, rm, rv, gamma, beta, true, 0.1, 1e-5)
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
+                  double momentum = 0.1, double eps = 1e-5);
+/// Normalizes over the last dims (normalized_shape), then weight * x + bias (of normalized_shape), as torch.
+///   layer_norm(x, {768}, gamma, beta)
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+/// Normalizes (N, C, ...) over each group of C / num_groups channels, then a per-channel weight and bias, as torch.
+///   group_norm(x, 8, gamma, beta)
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+
+/// PyTorch's conv_transpose2d (the adjoint of conv2d, "deconvolution"): x (N, Cin, H, W), weight
+/// (Cin, Cout / groups, kH, kW), bias (Cout) or undefined -> (N, Cout, Ho, Wo) with
+/// Ho = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1.  conv_transpose2d(x, w, b, {2}, {1}, {1})
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+                        const Shape& padding = {0}, const Shape& output_padding = {0}, int64_t groups = 1,
+                        const Shape& dilation = {1});
+/// Normalizes each (sample, channel) of (N, C, ...) over its spatial dims, then a per-channel weight and bias
+/// (torch's instance_norm with use_input_stats, no running stats).  instance_norm(x, gamma, beta)
+Tensor instance_norm(const Tensor& x, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                     double eps = 1e-5);
+/// PyTorch's conv1d: x (N, C, L), weight (O, C / groups, k), bias (O) or undefined; one value each for stride,
+/// padding (or "same" / "valid") and dilation.  conv1d(x, w, b, {1}, "same")
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
+              const ConvPadding& padding = {}, const Shape& dilation = {1}, int64_t groups = 1);
+/// The max of (N, C, H, W) over windows chosen to give output_size, as torch's adaptive_max_pool2d (the same
+/// windows as adaptive_avg_pool2d).  adaptive_max_pool2d(x, {1})
+Tensor adaptive_max_pool2d(const Tensor& x, const Shape& output_size);
+/// Pads the last dims as torch.nn.functional.pad: pads = (left, right) of the last dim, then (top, bottom) of
+/// the one before, ...; mode "constant" (with value), "reflect" (the edge not repeated; pad < size) or
+/// "replicate" (the edge repeated).  pad(x, {1, 1, 2, 0}, "reflect")
+Tensor pad(const Tensor& x, const Shape& pads, const std::string& mode = "constant", double value = 0.0);
+/// Resizes the spatial dims of (N, C, H, W) (or (N, C, L)) to `size` (one value per spatial dim, or one for all),
+/// or by `scale_factor` when size is empty (out = floor(in * scale), coordinates mapped with 1 / scale, as torch);
+/// mode "nearest" or "bilinear" ("linear" for 3-D), align_corners as torch.  interpolate(x, {56, 56}, "bilinear")
+Tensor interpolate(const Tensor& x, const Shape& size, const std::string& mode = "nearest",
+                   bool align_corners = false, std::optional<double> scale_factor = std::nullopt);
 
 }  // namespace nerve

@@ -56,7 +56,7 @@ struct OpCall {
 
 struct OpInfo {
   std::string name;   // the ops.h function
-  std::string group;  // views, binary, unary, reduce, linalg, index, fused
+  std::string group;  // views, binary, unary, reduce, linalg, index, fused, vision
   bool differentiable = true;
   /// Calls the op: tensors in, outputs out (one, or several for chunk, split, max along a dim).
   using Fn = OpCall::Fn;

@@ -1,0 +1,118 @@
+// Keras's "simple MNIST convnet", line for line: Conv2D(32, 3x3, relu) -> MaxPooling2D -> Conv2D(64, 3x3, relu) ->
+// MaxPooling2D -> Flatten -> Dropout(0.5) -> Dense(10, softmax), Adam, sparse categorical cross-entropy, evaluate.
+// Runs on Fashion-MNIST by default (Debian package dataset-fashion-mnist); --data DIR points at any MNIST-format
+// IDX files. Same flags as mnist_mlp, plus --train-limit N (train on the first N images).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <nerve/nerve.h>
+
+using namespace nerve;
+
+struct Args {
+  std::string data;
+  int epochs = 2;
+  int64_t batch_size = 128;
+  int64_t train_limit = 0;
+  int threads = 0;
+  uint64_t seed = 42;
+  bool json = false, profile = false;
+};
+
+static Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      NERVE_CHECK(i + 1 < argc, k, " needs a value");  // main() prefixes "cnn_fashion: "
+      return argv[++i];
+    };
+    if (k == "--data") a.data = next();
+    else if (k == "--epochs") a.epochs = std::stoi(next());
+    else if (k == "--batch-size") a.batch_size = std::stoll(next());
+    else if (k == "--threads") a.threads = std::stoi(next());
+    else if (k == "--train-limit") a.train_limit = std::stoll(next());
+    else if (k == "--seed") a.seed = std::stoull(next());
+    else if (k == "--json") a.json = true;
+    else if (k == "--profile") a.profile = true;
+    else NERVE_CHECK(false, "unknown flag '", k,
+                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --train-limit N --json --profile)");
+  }
+  return a;
+}
+
+static double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+int main(int argc, char** argv) try {
+  Args args = parse(argc, argv);
+  if (args.threads > 0) set_num_threads(args.threads);
+  manual_seed(args.seed);
+
+  auto train = data::datasets::fashion_mnist(args.data, true);  // images stay uint8 in memory
+  auto test = data::datasets::fashion_mnist(args.data, false);
+  Tensor train_x = train.images, train_y = train.labels;
+  if (args.train_limit > 0 && args.train_limit < train_x.shape()[0]) {
+    train_x = narrow(train_x, 0, 0, args.train_limit);
+    train_y = narrow(train_y, 0, 0, args.train_limit);
+  }
+
+  keras::Sequential model({
+      keras::Rescaling(1.0 / 255, 0.0, Shape{28, 28}),  // x / 255.0, batch by batch
+      keras::Reshape({28, 28, 1}),                      // channels-last images, as Keras
+      keras::Conv2D(32, {3, 3}, "relu"),
+      keras::MaxPooling2D({2, 2}),
+      keras::Conv2D(64, {3, 3}, "relu"),
+      keras::MaxPooling2D({2, 2}),
+      keras::Flatten(),
+      keras::Dropout(0.5),
+      keras::Dense(10, "softmax"),
+  });
+  model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
+  if (!args.json) model.summary();
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::optional<profiler::Profile> prof;  // --profile: time per op over fit, printed to stderr
+  if (args.profile) prof.emplace();
+  model.fit(train_x, train_y, {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1});
+  double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (prof) {
+    prof->stop();
+    std::fprintf(stderr, "%s", prof->table(20).c_str());
+  }
+
+  auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
+  if (args.json) {
+    // single-sample inference latency: forward one image, no gradients, median of 2000
+    NoGradGuard no_grad;
+    Tensor one = narrow(test.images, 0, 0, 1);
+    std::vector<double> ts;
+    for (int i = 0; i < 2200; ++i) {
+      auto s = std::chrono::steady_clock::now();
+      Tensor label = argmax(model(one), 1);
+      if (i >= 200) ts.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count());
+    }
+    std::sort(ts.begin(), ts.end());
+    std::printf("{\"test_accuracy\": %.4f, \"test_loss\": %.4f, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "
+                "\"infer_latency_us\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                result["accuracy"], result.loss, train_s,
+                static_cast<double>(train_x.shape()[0]) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib());
+  } else {
+    std::printf("\nTest accuracy: %.4f\n", result["accuracy"]);
+  }
+  return 0;
+} catch (const nerve::Error& e) {
+  std::fprintf(stderr, "cnn_fashion: %s\n", e.what());
+  return 1;
+}
