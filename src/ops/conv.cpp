@@ -144,9 +144,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
               ", weight ", detail::describe(weight));
   NERVE_CHECK(groups >= 1, "conv2d: groups must be positive, got ", groups);
   const int64_t C = x_in.shape()[1], O = weight.shape()[0];
-  NERVE_CHECK(weight.shape()[1] * groups == C,
-              "conv2d: input has ", C, " channels, but weight ", detail::describe(weight), " with groups=", groups,
-              " expects ", weight.shape()[1] * groups, " (input ", detail::describe(x_in), ")");
+  int64_t expects = 0;  // the channels the weight expects (without overflow for a huge groups)
+  const bool fits = !__builtin_mul_overflow(weight.shape()[1], groups, &expects);
+  NERVE_CHECK(fits && expects == C, "conv2d: input has ", C, " channels, but weight ", detail::describe(weight),
+              " with groups=", groups, " expects ", fits ? std::to_string(expects) : std::string("more than 2^63"),
+              " (input ", detail::describe(x_in), ")");
   NERVE_CHECK(O % groups == 0, "conv2d: out_channels ", O, " (weight ", detail::describe(weight),
               ") is not divisible by groups=", groups);
   if (bias.defined())
@@ -254,7 +256,7 @@ Tensor conv_transpose2d(const Tensor& x_in, const Tensor& weight, const Tensor& 
               detail::describe(weight));
   NERVE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
   const int64_t Cin = x_in.shape()[1];
-  NERVE_CHECK(weight.shape()[0] == Cin && Cin % groups == 0, op, ": input has ", Cin, " channels, but weight ",
+  NERVE_CHECK(weight.shape()[0] == Cin && Cin % groups == 0 && groups <= std::max<int64_t>(Cin, 1), op, ": input has ", Cin, " channels, but weight ",
               detail::describe(weight), " with groups=", groups, " expects ", weight.shape()[0], " (input ",
               detail::describe(x_in), ")");
   const int64_t Cout = weight.shape()[1] * groups;

@@ -30,6 +30,8 @@ Tensor pad(const Tensor& x, const Shape& pads, const std::string& mode, double v
     const int64_t d = x.dim() - 1 - static_cast<int64_t>(k), lo = pads[2 * k], hi = pads[2 * k + 1];
     const int64_t n = y.shape()[static_cast<size_t>(d)];
     NERVE_CHECK(lo >= 0 && hi >= 0, "pad: negative padding is not supported, got pads ", to_string(pads));
+    NERVE_CHECK(lo <= (int64_t{1} << 31) && hi <= (int64_t{1} << 31), "pad: padding above 2^31 per side, got pads ",
+                to_string(pads));
     if (lo == 0 && hi == 0) continue;
     if (mode == "constant") {
       std::vector<Tensor> parts;
