@@ -1,7 +1,8 @@
 // Keras's "simple MNIST convnet", line for line: Conv2D(32, 3x3, relu) -> MaxPooling2D -> Conv2D(64, 3x3, relu) ->
 // MaxPooling2D -> Flatten -> Dropout(0.5) -> Dense(10, softmax), Adam, sparse categorical cross-entropy, evaluate.
 // Runs on Fashion-MNIST by default (Debian package dataset-fashion-mnist); --data DIR points at any MNIST-format
-// IDX files. Same flags as mnist_mlp, plus --train-limit N (train on the first N images).
+// IDX files. Same flags as mnist_mlp (--save m.nerve: the trained model, for examples/predict), plus --train-limit N
+// (train on the first N images).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -10,15 +11,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 
 #include <nerve/nerve.h>
 
+#include "common/cli.h"
+
 using namespace nerve;
 
 struct Args {
-  std::string data;
+  std::string data, save;
   int epochs = 2;
   int64_t batch_size = 128;
   int64_t train_limit = 0;
@@ -29,23 +33,19 @@ struct Args {
 
 static Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      NERVE_CHECK(i + 1 < argc, k, " needs a value");  // main() prefixes "cnn_fashion: "
-      return argv[++i];
-    };
-    if (k == "--data") a.data = next();
-    else if (k == "--epochs") a.epochs = std::stoi(next());
-    else if (k == "--batch-size") a.batch_size = std::stoll(next());
-    else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--train-limit") a.train_limit = std::stoll(next());
-    else if (k == "--seed") a.seed = std::stoull(next());
-    else if (k == "--json") a.json = true;
-    else if (k == "--profile") a.profile = true;
-    else NERVE_CHECK(false, "unknown flag '", k,
-                     "' (flags: --data DIR --epochs N --batch-size N --threads N --seed N --train-limit N --json --profile)");
-  }
+  examples::Cli cli("cnn_fashion", "Keras's simple MNIST convnet (Conv2D, MaxPooling2D, Dense, Adam) on Fashion-MNIST, "
+                                   "or on the MNIST-format IDX files of --data DIR.");
+  cli.add("--data", a.data, "directory of MNIST-format IDX files (default: Debian's dataset-fashion-mnist)");
+  cli.integer("--epochs", a.epochs, "passes over the training set", 1, 10000);
+  cli.integer("--batch-size", a.batch_size, "samples per step", int64_t{1}, int64_t{1} << 20);
+  cli.integer("--train-limit", a.train_limit, "train on the first N images (0: all)", int64_t{0}, int64_t{1} << 40);
+  cli.threads(a.threads);
+  cli.integer("--seed", a.seed, "seed of initialization, shuffling and dropout", uint64_t{0},
+              std::numeric_limits<uint64_t>::max());
+  cli.add("--save", a.save, "write the trained model (architecture, weights, optimizer) to this .nerve file");
+  cli.flag("--json", a.json, "one line of JSON results instead of the progress bar");
+  cli.flag("--profile", a.profile, "print the time per op over training to stderr");
+  cli.parse(argc, argv);
   return a;
 }
 
@@ -110,6 +110,10 @@ int main(int argc, char** argv) try {
                 static_cast<double>(train_x.shape()[0]) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib());
   } else {
     std::printf("\nTest accuracy: %.4f\n", result["accuracy"]);
+  }
+  if (!args.save.empty()) {  // --save m.nerve: examples/predict (or keras::load_model) reads it back
+    model.save(args.save);
+    if (!args.json) std::printf("Saved the model to %s\n", args.save.c_str());
   }
   return 0;
 } catch (const nerve::Error& e) {

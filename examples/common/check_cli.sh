@@ -34,7 +34,7 @@ expect() {
   fi
 }
 
-for prog in mnist_mlp mnist_module char_lstm two_moons predict; do
+for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion; do
   expect 0 "$prog" --help
   expect 2 "$prog" --bogus
 done
@@ -52,6 +52,10 @@ expect 2 mnist_mlp "${d[@]}" --batch-size 0
 expect 2 mnist_mlp "${d[@]}" --epochs
 expect 1 mnist_mlp --data "$empty/missing"       # the reader names the directory and the package
 expect 1 mnist_mlp "${d[@]}" --epochs 1          # valid flags: the empty directory is found wanting
+expect 2 cnn_fashion "${d[@]}" --epochs abc
+expect 2 cnn_fashion "${d[@]}" --train-limit -1
+expect 2 cnn_fashion "${d[@]}" --threads 0
+expect 1 cnn_fashion "${d[@]}" --epochs 1
 expect 2 mnist_module "${d[@]}" --epochs
 expect 2 mnist_module "${d[@]}" --epochs 1 --bogus
 expect 2 mnist_module "${d[@]}" --epochs abc

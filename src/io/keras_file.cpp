@@ -6,12 +6,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "io/optimizer_state.h"
 #include "keras/callback_util.h"
 #include "nerve/io/checkpoint.h"
 #include "nerve/io/safetensors.h"
+#include "nerve/core/device.h"
 
 namespace nerve {
 
@@ -25,16 +28,64 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A layer as {"class": type_name, attribute: value, ...}: an attribute of one number is a JSON number, of one text
+// a string, of several numbers (a shape) a list.
 Json layer_config(const keras::Layer& l) {
-  if (auto* d = dynamic_cast<const keras::DenseLayer*>(&l))
-    return {{"class", "Dense"}, {"units", d->units()}, {"activation", d->activation()}, {"use_bias", d->use_bias()}};
-  if (dynamic_cast<const keras::FlattenLayer*>(&l)) return {{"class", "Flatten"}};
-  if (auto* d = dynamic_cast<const keras::DropoutLayer*>(&l)) return {{"class", "Dropout"}, {"rate", d->rate()}};
-  if (auto* a = dynamic_cast<const keras::ActivationLayer*>(&l)) return {{"class", "Activation"}, {"activation", a->activation()}};
-  if (auto* r = dynamic_cast<const keras::RescalingLayer*>(&l))
-    return {{"class", "Rescaling"}, {"scale", r->scale()}, {"offset", r->offset()}};
-  NERVE_CHECK(false, "save: layer ", l.type_name(), " cannot be saved yet");
-  return {};
+  Json j{{"class", l.type_name()}};
+  const Attrs config = l.config();
+  for (const auto& [key, tokens] : config.items()) {
+    auto number = [](const std::string& t) -> std::optional<Json> {
+      char* end = nullptr;
+      if (t.empty()) return std::nullopt;
+      const long long i = std::strtoll(t.c_str(), &end, 10);
+      if (*end == '\0') return Json(static_cast<int64_t>(i));
+      const double d = std::strtod(t.c_str(), &end);
+      if (*end == '\0') return Json(d);
+      return std::nullopt;
+    };
+    if (tokens.size() == 1) {
+      std::optional<Json> n = number(tokens[0]);
+      j[key] = n ? *n : Json(tokens[0]);
+    } else {
+      Json list = Json::array();
+      for (const std::string& t : tokens) {
+        std::optional<Json> n = number(t);
+        NERVE_CHECK(n.has_value(), "save: layer ", l.type_name(), ": attribute '", key, "' is a list of non-numbers");
+        list.push_back(*n);
+      }
+      j[key] = list;
+    }
+  }
+  return j;
+}
+
+// The attributes of a layer entry back into Attrs; numbers (and bools, as 0/1) keep their text.
+Attrs layer_attrs(const Json& l, const std::string& at) {
+  Attrs a;
+  auto token = [&](const std::string& key, const Json& v) -> std::string {
+    if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
+    if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+    if (v.is_number()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v.get<double>());
+      return buf;
+    }
+    NERVE_CHECK(v.is_string(), at, "layer attribute '", key, "' must be a number, a bool or a string, got ", v.dump());
+    return v.get<std::string>();
+  };
+  NERVE_CHECK(l.is_object(), at, "a layer must be an object, got ", l.dump());
+  for (const auto& [key, v] : l.items()) {
+    if (key == "class") continue;
+    std::vector<std::string> tokens;
+    if (v.is_array()) {
+      NERVE_CHECK(v.size() <= 8, at, "layer attribute '", key, "' has ", v.size(), " values, at most 8 expected");
+      for (const Json& e : v) tokens.push_back(token(key, e));
+    } else {
+      tokens.push_back(token(key, v));
+    }
+    a.set(key, std::move(tokens));
+  }
+  return a;
 }
 
 const Tensor* find(const nn::StateDict& sd, const std::string& name) {
@@ -71,47 +122,31 @@ std::shared_ptr<keras::Sequential> io::detail::model_from_config(const std::stri
     const Json& layers = c.at("layers");
     NERVE_CHECK(layers.is_array() && !layers.empty() && layers.size() <= kMaxLayers, at, "\"layers\" must be a list of 1 to ",
                 kMaxLayers, " layers");
-    Shape in = c.at("input_shape").get<Shape>(), s = in;
+    const Shape in = c.at("input_shape").get<Shape>();
     NERVE_CHECK(!in.empty() && in.size() <= 8, at, "\"input_shape\" must have 1 to 8 dims");
-    auto model = std::make_shared<keras::Sequential>(std::vector<keras::LayerPtr>{}, c.at("name").get<std::string>());
-    std::map<std::string, int> counts;
-    // a shape pass first: every Dense's weight must be in the file with the shape the config implies
-    for (const Json& l : layers) {
-      for (int64_t d : s) NERVE_CHECK(d > 0 && d <= (int64_t{1} << 31), at, "dims must be in 1..2^31, got ", to_string(s));
-      const std::string cls = l.at("class").get<std::string>();
-      keras::LayerPtr layer;
-      if (cls == "Dense") {
-        const int64_t units = l.at("units").get<int64_t>();
-        layer = keras::Dense(units, l.at("activation").get<std::string>(), {.use_bias = l.at("use_bias").get<bool>()});
-        std::string name = "dense" + (counts["dense"] ? "_" + std::to_string(counts["dense"]) : "");
-        const Tensor* w = find(tensors, "model." + name + ".weight");
-        NERVE_CHECK(w && w->shape() == Shape({units, s.back()}), at, "layer ", name, " (Dense ", units,
-                    ") needs tensor 'model.", name, ".weight' of shape ", to_string(Shape{units, s.back()}),
-                    w ? ", the file has " + to_string(w->shape()) : std::string(", the file has none"));
-        s.back() = units;
-      } else if (cls == "Flatten") {
-        layer = keras::Flatten();
-        int64_t n = 1;
-        for (int64_t d : s) NERVE_CHECK(!__builtin_mul_overflow(n, d, &n), at, "Flatten of ", to_string(s), " overflows");
-        s = {n};
-      } else if (cls == "Dropout") {
-        const double rate = l.at("rate").get<double>();
-        NERVE_CHECK(rate >= 0 && rate < 1, at, "Dropout rate ", rate, " is not in [0, 1)");
-        layer = keras::Dropout(rate);
-      } else if (cls == "Activation") {
-        layer = keras::Activation(l.at("activation").get<std::string>());
-      } else if (cls == "Rescaling") {
-        layer = keras::Rescaling(l.at("scale").get<double>(), l.at("offset").get<double>());
-      } else {
-        NERVE_CHECK(false, at, "unknown layer class '", cls, "'");
-      }
-      counts[layer->keras_name()]++;
-      model->add(layer);
-    }
-    model->build(in);
+    auto make_model = [&] {
+      auto m = std::make_shared<keras::Sequential>(std::vector<keras::LayerPtr>{}, c.at("name").get<std::string>());
+      for (const Json& l : layers) m->add(keras::layer_from_config(l.at("class").get<std::string>(), layer_attrs(l, at)));
+      return m;
+    };
+    for (int64_t d : in) NERVE_CHECK(d > 0 && d <= (int64_t{1} << 31), at, "input dims must be in 1..2^31, got ", to_string(in));
+    // a shape pass first, on the meta device (no memory): every weight the config implies must be in the file with
+    // that shape, so a hostile config cannot make the reader allocate what it merely claims
     nn::StateDict weights;
     for (const auto& [n, t] : tensors)
       if (n.rfind("model.", 0) == 0) weights.emplace_back(n.substr(6), t);
+    {
+      DeviceGuard meta(Device::meta);
+      auto shapes = make_model();
+      shapes->build(in);
+      for (const auto& [name, t] : shapes->state_dict()) {
+        const Tensor* w = find(weights, name);
+        NERVE_CHECK(w && w->shape() == t.shape(), at, "the config needs tensor 'model.", name, "' of shape ",
+                    to_string(t.shape()), w ? ", the file has " + to_string(w->shape()) : std::string(", the file has none"));
+      }
+    }
+    auto model = make_model();
+    model->build(in);
     model->load_state_dict(weights);
     const Json& comp = c.at("compile");
     if (!comp.is_null()) {
@@ -123,6 +158,10 @@ std::shared_ptr<keras::Sequential> io::detail::model_from_config(const std::stri
     return model;
   } catch (const Json::exception& e) {
     NERVE_CHECK(false, at, "bad config (", e.what(), ")");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.rfind(at, 0) == 0) throw;
+    throw Error(at + what);
   }
   return nullptr;
 }

@@ -142,7 +142,12 @@ Tensor BatchNormalizationLayer::forward(const Tensor& x) {
 }
 
 // ------------------------------------------------------------------ Reshape
-ReshapeLayer::ReshapeLayer(const Shape& target, std::optional<Shape> s) : target_(target) { input_shape = std::move(s); }
+ReshapeLayer::ReshapeLayer(const Shape& target, std::optional<Shape> s) : target_(target) {
+  for (int64_t d : target_)
+    NERVE_CHECK(d == -1 || (d > 0 && d <= (int64_t{1} << 31)), "Reshape: target_shape dims must be -1 or in 1..2^31, got ",
+                to_string(target_));
+  input_shape = std::move(s);
+}
 
 Shape ReshapeLayer::build(const Shape& in) {
   Shape out = target_;
@@ -152,7 +157,8 @@ Shape ReshapeLayer::build(const Shape& in) {
       NERVE_CHECK(infer < 0, "Reshape: at most one dim may be -1, got ", to_string(target_));
       infer = static_cast<int64_t>(i);
     } else {
-      known *= out[i];
+      NERVE_CHECK(out[i] >= 0 && !__builtin_mul_overflow(known, out[i], &known), "Reshape: bad target shape ",
+                  to_string(target_), " (dims must be -1 or >= 0, with a product that fits int64)");
     }
   }
   if (infer >= 0 && known > 0) out[static_cast<size_t>(infer)] = numel(in) / known;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nerve/nn/module.h"
+#include "nerve/ops/registry.h"
 
 namespace nerve::keras {
 
@@ -17,6 +18,9 @@ class Layer : public nn::Module {
   virtual Shape build(const Shape& input_shape) = 0;
   /// "dense", "flatten": the stem of the names summary() prints (dense, dense_1, ...).
   virtual std::string keras_name() const = 0;
+  /// What rebuilds the layer (Keras's get_config): layer_from_config(type_name(), config()) makes an equal layer,
+  /// without its weights. A layer without one throws nerve::Error naming it (it cannot be saved in a model file).
+  virtual Attrs config() const;
 
   std::optional<Shape> input_shape;  // given on the first layer
   bool built = false;
@@ -41,6 +45,10 @@ LayerPtr Activation(const std::string& name);
 /// y = x * scale + offset, in f32 (u8 images become floats here, batch by batch).  keras::Rescaling(1.0 / 255)
 LayerPtr Rescaling(double scale, double offset = 0.0, std::optional<Shape> input_shape = std::nullopt);
 
+/// The layer that type_name `class_name` and `config` describe (Keras's from_config), unbuilt; an unknown class or
+/// a bad attribute throws nerve::Error naming it.  layer_from_config("Dense", Attrs().set("units", 10))
+LayerPtr layer_from_config(const std::string& class_name, const Attrs& config);
+
 // ------------------------------------------------------------------ the layer types (made by the functions above)
 
 /// y = activation(linear(x, weight, bias)); weight (units, in), bias (units) or undefined without use_bias.
@@ -51,6 +59,7 @@ class DenseLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Dense"; }
   std::string keras_name() const override { return "dense"; }
+  Attrs config() const override;
   std::string extra_repr() const override;
 
   const Tensor& weight() const { return weight_; }
@@ -74,6 +83,7 @@ class FlattenLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Flatten"; }
   std::string keras_name() const override { return "flatten"; }
+  Attrs config() const override;
 };
 
 /// nn::F::dropout(x, rate) while training, x in eval mode.
@@ -84,6 +94,7 @@ class DropoutLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Dropout"; }
   std::string keras_name() const override { return "dropout"; }
+  Attrs config() const override;
   double rate() const { return rate_; }
 
  private:
@@ -98,6 +109,7 @@ class ActivationLayer : public Layer {
   Tensor forward(const Tensor& x) override { return apply_activation(act_, x); }
   std::string type_name() const override { return "Activation"; }
   std::string keras_name() const override { return "activation"; }
+  Attrs config() const override;
 
   const std::string& activation() const { return act_; }
 
@@ -113,6 +125,7 @@ class RescalingLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Rescaling"; }
   std::string keras_name() const override { return "rescaling"; }
+  Attrs config() const override;
 
   double scale() const { return scale_; }
   double offset() const { return offset_; }
@@ -160,6 +173,7 @@ class Conv2DLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2D"; }
   std::string keras_name() const override { return "conv2d"; }
+  Attrs config() const override;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
 
@@ -178,6 +192,7 @@ class Pooling2DLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
   std::string keras_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
+  Attrs config() const override;
 
  private:
   bool max_;
@@ -190,6 +205,7 @@ class GlobalAveragePooling2DLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "GlobalAveragePooling2D"; }
   std::string keras_name() const override { return "global_average_pooling2d"; }
+  Attrs config() const override;
 };
 
 class BatchNormalizationLayer : public Layer {
@@ -199,6 +215,7 @@ class BatchNormalizationLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "BatchNormalization"; }
   std::string keras_name() const override { return "batch_normalization"; }
+  Attrs config() const override;
   Tensor gamma, beta, moving_mean, moving_variance;
 
  private:
@@ -212,6 +229,7 @@ class ReshapeLayer : public Layer {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Reshape"; }
   std::string keras_name() const override { return "reshape"; }
+  Attrs config() const override;
 
  private:
   Shape target_;
