@@ -1,6 +1,7 @@
 // Keras's image layers on channels-last tensors: Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
 // BatchNormalization, Reshape. The layers view (N, H, W, C) as (N, C, H, W) for the ops and back (no copies
 // between consecutive image layers: the permuted view of an (N, C, H, W) result is contiguous again).
+#include <algorithm>
 #include <cmath>
 
 #include "nerve/autograd/grad_mode.h"
@@ -40,8 +41,6 @@ Conv2DLayer::Conv2DLayer(int64_t filters, const Shape& kernel_size, std::string 
   hw(o_.strides, "Conv2D", "strides");
   NERVE_CHECK(o_.padding == "valid" || o_.padding == "same", "Conv2D: padding must be 'valid' or 'same', got '",
               o_.padding, "'");
-  NERVE_CHECK(o_.padding == "valid" || numel(o_.strides) == 1,
-              "Conv2D: padding='same' is supported with strides 1 only, got strides ", to_string(o_.strides));
   apply_activation(act_, zeros({1}));  // validates the name now
   input_shape = o_.input_shape;
 }
@@ -49,8 +48,9 @@ Conv2DLayer::Conv2DLayer(int64_t filters, const Shape& kernel_size, std::string 
 Shape Conv2DLayer::build(const Shape& in) {
   check_image(in, "Conv2D");
   const auto [sh, sw] = hw(o_.strides, "Conv2D", "strides");
-  const int64_t Ho = o_.padding == "same" ? in[0] : valid_out(in[0], kernel_[0], sh, "Conv2D", in);
-  const int64_t Wo = o_.padding == "same" ? in[1] : valid_out(in[1], kernel_[1], sw, "Conv2D", in);
+  // "same": ceil(in / stride) outputs, as Keras
+  const int64_t Ho = o_.padding == "same" ? (in[0] + sh - 1) / sh : valid_out(in[0], kernel_[0], sh, "Conv2D", in);
+  const int64_t Wo = o_.padding == "same" ? (in[1] + sw - 1) / sw : valid_out(in[1], kernel_[1], sw, "Conv2D", in);
   // Keras: kernel glorot_uniform (fans in * kH * kW and filters * kH * kW, as xavier_uniform_ of this layout)
   weight_ = register_parameter("weight",
                                nn::init::xavier_uniform_(empty({filters_, in[2], kernel_[0], kernel_[1]})));
@@ -61,7 +61,21 @@ Shape Conv2DLayer::build(const Shape& in) {
 
 Tensor Conv2DLayer::forward(const Tensor& x) {
   NERVE_CHECK(x.dim() == 4, "Conv2D: expected images (N, H, W, C), got ", to_string(x.shape()));
-  Tensor y = conv2d(to_nchw(x), weight_, bias_, o_.strides, ConvPadding(o_.padding));
+  Tensor xc = to_nchw(x);
+  Tensor y;
+  if (o_.padding == "same" && numel(o_.strides) != 1) {
+    // Keras's "same" with strides: ceil(in / s) outputs and the padding that needs, the odd one at the bottom/right
+    // (TensorFlow's rule), which torch's symmetric padding cannot say: pad first, then a valid convolution
+    auto pads = [](int64_t in, int64_t k, int64_t s) {
+      const int64_t total = std::max<int64_t>((((in + s - 1) / s) - 1) * s + k - in, 0);
+      return std::pair{total / 2, total - total / 2};
+    };
+    const auto [top, bottom] = pads(xc.shape()[2], kernel_[0], o_.strides[0]);
+    const auto [left, right] = pads(xc.shape()[3], kernel_[1], o_.strides.back());
+    y = conv2d(pad(xc, {left, right, top, bottom}), weight_, bias_, o_.strides, ConvPadding("valid"));
+  } else {
+    y = conv2d(xc, weight_, bias_, o_.strides, ConvPadding(o_.padding));
+  }
   return to_nhwc(apply_activation(act_, y));
 }
 

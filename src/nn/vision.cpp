@@ -60,6 +60,86 @@ std::string Conv2d::extra_repr() const {
   return s;
 }
 
+// ------------------------------------------------------------------ Conv1d
+Conv1d::Conv1d(const Conv1dOptions& o) : options_(o) {
+  NERVE_CHECK(o.in > 0 && o.out > 0, "Conv1d: in and out channels must be positive, got in=", o.in, ", out=", o.out);
+  NERVE_CHECK(o.groups > 0 && o.in % o.groups == 0 && o.out % o.groups == 0, "Conv1d: in (", o.in, ") and out (",
+              o.out, ") channels must be divisible by groups (", o.groups, ")");
+  NERVE_CHECK(o.kernel > 0, "Conv1d: kernel_size must be positive, got ", o.kernel);
+  NERVE_CHECK(is_floating(o.dtype), "Conv1d: dtype must be f32 or f64, got ", dtype_name(o.dtype));
+  weight = register_parameter("weight", empty({o.out, o.in / o.groups, o.kernel}, o.dtype));
+  if (o.bias) bias = register_parameter("bias", empty({o.out}, o.dtype));
+  reset_parameters();
+}
+
+void Conv1d::reset_parameters() {  // as Conv2d's
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    const double bound = 1.0 / std::sqrt(double(options_.in / options_.groups * options_.kernel));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Tensor Conv1d::forward(const Tensor& x) {
+  const Conv1dOptions& o = options_;
+  return conv1d(x, weight, bias, {o.stride}, o.padding, {o.dilation}, o.groups);
+}
+
+std::string Conv1d::extra_repr() const {
+  const Conv1dOptions& o = options_;
+  std::string s = std::to_string(o.in) + ", " + std::to_string(o.out) + ", kernel_size=(" + std::to_string(o.kernel) +
+                  ",), stride=(" + std::to_string(o.stride) + ",)";
+  if (!o.padding.mode.empty())
+    s += ", padding=" + o.padding.mode;
+  else if (o.padding.values.at(0) != 0)
+    s += ", padding=(" + std::to_string(o.padding.values.at(0)) + ",)";
+  if (o.dilation != 1) s += ", dilation=(" + std::to_string(o.dilation) + ",)";
+  if (o.groups != 1) s += ", groups=" + std::to_string(o.groups);
+  if (!o.bias) s += ", bias=False";
+  return s;
+}
+
+// ------------------------------------------------------------------ ConvTranspose2d
+ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options_(o) {
+  NERVE_CHECK(o.in > 0 && o.out > 0, "ConvTranspose2d: in and out channels must be positive, got in=", o.in,
+              ", out=", o.out);
+  NERVE_CHECK(o.groups > 0 && o.in % o.groups == 0 && o.out % o.groups == 0, "ConvTranspose2d: in (", o.in,
+              ") and out (", o.out, ") channels must be divisible by groups (", o.groups, ")");
+  NERVE_CHECK(o.kernel.h > 0 && o.kernel.w > 0, "ConvTranspose2d: kernel_size must be positive, got ", o.kernel.repr());
+  NERVE_CHECK(is_floating(o.dtype), "ConvTranspose2d: dtype must be f32 or f64, got ", dtype_name(o.dtype));
+  weight = register_parameter("weight", empty({o.in, o.out / o.groups, o.kernel.h, o.kernel.w}, o.dtype));
+  if (o.bias) bias = register_parameter("bias", empty({o.out}, o.dtype));
+  reset_parameters();
+}
+
+void ConvTranspose2d::reset_parameters() {
+  // torch's fan_in is the weight's dim 1 times the kernel: out / groups * kH * kW
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    const double fan_in = double(options_.out / options_.groups * options_.kernel.h * options_.kernel.w);
+    const double bound = 1.0 / std::sqrt(fan_in);
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  const ConvTranspose2dOptions& o = options_;
+  return conv_transpose2d(x, weight, bias, o.stride.shape(), o.padding.shape(), o.output_padding.shape(), o.groups,
+                          o.dilation.shape());
+}
+
+std::string ConvTranspose2d::extra_repr() const {
+  const ConvTranspose2dOptions& o = options_;
+  std::string s = std::to_string(o.in) + ", " + std::to_string(o.out) + ", kernel_size=" + tuple2(o.kernel) +
+                  ", stride=" + tuple2(o.stride);
+  if (o.padding.h != 0 || o.padding.w != 0) s += ", padding=" + tuple2(o.padding);
+  if (o.output_padding.h != 0 || o.output_padding.w != 0) s += ", output_padding=" + tuple2(o.output_padding);
+  if (o.dilation.h != 1 || o.dilation.w != 1) s += ", dilation=" + tuple2(o.dilation);
+  if (o.groups != 1) s += ", groups=" + std::to_string(o.groups);
+  if (!o.bias) s += ", bias=False";
+  return s;
+}
+
 // ------------------------------------------------------------------ pooling
 Tensor MaxPool2d::forward(const Tensor& x) {
   return max_pool2d(x, o_.kernel.shape(), o_.stride.value_or(o_.kernel).shape(), o_.padding.shape(),
@@ -155,6 +235,37 @@ GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool 
 std::string GroupNorm::extra_repr() const {
   return std::to_string(groups_) + ", " + std::to_string(channels_) + ", eps=" + detail::py_float(eps_) +
          ", affine=" + py_bool(affine_);
+}
+
+// ------------------------------------------------------------------ InstanceNorm
+InstanceNorm::InstanceNorm(int64_t spatial_dims, int64_t num_features, double eps, double momentum, bool affine,
+                           bool track_running_stats, DType dtype)
+    : dims_(spatial_dims), features_(num_features), eps_(eps), momentum_(momentum), affine_(affine) {
+  const std::string name = "InstanceNorm" + std::to_string(spatial_dims) + "d";
+  NERVE_CHECK(num_features > 0, name, ": num_features must be positive, got ", num_features);
+  NERVE_CHECK(!track_running_stats, name, ": track_running_stats=True is not supported (statistics are always the "
+              "instance's own, as with torch's default False)");
+  if (affine) {
+    weight = register_parameter("weight", ones({num_features}, dtype));
+    bias = register_parameter("bias", zeros({num_features}, dtype));
+  }
+}
+
+Tensor InstanceNorm::forward(const Tensor& x) {
+  // torch also takes an unbatched (C, spatial...) input
+  const bool unbatched = x.dim() == dims_ + 1;
+  NERVE_CHECK(x.dim() == dims_ + 2 || unbatched, type_name(), ": expected an input of ", dims_ + 1, " or ", dims_ + 2,
+              " dims, got ", to_string(x.shape()));
+  const Tensor xb = unbatched ? x.unsqueeze(0) : x;
+  NERVE_CHECK(xb.shape()[1] == features_, type_name(), ": expected ", features_, " channels, got input ",
+              to_string(x.shape()));
+  const Tensor y = instance_norm(xb, weight, bias, eps_);
+  return unbatched ? y.squeeze(0) : y;
+}
+
+std::string InstanceNorm::extra_repr() const {
+  return std::to_string(features_) + ", eps=" + detail::py_float(eps_) + ", momentum=" + detail::py_float(momentum_) +
+         ", affine=" + py_bool(affine_) + ", track_running_stats=False";
 }
 
 // ------------------------------------------------------------------ dropout2d

@@ -2,6 +2,8 @@
 // nerve's NCHW ops on the permuted input, BatchNormalization's moving statistics, a CNN that learns a toy task.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <sstream>
 
 #include <nerve/nerve.h>
@@ -99,8 +101,22 @@ TEST(KerasVision, CnnLearnsBrightHalves) {
   EXPECT_GT(model.evaluate(x, y, 64, 0)["accuracy"], 0.95);
 }
 
+// padding "same" with strides: ceil(in / s) outputs; TensorFlow pads (out - 1) * s + k - in in total, the odd one
+// at the bottom and right: for 6 wide, k 3, s 2 that is 0 before and 1 after; for 5 wide, 1 and 1
+TEST(KerasVision, SamePaddingWithStrides) {
+  manual_seed(2);
+  for (auto [h, w, top, bottom, left, right] : {std::array<int64_t, 6>{6, 5, 0, 1, 1, 1}, {7, 8, 1, 1, 0, 1}}) {
+    keras::Sequential m({keras::Conv2D(3, {3, 3}, "", {.strides = {2}, .padding = "same", .input_shape = Shape{h, w, 2}})});
+    Tensor x = randn({2, h, w, 2});
+    Tensor got = m.predict(x);
+    EXPECT_EQ(got.shape(), (Shape{2, (h + 1) / 2, (w + 1) / 2, 3}));
+    auto sd = m.state_dict();
+    Tensor want = conv2d(pad(permute(x, {0, 3, 1, 2}), {left, right, top, bottom}), sd[0].second, sd[1].second, {2});
+    EXPECT_LT(max(abs(got - permute(want, {0, 2, 3, 1}))).item<float>(), 1e-6f);
+  }
+}
+
 TEST(KerasVision, Errors) {
-  EXPECT_THROW(keras::Conv2D(8, {3, 3}, "", {.strides = {2}, .padding = "same"}), Error);
   EXPECT_THROW(keras::Conv2D(8, {3, 3}, "", {.padding = "full"}), Error);
   EXPECT_THROW(keras::Sequential({keras::Conv2D(2, {3, 3}, "", {.input_shape = Shape{28, 28}})}), Error);
   EXPECT_THROW(keras::Sequential({keras::MaxPooling2D({5, 5}), keras::Flatten()}).build({4, 4, 1}), Error);

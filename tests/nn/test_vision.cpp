@@ -33,6 +33,65 @@ std::shared_ptr<nn::Sequential> golden_cnn(DType d) {
       std::make_shared<nn::BatchNorm1d>(nn::BatchNormOptions{.num_features = 3, .dtype = d})});
 }
 
+// Conv1d + InstanceNorm1d and ConvTranspose2d + InstanceNorm2d against torch (make_nn_golden.py: c1d, ct2d)
+TEST(VisionModules, Conv1dConvTranspose2dInstanceNormMatchPyTorch) {
+  auto& G = NnGolden::get();
+  using M = std::shared_ptr<nn::Module>;
+  for (DType d : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(d));
+    auto c1 = std::make_shared<nn::Sequential>(std::initializer_list<M>{
+        std::make_shared<nn::Conv1d>(nn::Conv1dOptions{.in = 2, .out = 4, .kernel = 3, .stride = 2, .padding = 1, .dtype = d}),
+        std::make_shared<nn::InstanceNorm1d>(4, 1e-5, 0.1, true, false, d), std::make_shared<nn::ReLU>(),
+        std::make_shared<nn::Conv1d>(
+            nn::Conv1dOptions{.in = 4, .out = 6, .kernel = 2, .padding = "same", .groups = 2, .bias = false, .dtype = d})});
+    auto c2 = std::make_shared<nn::Sequential>(std::initializer_list<M>{
+        std::make_shared<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{
+            .in = 2, .out = 4, .kernel = 3, .stride = 2, .padding = 1, .output_padding = 1, .groups = 2, .dtype = d}),
+        std::make_shared<nn::InstanceNorm2d>(4, 1e-5, 0.1, true, false, d), std::make_shared<nn::Tanh>(),
+        std::make_shared<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{
+            .in = 4, .out = 3, .kernel = {2, 3}, .stride = {1, 2}, .dilation = {2, 1}, .dtype = d}),
+        std::make_shared<nn::InstanceNorm2d>(3, 1e-5, 0.1, false, false, d)});
+    for (auto [tag, net] : {std::pair<std::string, std::shared_ptr<nn::Sequential>>{"c1d", c1}, {"ct2d", c2}}) {
+      SCOPED_TRACE(tag);
+      nn::StateDict sd;
+      for (const auto& [name, t] : net->state_dict()) sd.emplace_back(name, G(tag + "." + name));
+      net->load_state_dict(sd);
+      const double tol = d == DType::f64 ? 1e-10 : 2e-4;
+      Tensor x = G(tag + ".x", d).requires_grad_();
+      Tensor y = (*net)(x);
+      EXPECT_TRUE(all_close(y, G(tag + ".y"), tol, tol));
+      (y * G(tag + ".up", d)).sum().backward();
+      EXPECT_TRUE(all_close(x.grad(), G(tag + ".gx"), tol, tol));
+      for (const auto& [name, p] : net->named_parameters())
+        EXPECT_TRUE(all_close(p.grad(), G(tag + ".grad." + name), d == DType::f64 ? tol : 2e-3, d == DType::f64 ? tol : 2e-3))
+            << name;
+    }
+  }
+  EXPECT_EQ(nn::Conv1d({.in = 2, .out = 4, .kernel = 3, .stride = 2, .padding = 1}).repr(),
+            "Conv1d(2, 4, kernel_size=(3,), stride=(2,), padding=(1,))");
+  EXPECT_EQ(nn::ConvTranspose2d({.in = 2, .out = 4, .kernel = 3, .stride = 2, .padding = 1, .output_padding = 1}).repr(),
+            "ConvTranspose2d(2, 4, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1))");
+  EXPECT_EQ(nn::InstanceNorm2d(8).repr(), "InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)");
+  // torch's init bounds: weight U(-b, b) with b = 1/sqrt(fan_in) (kaiming_uniform_, a = sqrt(5)), the bias too
+  manual_seed(1);
+  nn::ConvTranspose2d big({.in = 64, .out = 32, .kernel = 3});
+  const double b = 1.0 / std::sqrt(32.0 * 9);
+  EXPECT_LE(big.weight.abs().max().item<double>(), b);
+  EXPECT_GT(big.weight.abs().max().item<double>(), 0.95 * b);
+  EXPECT_LE(big.bias.abs().max().item<double>(), b);
+  // errors and the unbatched input
+  EXPECT_NE(error_of([] { nn::InstanceNorm1d(4, 1e-5, 0.1, false, true); }).find("track_running_stats=True is not supported"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { nn::InstanceNorm2d(4)(randn({2, 3, 5, 5})); }).find("expected 4 channels"), std::string::npos);
+  EXPECT_NE(error_of([] { nn::Conv1d({.in = 3, .out = 4, .kernel = 3, .groups = 2}); }).find("divisible by groups"),
+            std::string::npos);
+  Tensor u = randn({4, 6, 6});
+  EXPECT_TRUE(all_close(nn::InstanceNorm2d(4)(u), nn::InstanceNorm2d(4)(u.unsqueeze(0)).squeeze(0), 0, 0));
+  // gradcheck of the modules in f64
+  nn::Conv1d gc({.in = 2, .out = 2, .kernel = 2, .stride = 2, .dtype = DType::f64});
+  EXPECT_TRUE(module_gradcheck(gc, randn({1, 2, 5}, DType::f64)));
+}
+
 TEST(VisionModules, SmallCnnMatchesPyTorch) {
   auto& G = NnGolden::get();
   for (DType d : {DType::f64, DType::f32}) {

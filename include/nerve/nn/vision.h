@@ -1,5 +1,5 @@
 // Vision modules with PyTorch's names, defaults, parameter and buffer names, initialization and reprs: Conv2d,
-// MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, LayerNorm, GroupNorm (Flatten and Identity: layers.h).
+// Conv1d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm1d/2d (Flatten and Identity: layers.h).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -55,6 +55,64 @@ class Conv2d : public Module {
 
  private:
   Conv2dOptions options_;
+};
+
+struct Conv1dOptions {
+  int64_t in = 0;   // in_channels
+  int64_t out = 0;  // out_channels
+  int64_t kernel = 1;
+  int64_t stride = 1;
+  ConvPadding padding = 0;  // a number, "same" or "valid"
+  int64_t dilation = 1;
+  int64_t groups = 1;
+  bool bias = true;
+  DType dtype = DType::f32;
+};
+
+/// PyTorch's Conv1d: weight (out, in / groups, k), bias (out), initialized as Conv2d.
+///   nn::Conv1d conv({.in = 16, .out = 32, .kernel = 5, .padding = "same"});   // (N, 16, L) -> (N, 32, L)
+class Conv1d : public Module {
+ public:
+  explicit Conv1d(const Conv1dOptions& o);
+  Tensor forward(const Tensor& x) override;  // (N, in, L) -> (N, out, Lo)
+  std::string type_name() const override { return "Conv1d"; }
+  std::string extra_repr() const override;
+  void reset_parameters();
+
+  Tensor weight, bias;
+
+ private:
+  Conv1dOptions options_;
+};
+
+struct ConvTranspose2dOptions {
+  int64_t in = 0;   // in_channels
+  int64_t out = 0;  // out_channels
+  Size2 kernel = 1;
+  Size2 stride = 1;
+  Size2 padding = 0;
+  Size2 output_padding = 0;
+  int64_t groups = 1;
+  bool bias = true;
+  Size2 dilation = 1;
+  DType dtype = DType::f32;
+};
+
+/// PyTorch's ConvTranspose2d (the gradient of Conv2d with respect to its input): weight (in, out / groups, kH, kW),
+/// bias (out); init as torch (kaiming_uniform_(a = sqrt(5)) with fan_in = out / groups * kH * kW).
+///   nn::ConvTranspose2d up({.in = 64, .out = 32, .kernel = 2, .stride = 2});   // doubles H and W
+class ConvTranspose2d : public Module {
+ public:
+  explicit ConvTranspose2d(const ConvTranspose2dOptions& o);
+  Tensor forward(const Tensor& x) override;  // (N, in, H, W) -> (N, out, Ho, Wo)
+  std::string type_name() const override { return "ConvTranspose2d"; }
+  std::string extra_repr() const override;
+  void reset_parameters();
+
+  Tensor weight, bias;
+
+ private:
+  ConvTranspose2dOptions options_;
 };
 
 struct MaxPool2dOptions {
@@ -178,6 +236,38 @@ class GroupNorm : public Module {
   int64_t groups_, channels_;
   double eps_;
   bool affine_;
+};
+
+/// PyTorch's InstanceNorm1d / InstanceNorm2d: each (sample, channel) normalized over its own spatial values;
+/// affine (default off, as torch) adds weight (ones) and bias (zeros). track_running_stats is not supported (an
+/// Error says so).  std::make_shared<nn::InstanceNorm2d>(64, 1e-5, 0.1, true)
+class InstanceNorm : public Module {
+ public:
+  InstanceNorm(int64_t spatial_dims, int64_t num_features, double eps, double momentum, bool affine,
+               bool track_running_stats, DType dtype);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+  Tensor weight, bias;
+
+ private:
+  int64_t dims_, features_;
+  double eps_, momentum_;
+  bool affine_;
+};
+class InstanceNorm1d : public InstanceNorm {
+ public:
+  explicit InstanceNorm1d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = false,
+                          bool track_running_stats = false, DType dtype = DType::f32)
+      : InstanceNorm(1, num_features, eps, momentum, affine, track_running_stats, dtype) {}
+  std::string type_name() const override { return "InstanceNorm1d"; }
+};
+class InstanceNorm2d : public InstanceNorm {
+ public:
+  explicit InstanceNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = false,
+                          bool track_running_stats = false, DType dtype = DType::f32)
+      : InstanceNorm(2, num_features, eps, momentum, affine, track_running_stats, dtype) {}
+  std::string type_name() const override { return "InstanceNorm2d"; }
 };
 
 /// Dropout2d(p): whole channels dropped in train(), identity in eval().  std::make_shared<nn::Dropout2d>(0.2)
