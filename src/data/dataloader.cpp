@@ -22,12 +22,16 @@ namespace detail {
 class EpochState {
  public:
   EpochState(std::shared_ptr<const Dataset> dataset, std::vector<int64_t> order, int64_t batch_size,
-             int64_t num_batches, bool prefetch)
+             int64_t num_batches, int64_t first_batch, std::shared_ptr<int64_t> handed, bool prefetch)
       : dataset_(std::move(dataset)),
         order_(std::move(order)),
         batch_size_(batch_size),
         num_batches_(num_batches),
+        next_(first_batch),
+        first_(first_batch),
+        handed_(std::move(handed)),
         prefetch_(prefetch) {
+    *handed_ = first_batch;
     if (prefetch_ && num_batches_ > 0) worker_ = std::thread([this] { worker_loop(); });
   }
 
@@ -48,6 +52,7 @@ class EpochState {
     if (next_ >= num_batches_) return std::nullopt;
     if (!prefetch_) {
       Example e = make_batch(next_++);
+      *handed_ = next_;
       if (next_ < num_batches_) dataset_->prefetch(indices_of(next_));  // cache-level prefetch, no thread
       return e;
     }
@@ -58,7 +63,7 @@ class EpochState {
       queue_.pop_front();
       lock.unlock();
       cv_.notify_all();
-      ++next_;
+      *handed_ = ++next_;
       return e;
     }
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
@@ -78,7 +83,7 @@ class EpochState {
   }
 
   void worker_loop() {
-    for (int64_t b = 0; b < num_batches_; ++b) {
+    for (int64_t b = first_; b < num_batches_; ++b) {
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stop_ || queue_.size() < DataLoader::kPrefetchDepth; });
@@ -105,7 +110,9 @@ class EpochState {
   std::shared_ptr<const Dataset> dataset_;
   std::vector<int64_t> order_;
   int64_t batch_size_, num_batches_;
-  int64_t next_ = 0;  // batches handed to the consumer
+  int64_t next_ = 0;   // the next batch to hand to the consumer
+  int64_t first_ = 0;  // the first batch of this epoch to load (a resumed epoch skips the ones before)
+  std::shared_ptr<int64_t> handed_;  // the loader's view of next_ (DataLoader::state)
   bool prefetch_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -152,7 +159,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   if (options_.sampler)
     sampler_ = options_.sampler;
   else if (options_.shuffle)
-    sampler_ = std::make_shared<RandomSampler>(options_.seed ? *options_.seed : generator()());
+    sampler_ = std::make_shared<RandomSampler>(*(seed_ = options_.seed ? *options_.seed : generator()()));
   else
     sampler_ = std::make_shared<SequentialSampler>();
 }
@@ -168,7 +175,30 @@ DataLoader::Iterator DataLoader::begin() {
   std::vector<int64_t> order = sampler_->indices(dataset_->size(), epoch_++);
   int64_t n = static_cast<int64_t>(order.size()), bs = options_.batch_size;
   int64_t batches = options_.drop_last ? n / bs : (n + bs - 1) / bs;
-  return Iterator(std::make_unique<detail::EpochState>(dataset_, std::move(order), bs, batches, options_.prefetch));
+  NERVE_CHECK(skip_ <= batches, "DataLoader: cannot resume at batch ", skip_, " of an epoch of ", batches, " batches");
+  handed_ = std::make_shared<int64_t>(0);
+  running_batches_ = batches;
+  const int64_t first = std::exchange(skip_, 0);
+  return Iterator(std::make_unique<detail::EpochState>(dataset_, std::move(order), bs, batches, first, handed_,
+                                                       options_.prefetch));
+}
+
+DataLoaderState DataLoader::state() const {
+  if (handed_ && *handed_ < running_batches_) return {epoch_ - 1, *handed_, seed_};  // inside an epoch
+  return {epoch_, skip_, seed_};
+}
+
+void DataLoader::load_state(const DataLoaderState& s) {
+  NERVE_CHECK(s.epoch >= 0 && s.batch >= 0 && s.batch <= size(), "DataLoader: cannot resume at epoch ", s.epoch,
+              ", batch ", s.batch, " (an epoch has ", size(), " batches)");
+  NERVE_CHECK(!s.seed || !options_.sampler, "DataLoader: the state has a shuffle seed, but this loader uses a custom "
+              "sampler");
+  NERVE_CHECK(s.seed.has_value() == seed_.has_value(), "DataLoader: the state ", s.seed ? "has" : "has no",
+              " shuffle seed, but this loader ", seed_ ? "shuffles" : "does not shuffle");
+  if (s.seed && *s.seed != *seed_) sampler_ = std::make_shared<RandomSampler>(*(seed_ = s.seed));
+  epoch_ = s.epoch;
+  skip_ = s.batch;
+  handed_.reset();
 }
 
 }  // namespace nerve::data

@@ -5,6 +5,7 @@
 #include "nerve/io/checkpoint.h"
 
 #include <cstring>
+#include <sstream>
 
 #include "io/optimizer_state.h"
 #include "nerve/core/rng.h"
@@ -22,6 +23,11 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
     for (const auto& [name, t] : s.model->state_dict()) tensors.emplace_back("model." + name, t);
   if (s.optimizer) meta["optimizer"] = detail::save_optimizer_state(*s.optimizer, "optimizer.", tensors);
   if (s.scheduler) meta["scheduler"] = detail::save_scheduler_state(*s.scheduler);
+  if (s.loader) {  // "epoch batch seed", the seed "-" when the loader has none of its own
+    const data::DataLoaderState ls = s.loader->state();
+    meta["loader"] = std::to_string(ls.epoch) + " " + std::to_string(ls.batch) + " " +
+                     (ls.seed ? std::to_string(*ls.seed) : std::string("-"));
+  }
   if (s.rng) {
     std::vector<uint64_t> st = generator().get_state();
     Tensor t = empty({static_cast<int64_t>(st.size())}, DType::i64);
@@ -47,6 +53,7 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   // parts the file has but the caller did not ask for are skipped (--load takes only the model)
   NERVE_CHECK(!s.optimizer || meta("optimizer"), "load_checkpoint: ", path, ": the file has no optimizer state");
   NERVE_CHECK(!s.scheduler || meta("scheduler"), "load_checkpoint: ", path, ": the file has no scheduler state");
+  NERVE_CHECK(!s.loader || meta("loader"), "load_checkpoint: ", path, ": the file has no DataLoader position");
   try {
     if (s.model) {
       nn::StateDict model;
@@ -65,6 +72,16 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
       std::vector<uint64_t> st(static_cast<size_t>(rng->numel()));
       std::memcpy(st.data(), rng->raw_data(), st.size() * 8);
       generator().set_state(st);
+    }
+    if (s.loader) {
+      std::istringstream in(*meta("loader"));
+      std::string epoch, batch, seed, rest;
+      in >> epoch >> batch >> seed;
+      NERVE_CHECK(!seed.empty() && !(in >> rest), "load_checkpoint: ", path, ": bad DataLoader position '",
+                  *meta("loader"), "' (expected 'epoch batch seed')");
+      data::DataLoaderState ls{.epoch = std::stoll(epoch), .batch = std::stoll(batch)};
+      if (seed != "-") ls.seed = std::stoull(seed);
+      s.loader->load_state(ls);
     }
     s.step = std::stoll(*meta("step"));
   } catch (const std::logic_error& e) {  // std::stoll

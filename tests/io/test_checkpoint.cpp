@@ -7,6 +7,7 @@
 #include "io_test_util.h"
 #include "nerve/autograd/grad_mode.h"
 #include "nerve/core/rng.h"
+#include "nerve/data/dataset.h"
 #include "nerve/io/checkpoint.h"
 #include "nerve/nn/activation.h"
 #include "nerve/nn/layers.h"
@@ -107,6 +108,57 @@ TEST(Checkpoint, ResumeInANewProcessIsBitIdentical) {
   EXPECT_EQ(straight.opt->lr(), check.opt->lr());
   EXPECT_EQ(straight.sched->state_dict().last_epoch, check.sched->state_dict().last_epoch);
   EXPECT_EQ(generator().get_state(), rng_straight);  // the child's generator ended where the straight run's did
+}
+
+// A DataLoader's position in a checkpoint: stopped in the middle of an epoch and resumed by a new loader (another
+// shuffle seed, prefetching or not), it hands out the batches the straight run does, in the same order.
+TEST(Checkpoint, DataLoaderResumesMidEpoch) {
+  test::TempDir dir;
+  const Tensor x = arange(0, 37, 1, DType::i64);  // each batch's data are its sample indices
+  auto sequence = [](data::DataLoader& loader, int64_t epochs, int64_t stop_after, auto&& at_stop) {
+    std::vector<int64_t> seen;
+    int64_t n = 0;
+    for (int64_t e = loader.epoch(); e < epochs; ++e)
+      for (auto& b : loader) {
+        for (int64_t v : b.data.to_vector<int64_t>()) seen.push_back(v);
+        if (++n == stop_after) {
+          at_stop();
+          return seen;
+        }
+      }
+    return seen;
+  };
+  for (bool prefetch : {true, false}) {
+    SCOPED_TRACE(prefetch);
+    const data::DataLoaderOptions o{.batch_size = 5, .shuffle = true, .seed = 7, .prefetch = prefetch};  // 8 batches
+    data::DataLoader straight(data::TensorDataset(x, x), o);
+    const std::vector<int64_t> all = sequence(straight, 3, -1, [] {});
+    ASSERT_EQ(all.size(), 3u * 37);
+
+    data::DataLoader first(data::TensorDataset(x, x), o);
+    std::vector<int64_t> got = sequence(first, 3, 11, [&] {  // 8 batches of epoch 0, then 3 of epoch 1
+      const data::DataLoaderState st = first.state();
+      EXPECT_EQ(st.epoch, 1);
+      EXPECT_EQ(st.batch, 3);
+      io::save_checkpoint(dir / "loader.st", {.loader = &first, .rng = false});
+    });
+    data::DataLoaderOptions other = o;
+    other.seed = 99;
+    data::DataLoader resumed(data::TensorDataset(x, x), other);
+    io::TrainingState rs{.loader = &resumed, .rng = false};
+    io::load_checkpoint(dir / "loader.st", rs);
+    const std::vector<int64_t> rest = sequence(resumed, 3, -1, [] {});
+    got.insert(got.end(), rest.begin(), rest.end());
+    EXPECT_EQ(got, all);
+    EXPECT_EQ(resumed.state().epoch, 3);  // after the last epoch: the next one, from its start
+    EXPECT_EQ(resumed.state().batch, 0);
+  }
+  data::DataLoader plain(data::TensorDataset(x, x), {.batch_size = 5});
+  EXPECT_THROW(plain.load_state({.epoch = 0, .batch = 9}), Error);          // 8 batches per epoch
+  EXPECT_THROW(plain.load_state({.epoch = 0, .batch = 1, .seed = 3}), Error);  // it does not shuffle
+  io::TrainingState none{.loader = &plain, .rng = false};
+  io::save_checkpoint(dir / "noloader.st", {.rng = false});
+  EXPECT_THROW(io::load_checkpoint(dir / "noloader.st", none), Error);
 }
 
 TEST(Checkpoint, RefusesWhatDoesNotFit) {

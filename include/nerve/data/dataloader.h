@@ -28,6 +28,15 @@ struct DataLoaderOptions {
   std::shared_ptr<const Sampler> sampler{};
 };
 
+/// Where a DataLoader is (torchdata's StatefulDataLoader state): the epoch in progress and how many of its batches
+/// were handed out, plus the shuffle seed of the loader's own RandomSampler (unset with a custom sampler, which
+/// keeps its own seed). Saved in training checkpoints (io::TrainingState::loader).
+struct DataLoaderState {
+  int64_t epoch = 0;
+  int64_t batch = 0;
+  std::optional<uint64_t> seed{};
+};
+
 namespace detail {
 class EpochState;
 }
@@ -81,7 +90,16 @@ class DataLoader {
   int64_t num_samples() const;
   /// The epoch the next begin() will run; set it to resume training or to align ranks.
   int64_t epoch() const { return epoch_; }
-  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  void set_epoch(int64_t epoch) {
+    epoch_ = epoch;
+    skip_ = 0;
+  }
+  /// The position: inside an epoch, that epoch and the batches handed out so far (a checkpoint taken in the loop's
+  /// body after batch k's step says k + 1); after it, the next epoch and 0.
+  DataLoaderState state() const;
+  /// Resumes at a position: the next begin() runs state.epoch from batch state.batch on, with the same order
+  /// (the saved seed replaces the shuffle seed). A batch past the epoch's end throws nerve::Error.
+  void load_state(const DataLoaderState& state);
   const Dataset& dataset() const { return *dataset_; }
   const DataLoaderOptions& options() const { return options_; }
 
@@ -89,7 +107,12 @@ class DataLoader {
   std::shared_ptr<const Dataset> dataset_;
   std::shared_ptr<const Sampler> sampler_;
   DataLoaderOptions options_;
+  std::optional<uint64_t> seed_;  // the RandomSampler's, when the loader made it
   int64_t epoch_ = 0;
+  int64_t skip_ = 0;  // batches of the next epoch to skip (load_state)
+  // the epoch in progress: batches handed out so far (shared with its EpochState) and how many it has
+  std::shared_ptr<int64_t> handed_;
+  int64_t running_batches_ = 0;
 };
 
 }  // namespace nerve::data

@@ -1,9 +1,10 @@
-// Training checkpoints: a model, its optimizer and LR scheduler, the global random generator and a step count in
-// one safetensors file, written atomically, so a run stopped after a save resumes with the same bits.
+// Training checkpoints: a model, its optimizer and LR scheduler, a DataLoader's position, the global random generator
+// and a step count in one safetensors file, written atomically, so a run stopped after a save resumes with the same bits.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "nerve/data/dataloader.h"
 #include "nerve/io/safetensors.h"
 #include "nerve/nn/module.h"
 #include "nerve/optim/lr_scheduler.h"
@@ -21,6 +22,8 @@ struct TrainingState {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;
   optim::LRScheduler* scheduler = nullptr;
+  /// The loader's position (epoch, batches handed out, shuffle seed): loading resumes it mid-epoch.
+  data::DataLoader* loader = nullptr;
   /// The global generator (nerve::generator(): initialization, shuffling, dropout) is saved and restored.
   bool rng = true;
   int64_t step = 0;
