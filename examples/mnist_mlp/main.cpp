@@ -20,7 +20,7 @@
 using namespace nerve;
 
 struct Args {
-  std::string data, save;
+  std::string data, save, backup;
   int epochs = 5;
   int64_t batch_size = 32;
   int threads = 0;
@@ -40,6 +40,8 @@ static Args parse(int argc, char** argv) {
   cli.integer("--seed", a.seed, "seed of initialization and shuffling", uint64_t{0},
               std::numeric_limits<uint64_t>::max());
   cli.add("--save", a.save, "write the trained model (architecture, weights, optimizer) to this .nerve file");
+  cli.add("--backup", a.backup, "back the run up to this directory after every epoch; a killed run started again "
+                                "with it resumes there (Keras's BackupAndRestore)");
   cli.flag("--json", a.json, "one line of JSON results (and single-sample latency) instead of the progress bar");
   cli.flag("--profile", a.profile, "print the time per op over training to stderr");
   cli.parse(argc, argv);
@@ -72,7 +74,10 @@ int main(int argc, char** argv) try {
   auto t0 = std::chrono::steady_clock::now();
   std::optional<profiler::Profile> prof;  // --profile: time per op over fit, printed to stderr
   if (args.profile) prof.emplace();
-  model.fit(train.images, train.labels, {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1});
+  std::vector<keras::CallbackPtr> callbacks;
+  if (!args.backup.empty()) callbacks.push_back(keras::BackupAndRestore(args.backup));
+  model.fit(train.images, train.labels,
+            {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1, .callbacks = callbacks});
   double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (prof) {
     prof->stop();
