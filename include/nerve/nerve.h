@@ -13,6 +13,7 @@
 #include "nerve/core/profiler.h"
 #include "nerve/core/rng.h"
 #include "nerve/core/shape.h"
+#include "nerve/ops/attention.h"
 #include "nerve/ops/ops.h"
 #include "nerve/ops/random.h"
 #include "nerve/ops/registry.h"
