@@ -44,3 +44,4 @@
 #include "nerve/io/safetensors.h"
 #include "nerve/io/torch.h"
 #include "nerve/nn/vision.h"
+#include "nerve/nn/transformer.h"
