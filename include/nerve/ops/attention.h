@@ -8,14 +8,16 @@
 namespace nerve {
 
 /// softmax(q k^T / sqrt(E) + mask) v without the L x S matrix (PyTorch 2's F.scaled_dot_product_attention).
-/// q: (..., L, E), k: (..., S, E), v: (..., S, Ev) with equal leading dims -> (..., L, Ev). attn_mask: undefined
-/// for none, bool (true = attend) or floating (added to the scaled scores, differentiable), broadcastable to
-/// (..., L, S): a key padding mask is (B, 1, 1, S). is_causal: query l sees keys s <= l (top-left aligned, as
-/// torch). A row whose keys are all masked gives 0 output and 0 gradients (torch gives NaN). dropout_p: each
-/// probability dropped with probability p and the rest scaled by 1/(1-p), drawn from the global generator
-/// (manual_seed makes it reproducible); pass 0 in eval mode. Forward and backward are tiled with an online
-/// softmax (memory O(L + S) per slice besides the operands), parallel over batch*heads, results independent of
-/// the thread count.
+/// q: (..., L, E), k: (..., S, E), v: (..., S, Ev) with equal leading dims -> (..., L, Ev).
+/// attn_mask: undefined for none, bool (true = attend) or floating (added to the scaled scores), broadcastable
+/// to (..., L, S) and read through its strides (a key padding mask (B, 1, 1, S) is never expanded). A floating
+/// mask that requires grad gets its gradient; the backward then writes dS in full, (..., L, S), the only case
+/// that holds an L x S matrix. is_causal: query l sees keys s <= l (top-left aligned, as torch). A row whose keys
+/// are all masked gives 0 output and 0 gradients (torch gives NaN). dropout_p: each probability dropped with
+/// probability p and the rest scaled by 1/(1-p), from a seed drawn from the global generator (manual_seed makes it
+/// reproducible); pass 0 in eval mode. Forward and backward are tiled with an online softmax (memory O(L + S)
+/// per slice besides the operands), parallel over batch*heads (the forward also over blocks of 64 queries),
+/// results independent of the thread count.
 ///   Tensor y = scaled_dot_product_attention(q, k, v, Tensor(), 0.0, true);  // (B, H, T, D) causal
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& attn_mask = Tensor(), double dropout_p = 0.0,
