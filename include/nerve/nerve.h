@@ -29,6 +29,7 @@
 #include "nerve/keras/layers.h"
 #include "nerve/keras/model.h"
 #include "nerve/keras/plan.h"
+#include "nerve/keras/transformer_layers.h"
 #include "nerve/nn/init.h"
 #include "nerve/nn/layers.h"
 #include "nerve/nn/loss.h"
