@@ -194,3 +194,25 @@ TEST(Transformer, BadInputGivesClearErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// A model too big to run for real (6 layers over 4 x 4096 tokens of width 512) runs for its shapes on meta.
+TEST(Transformer, EncoderRunsOnTheMetaDevice) {
+  DeviceGuard meta(Device::meta);
+  nn::TransformerEncoderLayer layer({.d_model = 512, .nhead = 8, .batch_first = true, .norm_first = true});
+  nn::TransformerEncoder enc(layer, 6, std::make_shared<nn::LayerNorm>(Shape{512}));
+  const Tensor x = randn({4, 4096, 512}).requires_grad_();
+  const Tensor y = enc.forward(x, Tensor(), zeros({4, 4096}, DType::b8));
+  EXPECT_TRUE(y.is_meta());
+  EXPECT_EQ(y.shape(), (Shape{4, 4096, 512}));
+  sum(y).backward();
+  EXPECT_EQ(x.grad().shape(), x.shape());
+  EXPECT_EQ(enc.layers[5]->self_attn->in_proj_weight.grad().shape(), (Shape{1536, 512}));
+  nn::MultiheadAttention mha(512, 8);
+  auto r = mha.forward(x, x, x, Tensor(), true);  // (L, N, E) = (4, 4096, 512): weights (4096, 4, 4)
+  EXPECT_EQ(r.weights.shape(), (Shape{4096, 4, 4}));
+  EXPECT_EQ(enc.num_parameters(), 6 * (4 * 512 * 512 + 4 * 512 + 2 * 512 * 2048 + 2048 + 512 + 4 * 512) + 2 * 512);
+}
+
+}  // namespace
