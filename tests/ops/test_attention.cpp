@@ -128,6 +128,40 @@ TEST(Attention, SameResultsAtAnyThreadCount) {
   EXPECT_TRUE(equal(one.dm, two.dm));
 }
 
+// One slice: two threads take the two-pass backward (key blocks, then query blocks), one thread the one-pass.
+TEST(Attention, OneSliceBackwardSameAtAnyThreadCount) {
+  manual_seed(8);
+  const Tensor q = randn({1, 150, 8}), k = randn({1, 140, 8}), v = randn({1, 140, 4}), g = randn({1, 150, 4});
+  const Tensor m = randn({150, 140});
+  for (double p : {0.0, 0.2}) {
+    auto f = [p](auto& q, auto& k, auto& v, auto& m) {
+      manual_seed(9);
+      return scaled_dot_product_attention(q, k, v, m, p, true);
+    };
+    Grads one, two;
+    {
+      nerve::testing::ThreadsGuard t(1);
+      one = run(f, q, k, v, m, g);
+    }
+    {
+      nerve::testing::ThreadsGuard t(2);
+      two = run(f, q, k, v, m, g);
+    }
+    EXPECT_TRUE(equal(one.out, two.out));
+    EXPECT_TRUE(equal(one.dq, two.dq));
+    EXPECT_TRUE(equal(one.dk, two.dk));
+    EXPECT_TRUE(equal(one.dv, two.dv));
+    EXPECT_TRUE(equal(one.dm, two.dm));
+    if (p == 0.0) {  // and both are right
+      Grads c = run([](auto& q, auto& k, auto& v, auto& m) { return composite(q, k, v, m, true); }, q, k, v, m, g);
+      EXPECT_LT(max_abs_diff(two.dq, c.dq), 1e-4);
+      EXPECT_LT(max_abs_diff(two.dk, c.dk), 1e-4);
+      EXPECT_LT(max_abs_diff(two.dv, c.dv), 1e-4);
+      EXPECT_LT(max_abs_diff(two.dm, c.dm), 1e-4);
+    }
+  }
+}
+
 // With v = identity the output is the dropped probability matrix itself.
 TEST(Attention, DropoutIsSeededAndScaled) {
   const int64_t L = 64, S = 96;

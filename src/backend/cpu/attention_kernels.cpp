@@ -116,62 +116,51 @@ void forward_rows(const AttentionArgs<T>& a, int64_t bh, int64_t r0, int64_t br,
   }
 }
 
-// Backward of slice bh: for each block of key columns, its dK and dV over all query rows (FA-2 Algorithm 2).
+// Whether the backward visits tile (rows from r0, keys from c0): with a causal mask, row blocks wholly above the
+// key block see none of its keys. Both schedules below visit the same tiles in the same order per output.
+inline bool tile_visible(bool causal, int64_t r0, int64_t c0) { return !causal || r0 >= c0 / kBr * kBr; }
+
+// Scratch of one backward tile.
 template <class T>
-void backward_slice(const AttentionArgs<T>& a, int64_t bh, const T* out, const T* lse, const T* dout, T* dq, T* dk,
-                    T* dv, T* dmask) {
+struct TileBuffers {
+  std::vector<T> p = std::vector<T>(static_cast<size_t>(kBr * kBc)), dp = p, pd;
+};
+
+// One tile of the backward (FA-2 Algorithm 2): P recomputed from q, k and the log-sum-exp, dS = P * (dP - D).
+// With dk and dv (the slice's key block, (bc, E) and (bc, Ev)): dV_j += P^T dO_i, dK_j += s dS^T Q_i, and dS into
+// dmask when given; with dq (the slice's rows, (br, E)): dQ_i += s dS K_j. D: the slice's (L) rowsum(dO * O).
+template <class T>
+void backward_tile(const AttentionArgs<T>& a, int64_t bh, int64_t r0, int64_t br, int64_t c0, int64_t bc,
+                   const T* lse, const T* D, const T* dout, TileBuffers<T>& t, T* dq, T* dk, T* dv, T* dmask) {
   const int64_t L = a.L, S = a.S, E = a.E, Ev = a.Ev;
-  std::vector<T> D(L), p(static_cast<size_t>(kBr * kBc)), dp(static_cast<size_t>(kBr * kBc));
-  const T* o = out + bh * L * Ev;
-  const T* g = dout + bh * L * Ev;
-  for (int64_t r = 0; r < L; ++r) {
-    T d = 0;
-    for (int64_t e = 0; e < Ev; ++e) d += g[r * Ev + e] * o[r * Ev + e];
-    D[r] = d;
+  T* p = t.p.data();
+  T* dp = t.dp.data();
+  scores_tile(a, bh, r0, br, c0, bc, p);
+  for (int64_t r = 0; r < br; ++r) {
+    T* row = p + r * bc;
+    const T sub = lse[bh * L + r0 + r];  // +inf for a fully masked row: its probabilities are 0
+    for (int64_t c = 0; c < bc; ++c) row[c] = exp0(row[c] - sub);
   }
-  T* dqs = dq + bh * L * E;
-  std::fill(dqs, dqs + L * E, T(0));
-  std::fill(dk + bh * S * E, dk + (bh + 1) * S * E, T(0));
-  std::fill(dv + bh * S * Ev, dv + (bh + 1) * S * Ev, T(0));
-  const T scale = static_cast<T>(a.scale);
-  const T* ls = lse + bh * L;
-  for (int64_t c0 = 0; c0 < S; c0 += kBc) {
-    const int64_t bc = std::min(kBc, S - c0);
-    const T* kj = a.k + (bh * S + c0) * E;
-    const T* vj = a.v + (bh * S + c0) * Ev;
-    T* dkj = dk + (bh * S + c0) * E;
-    T* dvj = dv + (bh * S + c0) * Ev;
-    const int64_t r_first = a.causal ? c0 / kBr * kBr : 0;  // rows above see none of these keys
-    for (int64_t r0 = r_first; r0 < L; r0 += kBr) {
-      const int64_t br = std::min(kBr, L - r0);
-      scores_tile(a, bh, r0, br, c0, bc, p.data());
-      for (int64_t r = 0; r < br; ++r) {
-        T* row = p.data() + r * bc;
-        const T sub = ls[r0 + r];  // +inf for a fully masked row: its probabilities are 0
-        for (int64_t c = 0; c < bc; ++c) row[c] = exp0(row[c] - sub);
-      }
-      const T* qi = a.q + (bh * L + r0) * E;
-      const T* gi = g + r0 * Ev;
-      // dP = dO_i V_j^T  (br, bc)
-      gemm(false, true, br, bc, Ev, T(1), gi, Ev, vj, Ev, T(0), dp.data(), bc);
-      if (a.dropout_p > 0) {
-        // dV uses the dropped probabilities; dP flows back through the same drops
-        std::vector<T> pd(p.begin(), p.begin() + br * bc);
-        drop_tile(a, bh, r0, br, c0, bc, pd.data());
-        gemm(true, false, bc, Ev, br, T(1), pd.data(), bc, gi, Ev, T(1), dvj, Ev);
-        drop_tile(a, bh, r0, br, c0, bc, dp.data());
-      } else {
-        gemm(true, false, bc, Ev, br, T(1), p.data(), bc, gi, Ev, T(1), dvj, Ev);  // dV_j += P^T dO_i
-      }
-      for (int64_t r = 0; r < br; ++r)  // dS = P * (dP - D)
-        for (int64_t c = 0; c < bc; ++c) p[r * bc + c] *= dp[r * bc + c] - D[r0 + r];
-      if (dmask)
-        for (int64_t r = 0; r < br; ++r)
-          std::copy(p.data() + r * bc, p.data() + (r + 1) * bc, dmask + (bh * L + r0 + r) * S + c0);
-      gemm(false, false, br, E, bc, scale, p.data(), bc, kj, E, T(1), dqs + r0 * E, E);  // dQ_i += s dS K_j
-      gemm(true, false, bc, E, br, scale, p.data(), bc, qi, E, T(1), dkj, E);            // dK_j += s dS^T Q_i
+  const T* gi = dout + (bh * L + r0) * Ev;
+  const T* vj = a.v + (bh * S + c0) * Ev;
+  gemm(false, true, br, bc, Ev, T(1), gi, Ev, vj, Ev, T(0), dp, bc);  // dP = dO_i V_j^T  (br, bc)
+  if (a.dropout_p > 0) {  // dV takes the dropped probabilities; dP flows back through the same drops
+    if (dv) {
+      t.pd.assign(p, p + br * bc);
+      drop_tile(a, bh, r0, br, c0, bc, t.pd.data());
+      gemm(true, false, bc, Ev, br, T(1), t.pd.data(), bc, gi, Ev, T(1), dv, Ev);
     }
+    drop_tile(a, bh, r0, br, c0, bc, dp);
+  } else if (dv) {
+    gemm(true, false, bc, Ev, br, T(1), p, bc, gi, Ev, T(1), dv, Ev);  // dV_j += P^T dO_i
   }
+  for (int64_t r = 0; r < br; ++r)  // dS = P * (dP - D)
+    for (int64_t c = 0; c < bc; ++c) p[r * bc + c] *= dp[r * bc + c] - D[r0 + r];
+  if (dmask)
+    for (int64_t r = 0; r < br; ++r) std::copy(p + r * bc, p + (r + 1) * bc, dmask + (bh * L + r0 + r) * S + c0);
+  const T scale = static_cast<T>(a.scale);
+  if (dq) gemm(false, false, br, E, bc, scale, p, bc, a.k + (bh * S + c0) * E, E, T(1), dq, E);  // dQ_i += s dS K_j
+  if (dk) gemm(true, false, bc, E, br, scale, p, bc, a.q + (bh * L + r0) * E, E, T(1), dk, E);   // dK_j += s dS^T Q_i
 }
 
 }  // namespace
@@ -185,11 +174,52 @@ void attention_forward(const AttentionArgs<T>& a, T* out, T* lse) {
   });
 }
 
+// With at least as many slices as threads, one pass per slice (each tile once). With fewer, two passes that
+// split further: dK, dV per (slice, key block), then dQ per (slice, row block), each recomputing its tiles. Each
+// output gets the same products added in the same order either way, so the results do not depend on the choice.
 template <class T>
 void attention_backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv,
                         T* dmask) {
-  if (dmask) std::fill(dmask, dmask + a.BH * a.L * a.S, T(0));  // tiles a causal mask skips stay 0
-  parallel_chunks(a.BH, [&](int64_t bh) { backward_slice(a, bh, out, lse, dout, dq, dk, dv, dmask); });
+  const int64_t L = a.L, S = a.S, E = a.E, Ev = a.Ev, BH = a.BH;
+  std::fill(dq, dq + BH * L * E, T(0));
+  std::fill(dk, dk + BH * S * E, T(0));
+  std::fill(dv, dv + BH * S * Ev, T(0));
+  if (dmask) std::fill(dmask, dmask + BH * L * S, T(0));  // tiles a causal mask skips stay 0
+  std::vector<T> D(static_cast<size_t>(BH * L));  // rowsum(dO * O)
+  for (int64_t i = 0; i < BH * L; ++i) {
+    T d = 0;
+    for (int64_t e = 0; e < Ev; ++e) d += dout[i * Ev + e] * out[i * Ev + e];
+    D[i] = d;
+  }
+  const int64_t row_blocks = (L + kBr - 1) / kBr, col_blocks = (S + kBc - 1) / kBc;
+  if (BH >= get_num_threads()) {
+    parallel_chunks(BH, [&](int64_t bh) {
+      TileBuffers<T> t;
+      for (int64_t c0 = 0; c0 < S; c0 += kBc)
+        for (int64_t r0 = 0; r0 < L; r0 += kBr)
+          if (tile_visible(a.causal, r0, c0))
+            backward_tile(a, bh, r0, std::min(kBr, L - r0), c0, std::min(kBc, S - c0), lse, D.data() + bh * L, dout,
+                          t, dq + (bh * L + r0) * E, dk + (bh * S + c0) * E, dv + (bh * S + c0) * Ev, dmask);
+    });
+    return;
+  }
+  parallel_chunks(BH * col_blocks, [&](int64_t i) {
+    const int64_t bh = i / col_blocks, c0 = i % col_blocks * kBc;
+    TileBuffers<T> t;
+    for (int64_t r0 = 0; r0 < L; r0 += kBr)
+      if (tile_visible(a.causal, r0, c0))
+        backward_tile(a, bh, r0, std::min(kBr, L - r0), c0, std::min(kBc, S - c0), lse, D.data() + bh * L, dout, t,
+                      static_cast<T*>(nullptr), dk + (bh * S + c0) * E, dv + (bh * S + c0) * Ev, dmask);
+  });
+  parallel_chunks(BH * row_blocks, [&](int64_t i) {
+    const int64_t bh = i / row_blocks, r0 = i % row_blocks * kBr;
+    TileBuffers<T> t;
+    for (int64_t c0 = 0; c0 < S; c0 += kBc)
+      if (tile_visible(a.causal, r0, c0))
+        backward_tile(a, bh, r0, std::min(kBr, L - r0), c0, std::min(kBc, S - c0), lse, D.data() + bh * L, dout, t,
+                      dq + (bh * L + r0) * E, static_cast<T*>(nullptr), static_cast<T*>(nullptr),
+                      static_cast<T*>(nullptr));
+  });
 }
 
 template void attention_forward(const AttentionArgs<float>&, float*, float*);

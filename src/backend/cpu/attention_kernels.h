@@ -35,7 +35,8 @@ void attention_forward(const AttentionArgs<T>& a, T* out, T* lse);
 
 /// Gradients from dout: (BH, L, Ev), given out and lse of the forward. dq: (BH, L, E), dk: (BH, S, E),
 /// dv: (BH, S, Ev) are overwritten; dmask (BH, L, S) or null: the gradient of the additive mask, written in full
-/// (only when the caller asked for it). Parallel over bh.
+/// (only when the caller asked for it). Parallel over bh, or, with fewer slices than threads, over blocks of keys
+/// (dK, dV) and then of queries (dQ); the results are the same either way.
 template <class T>
 void attention_backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv,
                         T* dmask);
