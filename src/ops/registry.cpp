@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "nerve/core/error.h"
+#include "nerve/ops/attention.h"
 #include "nerve/ops/loss.h"
 #include "nerve/ops/ops.h"
 #include "nerve/ops/optim_step.h"
@@ -368,6 +369,15 @@ void register_vision(std::vector<OpInfo>& v) {
       NERVE_OP(group_norm(x.at(0), p.i("num_groups"), opt_input(x, 1), opt_input(x, 2), p.d("eps", 1e-5))));
 }
 
+// the transformer ops (nerve/ops/attention.h): inputs q, k, v [, attn_mask] and x [, weight]
+void register_transformer(std::vector<OpInfo>& v) {
+  add(v, "fused", "scaled_dot_product_attention", true,
+      NERVE_OP(scaled_dot_product_attention(x.at(0), x.at(1), x.at(2), opt_input(x, 3), p.d("dropout_p", 0.0),
+                                            p.b("is_causal"))));
+  add(v, "vision", "rms_norm", true,
+      NERVE_OP(rms_norm(x.at(0), p.shape("normalized_shape"), opt_input(x, 1), p.opt("eps"))));
+}
+
 #undef NERVE_OP
 #undef NERVE_OPS
 
@@ -382,6 +392,7 @@ std::vector<OpInfo> build() {
   register_sequence(ops);
   register_optim_steps(ops);
   register_vision(ops);
+  register_transformer(ops);
   std::sort(ops.begin(), ops.end(), [](const OpInfo& a, const OpInfo& b) { return a.name < b.name; });
   for (size_t k = 1; k < ops.size(); ++k)
     NERVE_ASSERT(ops[k - 1].name != ops[k].name, "op registry: '", ops[k].name, "' registered twice");

@@ -18,6 +18,7 @@ File format, one record per line, tokens separated by single spaces:
   end
 Values are row-major over the logical shape; floats use repr() (round-trips f64 exactly); bools are 0/1.
 """
+import math
 import os
 import sys
 import zlib
@@ -168,7 +169,31 @@ def batch_norm_op(x, p):
     return y, rm, rv
 
 
+def sdpa_reference(x, p):
+    """softmax(q k^T / sqrt(E) + mask) v written out (torch 1.13 has no F.scaled_dot_product_attention); the
+    causal mask is top-left aligned (tril of ones(L, S)), a bool mask is True where attention is allowed."""
+    q, k, v = x[:3]
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if p.get("is_causal"):
+        keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        s = s.masked_fill(~keep, float("-inf"))
+    if len(x) > 3:
+        m = x[3]
+        s = s.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else s + m
+    return torch.softmax(s, -1) @ v
+
+
+def rms_norm_reference(x, p):
+    """x * rsqrt(mean(x^2 over the normalized dims) + eps) [* weight]; eps absent: the dtype's epsilon (torch 2.4)."""
+    dims = list(range(x[0].dim() - len(p["normalized_shape"]), x[0].dim()))
+    eps = p.get("eps", torch.finfo(x[0].dtype).eps)
+    y = x[0] * torch.rsqrt(x[0].pow(2).mean(dims, keepdim=True) + eps)
+    return y * x[1] if len(x) > 1 else y
+
+
 OPS = {
+    "scaled_dot_product_attention": sdpa_reference,
+    "rms_norm": rms_norm_reference,
     "reshape": lambda x, p: torch.reshape(x[0], p["shape"]),
     "view": lambda x, p: x[0].view(p["shape"]),
     "permute": lambda x, p: x[0].permute(p["dims"]),
@@ -1294,6 +1319,36 @@ def conv_transpose_cases():
     case("conv_transpose2d_noncontig", "conv_transpose2d", [(randn(1, 2, 3, 3), "t"), randn(2, 2, 1, 1)], stride=[2])
 
 
+@own_stream
+def transformer_cases():
+    """The fused attention against the explicit formula: L != S, Ev != E, several key tiles of 64 (L, S not
+    multiples of it), causal (L < S and L > S), bool, float (its gradient too) and key padding masks, 2-d and
+    3-d operands, non-contiguous ones; and rms_norm."""
+    def bool_mask(*shape):
+        m = torch.rand(shape) > 0.4
+        m[..., 0] = True  # no row fully masked (torch gives NaN there; nerve 0, tested in tests/ops/test_attention.cpp)
+        return m
+    sdpa = "scaled_dot_product_attention"
+    case("sdpa_basic_l_ne_s", sdpa, [randn(2, 3, 5, 4), randn(2, 3, 7, 4), randn(2, 3, 7, 6)])
+    case("sdpa_causal_square", sdpa, [randn(1, 2, 6, 4), randn(1, 2, 6, 4), randn(1, 2, 6, 3)], is_causal=True)
+    case("sdpa_causal_l_lt_s", sdpa, [randn(2, 4, 3), randn(2, 9, 3), randn(2, 9, 2)], is_causal=True)
+    case("sdpa_causal_l_gt_s", sdpa, [randn(2, 9, 3), randn(2, 4, 3), randn(2, 4, 2)], is_causal=True)
+    case("sdpa_causal_tiles", sdpa, [randn(1, 2, 70, 4), randn(1, 2, 70, 4), randn(1, 2, 70, 3)], is_causal=True)
+    case("sdpa_bool_mask", sdpa, [randn(2, 2, 5, 3), randn(2, 2, 6, 3), randn(2, 2, 6, 3), bool_mask(5, 6)])
+    case("sdpa_float_mask_per_batch", sdpa, [randn(2, 2, 4, 3), randn(2, 2, 5, 3), randn(2, 2, 5, 2),
+                                             randn(2, 1, 4, 5)])
+    case("sdpa_float_mask_causal", sdpa, [randn(3, 5, 4), randn(3, 5, 4), randn(3, 5, 4), randn(5, 5)],
+         is_causal=True)
+    case("sdpa_key_padding_tiles", sdpa, [randn(2, 1, 130, 3), randn(2, 1, 100, 3), randn(2, 1, 100, 2),
+                                          bool_mask(2, 1, 1, 100)])
+    case("sdpa_2d", sdpa, [randn(3, 2), randn(4, 2), randn(4, 5)])
+    case("sdpa_noncontig", sdpa, [(randn(2, 5, 4), "t"), (randn(2, 6, 4), "s"), (randn(2, 6, 3), "t"),
+                                  (bool_mask(5, 6), "t")], is_causal=True)
+    case("rms_norm_weight", "rms_norm", [randn(3, 4), randn(4)], normalized_shape=[4], eps=1e-6)
+    case("rms_norm_two_dims_default_eps", "rms_norm", [randn(2, 3, 2)], normalized_shape=[3, 2])
+    case("rms_norm_noncontig", "rms_norm", [(randn(4, 3), "t"), randn(3)], normalized_shape=[3], eps=1e-5)
+
+
 def main():
     views_and_copies()
     elementwise_binary()
@@ -1322,6 +1377,7 @@ def main():
     vision()
     vision_more()
     conv_transpose_cases()
+    transformer_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "ops_golden.txt")
     with open(path, "w") as f:

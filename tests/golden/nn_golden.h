@@ -20,6 +20,12 @@ class NnGolden {
     return g;
   }
 
+  /// tests/golden/transformer_golden.txt (make_transformer_golden.py), the same format.
+  static const NnGolden& transformer() {
+    static const NnGolden g(std::string(NERVE_TEST_DATA_DIR) + "/golden/transformer_golden.txt");
+    return g;
+  }
+
   /// The tensor named `name`, converted to dtype d when given; throws when absent.
   Tensor operator()(const std::string& name, std::optional<DType> d = std::nullopt) const {
     auto it = tensors_.find(name);

@@ -33,12 +33,13 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Function names declared in ops.h, ops/loss.h and ops/sequence.h: lines like `Tensor name(`, `std::vector<Tensor> name(`,
+// Function names declared in ops.h, ops/loss.h, ops/sequence.h and ops/attention.h: lines like `Tensor name(`, `std::vector<Tensor> name(`,
 // `std::pair<Tensor, Tensor> name(` (operators and method forms are not ops of their own).
 std::set<std::string> declared_ops() {
   std::string header = read_text(NERVE_TEST_DATA_DIR "/../include/nerve/ops/ops.h") +
                        read_text(NERVE_TEST_DATA_DIR "/../include/nerve/ops/loss.h") +
-                       read_text(NERVE_TEST_DATA_DIR "/../include/nerve/ops/sequence.h");
+                       read_text(NERVE_TEST_DATA_DIR "/../include/nerve/ops/sequence.h") +
+                       read_text(NERVE_TEST_DATA_DIR "/../include/nerve/ops/attention.h");
   static const std::regex decl(
       R"(^\s*(?:Tensor|std::vector<Tensor>|std::pair<Tensor,\s*Tensor>)\s+([a-z_][a-z0-9_]*)\s*\()",
       std::regex::multiline);

@@ -421,6 +421,34 @@ void vision(Table& t) {
                {R({2, 6, 3})}});
 }
 
+// the fused attention (several key and query tiles of 64, masks, a fully masked row, dropout with a fixed seed)
+// and rms_norm
+void transformer(Table& t) {
+  auto sdpa = [](const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& m = Tensor(), bool causal = false,
+                 double p = 0.0) { return scaled_dot_product_attention(q, k, v, m, p, causal); };
+  t.push_back({"scaled_dot_product_attention", "causal_tiles", [=](auto& x) { return sdpa(x[0], x[1], x[2], {}, true); },
+               {R({1, 2, 70, 3}), R({1, 2, 70, 3}), R({1, 2, 70, 2})}});
+  t.push_back({"scaled_dot_product_attention", "l_ne_s_noncontig",
+               [=](auto& x) { return sdpa(T(x[0]), x[1], x[2]); }, {R({2, 3, 5}), R({2, 4, 3}), R({2, 4, 6})}});
+  Tensor pad = from_vector<bool>({1, 1, 1, 0, 0, 1, 1, 1, 1, 1}, {2, 1, 1, 5});
+  pad = cat({pad, ones({2, 1, 1, 65}, DType::b8)}, 3);  // 70 keys, two tiles
+  t.push_back({"scaled_dot_product_attention", "key_padding_tiles",
+               [=](auto& x) { return sdpa(x[0], x[1], x[2], pad); }, {R({2, 1, 66, 2}), R({2, 1, 70, 2}), R({2, 1, 70, 2})}});
+  t.push_back({"scaled_dot_product_attention", "float_mask_grad",
+               [=](auto& x) { return sdpa(x[0], x[1], x[2], x[3], true); },
+               {R({2, 2, 4, 3}), R({2, 2, 5, 3}), R({2, 2, 5, 2}), R({2, 1, 4, 5})}});
+  // row 1 sees no key: output and gradients 0 there, no NaN anywhere
+  Tensor rows = from_vector<bool>({1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0}, {3, 4});
+  t.push_back({"scaled_dot_product_attention", "fully_masked_row",
+               [=](auto& x) { return sdpa(x[0], x[1], x[2], rows); }, {R({2, 3, 2}), R({2, 4, 2}), R({2, 4, 3})}});
+  t.push_back({"scaled_dot_product_attention", "dropout_fixed_seed", [=](auto& x) {
+                 manual_seed(99);
+                 return sdpa(x[0], x[1], x[2], {}, true, 0.3);
+               }, {R({2, 6, 3}), R({2, 6, 3}), R({2, 6, 2})}});
+  t.push_back({"rms_norm", "weight", [](auto& x) { return rms_norm(x[0], {4}, x[1], 1e-6); }, {R({3, 4}), R({4})}});
+  t.push_back({"rms_norm", "two_dims_noncontig", [](auto& x) { return rms_norm(T(x[0]), {2, 3}); }, {R({2, 3, 2})}});
+}
+
 }  // namespace
 
 const std::vector<GradcheckCase>& gradcheck_cases() {
@@ -437,6 +465,7 @@ const std::vector<GradcheckCase>& gradcheck_cases() {
     sequence(t);
     rescale_cases(t);
     vision(t);
+    transformer(t);
     return t;
   }();
   return cases;
