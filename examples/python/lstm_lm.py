@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--gen", type=int, default=200, help="characters to generate at the end")
+    ap.add_argument("--gen", type=int, default=int(os.environ.get("NERVE_GEN", 200)), help="characters to generate at the end")
     a = ap.parse_args()
     nerve.set_num_threads(a.threads)
     nerve.manual_seed(a.seed)
