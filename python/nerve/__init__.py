@@ -176,6 +176,11 @@ def _apply_(self, fn):
     return self
 
 
+from ._repr import tensor_repr as _tensor_repr  # noqa: E402
+
+Tensor._cpp_repr = Tensor.__repr__
+Tensor.__repr__ = _tensor_repr
+Tensor.__str__ = _tensor_repr
 Tensor.tolist = _tolist
 Tensor.__iter__ = _iter
 Tensor.__array__ = _array

@@ -145,3 +145,18 @@ def test_item_repr_shape_dtype():
     assert repr(nerve.float32) == "nerve.float32"
     assert [r.tolist() for r in t] == [[1.5, 2.0], [3.0, 4.0]]
     assert float(t[1, 1]) == 4.0 and int(nerve.tensor(7)) == 7
+
+
+def test_repr_as_pytorch_prints():
+    # the expected strings are what torch 1.13 prints for the same tensors (torch. replaced by nerve.)
+    assert repr(nerve.tensor([[0.5247, 0.3064, -0.1876]])) == "tensor([[ 0.5247,  0.3064, -0.1876]])"
+    assert repr(nerve.tensor([1e-5, 1.0, 3e5])) == "tensor([1.0000e-05, 1.0000e+00, 3.0000e+05])"
+    assert repr(nerve.tensor([1.0, 2.0, -3.0])) == "tensor([ 1.,  2., -3.])"
+    assert repr(nerve.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(nerve.ones(2, dtype=nerve.float64)) == "tensor([1., 1.], dtype=nerve.float64)"
+    assert repr(nerve.ones(2, requires_grad=True)) == "tensor([1., 1.], requires_grad=True)"
+    assert repr(nerve.zeros(0, 3)) == "tensor([], size=(0, 3))"
+    assert repr(nerve.arange(2000).float()) == ("tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, "
+                                                "1.9980e+03,\n        1.9990e+03])")
+    assert repr(nerve.arange(8).reshape(2, 2, 2)) == ("tensor([[[0, 1],\n         [2, 3]],\n\n"
+                                                      "        [[4, 5],\n         [6, 7]]])")
