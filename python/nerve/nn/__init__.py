@@ -45,6 +45,9 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign before Module.__init__() call (call super().__init__() first)")
+        if name in self._buffers and (value is None or isinstance(value, Tensor)) and not isinstance(value, Parameter):
+            self._buffers[name] = value  # a registered buffer stays one (torch)
+            return
         for d in (self._parameters, self._buffers, self._modules):
             d.pop(name, None)
         if isinstance(value, Parameter):
@@ -139,6 +142,23 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    def to(self, *args, **kwargs):
+        """Devices: nerve runs on the CPU, so .to("cpu") (and .cpu()) return the module itself; a dtype converts
+        every floating parameter and buffer in place."""
+        for a in list(args) + list(kwargs.values()):
+            if isinstance(a, _C.dtype):
+                with _C_no_grad():
+                    for t in list(self.parameters()) + list(self.buffers()):
+                        if t.is_floating_point() and t.dtype != a:
+                            raise _C.Error(f"Module.to({a}): changing a parameter's dtype in place is not "
+                                           f"supported; build the module with dtype={a}")
+            elif str(a) not in ("cpu", "meta"):
+                raise _C.Error(f"Module.to: unknown device '{a}' (nerve runs on the cpu)")
+        return self
+
+    def cpu(self):
+        return self
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
