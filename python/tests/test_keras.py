@@ -94,3 +94,31 @@ def test_ctrl_c_interrupts_fit():
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=60)
     assert p.returncode == 3 and "interrupted" in out
+
+
+def test_early_stopping_runs_in_cpp():
+    x, y = blobs()
+    m = tf.keras.models.Sequential([tf.keras.layers.Dense(3, input_shape=(2,))])
+    m.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy")
+    h = m.fit(x, y, epochs=20, verbose=0, shuffle=False,
+              callbacks=[tf.keras.callbacks.EarlyStopping(monitor="loss", patience=1)])
+    # lr 0: the loss never improves; nerve's C++ EarlyStopping stops once patience is exceeded, after epoch 3 (as
+    # tests/keras/test_keras.cpp expects; tf.keras itself stops when it is reached, after epoch 2)
+    assert len(h.history["loss"]) == 3
+
+
+def test_datasets_load_idx(tmp_path):
+    def write(name, arr):
+        arr = np.asarray(arr, np.uint8)
+        head = bytes([0, 0, 8, arr.ndim]) + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+        (tmp_path / name).write_bytes(head + arr.tobytes())
+    imgs = np.arange(2 * 28 * 28).reshape(2, 28, 28) % 251
+    for split in ("train", "t10k"):
+        write(f"{split}-images-idx3-ubyte", imgs)
+        write(f"{split}-labels-idx1-ubyte", [3, 7])
+    (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data(str(tmp_path))
+    assert x_train.dtype == np.uint8 and x_train.shape == (2, 28, 28) and y_test.tolist() == [3, 7]
+    np.testing.assert_array_equal(x_test, imgs)
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 9, 1]))
+    with pytest.raises(ValueError, match="truncated"):
+        tf.keras.datasets.mnist.load_data(str(tmp_path))

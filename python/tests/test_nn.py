@@ -111,3 +111,29 @@ def test_builtin_modules_shapes():
     assert seq(img).shape == (2, 10)
     assert [n for n, _ in seq.named_buffers()][:2] == ["1.running_mean", "1.running_var"]
     assert nn.LayerNorm(8)(x).shape == x.shape
+
+
+def test_param_groups_and_schedulers():
+    a, b = nn.Parameter(nerve.ones(2)), nn.Parameter(nerve.ones(2))
+    opt = nerve.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    np.testing.assert_allclose(a.detach().numpy(), [0.9, 0.9])
+    np.testing.assert_allclose(b.detach().numpy(), [0.5, 0.5])
+    s = nerve.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    s.step()
+    assert s.get_last_lr() == pytest.approx([0.05, 0.25])
+    opt.param_groups[0]["lr"] = 1.0
+    assert opt.param_groups[0]["lr"] == 1.0
+
+
+def test_clip_grad_and_dropout_modes():
+    w = nn.Parameter(nerve.ones(4))
+    (w * 3).sum().backward()
+    norm = nn.utils.clip_grad_norm_([w], 1.0)
+    assert norm.item() == pytest.approx(6.0)
+    assert np.linalg.norm(w.grad.numpy()) == pytest.approx(1.0, rel=1e-5)
+    x = nerve.ones(1000)
+    y = F.dropout(x, 0.5, training=True)
+    assert 300 < (y == 0).sum().item() < 700 and y.max().item() == 2.0
+    assert (F.dropout(x, 0.5, training=False) == x).all().item()
