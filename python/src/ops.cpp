@@ -13,7 +13,13 @@ DType dtype_or(const py::object& o, DType def) { return o.is_none() ? def : o.ca
 
 Tensor opt(const py::object& o) { return o.is_none() ? Tensor() : as_tensor(o); }
 
-py::object pair(const std::pair<Tensor, Tensor>& p) { return py::make_tuple(p.first, p.second); }
+// (values, indices) as torch's named tuple: v, i = x.max(1) and x.max(1).indices both work
+py::object pair(const std::pair<Tensor, Tensor>& p) {
+  // (never destroyed: a static py::object would be released after the interpreter has finalized)
+  static py::object* type =
+      new py::object(py::module_::import("collections").attr("namedtuple")("return_types", "values indices"));
+  return (*type)(p.first, p.second);
+}
 
 Tensor with_grad(Tensor t, bool requires_grad) {
   if (requires_grad) t.requires_grad_(true);

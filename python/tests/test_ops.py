@@ -160,3 +160,11 @@ def test_repr_as_pytorch_prints():
                                                 "1.9980e+03,\n        1.9990e+03])")
     assert repr(nerve.arange(8).reshape(2, 2, 2)) == ("tensor([[[0, 1],\n         [2, 3]],\n\n"
                                                       "        [[4, 5],\n         [6, 7]]])")
+
+
+def test_max_returns_named_values_and_indices():
+    x = nerve.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    r = x.max(dim=1)
+    assert r.values.tolist() == [5.0, 7.0] and r.indices.tolist() == [1, 0]
+    v, i = nerve.topk(x, 2)
+    assert v.tolist() == [[5.0, 2.0], [7.0, 3.0]] and i.tolist() == [[1, 2], [0, 2]]
