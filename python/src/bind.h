@@ -26,5 +26,7 @@ void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_keras(py::module_& m);
+/// After everything is bound: the number slots of Tensor's binary operators call the ops directly for two tensors.
+void bind_fast_paths(py::module_& m);
 
 }  // namespace nerve::python

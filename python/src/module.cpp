@@ -17,4 +17,5 @@ PYBIND11_MODULE(_C, m) {
   bind_ops(m);
   bind_nn(m);
   bind_keras(m);
+  bind_fast_paths(m);
 }

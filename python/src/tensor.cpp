@@ -318,20 +318,106 @@ std::string dtype_repr(DType d) {
 
 py::object opt_tensor(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
 
+// a Python or numpy number (bool, int, float, np.float32(1), ...), not a string or a sequence
+bool is_number(const py::handle& o) {
+  return PyBool_Check(o.ptr()) || PyLong_Check(o.ptr()) || PyFloat_Check(o.ptr()) ||
+         (PyNumber_Check(o.ptr()) && !PySequence_Check(o.ptr()));
+}
+
 // a binary op with a tensor, numpy array or Python number on the right (or left when `reflected`)
 template <class F>
 void def_binary(py::class_<Tensor>& c, const char* name, const char* rname, F f) {
   c.def(name, [f](const Tensor& a, const Tensor& b) { return f(a, b); }, py::is_operator());
-  c.def(name, [f](const Tensor& a, const py::object& b) {
-    return f(a, py::isinstance<py::array>(b) ? as_tensor(b) : scalar_for(a, b));
+  c.def(name, [f](const Tensor& a, const py::object& b) -> py::object {
+    if (py::isinstance<py::array>(b)) return py::cast(f(a, as_tensor(b)));
+    if (!is_number(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);  // a TypeError in Python
+    return py::cast(f(a, scalar_for(a, b)));
   }, py::is_operator());
   if (rname)
-    c.def(rname, [f](const Tensor& a, const py::object& b) {
-      return f(py::isinstance<py::array>(b) ? as_tensor(b) : scalar_for(a, b), a);
+    c.def(rname, [f](const Tensor& a, const py::object& b) -> py::object {
+      if (py::isinstance<Tensor>(b)) return py::cast(f(b.cast<Tensor>(), a));  // Tensor + Parameter: Parameter.__radd__
+      if (py::isinstance<py::array>(b)) return py::cast(f(as_tensor(b), a));
+      if (!is_number(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return py::cast(f(scalar_for(a, b), a));
     }, py::is_operator());
 }
 
+// ---------------------------------------------------------------- the fast path of the binary operators
+// a + b of two tensors is the most frequent call from Python: the type's number slots go straight to the op for two
+// tensors (no overload resolution, argument loaders or type-map lookups) and to pybind11's dispatch otherwise
+// (numbers, arrays, errors in an operand's type).
+PyTypeObject* g_tensor_type = nullptr;
+PyObject* g_error_type = nullptr;
+
+Tensor* tensor_of(PyObject* o) {
+  if (!PyObject_TypeCheck(o, g_tensor_type)) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  return inst->simple_layout ? static_cast<Tensor*>(inst->simple_value_holder[0]) : nullptr;
+}
+
+Tensor true_div(const Tensor& a, const Tensor& b) {
+  // true division: integer operands divide as floats (PyTorch)
+  if (!is_floating(a.dtype()) && !is_floating(b.dtype())) return div(a.to(DType::f32), b.to(DType::f32));
+  return div(a, b);
+}
+
+template <int Op>
+Tensor apply_binary(const Tensor& a, const Tensor& b) {
+  if constexpr (Op == 0) return add(a, b);
+  if constexpr (Op == 1) return sub(a, b);
+  if constexpr (Op == 2) return mul(a, b);
+  if constexpr (Op == 3) return true_div(a, b);
+  if constexpr (Op == 4) return matmul(a, b);
+}
+
+// anything but two tensors: the bound methods, as Python's own slot would call them (a.__add__(b), then
+// b.__radd__(a) when that is NotImplemented; CPython's generic slot is not used: it tests that it is the slot)
+PyObject* slow_binary(int op, PyObject* a, PyObject* b) {
+  static const char* names[5] = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__"};
+  static const char* rnames[5] = {"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rmatmul__"};
+  if (PyObject_TypeCheck(a, g_tensor_type)) {
+    PyObject* r = PyObject_CallMethod(a, names[op], "O", b);
+    if (r != Py_NotImplemented) return r;  // a result, or NULL with the error set
+    Py_DECREF(r);
+  }
+  if (PyObject_TypeCheck(b, g_tensor_type)) return PyObject_CallMethod(b, rnames[op], "O", a);
+  Py_RETURN_NOTIMPLEMENTED;
+}
+
+template <int Op>
+PyObject* fast_binary(PyObject* a, PyObject* b) {
+  Tensor* x = tensor_of(a);
+  Tensor* y = x ? tensor_of(b) : nullptr;
+  if (!y) return slow_binary(Op, a, b);
+  try {
+    return py::cast(apply_binary<Op>(*x, *y)).release().ptr();
+  } catch (const Error& e) {
+    PyErr_SetString(g_error_type, e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+void install_fast_binary(const py::handle& type, const py::handle& error) {
+  g_tensor_type = reinterpret_cast<PyTypeObject*>(type.ptr());
+  g_error_type = error.ptr();
+  PyNumberMethods* nb = g_tensor_type->tp_as_number;
+  binaryfunc* slots[5] = {&nb->nb_add, &nb->nb_subtract, &nb->nb_multiply, &nb->nb_true_divide,
+                          &nb->nb_matrix_multiply};
+  binaryfunc fast[5] = {fast_binary<0>, fast_binary<1>, fast_binary<2>, fast_binary<3>, fast_binary<4>};
+  for (int k = 0; k < 5; ++k) {
+    NERVE_ASSERT(*slots[k] != nullptr, "python: Tensor has no binary number slot ", k);
+    *slots[k] = fast[k];
+  }
+  PyType_Modified(g_tensor_type);
+}
+
 }  // namespace
+
+void bind_fast_paths(py::module_& m) { install_fast_binary(m.attr("Tensor"), m.attr("Error")); }
 
 void bind_tensor(py::module_& m) {
   py::enum_<DType>(m, "dtype")
@@ -456,11 +542,7 @@ void bind_tensor(py::module_& m) {
   def_binary(c, "__add__", "__radd__", [](const Tensor& a, const Tensor& b) { return add(a, b); });
   def_binary(c, "__sub__", "__rsub__", [](const Tensor& a, const Tensor& b) { return sub(a, b); });
   def_binary(c, "__mul__", "__rmul__", [](const Tensor& a, const Tensor& b) { return mul(a, b); });
-  def_binary(c, "__truediv__", "__rtruediv__", [](const Tensor& a, const Tensor& b) {
-    // true division: integer operands divide as floats (PyTorch)
-    if (!is_floating(a.dtype()) && !is_floating(b.dtype())) return div(a.to(DType::f32), b.to(DType::f32));
-    return div(a, b);
-  });
+  def_binary(c, "__truediv__", "__rtruediv__", [](const Tensor& a, const Tensor& b) { return true_div(a, b); });
   def_binary(c, "__matmul__", "__rmatmul__", [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
   def_binary(c, "__eq__", nullptr, [](const Tensor& a, const Tensor& b) { return eq(a, b); });
   def_binary(c, "__ne__", nullptr, [](const Tensor& a, const Tensor& b) { return ne(a, b); });
