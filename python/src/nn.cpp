@@ -203,11 +203,49 @@ void bind_optim(py::module_& m) {
       .def("get_last_lr", &optim::ReduceLROnPlateau::get_last_lr);
 }
 
+// torch.nn.init: in place, from the seeded generator; nonlinearity and mode by PyTorch's names
+void bind_init(py::module_& m) {
+  using py::arg;
+  namespace I = nn::init;
+  auto nonlin = [](const std::string& s) {
+    const std::pair<const char*, I::Nonlinearity> names[] = {
+        {"linear", I::Nonlinearity::linear}, {"conv2d", I::Nonlinearity::conv}, {"sigmoid", I::Nonlinearity::sigmoid},
+        {"tanh", I::Nonlinearity::tanh},     {"relu", I::Nonlinearity::relu},   {"leaky_relu", I::Nonlinearity::leaky_relu},
+        {"selu", I::Nonlinearity::selu}};
+    for (const auto& [n, v] : names)
+      if (s == n) return v;
+    throw Error(detail::str_cat("nn.init: unknown nonlinearity '", s, "' (linear, conv2d, sigmoid, tanh, relu, ",
+                                "leaky_relu, selu)"));
+  };
+  auto fan = [](const std::string& s) {
+    NERVE_CHECK(s == "fan_in" || s == "fan_out", "nn.init: mode must be 'fan_in' or 'fan_out', got '", s, "'");
+    return s == "fan_in" ? I::FanMode::fan_in : I::FanMode::fan_out;
+  };
+  m.def("calculate_gain", [nonlin](const std::string& n, const py::object& param) {
+    return I::calculate_gain(nonlin(n), param.is_none() ? 0.01 : param.cast<double>());
+  }, arg("nonlinearity"), arg("param") = py::none());
+  m.def("uniform_", &I::uniform_, arg("tensor"), arg("a") = 0.0, arg("b") = 1.0);
+  m.def("normal_", &I::normal_, arg("tensor"), arg("mean") = 0.0, arg("std") = 1.0);
+  m.def("constant_", &I::constant_, arg("tensor"), arg("val"));
+  m.def("zeros_", &I::zeros_, arg("tensor"));
+  m.def("ones_", &I::ones_, arg("tensor"));
+  m.def("xavier_uniform_", &I::xavier_uniform_, arg("tensor"), arg("gain") = 1.0);
+  m.def("xavier_normal_", &I::xavier_normal_, arg("tensor"), arg("gain") = 1.0);
+  m.def("kaiming_uniform_", [nonlin, fan](const Tensor& t, double a, const std::string& mode, const std::string& nl) {
+    return I::kaiming_uniform_(t, a, fan(mode), nonlin(nl));
+  }, arg("tensor"), arg("a") = 0.0, arg("mode") = "fan_in", arg("nonlinearity") = "leaky_relu");
+  m.def("kaiming_normal_", [nonlin, fan](const Tensor& t, double a, const std::string& mode, const std::string& nl) {
+    return I::kaiming_normal_(t, a, fan(mode), nonlin(nl));
+  }, arg("tensor"), arg("a") = 0.0, arg("mode") = "fan_in", arg("nonlinearity") = "leaky_relu");
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
   py::module_ nn = m.def_submodule("nn", "the C++ modules nerve.nn wraps");
   bind_modules(nn);
+  py::module_ init = nn.def_submodule("init", "torch.nn.init's initializers");
+  bind_init(init);
   py::module_ o = m.def_submodule("optim", "the C++ optimizers and schedulers nerve.optim wraps");
   bind_optim(o);
 }

@@ -137,3 +137,15 @@ def test_clip_grad_and_dropout_modes():
     y = F.dropout(x, 0.5, training=True)
     assert 300 < (y == 0).sum().item() < 700 and y.max().item() == 2.0
     assert (F.dropout(x, 0.5, training=False) == x).all().item()
+
+
+def test_init_in_place():
+    w = nerve.empty(64, 32)
+    assert nn.init.xavier_uniform_(w) is not None
+    bound = (6 / (64 + 32)) ** 0.5
+    assert w.abs().max().item() <= bound and w.abs().max().item() > 0.5 * bound
+    nn.init.constant_(w, 0.5)
+    assert (w == 0.5).all().item()
+    assert nn.init.calculate_gain("relu") == pytest.approx(2 ** 0.5)
+    with pytest.raises(nerve.Error, match="nonlinearity"):
+        nn.init.kaiming_uniform_(w, nonlinearity="swishy")

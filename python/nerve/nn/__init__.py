@@ -6,6 +6,7 @@ from .. import _C
 from .._C import Tensor
 from . import functional
 from . import utils
+from .._C.nn import init
 
 F = functional
 
