@@ -65,6 +65,23 @@ def randperm(n, dtype=None):
     return p if dtype is None else p.to(dtype)
 
 
+def save(obj, f):
+    """Writes a state dict (a mapping of names to tensors, e.g. model.state_dict()) to a safetensors file."""
+    if not hasattr(obj, "items"):
+        raise TypeError(f"nerve.save: expected a state dict (names to tensors), got {type(obj).__name__}")
+    _C.save_safetensors([(k, v.detach().contiguous()) for k, v in obj.items()], str(f))
+
+
+def load(f):
+    """Reads a state dict saved by nerve.save (safetensors) or by torch.save (PyTorch's zip checkpoint)."""
+    import collections
+    path = str(f)
+    with open(path, "rb") as fh:
+        zip_magic = fh.read(2) == b"PK"
+    items = _C.load_torch(path) if zip_magic else _C.load_safetensors(path)
+    return collections.OrderedDict(items)
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 

@@ -246,6 +246,13 @@ void bind_nn(py::module_& m) {
   bind_modules(nn);
   py::module_ init = nn.def_submodule("init", "torch.nn.init's initializers");
   bind_init(init);
+  // state dicts as files: safetensors (nerve.save / nerve.load) and PyTorch's torch.save zip files (nerve.load_torch)
+  m.def("save_safetensors", [](const std::vector<std::pair<std::string, Tensor>>& sd, const std::string& path) {
+    py::gil_scoped_release release;
+    io::save_safetensors(sd, path);
+  }, py::arg("state_dict"), py::arg("path"));
+  m.def("load_safetensors", [](const std::string& path) { return io::load_safetensors(path); }, py::arg("path"));
+  m.def("load_torch", [](const std::string& path) { return io::load_torch(path); }, py::arg("path"));
   py::module_ o = m.def_submodule("optim", "the C++ optimizers and schedulers nerve.optim wraps");
   bind_optim(o);
 }

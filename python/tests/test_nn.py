@@ -149,3 +149,25 @@ def test_init_in_place():
     assert nn.init.calculate_gain("relu") == pytest.approx(2 ** 0.5)
     with pytest.raises(nerve.Error, match="nonlinearity"):
         nn.init.kaiming_uniform_(w, nonlinearity="swishy")
+
+
+def test_save_and_load_state_dict(tmp_path):
+    m = MLP()
+    nerve.save(m.state_dict(), tmp_path / "m.safetensors")
+    sd = nerve.load(tmp_path / "m.safetensors")
+    assert list(sd) == list(m.state_dict())
+    m2 = MLP()
+    m2.load_state_dict(sd)
+    np.testing.assert_array_equal(m2.fc1.weight.detach().numpy(), m.fc1.weight.detach().numpy())
+    (tmp_path / "bad").write_bytes(b"\x01\x00\x00\x00\x00\x00\x00\x00{")
+    with pytest.raises(nerve.Error):
+        nerve.load(tmp_path / "bad")
+
+
+def test_load_a_torch_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")  # Debian's python3-torch, when installed
+    w = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    torch.save({"fc.weight": w, "fc.bias": torch.ones(2)}, tmp_path / "m.pt")
+    sd = nerve.load(tmp_path / "m.pt")
+    assert list(sd) == ["fc.weight", "fc.bias"]
+    np.testing.assert_array_equal(sd["fc.weight"].numpy(), w.numpy())
