@@ -24,6 +24,13 @@ demo: deps
 
 test: test-release test-asan test-tsan
 
+# the Python module (python/): build/python/nerve, imported with PYTHONPATH=build/python
+.PHONY: python
+python: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target python
+	@echo "make python: built $(BUILD)/python/nerve; use it with PYTHONPATH=$(CURDIR)/$(BUILD)/python /usr/bin/python3"
+
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 

@@ -1,0 +1,2 @@
+"""nerve.utils: data loading (nerve.utils.data)."""
+from . import data

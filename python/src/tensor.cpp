@@ -1,0 +1,568 @@
+// nerve._C.Tensor: the tensor handle with numpy interop (zero-copy both ways), properties, autograd, operators
+// and PyTorch-style indexing (ints, slices, None, ..., bool and integer tensors).
+#include <Python.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "bind.h"
+
+namespace nerve::python {
+
+// ---------------------------------------------------------------- conversions
+Shape shape_from(const py::handle& o) {
+  if (py::isinstance<py::int_>(o)) return {o.cast<int64_t>()};
+  Shape s;
+  for (py::handle v : o) s.push_back(py::cast<int64_t>(v));
+  return s;
+}
+
+Shape shape_from_args(const py::args& args) {
+  if (args.size() == 1 && !py::isinstance<py::int_>(args[0])) return shape_from(args[0]);
+  Shape s;
+  for (py::handle v : args) s.push_back(py::cast<int64_t>(v));
+  return s;
+}
+
+Shape dims_from(const py::object& o) {
+  if (o.is_none()) return {};
+  return shape_from(o);
+}
+
+namespace {
+
+const char* buffer_format(DType d) {
+  switch (d) {
+    case DType::f32: return "f";
+    case DType::f64: return "d";
+    case DType::i64: return "q";
+    case DType::i32: return "i";
+    case DType::u8: return "B";
+    case DType::b8: return "?";
+    case DType::i8: return "b";
+    case DType::f16: return "e";
+    case DType::bf16: break;
+  }
+  throw Error(detail::str_cat("numpy: ", dtype_name(d), " has no numpy dtype; convert with .float() first"));
+}
+
+DType dtype_from_numpy(const py::dtype& dt) {
+  const char kind = dt.kind();
+  const size_t size = dt.itemsize();
+  if (kind == 'f' && size == 4) return DType::f32;
+  if (kind == 'f' && size == 8) return DType::f64;
+  if (kind == 'f' && size == 2) return DType::f16;
+  if (kind == 'i' && size == 8) return DType::i64;
+  if (kind == 'i' && size == 4) return DType::i32;
+  if (kind == 'i' && size == 1) return DType::i8;
+  if (kind == 'u' && size == 1) return DType::u8;
+  if (kind == 'b') return DType::b8;
+  throw py::type_error(detail::str_cat("nerve.from_numpy: numpy dtype ", py::repr(dt).cast<std::string>(),
+                                       " is not supported (float32, float64, float16, int64, int32, int8, uint8, bool)"));
+}
+
+// Releases the Python reference a storage over numpy memory holds (with the GIL; never after the interpreter ended).
+void release_py(void* handle) {
+  if (!Py_IsInitialized()) return;
+  py::gil_scoped_acquire gil;
+  Py_DECREF(static_cast<PyObject*>(handle));
+}
+
+}  // namespace
+
+Tensor from_numpy(const py::array& a) {
+  const DType d = dtype_from_numpy(a.dtype());
+  const int64_t item = static_cast<int64_t>(a.itemsize());
+  Shape shape, strides;
+  int64_t span = 1;  // elements from the first to one past the last
+  bool empty = false;
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) {
+    shape.push_back(a.shape(k));
+    if (a.shape(k) == 0) empty = true;
+    const py::ssize_t st = a.strides(k);
+    if (st < 0 || st % item != 0) {  // negative or unaligned strides: a contiguous copy
+      py::array c = py::module_::import("numpy").attr("ascontiguousarray")(a);
+      return from_numpy(c);
+    }
+    strides.push_back(st / item);
+    span += (a.shape(k) - 1) * (st / item);
+  }
+  if (empty) span = 0;
+  PyObject* owner = a.ptr();
+  Py_INCREF(owner);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(const_cast<void*>(a.data()), static_cast<size_t>(span * item),
+                                            [owner](void*) { release_py(owner); });
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->dtype = d;
+  return Tensor(impl);
+}
+
+py::array to_numpy(const Tensor& t) {
+  t.check_defined("numpy");
+  NERVE_CHECK(!t.is_meta(), "numpy: a meta tensor (shape ", to_string(t.shape()), ") has no values");
+  const int64_t item = static_cast<int64_t>(itemsize(t.dtype()));
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
+  for (int64_t s : t.strides()) strides.push_back(s * item);
+  py::object base = py::cast(t);  // keeps the storage alive
+  return py::array(py::dtype(buffer_format(t.dtype())), shape, strides, t.raw_data(), base);
+}
+
+namespace {
+
+// A Python number as a 0-d tensor for an op with t: an int keeps an integer tensor's dtype (i64 + 1 stays i64),
+// a float meets a floating tensor in its dtype and an integer one in f32 (PyTorch's rules).
+Tensor scalar_for(const Tensor& t, const py::handle& s) {
+  t.check_defined("scalar");
+  if (py::isinstance<py::bool_>(s))
+    return scalar_tensor(s.cast<bool>() ? 1.0 : 0.0, t.dtype() == DType::b8 ? DType::b8 : t.dtype());
+  if (py::isinstance<py::int_>(s)) return scalar_tensor(s.cast<double>(), t.dtype() == DType::b8 ? DType::i64 : t.dtype());
+  const double v = s.cast<double>();
+  return scalar_tensor(v, is_floating(t.dtype()) ? t.dtype() : DType::f32);
+}
+
+}  // namespace
+
+Tensor as_tensor(const py::handle& o) {
+  if (py::isinstance<Tensor>(o)) return o.cast<Tensor>();
+  if (py::isinstance<py::array>(o)) return from_numpy(o.cast<py::array>()).clone();
+  if (py::isinstance<py::bool_>(o)) return scalar_tensor(o.cast<bool>(), DType::b8);
+  if (py::isinstance<py::int_>(o)) return scalar_tensor(o.cast<double>(), DType::i64);
+  if (py::isinstance<py::float_>(o)) return scalar_tensor(o.cast<double>(), DType::f32);
+  py::array a = py::module_::import("numpy").attr("asarray")(o);
+  if (a.dtype().kind() == 'f' && a.itemsize() == 8) a = a.attr("astype")("float32");  // Python floats: f32
+  return from_numpy(a).clone();
+}
+
+namespace {
+
+// ---------------------------------------------------------------- indexing
+bool is_index_tensor(const py::handle& o) {
+  return py::isinstance<Tensor>(o) || py::isinstance<py::array>(o) || py::isinstance<py::list>(o);
+}
+
+Tensor index_tensor(const py::handle& o) {
+  Tensor t = as_tensor(o);
+  if (t.dtype() == DType::i32 || t.dtype() == DType::u8) t = t.to(DType::i64);
+  NERVE_CHECK(t.dtype() == DType::i64 || t.dtype() == DType::b8,
+              "index: tensors used as indices must be long or bool tensors, got ", dtype_name(t.dtype()));
+  return t;
+}
+
+// the positions where a 1-D bool tensor is true, as i64
+Tensor true_positions(const Tensor& mask) {
+  std::vector<bool> v;
+  Tensor m = mask.contiguous();
+  const bool* p = m.data<bool>();
+  std::vector<int64_t> out;
+  for (int64_t k = 0; k < m.numel(); ++k)
+    if (p[k]) out.push_back(k);
+  return from_vector<int64_t>(out);
+}
+
+py::tuple as_tuple(const py::handle& idx) {
+  if (py::isinstance<py::tuple>(idx)) return idx.cast<py::tuple>();
+  return py::make_tuple(idx);
+}
+
+// the dims an index entry consumes
+int64_t consumed(const py::handle& e) {
+  if (e.is_none() || e.ptr() == Py_Ellipsis) return 0;
+  if (is_index_tensor(e)) {
+    Tensor t = index_tensor(e);
+    return t.dtype() == DType::b8 ? std::max<int64_t>(t.dim(), 1) : 1;
+  }
+  return 1;
+}
+
+/// x[idx] (a view unless a tensor index is used).
+Tensor getitem(const Tensor& self, const py::handle& idx_obj) {
+  self.check_defined("__getitem__");
+  py::tuple idx = as_tuple(idx_obj);
+  int64_t used = 0, ellipses = 0, tensors = 0;
+  for (py::handle e : idx) {
+    used += consumed(e);
+    ellipses += e.ptr() == Py_Ellipsis;
+    tensors += is_index_tensor(e);
+  }
+  if (ellipses > 1) throw py::index_error("an index can only have a single ellipsis ('...')");
+  if (used > self.dim())
+    throw py::index_error(detail::str_cat("too many indices for tensor of dimension ", self.dim(), " (got ", used, ")"));
+  if (tensors > 1)
+    throw py::index_error("nerve: one tensor (advanced) index per indexing expression is supported; index in steps");
+  Tensor x = self;
+  int64_t d = 0;
+  for (py::handle e : idx) {
+    if (e.is_none()) {
+      x = unsqueeze(x, d++);
+    } else if (e.ptr() == Py_Ellipsis) {
+      d += self.dim() - used;
+    } else if (py::isinstance<py::slice>(e)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(e.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
+      if (step <= 0) throw py::value_error("step must be greater than zero");
+      const Py_ssize_t n = PySlice_AdjustIndices(x.size(d), &start, &stop, step);
+      x = slice(x, d, start, start + std::max<Py_ssize_t>(n, 0) * step, step);
+      if (n <= 0) x = narrow(x, d, 0, 0);
+      ++d;
+    } else if (is_index_tensor(e)) {
+      Tensor t = index_tensor(e);
+      if (t.dtype() == DType::b8) {
+        if (t.dim() == x.dim() - d && d == 0 && t.dim() > 1) {
+          NERVE_CHECK(t.shape() == x.shape(), "index: the mask of shape ", to_string(t.shape()),
+                      " does not match the indexed tensor's shape ", to_string(x.shape()));
+          x = masked_select(x, t);
+          d = 1;
+          continue;
+        }
+        NERVE_CHECK(t.dim() <= 1, "index: a ", t.dim(), "-d bool mask must cover the whole tensor (shape ",
+                    to_string(x.shape()), ")");
+        if (t.dim() == 0) {  // x[True] adds a dim, x[False] an empty one
+          x = unsqueeze(x, d);
+          if (!t.item<bool>()) x = narrow(x, d, 0, 0);
+          ++d;
+          continue;
+        }
+        NERVE_CHECK(t.size(0) == x.size(d), "index: the mask of length ", t.size(0), " does not match dim ", d,
+                    " of size ", x.size(d));
+        t = true_positions(t);
+      }
+      Shape out = x.shape();
+      Tensor flat = t.reshape({-1});
+      Tensor y = index_select(x, d, flat);
+      out.erase(out.begin() + d);
+      out.insert(out.begin() + d, t.shape().begin(), t.shape().end());
+      x = y.reshape(out);
+      d += t.dim();
+    } else {
+      const int64_t n = x.size(d);
+      int64_t i = py::cast<int64_t>(e);
+      if (i < -n || i >= n)
+        throw py::index_error(detail::str_cat("index ", i, " is out of bounds for dimension ", d, " with size ", n));
+      x = select(x, d, i < 0 ? i + n : i);
+    }
+  }
+  return x;
+}
+
+void setitem(Tensor& self, const py::handle& idx, const py::handle& value) {
+  self.check_defined("__setitem__");
+  py::tuple t = as_tuple(idx);
+  const bool number = py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value) ||
+                      py::isinstance<py::bool_>(value);
+  // x[mask] = v with a full-shape bool mask
+  if (t.size() == 1 && is_index_tensor(t[0])) {
+    Tensor m = index_tensor(t[0]);
+    if (m.dtype() == DType::b8 && m.shape() == self.shape()) {
+      if (number) {
+        self.masked_fill_(m, value.cast<double>());
+      } else {
+        self.copy_(where(m, as_tensor(value).to(self.dtype()), self));
+      }
+      return;
+    }
+    // x[index] = v along dim 0, one row at a time
+    if (m.dtype() == DType::b8) m = true_positions(m);
+    m = m.reshape({-1});
+    Tensor src = number ? Tensor() : as_tensor(value).to(self.dtype());
+    const int64_t* p = m.contiguous().data<int64_t>();
+    for (int64_t k = 0; k < m.numel(); ++k) {
+      Tensor row = getitem(self, py::int_(p[k]));
+      if (number) {
+        row.fill_(value.cast<double>());
+      } else {
+        row.copy_(src.dim() > row.dim() ? select(src, 0, k) : src);
+      }
+    }
+    return;
+  }
+  Tensor view = getitem(self, idx);
+  if (number) {
+    view.fill_(value.cast<double>());
+  } else {
+    Tensor src = as_tensor(value);
+    view.copy_(src.dtype() == view.dtype() ? src : src.to(view.dtype()));
+  }
+}
+
+py::object item(const Tensor& t) {
+  t.check_defined("item");
+  NERVE_CHECK(t.numel() == 1, "item: a Tensor with ", t.numel(), " elements cannot be converted to Scalar (shape ",
+              to_string(t.shape()), ")");
+  switch (t.dtype()) {
+    case DType::f32: return py::float_(t.item<float>());
+    case DType::f64: return py::float_(t.item<double>());
+    case DType::b8: return py::bool_(t.item<bool>());
+    case DType::i64: return py::int_(t.item<int64_t>());
+    case DType::i32: return py::int_(t.item<int32_t>());
+    case DType::u8: return py::int_(t.item<uint8_t>());
+    default: return py::float_(t.to(DType::f64).item<double>());
+  }
+}
+
+std::string dtype_repr(DType d) {
+  switch (d) {
+    case DType::f32: return "nerve.float32";
+    case DType::f64: return "nerve.float64";
+    case DType::i64: return "nerve.int64";
+    case DType::i32: return "nerve.int32";
+    case DType::u8: return "nerve.uint8";
+    case DType::b8: return "nerve.bool";
+    case DType::bf16: return "nerve.bfloat16";
+    case DType::f16: return "nerve.float16";
+    case DType::i8: return "nerve.int8";
+  }
+  return "nerve.?";
+}
+
+py::object opt_tensor(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
+
+// a Python or numpy number (bool, int, float, np.float32(1), ...), not a string or a sequence
+bool is_number(const py::handle& o) {
+  return PyBool_Check(o.ptr()) || PyLong_Check(o.ptr()) || PyFloat_Check(o.ptr()) ||
+         (PyNumber_Check(o.ptr()) && !PySequence_Check(o.ptr()));
+}
+
+// a binary op with a tensor, numpy array or Python number on the right (or left when `reflected`)
+template <class F>
+void def_binary(py::class_<Tensor>& c, const char* name, const char* rname, F f) {
+  c.def(name, [f](const Tensor& a, const Tensor& b) { return f(a, b); }, py::is_operator());
+  c.def(name, [f](const Tensor& a, const py::object& b) -> py::object {
+    if (py::isinstance<py::array>(b)) return py::cast(f(a, as_tensor(b)));
+    if (!is_number(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);  // a TypeError in Python
+    return py::cast(f(a, scalar_for(a, b)));
+  }, py::is_operator());
+  if (rname)
+    c.def(rname, [f](const Tensor& a, const py::object& b) -> py::object {
+      if (py::isinstance<Tensor>(b)) return py::cast(f(b.cast<Tensor>(), a));  // Tensor + Parameter: Parameter.__radd__
+      if (py::isinstance<py::array>(b)) return py::cast(f(as_tensor(b), a));
+      if (!is_number(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      return py::cast(f(scalar_for(a, b), a));
+    }, py::is_operator());
+}
+
+// ---------------------------------------------------------------- the fast path of the binary operators
+// a + b of two tensors is the most frequent call from Python: the type's number slots go straight to the op for two
+// tensors (no overload resolution, argument loaders or type-map lookups) and to pybind11's dispatch otherwise
+// (numbers, arrays, errors in an operand's type).
+PyTypeObject* g_tensor_type = nullptr;
+PyObject* g_error_type = nullptr;
+
+Tensor* tensor_of(PyObject* o) {
+  if (!PyObject_TypeCheck(o, g_tensor_type)) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  return inst->simple_layout ? static_cast<Tensor*>(inst->simple_value_holder[0]) : nullptr;
+}
+
+Tensor true_div(const Tensor& a, const Tensor& b) {
+  // true division: integer operands divide as floats (PyTorch)
+  if (!is_floating(a.dtype()) && !is_floating(b.dtype())) return div(a.to(DType::f32), b.to(DType::f32));
+  return div(a, b);
+}
+
+template <int Op>
+Tensor apply_binary(const Tensor& a, const Tensor& b) {
+  if constexpr (Op == 0) return add(a, b);
+  if constexpr (Op == 1) return sub(a, b);
+  if constexpr (Op == 2) return mul(a, b);
+  if constexpr (Op == 3) return true_div(a, b);
+  if constexpr (Op == 4) return matmul(a, b);
+}
+
+// anything but two tensors: the bound methods, as Python's own slot would call them (a.__add__(b), then
+// b.__radd__(a) when that is NotImplemented; CPython's generic slot is not used: it tests that it is the slot)
+PyObject* slow_binary(int op, PyObject* a, PyObject* b) {
+  static const char* names[5] = {"__add__", "__sub__", "__mul__", "__truediv__", "__matmul__"};
+  static const char* rnames[5] = {"__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rmatmul__"};
+  if (PyObject_TypeCheck(a, g_tensor_type)) {
+    PyObject* r = PyObject_CallMethod(a, names[op], "O", b);
+    if (r != Py_NotImplemented) return r;  // a result, or NULL with the error set
+    Py_DECREF(r);
+  }
+  if (PyObject_TypeCheck(b, g_tensor_type)) return PyObject_CallMethod(b, rnames[op], "O", a);
+  Py_RETURN_NOTIMPLEMENTED;
+}
+
+template <int Op>
+PyObject* fast_binary(PyObject* a, PyObject* b) {
+  Tensor* x = tensor_of(a);
+  Tensor* y = x ? tensor_of(b) : nullptr;
+  if (!y) return slow_binary(Op, a, b);
+  try {
+    return py::cast(apply_binary<Op>(*x, *y)).release().ptr();
+  } catch (const Error& e) {
+    PyErr_SetString(g_error_type, e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+void install_fast_binary(const py::handle& type, const py::handle& error) {
+  g_tensor_type = reinterpret_cast<PyTypeObject*>(type.ptr());
+  g_error_type = error.ptr();
+  PyNumberMethods* nb = g_tensor_type->tp_as_number;
+  binaryfunc* slots[5] = {&nb->nb_add, &nb->nb_subtract, &nb->nb_multiply, &nb->nb_true_divide,
+                          &nb->nb_matrix_multiply};
+  binaryfunc fast[5] = {fast_binary<0>, fast_binary<1>, fast_binary<2>, fast_binary<3>, fast_binary<4>};
+  for (int k = 0; k < 5; ++k) {
+    NERVE_ASSERT(*slots[k] != nullptr, "python: Tensor has no binary number slot ", k);
+    *slots[k] = fast[k];
+  }
+  PyType_Modified(g_tensor_type);
+}
+
+}  // namespace
+
+void bind_fast_paths(py::module_& m) { install_fast_binary(m.attr("Tensor"), m.attr("Error")); }
+
+void bind_tensor(py::module_& m) {
+  py::enum_<DType>(m, "dtype")
+      .value("float32", DType::f32)
+      .value("float64", DType::f64)
+      .value("int64", DType::i64)
+      .value("int32", DType::i32)
+      .value("uint8", DType::u8)
+      .value("bool", DType::b8)
+      .value("bfloat16", DType::bf16)
+      .value("float16", DType::f16)
+      .value("int8", DType::i8)
+      .def("__repr__", [](DType d) { return dtype_repr(d); })
+      .def("__str__", [](DType d) { return dtype_repr(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("itemsize", [](DType d) { return itemsize(d); });
+
+  py::class_<Tensor> c(m, "Tensor", py::buffer_protocol(), py::dynamic_attr());
+  c.def(py::init<>())
+      .def(py::init([](const Tensor& t) { return t; }))
+      .def_buffer([](const Tensor& t) {
+        t.check_defined("buffer");
+        NERVE_CHECK(!t.is_meta(), "buffer: a meta tensor has no values");
+        const int64_t item = static_cast<int64_t>(itemsize(t.dtype()));
+        std::vector<py::ssize_t> strides;
+        for (int64_t s : t.strides()) strides.push_back(s * item);
+        return py::buffer_info(t.raw_data(), item, buffer_format(t.dtype()), t.dim(),
+                               std::vector<py::ssize_t>(t.shape().begin(), t.shape().end()), strides);
+      })
+      .def("numpy", [](const Tensor& t) {
+        if (t.requires_grad())
+          throw py::value_error("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
+        return to_numpy(t);
+      })
+      .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
+      .def("size", [](const Tensor& t, const py::object& dim) -> py::object {
+        if (dim.is_none()) return py::tuple(py::cast(t.shape()));
+        return py::int_(t.size(dim.cast<int64_t>()));
+      }, py::arg("dim") = py::none())
+      .def_property_readonly("dtype", &Tensor::dtype)
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def("dim", &Tensor::dim)
+      .def("numel", &Tensor::numel)
+      .def("stride", [](const Tensor& t) { return py::tuple(py::cast(t.strides())); })
+      .def("storage_offset", &Tensor::offset)
+      .def("is_contiguous", &Tensor::is_contiguous)
+      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.is_meta() ? "meta" : "cpu"; })
+      .def_property_readonly("is_meta", &Tensor::is_meta)
+      .def("item", &item)
+      .def("__repr__", &Tensor::to_string)
+      .def("__len__", [](const Tensor& t) {
+        if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
+        return t.size(0);
+      })
+      .def("__bool__", [](const Tensor& t) { return item(t).cast<bool>(); })
+      .def("__float__", [](const Tensor& t) { return item(t).cast<double>(); })
+      .def("__int__", [](const Tensor& t) { return py::int_(item(t)); })
+      .def("__index__", [](const Tensor& t) {
+        if (is_floating(t.dtype())) throw py::type_error("only integer tensors of a single element can be converted to an index");
+        return item(t).cast<int64_t>();
+      })
+      .def("__getitem__", &getitem)
+      .def("__setitem__", &setitem)
+      // autograd
+      .def_property("requires_grad", &Tensor::requires_grad, [](Tensor& t, bool on) { t.requires_grad_(on); })
+      .def("requires_grad_", [](Tensor& t, bool on) { return t.requires_grad_(on); }, py::arg("requires_grad") = true)
+      .def_property("grad", [](const Tensor& t) { return opt_tensor(t.grad()); },
+                    [](Tensor& t, const py::object& g) { t.set_grad(g.is_none() ? Tensor() : g.cast<Tensor>()); })
+      .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property_readonly("grad_fn", [](const Tensor& t) -> py::object {
+        return t.grad_fn() ? py::cast(t.grad_fn()->name()) : py::none();
+      })
+      .def("backward", [](const Tensor& t, const py::object& gradient, bool retain_graph) {
+        Tensor g = gradient.is_none() ? Tensor() : as_tensor(gradient);
+        py::gil_scoped_release release;
+        t.backward(g, retain_graph);
+      }, py::arg("gradient") = py::none(), py::arg("retain_graph") = false)
+      .def("detach", &Tensor::detach)
+      .def("detach_", [](Tensor& t) {
+        t.impl()->grad_fn.reset();
+        t.impl()->requires_grad = false;
+        return t;
+      })
+      .def_property_readonly("_version", &Tensor::version)
+      // copies and dtypes
+      .def("clone", &Tensor::clone)
+      .def("contiguous", &Tensor::contiguous)
+      .def("to", [](const Tensor& t, const py::object& what) {
+        if (py::isinstance<DType>(what)) return t.to(what.cast<DType>());
+        const std::string dev = py::str(what);
+        if (dev == "meta") return t.to(Device::meta);
+        NERVE_CHECK(dev == "cpu", "to: unknown device '", dev, "' (cpu or meta)");
+        return t.to(Device::cpu);
+      })
+      .def("type", [](const Tensor& t, DType d) { return t.to(d); })
+      .def("float", [](const Tensor& t) { return t.to(DType::f32); })
+      .def("double", [](const Tensor& t) { return t.to(DType::f64); })
+      .def("long", [](const Tensor& t) { return t.to(DType::i64); })
+      .def("int", [](const Tensor& t) { return t.to(DType::i32); })
+      .def("bool", [](const Tensor& t) { return t.to(DType::b8); })
+      .def("is_floating_point", [](const Tensor& t) { return is_floating(t.dtype()); })
+      // in place
+      .def("zero_", [](Tensor& t) { return t.zero_(); })
+      .def("fill_", [](Tensor& t, double v) { return t.fill_(v); })
+      .def("copy_", [](Tensor& t, const py::object& src) {
+        Tensor s = as_tensor(src);
+        return t.copy_(s.dtype() == t.dtype() ? s : s.to(t.dtype()));
+      })
+      .def("add_", [](Tensor& t, const py::object& o, double alpha) {
+        return t.add_(py::isinstance<Tensor>(o) ? o.cast<Tensor>() : scalar_for(t, o), alpha);
+      }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1.0)
+      .def("sub_", [](Tensor& t, const py::object& o, double alpha) {
+        return t.add_(py::isinstance<Tensor>(o) ? o.cast<Tensor>() : scalar_for(t, o), -alpha);
+      }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1.0)
+      .def("mul_", [](Tensor& t, const py::object& o) {
+        return py::isinstance<Tensor>(o) ? t.mul_(o.cast<Tensor>()) : t.mul_(o.cast<double>());
+      })
+      .def("div_", [](Tensor& t, double s) { return t.mul_(1.0 / s); })
+      .def("masked_fill_", [](Tensor& t, const Tensor& mask, double v) { return t.masked_fill_(mask, v); });
+
+  def_binary(c, "__add__", "__radd__", [](const Tensor& a, const Tensor& b) { return add(a, b); });
+  def_binary(c, "__sub__", "__rsub__", [](const Tensor& a, const Tensor& b) { return sub(a, b); });
+  def_binary(c, "__mul__", "__rmul__", [](const Tensor& a, const Tensor& b) { return mul(a, b); });
+  def_binary(c, "__truediv__", "__rtruediv__", [](const Tensor& a, const Tensor& b) { return true_div(a, b); });
+  def_binary(c, "__matmul__", "__rmatmul__", [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+  def_binary(c, "__eq__", nullptr, [](const Tensor& a, const Tensor& b) { return eq(a, b); });
+  def_binary(c, "__ne__", nullptr, [](const Tensor& a, const Tensor& b) { return ne(a, b); });
+  def_binary(c, "__lt__", nullptr, [](const Tensor& a, const Tensor& b) { return lt(a, b); });
+  def_binary(c, "__le__", nullptr, [](const Tensor& a, const Tensor& b) { return le(a, b); });
+  def_binary(c, "__gt__", nullptr, [](const Tensor& a, const Tensor& b) { return gt(a, b); });
+  def_binary(c, "__ge__", nullptr, [](const Tensor& a, const Tensor& b) { return ge(a, b); });
+  def_binary(c, "__and__", "__rand__", [](const Tensor& a, const Tensor& b) { return logical_and(a, b); });
+  def_binary(c, "__or__", "__ror__", [](const Tensor& a, const Tensor& b) { return logical_or(a, b); });
+  c.def("__pow__", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, py::is_operator());
+  c.def("__pow__", [](const Tensor& a, double e) { return pow(a, e); }, py::is_operator());
+  c.def("__rpow__", [](const Tensor& a, double s) { return pow(scalar_for(a, py::float_(s)), a); }, py::is_operator());
+  c.def("__neg__", [](const Tensor& a) { return neg(a); });
+  c.def("__pos__", [](const Tensor& a) { return a; });
+  c.def("__abs__", [](const Tensor& a) { return abs(a); });
+  c.def("__invert__", [](const Tensor& a) { return logical_not(a); });
+  c.attr("__hash__") = py::module_::import("builtins").attr("object").attr("__hash__");
+
+  m.def("from_numpy", &from_numpy, py::arg("ndarray"), "A tensor sharing the numpy array's memory (no copy).");
+  m.def("_as_tensor", [](const py::object& o) { return as_tensor(o); });
+}
+
+}  // namespace nerve::python
