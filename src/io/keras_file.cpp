@@ -150,6 +150,7 @@ class ModelCheckpointCb : public keras::Callback {
   ModelCheckpointCb(std::string path, keras::ModelCheckpointOptions o)
       : path_(std::move(path)), o_(std::move(o)), max_(keras::callback_util::maximize(o_.mode, o_.monitor)) {}
   void on_train_begin() override { best_ = max_ ? -INFINITY : INFINITY; }
+  bool rank0_only() const override { return true; }
   void on_epoch_end(int epoch, const keras::Logs& logs) override {
     if (o_.save_best_only) {
       const double v = keras::callback_util::lookup(logs, o_.monitor, "ModelCheckpoint");
@@ -172,6 +173,7 @@ class ModelCheckpointCb : public keras::Callback {
 class BackupAndRestoreCb : public keras::Callback {
  public:
   explicit BackupAndRestoreCb(std::string dir) : dir_(std::move(dir)) {}
+  bool rank0_only() const override { return true; }
   void on_train_begin() override {
     if (!std::filesystem::exists(file())) return;
     io::TrainingState st = state();

@@ -24,6 +24,9 @@ class Callback {
   virtual void on_epoch_begin(int epoch) {}
   virtual void on_epoch_end(int epoch, const Logs& logs) {}
   virtual void on_batch_end(int64_t batch, const Logs& logs) {}
+  /// Under a distribution strategy, run only on rank 0 (callbacks that write files: CSVLogger, ModelCheckpoint,
+  /// BackupAndRestore). The others run on every rank, with the same (averaged) logs.
+  virtual bool rank0_only() const { return false; }
   Sequential* model = nullptr;
 };
 using CallbackPtr = std::shared_ptr<Callback>;
