@@ -113,7 +113,7 @@ void check_reduce(const Tensor& t, ReduceOp op, const char* fn) {
 }
 
 // out /= world size, in place (out contiguous)
-void divide_by_world(const Tensor& out) {
+[[maybe_unused]] void divide_by_world(const Tensor& out) {
   double n = static_cast<double>(world_size());
   visit_floating(out.dtype(), "all_reduce", [&](auto tag) {
     using T = decltype(tag);

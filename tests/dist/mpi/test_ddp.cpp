@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+
+#include <unistd.h>
 
 #include "nerve/core/rng.h"
 #include "nerve/dist/dist.h"
@@ -156,7 +159,13 @@ TEST(DistKeras, FitDataParallelMatchesOneProcess) {
   auto strategy = std::make_shared<dist::DataParallel>();
   // shuffle off: rank r takes samples r, r + N, ..., so step s of the N ranks covers the 16 N samples of step s of
   // one process with batch 16 N
-  auto h = dp->fit(x, y, {.epochs = 2, .batch_size = 16, .verbose = 0, .shuffle = false, .strategy = strategy});
+  // a CSVLogger on every rank: rank 0's alone writes (files are rank 0's business)
+  std::string csv = "/tmp/nerve_dist_test_" + std::to_string(getppid()) + "_rank" + std::to_string(dist::rank()) + ".csv";
+  std::filesystem::remove(csv);
+  auto h = dp->fit(x, y, {.epochs = 2, .batch_size = 16, .verbose = 0, .shuffle = false,
+                          .callbacks = {keras::CSVLogger(csv)}, .strategy = strategy});
+  EXPECT_EQ(std::filesystem::exists(csv), dist::rank() == 0);
+  std::filesystem::remove(csv);
   auto h1 = one->fit(x, y, {.epochs = 2, .batch_size = 16 * w, .verbose = 0, .shuffle = false});
   EXPECT_LE(max_abs_diff(*dp, *one), 2e-5);
   for (int e = 0; e < 2; ++e) {  // the logged loss and accuracy are over all ranks' samples
