@@ -190,7 +190,7 @@ void DistributedDataParallel::on_grad(size_t k) {
   stats_.copy_seconds += since(t0);
   --buckets_[bucket_of_[k]].pending;
   if (options_.overlap) {
-    launch_ready();
+    launch_ready(true);
     t0 = Clock::now();
     for (size_t i = 0; i < next_launch_; ++i) buckets_[i].work.test();  // lets MPI progress the ones in flight
     stats_.comm_seconds += since(t0);
@@ -198,11 +198,13 @@ void DistributedDataParallel::on_grad(size_t k) {
 }
 
 // buckets start strictly in order, so every rank issues the same collectives in the same order
-void DistributedDataParallel::launch_ready() {
-  while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0) launch(buckets_[next_launch_++]);
+void DistributedDataParallel::launch_ready(bool in_backward) {
+  while (next_launch_ < buckets_.size() && buckets_[next_launch_].pending == 0)
+    launch(buckets_[next_launch_++], in_backward);
 }
 
-void DistributedDataParallel::launch(Bucket& b) {
+void DistributedDataParallel::launch(Bucket& b, bool in_backward) {
+  ++(in_backward ? stats_.buckets_in_backward : stats_.buckets_after_backward);
   auto t0 = Clock::now();
   b.work = all_reduce_async(b.flat, ReduceOp::average);
   b.launched = true;
@@ -221,7 +223,7 @@ void DistributedDataParallel::finish_sync() {
       --buckets_[bucket_of_[k]].pending;
     }
   stats_.copy_seconds += since(t0);
-  launch_ready();
+  launch_ready(false);
   t0 = Clock::now();
   for (Bucket& b : buckets_) b.work.wait();
   double waited = since(t0);

@@ -30,6 +30,8 @@ struct DDPStats {
   double comm_seconds = 0;     // in MPI calls altogether (starting, polling, waiting)
   double copy_seconds = 0;     // copying gradients into and out of the buckets
   int64_t bytes = 0;           // gradient bytes all-reduced per rank
+  int64_t buckets_in_backward = 0;  // bucket all-reduces started by a gradient hook, while backward still ran
+  int64_t buckets_after_backward = 0;  // started at the end of backward (overlap off, or unused parameters)
 };
 
 /// Wraps `module` (which must outlive it) for data-parallel training. Run forward and backward on the module as
@@ -81,8 +83,8 @@ class DistributedDataParallel {
   };
   void verify_and_broadcast(const std::vector<std::pair<std::string, Tensor>>& named);
   void on_grad(size_t i);
-  void launch_ready();
-  void launch(Bucket& b);
+  void launch_ready(bool in_backward);
+  void launch(Bucket& b, bool in_backward);
   void finish_sync();
   void copy_in(size_t i);
 

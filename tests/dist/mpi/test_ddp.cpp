@@ -107,6 +107,21 @@ TEST(DistDDP, SmallBucketsNoOverlapAndNoSync) {
   equivalence(DType::f64, 1e-12, {}, 2);
 }
 
+TEST(DistDDP, OverlapStartsBucketsDuringBackward) {
+  // 4 parameters, 4 buckets (a 128-byte cap): with overlap every bucket's all-reduce starts from a gradient hook, while
+  // backward still runs (the first one before the other gradients exist); without, all start after backward
+  for (bool overlap : {true, false}) {
+    manual_seed(5);
+    auto model = mlp(DType::f32);
+    dist::DistributedDataParallel ddp(*model, {.bucket_cap_bytes = 128, .overlap = overlap});
+    ASSERT_EQ(ddp.num_buckets(), 4);
+    Tensor x = randn({8, 20}), y = randint(0, 5, {8});
+    for (int s = 0; s < 3; ++s) cross_entropy(model->forward(x), y, Tensor()).backward();
+    EXPECT_EQ(ddp.stats().buckets_in_backward, overlap ? 12 : 0);
+    EXPECT_EQ(ddp.stats().buckets_after_backward, overlap ? 0 : 12);
+  }
+}
+
 TEST(DistDDP, BucketsFollowTheCap) {
   auto model = mlp(DType::f32);
   dist::DistributedDataParallel one(*model);
