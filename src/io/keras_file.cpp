@@ -173,7 +173,8 @@ class ModelCheckpointCb : public keras::Callback {
 class BackupAndRestoreCb : public keras::Callback {
  public:
   explicit BackupAndRestoreCb(std::string dir) : dir_(std::move(dir)) {}
-  bool rank0_only() const override { return true; }
+  // under a distribution strategy every rank restores (the same weights, optimizer state and generator) and rank 0
+  // alone writes
   void on_train_begin() override {
     if (!std::filesystem::exists(file())) return;
     io::TrainingState st = state();
@@ -190,6 +191,7 @@ class BackupAndRestoreCb : public keras::Callback {
     model->resume_from = std::make_pair(static_cast<int>(st.step), shuffle_seed);
   }
   void on_epoch_end(int epoch, const keras::Logs&) override {
+    if (rank != 0) return;
     std::filesystem::create_directories(dir_);
     io::TrainingState st = state();
     st.step = epoch + 1;  // the epoch to resume at
@@ -197,6 +199,7 @@ class BackupAndRestoreCb : public keras::Callback {
     io::save_checkpoint(file(), st);
   }
   void on_train_end() override {  // finished (or stopped by a callback): nothing to resume
+    if (rank != 0) return;
     std::error_code ec;
     std::filesystem::remove(file(), ec);
   }

@@ -319,7 +319,10 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   History hist;
   stop_training = false;
   resume_from.reset();
-  for (auto& cb : o.callbacks) cb->model = this;
+  for (auto& cb : o.callbacks) {
+    cb->model = this;
+    cb->rank = rank;
+  }
   for (auto& cb : o.callbacks) cb->on_train_begin();
   int first_epoch = o.initial_epoch;
   if (resume_from) std::tie(first_epoch, shuffle_seed) = *resume_from;

@@ -12,6 +12,7 @@
 
 #include "nerve/core/rng.h"
 #include "nerve/dist/dist.h"
+#include "nerve/keras/callbacks.h"
 #include "nerve/keras/layers.h"
 #include "nerve/keras/model.h"
 #include "nerve/nn/activation.h"
@@ -188,4 +189,38 @@ TEST(DistKeras, FitDataParallelMatchesOneProcess) {
     EXPECT_NEAR(h.history["accuracy"][e], h1.history["accuracy"][e], 1e-9);
   }
   EXPECT_EQ(strategy->stats().syncs, 2 * 4);
+}
+
+TEST(DistKeras, BackupAndRestoreResumesEveryRank) {
+  // a data-parallel fit stopped by an error after epoch 1 and started again with BackupAndRestore ends where 2
+  // epochs straight end: every rank restores rank 0's backup (weights, Adam, generator, shuffle seed)
+  manual_seed(3);
+  Tensor x = randn({48 * dist::world_size(), 10}), y = randint(0, 3, {48 * dist::world_size()});
+  auto make = [] {
+    manual_seed(12);
+    auto m = std::make_unique<keras::Sequential>(
+        std::vector<keras::LayerPtr>{keras::Dense(16, "relu"), keras::Dense(3, "softmax")});
+    m->compile("adam", "sparse_categorical_crossentropy");
+    return m;
+  };
+  std::string dir = "/tmp/nerve_dist_backup_" + std::to_string(getppid());
+  std::filesystem::remove_all(dir);
+  dist::barrier();
+  auto strategy = std::make_shared<dist::DataParallel>();
+  auto straight = make();
+  straight->fit(x, y, {.epochs = 2, .batch_size = 8, .verbose = 0, .strategy = strategy});
+  auto stopped = make();
+  auto fail = keras::LambdaCallback({.on_epoch_end = [](int e, const keras::Logs&) {
+    if (e == 0) throw Error("planted stop after epoch 1");
+  }});
+  EXPECT_THROW(stopped->fit(x, y, {.epochs = 2, .batch_size = 8, .verbose = 0,
+                                   .callbacks = {keras::BackupAndRestore(dir), fail}, .strategy = strategy}),
+               Error);
+  dist::barrier();  // rank 0's backup is written before any rank reads it
+  auto resumed = make();
+  resumed->fit(x, y, {.epochs = 2, .batch_size = 8, .verbose = 0, .callbacks = {keras::BackupAndRestore(dir)},
+                      .strategy = strategy});
+  EXPECT_EQ(max_abs_diff(*resumed, *straight), 0.0);
+  dist::barrier();
+  std::filesystem::remove_all(dir);
 }
