@@ -53,7 +53,7 @@ struct Args {
   std::string data = "/usr/share/games/fortunes", prompt = "The ", trace, save, resume, load;
   int64_t steps = 200, epochs = 0, seed = 0, seq = 64, batch = 32, gen = 1000;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  bool json = false, stateful = false, profile = false, prompt_given = false;
+  bool json = false, stateful = false, profile = false, prompt_given = false, no_overlap = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -71,6 +71,7 @@ static Args parse(int argc, char** argv) {
   cli.integer("--gen", a.gen, "characters to generate after training", int64_t{0}, int64_t{1} << 30);
   cli.add("--prompt", a.prompt, "text generation starts from");
   cli.flag("--json", a.json, "one line of JSON results on stdout");
+  cli.flag("--no-overlap", a.no_overlap, "under mpirun: all-reduce the gradients after backward, not during it");
   cli.flag("--stateful", a.stateful, "truncated backpropagation through time over contiguous streams");
   cli.flag("--profile", a.profile, "print the time per op to stderr");
   cli.add("--trace", a.trace, "also write a Chrome trace of the profiled steps to this file");
@@ -119,11 +120,18 @@ int main(int argc, char** argv) try {
   const Tensor tokens = tok.encode(text, DType::u8);
   std::string().swap(text);
   auto dataset = std::make_shared<data::SequenceWindowDataset>(tokens, a.seq);
+  // under mpirun -np N: each rank trains on its shard of every epoch's shuffled windows, --batch per rank
+  const int world = dist::world_size(), rank = dist::rank();
+  NERVE_CHECK(world == 1 || !a.stateful, "char_lstm: --stateful reads the corpus as one set of streams and runs in "
+              "one process; under mpirun use the shuffled windows (drop --stateful)");
   data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
-                                    .seed = static_cast<uint64_t>(a.seed)});
+                                    .seed = static_cast<uint64_t>(a.seed),
+                                    .sampler = world > 1 ? dist::sampler({.seed = static_cast<uint64_t>(a.seed),
+                                                                          .drop_last = true})
+                                                         : nullptr});
   auto model = std::make_shared<LSTMModel>(vocab);
   optim::Adam opt(model->parameters(), {.lr = 2e-3});
-  std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", corpus_bytes, long(vocab),
+  if (rank == 0) std::fprintf(stderr, "corpus %zu bytes, vocab %ld, %ld windows, %ld parameters\n", corpus_bytes, long(vocab),
                long(dataset->size()), long(model->num_parameters()));
 
   NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
@@ -148,6 +156,8 @@ int main(int argc, char** argv) try {
     io::TrainingState weights{.model = model.get(), .optimizer = nullptr, .rng = false};
     io::load_checkpoint(a.load, weights);
   }
+  // gradients averaged over the ranks during backward (a world of one: no-op); rank 0's weights to every rank
+  dist::DistributedDataParallel ddp(*model, {.overlap = !a.no_overlap});
   const int64_t train_until = a.load.empty() ? total : 0, first_step = step;
   double loss_v = NAN, t_train = 0;
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
@@ -167,9 +177,9 @@ int main(int argc, char** argv) try {
     if (recent.size() > 20) recent.erase(recent.begin());
     t_train += std::chrono::duration<double>(clock::now() - t0).count();
     ++step;
-    if (step % 50 == 0 || step == total)
+    if (rank == 0 && (step % 50 == 0 || step == total))
       std::fprintf(stderr, "step %5ld  loss %.4f  ppl %7.2f  %8.0f tok/s\n", long(step), loss_v, std::exp(loss_v),
-                   (step - first_step) * a.batch * a.seq / t_train);
+                   world * (step - first_step) * a.batch * a.seq / t_train);
   };
   if (a.stateful) {  // --stateful: a.batch contiguous streams read in order, the hidden state carried between batches
     std::optional<nn::LSTMState> state;
@@ -189,6 +199,7 @@ int main(int argc, char** argv) try {
       }
     }
   }
+  if (rank != 0) return 0;  // rank 0 alone saves, generates and reports (the weights are the same on every rank)
   if (!a.save.empty()) {  // --save: everything --resume needs to go on as if the run had not stopped
     ckpt.step = step;
     io::save_checkpoint(a.save, ckpt);
@@ -218,16 +229,22 @@ int main(int argc, char** argv) try {
 
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  const double tok_s = t_train > 0 ? (step - first_step) * a.batch * a.seq / t_train : 0.0;
+  // the job's throughput: every rank trained (step - first_step) batches of its own
+  const double tok_s = t_train > 0 ? world * (step - first_step) * a.batch * a.seq / t_train : 0.0;
   const double gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
   double mean_recent = 0;
   for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
   using examples::json_number;  // NaN and inf are written as null: JSON has no NaN
+  // under mpirun: the ranks, and the share of training time rank 0 spent waiting for the gradient all-reduce
+  std::string dist_json;
+  if (world > 1)
+    dist_json = ", \"ranks\": " + std::to_string(world) + ", \"comm_wait_fraction\": " +
+                json_number(ddp.stats().wait_seconds / t_train, 4) + ", \"overlap\": " + (a.no_overlap ? "false" : "true");
   if (a.json)
     std::printf("{\"impl\": \"nerve\", \"steps\": %ld, \"tokens_per_second\": %s, \"final_loss\": %s, "
-                "\"mean_loss_last20\": %s, \"generate_chars_per_second\": %s, \"peak_rss_mib\": %.1f}\n",
+                "\"mean_loss_last20\": %s, \"generate_chars_per_second\": %s, \"peak_rss_mib\": %.1f%s}\n",
                 long(step), json_number(tok_s, 1).c_str(), json_number(loss_v, 6).c_str(),
-                json_number(mean_recent, 6).c_str(), json_number(gen_s, 1).c_str(), rss);
+                json_number(mean_recent, 6).c_str(), json_number(gen_s, 1).c_str(), rss, dist_json.c_str());
   else
     std::printf("tokens/s %.0f  final loss %.4f  generate %.0f chars/s  peak RSS %.0f MiB\n", tok_s, loss_v, gen_s, rss);
   return 0;

@@ -25,7 +25,7 @@ struct Args {
   int64_t batch_size = 32;
   int threads = 0;
   uint64_t seed = 42;
-  bool json = false, profile = false;
+  bool json = false, profile = false, no_overlap = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -44,6 +44,7 @@ static Args parse(int argc, char** argv) {
                                 "with it resumes there (Keras's BackupAndRestore)");
   cli.flag("--json", a.json, "one line of JSON results (and single-sample latency) instead of the progress bar");
   cli.flag("--profile", a.profile, "print the time per op over training to stderr");
+  cli.flag("--no-overlap", a.no_overlap, "under mpirun: all-reduce the gradients after backward, not during it");
   cli.parse(argc, argv);
   return a;
 }
@@ -69,21 +70,25 @@ int main(int argc, char** argv) try {
       keras::Dense(10, "softmax"),
   });
   model.compile("adam", "sparse_categorical_crossentropy", {"accuracy"});
-  if (!args.json) model.summary();
+  // under mpirun -np N: data-parallel fit (each rank its shard, --batch-size per rank); rank 0 alone reports
+  const int rank = dist::rank(), world = dist::world_size();
+  auto strategy = std::make_shared<dist::DataParallel>(dist::DDPOptions{.overlap = !args.no_overlap});
+  if (!args.json && rank == 0) model.summary();
 
   auto t0 = std::chrono::steady_clock::now();
   std::optional<profiler::Profile> prof;  // --profile: time per op over fit, printed to stderr
   if (args.profile) prof.emplace();
   std::vector<keras::CallbackPtr> callbacks;
   if (!args.backup.empty()) callbacks.push_back(keras::BackupAndRestore(args.backup));
-  model.fit(train.images, train.labels,
-            {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1, .callbacks = callbacks});
+  model.fit(train.images, train.labels, {.epochs = args.epochs, .batch_size = args.batch_size, .verbose = args.json ? 0 : 1,
+                                         .callbacks = callbacks, .strategy = strategy});
   double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (prof) {
     prof->stop();
     std::fprintf(stderr, "%s", prof->table(20).c_str());
   }
 
+  if (rank != 0) return 0;  // the weights are the same on every rank: rank 0 alone evaluates, saves and reports
   auto result = model.evaluate(test.images, test.labels, 32, args.json ? 0 : 1);
   if (!args.save.empty()) {  // --save m.nerve: examples/predict (or keras::load_model) reads it back
     model.save(args.save);
@@ -101,10 +106,18 @@ int main(int argc, char** argv) try {
     }
     std::sort(ts.begin(), ts.end());
     using examples::json_number;  // NaN (a diverged loss) is written as null: JSON has no NaN
+    // under mpirun: the ranks, and the share of training time rank 0 spent waiting for the gradient all-reduce
+    std::string dist_json;
+    if (world > 1)
+      dist_json = ", \"ranks\": " + std::to_string(world) + ", \"comm_wait_fraction\": " +
+                  json_number(strategy->stats().wait_seconds / train_s) + ", \"overlap\": " +
+                  (args.no_overlap ? "false" : "true");
+    // samples_per_second: the job's (each epoch is the whole training set, shared among the ranks)
     std::printf("{\"test_accuracy\": %s, \"test_loss\": %s, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "
-                "\"infer_latency_us\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                "\"infer_latency_us\": %.2f, \"peak_rss_mib\": %.1f%s}\n",
                 json_number(result["accuracy"]).c_str(), json_number(result.loss).c_str(), train_s,
-                static_cast<double>(train.size()) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib());
+                static_cast<double>(train.size()) * args.epochs / train_s, ts[ts.size() / 2], peak_rss_mib(),
+                dist_json.c_str());
   } else {
     std::printf("\nTest accuracy: %.4f\n", result["accuracy"]);
   }

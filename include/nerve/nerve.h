@@ -48,3 +48,4 @@
 #include "nerve/io/torch.h"
 #include "nerve/nn/vision.h"
 #include "nerve/nn/transformer.h"
+#include "nerve/dist/dist.h"

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "autograd/accumulate_grad.h"
+#include "nerve/autograd/hooks.h"
 #include "backend/cpu/convert.h"
 #include "backend/cpu/elementwise.h"
 #include "nerve/autograd/grad_mode.h"
@@ -49,7 +50,26 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grads) {
     Tensor acc(leaf_->grad);
     add_grad_into(acc, acc, g);
   }
+  if (leaf_->post_accumulate_hooks) {
+    Tensor leaf(leaf_);
+    auto hooks = leaf_->post_accumulate_hooks;  // a hook may remove itself (or others) while running
+    for (size_t i = 0; i < hooks->hooks.size(); ++i) {
+      PostAccumulateGradHook h = hooks->hooks[i].second;
+      h(leaf);
+    }
+  }
   return {};
+}
+
+namespace {
+// the callbacks queued during the backward running on this thread; null outside a backward
+thread_local std::vector<std::function<void()>>* backward_callbacks = nullptr;
+}  // namespace
+
+void queue_backward_callback(std::function<void()> fn) {
+  NERVE_CHECK(backward_callbacks != nullptr, "queue_backward_callback: no backward is running on this thread (call "
+                                             "it from a hook, while backward() runs)");
+  backward_callbacks->push_back(std::move(fn));
 }
 
 namespace {
@@ -132,8 +152,18 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   root.fn->grad_buf_.assign(root.fn->num_outputs, Tensor());
   root.fn->grad_buf_[root.input_nr] = g;
   std::vector<std::shared_ptr<Node>> ready{root.fn};
+  std::vector<std::function<void()>> callbacks;
+  struct Restore {  // a nested backward (from a hook) keeps its own queue
+    std::vector<std::function<void()>>* prev;
+    ~Restore() { backward_callbacks = prev; }
+  } restore{backward_callbacks};
+  backward_callbacks = &callbacks;
   try {
     run_ready(ready, retain_graph);
+    for (size_t i = 0; i < callbacks.size(); ++i) {  // a callback may queue more
+      std::function<void()> fn = std::move(callbacks[i]);
+      fn();
+    }
   } catch (...) {
     // a failed backward must not leave counts behind: nodes (a leaf's AccumulateGrad) are shared by later graphs
     for (Node* n : seen) {

@@ -189,6 +189,7 @@ class ModelCheckpointCb : public keras::Callback {
   ModelCheckpointCb(std::string path, keras::ModelCheckpointOptions o)
       : path_(std::move(path)), o_(std::move(o)), max_(keras::callback_util::maximize(o_.mode, o_.monitor)) {}
   void on_train_begin() override { best_ = max_ ? -INFINITY : INFINITY; }
+  bool rank0_only() const override { return true; }
   void on_epoch_end(int epoch, const keras::Logs& logs) override {
     if (o_.save_best_only) {
       const double v = keras::callback_util::lookup(logs, o_.monitor, "ModelCheckpoint");
@@ -211,6 +212,8 @@ class ModelCheckpointCb : public keras::Callback {
 class BackupAndRestoreCb : public keras::Callback {
  public:
   explicit BackupAndRestoreCb(std::string dir) : dir_(std::move(dir)) {}
+  // under a distribution strategy every rank restores (the same weights, optimizer state and generator) and rank 0
+  // alone writes
   void on_train_begin() override {
     if (!std::filesystem::exists(file())) return;
     io::TrainingState st = state();
@@ -227,6 +230,7 @@ class BackupAndRestoreCb : public keras::Callback {
     model->resume_from = std::make_pair(static_cast<int>(st.step), shuffle_seed);
   }
   void on_epoch_end(int epoch, const keras::Logs&) override {
+    if (rank != 0) return;
     std::filesystem::create_directories(dir_);
     io::TrainingState st = state();
     st.step = epoch + 1;  // the epoch to resume at
@@ -234,6 +238,7 @@ class BackupAndRestoreCb : public keras::Callback {
     io::save_checkpoint(file(), st);
   }
   void on_train_end() override {  // finished (or stopped by a callback): nothing to resume
+    if (rank != 0) return;
     std::error_code ec;
     std::filesystem::remove(file(), ec);
   }

@@ -91,6 +91,7 @@ class CSVLoggerCb : public Callback {
  public:
   // an unwritable path fails here, before any training, not after the first epoch
   explicit CSVLoggerCb(std::string path) : path_(std::move(path)) { check_writable(path_, "CSVLogger"); }
+  bool rank0_only() const override { return true; }
   void on_train_begin() override { rows_.clear(); }
   void on_epoch_end(int epoch, const Logs& logs) override {
     if (header_.empty()) {

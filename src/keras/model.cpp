@@ -301,15 +301,36 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   // cores preempts the compute threads at their barriers (measured: up to 30x slower steps).
   // the shuffle seed is drawn here (as the DataLoader would) so that BackupAndRestore can save it and resume
   shuffle_seed = o.shuffle ? generator()() : 0;
+  // a distribution strategy: every rank shuffles alike and takes its shard; rank 0 alone shows progress and runs
+  // the callbacks that write files (Callback::rank0_only)
+  keras::Strategy* strategy = o.strategy.get();
+  const int rank = strategy ? strategy->rank() : 0, world = strategy ? strategy->world_size() : 1;
+  if (strategy) shuffle_seed = strategy->broadcast(shuffle_seed);
+  if (rank != 0) o.verbose = 0;
+  std::erase_if(o.callbacks, [&](const CallbackPtr& cb) { return rank != 0 && cb->rank0_only(); });
+  struct StrategyScope {  // begin/end around the training loop, end also when it throws
+    keras::Strategy* s;
+    nn::Module& m;
+    ~StrategyScope() {
+      if (s) s->end(m);
+    }
+  } scope{strategy, *this};
+  if (strategy) strategy->begin(*this);
   History hist;
   stop_training = false;
   resume_from.reset();
-  for (auto& cb : o.callbacks) cb->model = this;
+  for (auto& cb : o.callbacks) {
+    cb->model = this;
+    cb->rank = rank;
+  }
   for (auto& cb : o.callbacks) cb->on_train_begin();
   int first_epoch = o.initial_epoch;
   if (resume_from) std::tie(first_epoch, shuffle_seed) = *resume_from;
-  data::DataLoader loader(data::TensorDataset(xt, yt), {.batch_size = o.batch_size, .shuffle = o.shuffle,
-                                                        .seed = shuffle_seed, .prefetch = false});
+  data::DataLoaderOptions lo{.batch_size = o.batch_size, .shuffle = o.shuffle, .seed = shuffle_seed, .prefetch = false};
+  if (world > 1)
+    lo.sampler = std::make_shared<data::DistributedSampler>(rank, world, data::DistributedSamplerOptions{
+                                                                             .shuffle = o.shuffle, .seed = shuffle_seed});
+  data::DataLoader loader(data::TensorDataset(xt, yt), lo);
   loader.set_epoch(first_epoch - o.initial_epoch);  // the loader counts the epochs of this fit from 0
   for (int epoch = first_epoch; epoch < o.epochs && !stop_training; ++epoch) {
     if (o.verbose) std::printf("Epoch %d/%d\n", epoch + 1, o.epochs);
@@ -338,6 +359,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
       for (auto& [k, v] : sums) logs[k] = v / static_cast<double>(seen);
       for (auto& cb : o.callbacks) cb->on_batch_end(step - 1, logs);
       bar.update(step, ordered(logs, metrics_, ""));
+    }
+    if (world > 1) {  // the epoch's metrics over all ranks: sums of per-sample values and the sample count
+      std::vector<double> v{loss_sum, static_cast<double>(seen)};
+      for (auto& [k, x] : sums) v.push_back(x);
+      strategy->sum(v);
+      logs["loss"] = v[0] / v[1];
+      size_t i = 2;
+      for (auto& [k, x] : sums) logs[k] = v[i++] / v[1];
     }
     if (val) {
       Evaluation ev = run_eval(val->first, val->second, o.batch_size, 0, false);

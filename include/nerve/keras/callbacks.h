@@ -24,7 +24,12 @@ class Callback {
   virtual void on_epoch_begin(int epoch) {}
   virtual void on_epoch_end(int epoch, const Logs& logs) {}
   virtual void on_batch_end(int64_t batch, const Logs& logs) {}
+  /// Under a distribution strategy, run only on rank 0 (callbacks that write files: CSVLogger, ModelCheckpoint).
+  /// The others run on every rank, with the same (averaged) logs; BackupAndRestore restores on every rank and
+  /// writes on rank 0.
+  virtual bool rank0_only() const { return false; }
   Sequential* model = nullptr;
+  int rank = 0;  // this process's rank under a distribution strategy (set by fit)
 };
 using CallbackPtr = std::shared_ptr<Callback>;
 

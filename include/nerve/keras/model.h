@@ -13,6 +13,7 @@
 #include "nerve/keras/callbacks.h"
 #include "nerve/keras/layers.h"
 #include "nerve/keras/plan.h"
+#include "nerve/keras/strategy.h"
 #include "nerve/optim/optimizer.h"
 
 namespace nerve::keras {
@@ -53,6 +54,8 @@ struct FitOptions {
   bool shuffle = true;
   std::vector<CallbackPtr> callbacks;
   int initial_epoch = 0;
+  /// Data-parallel training over processes (dist::DataParallel under mpirun); null: this process alone.
+  StrategyPtr strategy;
 };
 
 /// Per-epoch values by name ("loss", "accuracy", "val_loss", ...).

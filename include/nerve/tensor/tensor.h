@@ -17,6 +17,7 @@ namespace nerve {
 
 class Node;
 class Tensor;
+struct PostAccumulateGradHooks;  // nerve/autograd/hooks.h
 
 namespace detail {
 /// Throws nerve::Error: "fn: the tensor is undefined (...)".
@@ -38,6 +39,7 @@ struct TensorImpl {
   uint32_t output_nr = 0;         // which output of grad_fn this is
   std::shared_ptr<TensorImpl> grad;
   std::weak_ptr<Node> grad_accumulator;  // cached AccumulateGrad node of a leaf
+  std::shared_ptr<PostAccumulateGradHooks> post_accumulate_hooks;  // run after backward adds into grad (dist)
 };
 
 /// An n-dimensional array. Copying a Tensor shares its data; clone() and contiguous() copy.

@@ -1,0 +1,359 @@
+// The process group and the collectives: MPI (OpenMPI) under mpirun, a world of one otherwise. Non-blocking
+// collectives are MPI-3's MPI_I*; a Work holds the request and what to do once it completes (divide for average,
+// copy back into a non-contiguous view).
+#include "nerve/dist/comm.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+
+#include "nerve/autograd/grad_mode.h"
+#include "nerve/core/error.h"
+#include "nerve/ops/ops.h"
+
+#ifdef NERVE_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace nerve::dist {
+
+struct Work::State {
+#ifdef NERVE_WITH_MPI
+  MPI_Request req = MPI_REQUEST_NULL;
+#endif
+  bool done = false;
+  std::function<void()> finish;  // runs once the data has arrived (average, copy back)
+  Tensor keep[2];                // the buffers MPI reads and writes until then
+};
+
+namespace {
+struct World {
+  bool initialized = false, mpi = false;
+  int rank = 0, local_rank = 0, size = 1;
+};
+World& world() {
+  static World w;
+  return w;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+#ifdef NERVE_WITH_MPI
+// A rank that exits with a non-zero status (a caught error, a failed test) aborts the job: the other ranks may be
+// waiting for it in a collective, and MPI_Finalize would wait for them. A zero status finalizes.
+void on_exit_handler(int status, void*) {
+  if (status != 0) abort_job("exited with status " + std::to_string(status), status);
+  int fin = 0;
+  MPI_Finalized(&fin);
+  if (!fin) MPI_Finalize();
+}
+
+void on_terminate() {
+  std::string what = "terminate called (no active exception)";
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = std::string("uncaught exception: ") + ex.what();
+    } catch (...) {
+      what = "uncaught exception of an unknown type";
+    }
+  }
+  abort_job(what, 1);
+}
+
+MPI_Datatype mpi_type(DType d, const char* fn) {
+  switch (d) {
+    case DType::f32: return MPI_FLOAT;
+    case DType::f64: return MPI_DOUBLE;
+    case DType::i64: return MPI_INT64_T;
+    case DType::i32: return MPI_INT32_T;
+    case DType::u8: case DType::b8: return MPI_UINT8_T;
+    case DType::i8: return MPI_INT8_T;
+    case DType::bf16: case DType::f16: return MPI_UINT16_T;  // moved as bits (reductions refuse them)
+  }
+  throw Error(std::string(fn) + ": unknown dtype");
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum: case ReduceOp::average: return MPI_SUM;
+    case ReduceOp::max: return MPI_MAX;
+    case ReduceOp::min: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+int count_of(const Tensor& t, const char* fn) {
+  NERVE_CHECK(t.numel() <= INT_MAX, fn, ": ", t.numel(), " elements is more than one MPI call takes (", INT_MAX,
+              "); split the tensor");
+  return static_cast<int>(t.numel());
+}
+#endif
+
+void check_tensor(const Tensor& t, const char* fn, const char* arg) {
+  detail::check_arg(t, fn, arg);
+  NERVE_CHECK(!t.is_meta(), fn, ": argument '", arg, "' is a meta tensor ", nerve::to_string(t.shape()),
+              " (collectives move data; meta tensors have none)");
+}
+
+void check_reduce(const Tensor& t, ReduceOp op, const char* fn) {
+  DType d = t.dtype();
+  NERVE_CHECK(d != DType::bf16 && d != DType::f16, fn, ": ", to_string(op), " of ", dtype_name(d),
+              " is not supported (convert to f32 first)");
+  NERVE_CHECK(d != DType::b8 || op == ReduceOp::max || op == ReduceOp::min, fn, ": ", to_string(op),
+              " of bool is not supported (max is a logical or, min a logical and)");
+  NERVE_CHECK(op != ReduceOp::average || is_floating(d), fn, ": average needs a floating dtype, got ", dtype_name(d),
+              " (use sum)");
+}
+
+// out /= world size, in place (out contiguous)
+[[maybe_unused]] void divide_by_world(const Tensor& out) {
+  double n = static_cast<double>(world_size());
+  visit_floating(out.dtype(), "all_reduce", [&](auto tag) {
+    using T = decltype(tag);
+    T* p = out.data<T>();
+    int64_t m = out.numel();
+    for (int64_t i = 0; i < m; ++i) p[i] = static_cast<T>(p[i] / static_cast<T>(n));
+  });
+}
+
+// a contiguous tensor holding t's data: t itself when it is contiguous, else a copy
+Tensor contiguous_buffer(const Tensor& t) {
+  NoGradGuard g;
+  return t.is_contiguous() ? t : t.contiguous();
+}
+
+Work completed_work() { return Work(); }
+}  // namespace
+
+const char* to_string(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::sum: return "sum";
+    case ReduceOp::average: return "average";
+    case ReduceOp::max: return "max";
+    case ReduceOp::min: return "min";
+  }
+  return "?";
+}
+
+void init() {
+  World& w = world();
+  if (w.initialized) return;
+  w.initialized = true;
+#ifdef NERVE_WITH_MPI
+  // only under mpirun: a plain run stays a world of one (an MPI singleton would start a daemon)
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr && std::getenv("PMIX_RANK") == nullptr) return;
+  int inited = 0;
+  MPI_Initialized(&inited);
+  if (!inited) {
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+  }
+  MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &w.size);
+  w.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", 0);
+  w.mpi = true;
+  on_exit(on_exit_handler, nullptr);
+  std::set_terminate(on_terminate);
+#else
+  (void)env_int;
+#endif
+}
+
+int rank() { return init(), world().rank; }
+int local_rank() { return init(), world().local_rank; }
+int world_size() { return init(), world().size; }
+bool is_mpi() { return init(), world().mpi; }
+bool built_with_mpi() {
+#ifdef NERVE_WITH_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+void abort_job(const std::string& why, int code) {
+  const World& w = world();
+  std::fprintf(stderr, "nerve::dist: rank %d of %d: %s; stopping the job\n", w.rank, w.size, why.c_str());
+  std::fflush(stderr);
+#ifdef NERVE_WITH_MPI
+  if (w.mpi) MPI_Abort(MPI_COMM_WORLD, code == 0 ? 1 : code);
+#endif
+  std::_Exit(code == 0 ? 1 : code);
+}
+
+// ------------------------------------------------------------------ Work
+void Work::wait() {
+  if (!s_ || s_->done) return;
+#ifdef NERVE_WITH_MPI
+  MPI_Wait(&s_->req, MPI_STATUS_IGNORE);
+#endif
+  s_->done = true;
+  if (s_->finish) s_->finish();
+  s_->keep[0] = s_->keep[1] = Tensor();
+}
+
+bool Work::test() {
+  if (!s_ || s_->done) return true;
+#ifdef NERVE_WITH_MPI
+  int flag = 0;
+  MPI_Test(&s_->req, &flag, MPI_STATUS_IGNORE);
+  if (!flag) return false;
+#endif
+  wait();
+  return true;
+}
+
+bool Work::completed() const { return !s_ || s_->done; }
+
+// ------------------------------------------------------------------ collectives
+Work all_reduce_async(const Tensor& t, ReduceOp op) {
+  check_tensor(t, "all_reduce", "t");
+  check_reduce(t, op, "all_reduce");
+  if (world_size() == 1) return completed_work();  // sum, average, max, min of one value: itself
+#ifdef NERVE_WITH_MPI
+  auto s = std::make_shared<Work::State>();
+  Tensor buf = contiguous_buffer(t);
+  int n = count_of(buf, "all_reduce");
+  MPI_Iallreduce(MPI_IN_PLACE, n ? buf.raw_data() : nullptr, n, mpi_type(t.dtype(), "all_reduce"), mpi_op(op),
+                 MPI_COMM_WORLD, &s->req);
+  s->keep[0] = buf;
+  s->finish = [t, buf, op] {
+    if (op == ReduceOp::average) divide_by_world(buf);
+    if (buf.impl() != t.impl()) {
+      NoGradGuard g;
+      Tensor(t).copy_(buf);
+    }
+  };
+  return Work(s);
+#else
+  return completed_work();
+#endif
+}
+
+Work broadcast_async(const Tensor& t, int root) {
+  check_tensor(t, "broadcast", "t");
+  NERVE_CHECK(root >= 0 && root < world_size(), "broadcast: root ", root, " is not a rank of this world of ",
+              world_size());
+  if (world_size() == 1) return completed_work();
+#ifdef NERVE_WITH_MPI
+  auto s = std::make_shared<Work::State>();
+  Tensor buf = contiguous_buffer(t);
+  int n = count_of(buf, "broadcast");
+  MPI_Ibcast(n ? buf.raw_data() : nullptr, n, mpi_type(t.dtype(), "broadcast"), root, MPI_COMM_WORLD, &s->req);
+  s->keep[0] = buf;
+  s->finish = [t, buf] {
+    if (buf.impl() != t.impl()) {
+      NoGradGuard g;
+      Tensor(t).copy_(buf);
+    }
+  };
+  return Work(s);
+#else
+  return completed_work();
+#endif
+}
+
+Work all_gather_async(const Tensor& t, const Tensor& out) {
+  check_tensor(t, "all_gather", "t");
+  check_tensor(out, "all_gather", "out");
+  Shape want = t.shape();
+  want.insert(want.begin(), world_size());
+  NERVE_CHECK(out.shape() == want && out.dtype() == t.dtype() && (out.is_contiguous() || out.numel() == 0), "all_gather: out must be a "
+              "contiguous ", dtype_name(t.dtype()), " tensor of shape ", nerve::to_string(want), " (world size, *t.shape), got ",
+              out.is_contiguous() ? "" : "a non-contiguous ", dtype_name(out.dtype()), " ", nerve::to_string(out.shape()));
+  Tensor in = contiguous_buffer(t);
+  if (world_size() == 1) {
+    NoGradGuard g;
+    Tensor(out).copy_(in.unsqueeze(0));
+    return completed_work();
+  }
+#ifdef NERVE_WITH_MPI
+  auto s = std::make_shared<Work::State>();
+  int n = count_of(in, "all_gather");
+  count_of(out, "all_gather");
+  MPI_Datatype ty = mpi_type(t.dtype(), "all_gather");
+  MPI_Iallgather(n ? in.raw_data() : nullptr, n, ty, n ? out.raw_data() : nullptr, n, ty, MPI_COMM_WORLD, &s->req);
+  s->keep[0] = in;
+  s->keep[1] = out;
+  return Work(s);
+#else
+  return completed_work();
+#endif
+}
+
+Work reduce_scatter_async(const Tensor& t, const Tensor& out, ReduceOp op) {
+  check_tensor(t, "reduce_scatter", "t");
+  check_tensor(out, "reduce_scatter", "out");
+  check_reduce(t, op, "reduce_scatter");
+  int w = world_size();
+  NERVE_CHECK(t.dim() >= 1 && t.shape()[0] % w == 0, "reduce_scatter: t must have a first dim divisible by the world "
+              "size ", w, ", got ", nerve::to_string(t.shape()));
+  Shape want = t.shape();
+  want[0] /= w;
+  NERVE_CHECK(out.shape() == want && out.dtype() == t.dtype() && (out.is_contiguous() || out.numel() == 0), "reduce_scatter: out must be a "
+              "contiguous ", dtype_name(t.dtype()), " tensor of shape ", nerve::to_string(want), ", got ",
+              out.is_contiguous() ? "" : "a non-contiguous ", dtype_name(out.dtype()), " ", nerve::to_string(out.shape()));
+  Tensor in = contiguous_buffer(t);
+  if (w == 1) {
+    NoGradGuard g;
+    Tensor(out).copy_(in);
+    return completed_work();
+  }
+#ifdef NERVE_WITH_MPI
+  auto s = std::make_shared<Work::State>();
+  int n = count_of(out, "reduce_scatter");
+  count_of(in, "reduce_scatter");
+  MPI_Ireduce_scatter_block(in.raw_data(), n ? out.raw_data() : nullptr, n, mpi_type(t.dtype(), "reduce_scatter"),
+                            mpi_op(op), MPI_COMM_WORLD, &s->req);
+  s->keep[0] = in;
+  s->keep[1] = out;
+  if (op == ReduceOp::average) s->finish = [out] { divide_by_world(out); };
+  return Work(s);
+#else
+  return completed_work();
+#endif
+}
+
+Work barrier_async() {
+  if (world_size() == 1) return completed_work();
+#ifdef NERVE_WITH_MPI
+  auto s = std::make_shared<Work::State>();
+  MPI_Ibarrier(MPI_COMM_WORLD, &s->req);
+  return Work(s);
+#else
+  return completed_work();
+#endif
+}
+
+void all_reduce(const Tensor& t, ReduceOp op) { all_reduce_async(t, op).wait(); }
+void broadcast(const Tensor& t, int root) { broadcast_async(t, root).wait(); }
+void barrier() { barrier_async().wait(); }
+
+Tensor all_gather(const Tensor& t) {
+  check_tensor(t, "all_gather", "t");
+  Shape s = t.shape();
+  s.insert(s.begin(), world_size());
+  Tensor out = empty(s, t.dtype());
+  all_gather_async(t, out).wait();
+  return out;
+}
+
+Tensor reduce_scatter(const Tensor& t, ReduceOp op) {
+  check_tensor(t, "reduce_scatter", "t");
+  Shape s = t.shape();
+  NERVE_CHECK(!s.empty() && s[0] % world_size() == 0, "reduce_scatter: t must have a first dim divisible by the world "
+              "size ", world_size(), ", got ", nerve::to_string(s));
+  s[0] /= world_size();
+  Tensor out = empty(s, t.dtype());
+  reduce_scatter_async(t, out, op).wait();
+  return out;
+}
+
+}  // namespace nerve::dist
