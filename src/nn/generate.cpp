@@ -44,7 +44,7 @@ int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, do
     for (double p : s) {
       mass += p;
       cut_p = p;
-      if (mass >= top_p * total) break;
+      if (mass >= top_p * total * (1 - 1e-12)) break;  // a mass of exactly top_p suffices despite rounding
     }
     total = 0;
     for (double& v : l) {
