@@ -34,7 +34,7 @@ struct Args {
   int64_t context = 128, layers = 4, heads = 4, width = 256, ff = 1024;
   double temperature = 0.8, top_p = 1.0, clip = 0.0, dropout = 0.0, lr = 3e-4;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -68,6 +68,7 @@ static Args parse(int argc, char** argv) {
   cli.integer("--top-k", a.top_k, "sample among the k most likely tokens (0: all)", int64_t{0}, big);
   cli.add("--top-p", a.top_p, "nucleus sampling: the most likely tokens up to this mass")->check(CLI::Range(1e-6, 1.0));
   cli.flag("--json", a.json, "one line of JSON results on stdout");
+  cli.flag("--profile", a.profile, "print the time per op of the training steps after the first to stderr");
   cli.parse(argc, argv);
   return a;
 }
@@ -193,7 +194,9 @@ int main(int argc, char** argv) try {
     uint64_t rng = static_cast<uint64_t>(a.seed);
     const uint64_t positions = static_cast<uint64_t>(train.size()) - static_cast<uint64_t>(T);
     double t_train = 0;
+    std::optional<profiler::Profile> prof;
     for (step = 0; step < a.steps; ++step) {
+      if (a.profile && step == std::min<int64_t>(1, a.steps - 1)) prof.emplace();
       std::vector<int64_t> offsets;
       for (int64_t b = 0; b < a.batch; ++b) offsets.push_back(static_cast<int64_t>(splitmix64(rng) % positions));
       auto [x, y] = batch_at(train, offsets, T);
@@ -209,6 +212,10 @@ int main(int argc, char** argv) try {
       if ((step + 1) % 50 == 0 || step + 1 == a.steps)
         std::fprintf(stderr, "step %5ld  train loss %.4f  %8.0f tok/s\n", long(step + 1), train_loss,
                      static_cast<double>((step + 1) * a.batch * T) / t_train);
+    }
+    if (prof) {
+      prof->stop();
+      std::fprintf(stderr, "%s", prof->table(25).c_str());
     }
     tok_s = t_train > 0 ? static_cast<double>(step * a.batch * T) / t_train : 0.0;
     val_loss = validation_loss(*model, val, a);
