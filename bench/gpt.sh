@@ -21,10 +21,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "# $rounds rounds, $steps steps, $threads threads, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-  "$exe" --data "$data" --steps "$steps" --threads "$threads" --json 2>/dev/null | tail -1 | tee -a "$out/nerve.jsonl"
+  "$exe" --data "$data" --steps "$steps" --threads "$threads" --json 2>"$out/nerve.err" | tail -1 |
+    tee -a "$out/nerve.jsonl" || { echo "examples/gpt failed: $(tail -1 "$out/nerve.err")" >&2; exit 1; }
   (THREADS=$threads && source "$root/bench/torch_env.sh" &&
     "$TORCH_PY" "$root/bench/gpt_torch.py" --data "$data" --steps "$steps" --threads "$threads" --json \
-      2>/dev/null | tail -1 | tee -a "$out/torch.jsonl")
+      2>"$out/torch.err" | tail -1 | tee -a "$out/torch.jsonl") ||
+    { echo "bench/gpt_torch.py failed: $(tail -1 "$out/torch.err")" >&2; exit 1; }
 done
 peak=""
 if [ -x "$build/bench/bench_fma_peak" ]; then

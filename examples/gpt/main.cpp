@@ -34,7 +34,7 @@ struct Args {
   int64_t context = 128, layers = 4, heads = 4, width = 256, ff = 1024;
   double temperature = 0.8, top_p = 1.0, clip = 0.0, dropout = 0.0, lr = 3e-4;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  bool json = false, profile = false;
+  bool json = false, profile = false, prompt_given = false;
 };
 
 static Args parse(int argc, char** argv) {
@@ -70,6 +70,7 @@ static Args parse(int argc, char** argv) {
   cli.flag("--json", a.json, "one line of JSON results on stdout");
   cli.flag("--profile", a.profile, "print the time per op of the training steps after the first to stderr");
   cli.parse(argc, argv);
+  a.prompt_given = cli.app().count("--prompt") > 0;
   return a;
 }
 
@@ -156,6 +157,7 @@ int main(int argc, char** argv) try {
   std::shared_ptr<gpt::GPT> model;
   std::optional<AnyTokenizer> tok;
   double tok_s = 0, val_loss = NAN, train_loss = NAN;
+  std::string corpus_start;  // the default prompt gives way to the corpus's first bytes when they lack one of its bytes
   int64_t step = 0;
   if (!a.load.empty()) {  // the config and the tokenizer come from the file's metadata
     io::Metadata meta = io::read_safetensors(a.load).metadata;
@@ -170,6 +172,7 @@ int main(int argc, char** argv) try {
     a.context = c.context;
   } else {
     std::string text = data::read_text_corpus({a.data});
+    corpus_start = text.substr(0, 4);
     const size_t split = text.size() * 9 / 10;  // the tokenizer learns from the training part alone
     if (a.tokenizer == "char")
       tok = AnyTokenizer{data::CharTokenizer(text)};
@@ -237,7 +240,17 @@ int main(int argc, char** argv) try {
   // context is full, the cache restarts from the last half of the context
   model->eval();
   gpt::KVCache cache;
-  std::vector<int64_t> history = tok->encode(a.prompt);
+  std::vector<int64_t> history;
+  try {
+    history = tok->encode(a.prompt);
+  } catch (const Error& e) {
+    NERVE_CHECK(!a.prompt_given && !corpus_start.empty(), "gpt: --prompt \"", a.prompt, "\" cannot be encoded: ",
+                e.what());
+    std::fprintf(stderr, "the default prompt \"%s\" has a byte the corpus lacks: the prompt is its first 4 bytes\n",
+                 a.prompt.c_str());
+    a.prompt = corpus_start;
+    history = tok->encode(a.prompt);
+  }
   NERVE_CHECK(!history.empty(), "gpt: --prompt is empty; generation needs at least one token");
   if (static_cast<int64_t>(history.size()) > a.context)
     history.erase(history.begin(), history.end() - a.context);
