@@ -34,7 +34,7 @@ expect() {
   fi
 }
 
-for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion; do
+for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion gpt text_classify; do
   expect 0 "$prog" --help
   expect 2 "$prog" --bogus
 done
@@ -69,4 +69,12 @@ expect 2 two_moons extra
 expect 2 predict                                  # the model and the images are required
 expect 2 predict "$empty/missing.nerve" "$empty/missing-images"
 expect 2 char_lstm "${d[@]}" --resume "$empty/missing.ckpt"
+expect 2 gpt "${d[@]}" --steps abc
+expect 2 gpt "${d[@]}" --tokenizer wordpiece
+expect 2 gpt "${d[@]}" --top-p 1.5
+expect 2 gpt "${d[@]}" --batch-size 0
+expect 2 gpt --load "$empty/missing.st"
+expect 1 gpt "${d[@]}" --steps 1                  # valid flags: the empty directory is found wanting
+expect 2 text_classify "${d[@]}" --epochs 0
+expect 2 text_classify --data "$empty/missing"
 exit $fail

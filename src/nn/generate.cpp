@@ -1,4 +1,4 @@
-// Token sampling (greedy, temperature, top-k) and the autoregressive generation loop.
+// Token sampling (greedy, temperature, top-k, top-p) and the autoregressive generation loop.
 #include "nerve/nn/generate.h"
 
 #include <algorithm>
@@ -12,10 +12,15 @@
 namespace nerve::nn {
 
 int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, std::mt19937_64& rng) {
+  return sample_token(logits, temperature, top_k, 1.0, rng);
+}
+
+int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, double top_p, std::mt19937_64& rng) {
   NERVE_CHECK(logits.dim() == 1 && logits.numel() > 0 && is_floating(logits.dtype()),
               "sample_token: expected a non-empty 1-D floating tensor of logits, got ", to_string(logits.shape()), " ",
               dtype_name(logits.dtype()));
   NERVE_CHECK(top_k >= 0, "sample_token: top_k must be >= 0, got ", top_k);
+  NERVE_CHECK(top_p > 0 && top_p <= 1, "sample_token: top_p must be in (0, 1], got ", top_p);
   std::vector<double> l = logits.to_vector<double>();
   const int64_t V = static_cast<int64_t>(l.size());
   if (temperature <= 0) return std::max_element(l.begin(), l.end()) - l.begin();
@@ -31,6 +36,21 @@ int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, st
   for (double& v : l) {
     v = v < cut ? 0.0 : std::exp((v - mx) / temperature);
     total += v;
+  }
+  if (top_p < 1) {  // nucleus: keep the most likely tokens until their mass reaches top_p (ties at the cut kept)
+    std::vector<double> s = l;
+    std::sort(s.begin(), s.end(), std::greater<double>());
+    double mass = 0, cut_p = s[0];
+    for (double p : s) {
+      mass += p;
+      cut_p = p;
+      if (mass >= top_p * total * (1 - 1e-12)) break;  // a mass of exactly top_p suffices despite rounding
+    }
+    total = 0;
+    for (double& v : l) {
+      if (v < cut_p) v = 0.0;
+      total += v;
+    }
   }
   double u = std::uniform_real_distribution<double>(0.0, total)(rng);
   for (int64_t i = 0; i < V; ++i) {
@@ -70,7 +90,8 @@ std::vector<int64_t> generate(const StepFn& step, const std::vector<int64_t>& pr
                 vocab < 0 ? std::string() : std::to_string(vocab), " (the vocabulary of the first step)");
     vocab = logits.shape().back();
     Tensor rows = logits.reshape({-1, vocab});
-    int64_t next = sample_token(rows.select(0, rows.shape()[0] - 1), options.temperature, options.top_k, rng);
+    int64_t next = sample_token(rows.select(0, rows.shape()[0] - 1), options.temperature, options.top_k,
+                                options.top_p, rng);
     out.push_back(next);
     if (on_token) on_token(next);
     if (next == options.stop_token) break;

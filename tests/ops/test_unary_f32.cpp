@@ -122,6 +122,26 @@ TEST(UnaryF32, GeluErfGradient) {
   EXPECT_LT(worst_tail, 1e-6);
 }
 
+// The tanh GELU's derivative kernel (sigmoid form, exp_full) against the f64 tanh formula over [-30, 30], and
+// its limits far out (1 for large x, 0 for very negative x; at |x| ~ 1e13 x^3 overflows and, as in PyTorch's
+// kernel, 0 * inf gives NaN)
+TEST(UnaryF32, GeluTanhGradient) {
+  std::vector<float> x, g, dx;
+  for (double v = -30; v <= 30; v += 0.00311) x.push_back(static_cast<float>(v)), g.push_back(0.75f);
+  x.push_back(1e4f), g.push_back(1.f), x.push_back(-1e4f), g.push_back(1.f);
+  dx.resize(x.size());
+  cpu::unary_backward_f32(cpu::UnaryOp::gelu_tanh, g.data(), 1, x.data(), 1, dx.data(), 1, int64_t(x.size()), nullptr);
+  double worst = 0;
+  for (size_t i = 0; i + 2 < x.size(); ++i) {
+    const double v = x[i], t = std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
+    const double want = 0.75 * ((1 + t) / 2 + v * (1 - t * t) * 0.7978845608028654 * (1 + 3 * 0.044715 * v * v) / 2);
+    worst = std::max(worst, std::abs(dx[i] - want));
+  }
+  EXPECT_LT(worst, 2e-6);  // 1 - t^2 cancels near t = +-1 in f32 (the libm-tanh kernel it replaces did as well)
+  EXPECT_EQ(dx[dx.size() - 2], 1.0f);
+  EXPECT_EQ(dx[dx.size() - 1], 0.0f);
+}
+
 TEST(UnaryF32, SpecialValues) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> x{nan, inf, -inf, 0.f, -0.f, 88.7f, 89.f, -104.f, -87.2f, -100.f, 88.72f};

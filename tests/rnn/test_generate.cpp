@@ -91,6 +91,24 @@ TEST(Generate, SampleTokenDistribution) {
   EXPECT_THROW(sample_token(zeros({2, 2}), 1.0, 0, rng), Error);
 }
 
+// top-p keeps the most likely tokens until their mass reaches p: probabilities .1 .2 .3 .4 and p = 0.6 keep ids 3 and 2
+// (.4 + .3 >= .6) in ratio 4:3; p = 0.35 keeps id 3 alone; p <= 0 or > 1 is an error.
+TEST(Generate, SampleTokenTopP) {
+  std::mt19937_64 rng(5);
+  Tensor logits = from_vector<float>({std::log(1.f), std::log(2.f), std::log(3.f), std::log(4.f)});
+  std::map<int64_t, int> n;
+  const int draws = 40000;
+  for (int i = 0; i < draws; ++i) ++n[sample_token(logits, 1.0, 0, 0.6, rng)];
+  EXPECT_EQ(n[0] + n[1], 0);
+  EXPECT_NEAR(n[3] / double(draws), 4.0 / 7.0, 0.01);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sample_token(logits, 1.0, 0, 0.35, rng), 3);
+  n.clear();
+  for (int i = 0; i < draws; ++i) ++n[sample_token(logits, 1.0, 0, 1.0, rng)];
+  EXPECT_NEAR(n[0] / double(draws), 0.1, 0.01);
+  EXPECT_THROW(sample_token(logits, 1.0, 0, 0.0, rng), Error);
+  EXPECT_THROW(sample_token(logits, 1.0, 0, 1.5, rng), Error);
+}
+
 // Logits that are not (1, T, V) or (1, V), or whose V changes between steps, are errors that say what came back.
 TEST(Generate, LogitsOfTheWrongShapeAreErrors) {
   auto message = [](const StepFn& step) {

@@ -1,4 +1,4 @@
-// Autoregressive generation from a prompt: greedy or temperature + top-k sampling, streaming each token through
+// Autoregressive generation from a prompt: greedy or temperature + top-k + top-p sampling, streaming each token through
 // a callback. The model is a step function that carries its own state (e.g. an LSTM's (h, c)), so the prompt is
 // fed once and every new token costs one step.
 #pragma once
@@ -23,6 +23,9 @@ struct SamplingOptions {
   std::optional<uint64_t> seed = std::nullopt;
   /// Generation stops after this token (it is still emitted); -1: none.
   int64_t stop_token = -1;
+  /// Nucleus sampling (Holtzman et al. 2020): only the most likely tokens whose probabilities (after temperature
+  /// and top_k) add up to at least top_p; 1 means all.
+  double top_p = 1.0;
 };
 
 /// Feeds token ids (1, n) i64 to the model, updating the state it carries, and returns logits whose last
@@ -33,6 +36,9 @@ using StepFn = std::function<Tensor(const Tensor& ids)>;
 /// softmax(logits / temperature) restricted to the top_k largest (0: all).
 ///   int64_t id = nn::sample_token(logits, 0.8, 10, rng);
 int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, std::mt19937_64& rng);
+/// The same, also restricted to the smallest set of most likely tokens whose probability reaches top_p (in (0, 1]).
+///   int64_t id = nn::sample_token(logits, 0.8, 0, 0.9, rng);
+int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, double top_p, std::mt19937_64& rng);
 
 /// Runs step(prompt) once, then step(next token) for each new token, without recording gradients and on the
 /// calling thread only (per-token work is too small to split). Each token is passed to on_token as soon as it is

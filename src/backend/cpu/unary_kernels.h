@@ -42,6 +42,15 @@ T gelu_tanh_grad(T x) {
   return (T(1) + t) / 2 + x * (T(1) - t * t) * k * (T(1) + 3 * c * x * x) / 2;
 }
 
+/// The same derivative for f32 with the vectorizable exp_full instead of libm's tanh (a call per element, ~20x the
+/// forward's time): with s = sigmoid(2z) = (1 + t) / 2, 1 - t^2 = 4 s (1 - s), so it is
+/// s + 2 sqrt(2/pi) x s (1 - s) (1 + 3 * 0.044715 x^2).
+inline float gelu_tanh_grad_fast(float x) {
+  const float k = 0.7978845608028654f, c = 0.044715f;
+  const float s = 1.0f / (1.0f + exp_full(-2.0f * k * (x + c * x * x * x)));
+  return s + 2.0f * k * x * s * (1.0f - s) * (1.0f + 3.0f * c * x * x);
+}
+
 /// y = min(max(x, lo), hi) (pass -inf / inf for a missing bound; NaN stays NaN), as torch.clamp.
 inline float clamp_one(float x, float lo, float hi) {
   const float r = x < lo ? lo : x;
