@@ -28,20 +28,13 @@ struct Config {
   double dropout = 0.0;   // on the embeddings and on each residual branch (training only)
 };
 
-/// Scaled dot-product attention written with existing ops (the fused nerve::scaled_dot_product_attention replaces
-/// it): softmax(q k^T / sqrt(E) + mask) v, where with is_causal query i sees keys j <= i (then T == S).
+/// softmax(q k^T / sqrt(E) + mask) v through the fused nerve::scaled_dot_product_attention (FlashAttention-2 on the
+/// CPU: the T x S matrix is never held), where with is_causal query i sees keys j <= i (then T == S).
 /// q: (..., T, E), k: (..., S, E), v: (..., S, Ev) -> (..., T, Ev)
 inline Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool is_causal) {
-  const int64_t T = q.size(-2), S = k.size(-2), E = q.size(-1);
+  const int64_t T = q.size(-2), S = k.size(-2);
   NERVE_CHECK(!is_causal || T == S, "attention: is_causal needs as many queries as keys, got T = ", T, ", S = ", S);
-  Tensor scores = matmul(q, transpose(k, -2, -1)) * (1.0 / std::sqrt(static_cast<double>(E)));  // (..., T, S)
-  if (is_causal) {
-    std::vector<float> mask(static_cast<size_t>(T * S), 0.0f);  // -inf above the diagonal: the future
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t j = i + 1; j < S; ++j) mask[static_cast<size_t>(i * S + j)] = -std::numeric_limits<float>::infinity();
-    scores = scores + to_dtype(from_vector(mask, {T, S}), q.dtype());
-  }
-  return matmul(softmax(scores, -1), v);
+  return scaled_dot_product_attention(q, k, v, Tensor(), 0.0, is_causal);
 }
 
 /// Keys and values of the tokens decoded so far, per layer: (B, heads, context, head_dim) buffers filled up to len.

@@ -96,11 +96,10 @@ static std::vector<std::string> read_fortunes(const std::string& path) {
   return out;
 }
 
-// Masked multi-head self-attention, composed of existing ops: q, k, v (B, H, S, D); pad (B, 1, 1, S) holds 0 for
-// tokens and -inf for padding, so no query attends to padding.
+// Masked multi-head self-attention through the fused op: q, k, v (B, H, S, D); pad (B, 1, 1, S) holds 0 for tokens
+// and -inf for padding (an additive mask read in place, never expanded), so no query attends to padding.
 static Tensor masked_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& pad) {
-  Tensor scores = matmul(q, transpose(k, -2, -1)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  return matmul(softmax(scores + pad, -1), v);
+  return scaled_dot_product_attention(q, k, v, pad, 0.0, false);
 }
 
 /// A pre-norm encoder block: x + attention(LN(x)), then + MLP(LN(x)) with GELU; x (B, S, C).
