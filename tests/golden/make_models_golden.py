@@ -12,9 +12,12 @@ floor), so both sides compute the same bits:
   num_batches_tracked: left at 0
 The input (2, C, 32, 32), i its row-major index: x[b, c, h, w] = 2 (frac(0.7548776662466927 i) - 0.5) (1 + b)
 + b (h - 15.5) / 16 (the two samples differ in scale and by a ramp, which global average pooling keeps).
+Also writes tests/models/data/mobilenet_v2_head.pt (a torchvision state dict for io::load_torch).
 Run: /usr/bin/python3 tests/golden/make_models_golden.py > tests/models/data/models_golden.txt
 """
+import collections
 import math
+import os
 
 import torch
 import torchvision
@@ -51,12 +54,12 @@ def fill(model):
             t.copy_(v.reshape(t.shape).to(t.dtype))
 
 
-def make_input(c):
-    n = 2 * c * 32 * 32
+def make_input(c, batch=2, hw=32):
+    n = batch * c * hw * hw
     i = torch.arange(n, dtype=torch.float64)
-    x = (2 * (frac(0.7548776662466927 * i) - 0.5)).reshape(2, c, 32, 32)
-    b = torch.arange(2, dtype=torch.float64).reshape(2, 1, 1, 1)
-    h = torch.arange(32, dtype=torch.float64).reshape(1, 1, 32, 1)
+    x = (2 * (frac(0.7548776662466927 * i) - 0.5)).reshape(batch, c, hw, hw)
+    b = torch.arange(batch, dtype=torch.float64).reshape(batch, 1, 1, 1)
+    h = torch.arange(hw, dtype=torch.float64).reshape(1, 1, hw, 1)
     return (x * (1 + b) + b * (h - 15.5) / 16).float()
 
 
@@ -98,6 +101,21 @@ def main():
         emit("resnet18_small_train", m(make_input(3)))
     emit("resnet18_small_train_bn1_running_mean", m.bn1.running_mean)
     emit("resnet18_small_train_layer4_1_bn2_running_var", m.layer4[1].bn2.running_var)
+    save_mobilenet_head(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "data",
+                                     "mobilenet_v2_head.pt"))
+
+
+def save_mobilenet_head(path):
+    """torch.save of the state dict entries of mobilenet_v2's features.0 to features.3 (torchvision's own init,
+    seed 0; 60 kB), and the eval-mode output of those four blocks on make_input(3, 1, 16)."""
+    torch.manual_seed(0)
+    m = torchvision.models.mobilenet_v2(num_classes=10)
+    keep = collections.OrderedDict((k, v) for k, v in m.state_dict().items() if k.split(".")[:2] in
+                                   (["features", "0"], ["features", "1"], ["features", "2"], ["features", "3"]))
+    torch.save(keep, path)
+    m.eval()
+    with torch.no_grad():
+        emit("mobilenet_v2_head_saved", m.features[:4](make_input(3, 1, 16)))
 
 
 if __name__ == "__main__":

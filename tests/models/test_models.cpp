@@ -3,6 +3,7 @@
 // (tests/golden/make_models_golden.py wrote tests/models/data/models_golden.txt).
 #include <gtest/gtest.h>
 #include <nerve/nerve.h>
+#include <nerve/io/torch.h>
 #include <nerve/nn/models.h>
 
 #include <algorithm>
@@ -79,16 +80,16 @@ void fill_formula(nn::Module& m) {
   }
 }
 
-Tensor make_input(int64_t c) {
-  Tensor x = empty({2, c, 32, 32});
+Tensor make_input(int64_t c, int64_t batch = 2, int64_t hw = 32) {
+  Tensor x = empty({batch, c, hw, hw});
   float* d = x.data<float>();
   int64_t i = 0;
-  for (int64_t b = 0; b < 2; ++b)
+  for (int64_t b = 0; b < batch; ++b)
     for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t h = 0; h < 32; ++h)
-        for (int64_t w = 0; w < 32; ++w, ++i)
+      for (int64_t h = 0; h < hw; ++h)
+        for (int64_t w = 0; w < hw; ++w, ++i)
           d[i] = static_cast<float>(2 * (frac(0.7548776662466927 * static_cast<double>(i)) - 0.5) * (1 + b) +
-                                    b * (h - 15.5) / 16);
+                                    b * (h - (hw - 1) / 2.0) / 16);
   return x;
 }
 
@@ -179,6 +180,30 @@ TEST(Models, Vgg11BnMatchesTorchvision) {
 }
 TEST(Models, SmallInputGrayResNet18MatchesTorchvision) {
   check_eval(*models::resnet18({.num_classes = 10, .in_channels = 1, .small_input = true}), "resnet18_small_gray", 1);
+}
+
+// A state dict written by torch.save from torchvision's own mobilenet_v2 (its first four feature blocks, seed 0):
+// io::load_torch reads it, the keys fit nerve's model, and those blocks give torchvision's output.
+TEST(Models, LoadsATorchvisionStateDict) {
+  nn::StateDict sd = io::load_torch(NERVE_TEST_DATA_DIR "/models/data/mobilenet_v2_head.pt");
+  // features.0: conv + bn (5 entries) = 6; features.1: conv.0 (6), conv.1, conv.2 (bn) = 12; features.2 and .3:
+  // conv.0 (6), conv.1 (6), conv.2, conv.3 (bn) = 18 each
+  ASSERT_EQ(sd.size(), 54u);
+  EXPECT_EQ(sd[0].first, "features.0.0.weight");
+  auto m = models::mobilenet_v2({.num_classes = 10});
+  m->load_state_dict(sd, /*strict=*/false);
+  // the loaded values are the ones in the file, not the init's
+  for (auto& [k, v] : m->state_dict())
+    if (k == "features.2.conv.1.0.weight")
+      EXPECT_EQ(v.to_vector<float>(), std::find_if(sd.begin(), sd.end(), [&](auto& p) { return p.first == k; })
+                                           ->second.to_vector<float>());
+  m->eval();
+  NoGradGuard g;
+  Tensor h = make_input(3, 1, 16);
+  for (int i = 0; i < 4; ++i) h = m->features->at(i)->forward(h);
+  expect_close(h, "mobilenet_v2_head_saved");
+  // strict loading of the partial dict names every missing key's count (and copies nothing)
+  EXPECT_THROW(m->load_state_dict(sd), Error);
 }
 
 TEST(Models, ResNet18TrainModeBatchStatistics) {
