@@ -43,3 +43,4 @@
 #include "nerve/io/safetensors.h"
 #include "nerve/io/torch.h"
 #include "nerve/nn/vision.h"
+#include "nerve/nn/models.h"
