@@ -34,7 +34,7 @@ expect() {
   fi
 }
 
-for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion; do
+for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion resnet; do
   expect 0 "$prog" --help
   expect 2 "$prog" --bogus
 done
@@ -69,4 +69,9 @@ expect 2 two_moons extra
 expect 2 predict                                  # the model and the images are required
 expect 2 predict "$empty/missing.nerve" "$empty/missing-images"
 expect 2 char_lstm "${d[@]}" --resume "$empty/missing.ckpt"
+expect 2 resnet "${d[@]}" --steps -1
+expect 2 resnet "${d[@]}" --lr abc
+expect 2 resnet "${d[@]}" --lr -1
+expect 2 resnet "${d[@]}" --batch-size 0
+expect 1 resnet "${d[@]}" --epochs 1
 exit $fail
