@@ -2,6 +2,7 @@
 // module tree, names, init and forward, written against nerve's nn modules.
 #include "nerve/nn/models.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "nerve/core/error.h"
