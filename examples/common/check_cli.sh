@@ -34,7 +34,7 @@ expect() {
   fi
 }
 
-for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion gpt text_classify; do
+for prog in mnist_mlp mnist_module char_lstm two_moons predict cnn_fashion gpt text_classify resnet; do
   expect 0 "$prog" --help
   expect 2 "$prog" --bogus
 done
@@ -77,4 +77,9 @@ expect 2 gpt --load "$empty/missing.st"
 expect 1 gpt "${d[@]}" --steps 1                  # valid flags: the empty directory is found wanting
 expect 2 text_classify "${d[@]}" --epochs 0
 expect 2 text_classify --data "$empty/missing"
+expect 2 resnet "${d[@]}" --steps -1
+expect 2 resnet "${d[@]}" --lr abc
+expect 2 resnet "${d[@]}" --lr -1
+expect 2 resnet "${d[@]}" --batch-size 0
+expect 1 resnet "${d[@]}" --epochs 1
 exit $fail

@@ -49,3 +49,4 @@
 #include "nerve/nn/vision.h"
 #include "nerve/nn/transformer.h"
 #include "nerve/dist/dist.h"
+#include "nerve/nn/models.h"

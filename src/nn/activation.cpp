@@ -7,6 +7,7 @@
 namespace nerve::nn {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor ReLU6::forward(const Tensor& x) { return clamp(x, 0.0, 6.0); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope_); }
 std::string LeakyReLU::extra_repr() const { return "negative_slope=" + detail::py_float(negative_slope_); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }

@@ -14,6 +14,13 @@ class ReLU : public Module {
   std::string type_name() const override { return "ReLU"; }
 };
 
+/// min(max(x, 0), 6) (MobileNetV2's activation).  std::make_shared<nn::ReLU6>()
+class ReLU6 : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ReLU6"; }
+};
+
 /// x for x > 0, negative_slope * x otherwise.  std::make_shared<nn::LeakyReLU>(0.2)
 class LeakyReLU : public Module {
  public:
