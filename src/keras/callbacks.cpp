@@ -29,7 +29,7 @@ class EarlyStoppingCb : public Callback {
     best_ = max_ ? -INFINITY : INFINITY;
     best_weights_.clear();
   }
-  void on_epoch_end(int, const Logs& logs) override {
+  void on_epoch_end(int epoch, const Logs& logs) override {
     double v = lookup(logs, o_.monitor, "EarlyStopping");
     bool better = max_ ? v - o_.min_delta > best_ : v + o_.min_delta < best_;
     if (better) {
@@ -41,7 +41,9 @@ class EarlyStoppingCb : public Callback {
       }
       return;
     }
-    if (++wait_ > o_.patience) model->stop_training = true;
+    // Keras's rule: stop once `patience` epochs in a row did not improve (patience 0 and 1 both stop at the first
+    // such epoch), never after the first epoch
+    if (++wait_ >= o_.patience && epoch > 0) model->stop_training = true;
   }
   void on_train_end() override {
     if (o_.restore_best_weights && model->stop_training && !best_weights_.empty()) model->load_state_dict(best_weights_);
