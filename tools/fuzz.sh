@@ -2,8 +2,8 @@
 # Builds a file-parser fuzzer (clang, libFuzzer + ASan + UBSan, over a clang build of libnerve) and runs it for
 # SECONDS on a seed corpus. TARGET: idx (the IDX reader, raw and gzip), tokenizer (CharTokenizer::load),
 # safetensors (io::parse_safetensors), torch (io::parse_torch: libzip + the restricted unpickler), pickle (the
-# unpickler alone), keras (the Keras model file's config reader) or image (the PNG and JPEG decoders); these five
-# start from the committed corpus
+# unpickler alone), keras (the Keras model file's config reader), image (the PNG and JPEG decoders) or
+# sentencepiece (data::Tokenizer's model reader); these six start from the committed corpus
 # tests/fuzz/corpus/TARGET. The 1M-run check of the issue:
 #   tools/fuzz.sh safetensors 0 build-fuzz -runs=1000000      (extra arguments go to libFuzzer)
 # Crashes land in BUILD/fuzz_TARGET-crash-*; the grown corpus in BUILD/fuzz_TARGET_corpus.
@@ -11,13 +11,13 @@
 #   sets the build parallelism)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-target=${1:?usage: tools/fuzz.sh idx|tokenizer|safetensors|torch|pickle|keras|image [SECONDS] [BUILD] [LIBFUZZER_ARGS...]}
+target=${1:?usage: tools/fuzz.sh idx|tokenizer|safetensors|torch|pickle|keras|image|sentencepiece [SECONDS] [BUILD] [LIBFUZZER_ARGS...]}
 secs=${2:-60}
 build=$(realpath -m "${3:-$root/build-fuzz}")
 shift $(($# < 3 ? $# : 3))
 san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-case $target in idx | tokenizer | safetensors | torch | pickle | keras | image) ;;
-  *) echo "unknown target '$target' (idx, tokenizer, safetensors, torch, pickle, keras or image)" >&2; exit 2 ;;
+case $target in idx | tokenizer | safetensors | torch | pickle | keras | image | sentencepiece) ;;
+  *) echo "unknown target '$target' (idx, tokenizer, safetensors, torch, pickle, keras, image or sentencepiece)" >&2; exit 2 ;;
 esac
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -26,7 +26,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPI
 cmake --build "$build" -j"${JOBS:-2}" --target nerve
 exe="$build/fuzz_$target"
 clang++ -std=c++20 -g -O1 -fsanitize=fuzzer $san -I"$root/include" -I"$root/src" "$root/tests/fuzz/fuzz_$target.cpp" \
-  "$build/libnerve.a" -ldnnl -lz -lzip -lpng -ljpeg -fopenmp -o "$exe"
+  "$build/libnerve.a" -ldnnl -lz -lzip -lpng -ljpeg -lsentencepiece -fopenmp -o "$exe"
 
 seeds="$build/fuzz_${target}_seeds"
 mkdir -p "$seeds" "$build/fuzz_${target}_corpus"
@@ -44,7 +44,7 @@ elif [ "$target" = tokenizer ]; then  # vocabulary files as CharTokenizer::save 
   printf 'nerve-char-tokenizer 1\r\nvocab_size 2\r\n20\r\n7a\r\n' >"$seeds/crlf"
   printf 'nerve-char-tokenizer 1\nvocab_size 0\n' >"$seeds/empty"
 else  # safetensors files, torch.save checkpoints and their pickles (tests/io/make_torch_files.py), Keras configs,
-  # PNG and JPEG files (tests/data/images/make_images.py)
+  # PNG and JPEG files (tests/data/images/make_images.py), SentencePiece models (spm_train, identity normalization)
   cp "$root/tests/fuzz/corpus/$target"/* "$seeds/"
 fi
 

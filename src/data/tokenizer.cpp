@@ -80,7 +80,12 @@ Tokenizer Tokenizer::train(std::string_view text, const TokenizerOptions& o) {
 Tokenizer Tokenizer::from_serialized(std::string_view proto) {
   Tokenizer t;
   t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  auto status = t.sp_->LoadFromSerializedProto(absl::string_view(proto.data(), proto.size()));
+  sentencepiece::util::Status status;
+  try {  // SentencePiece's trie builder throws its own exceptions on some malformed vocabularies (an empty piece)
+    status = t.sp_->LoadFromSerializedProto(absl::string_view(proto.data(), proto.size()));
+  } catch (const std::exception& e) {
+    NERVE_CHECK(false, "Tokenizer: ", proto.size(), " bytes are not a valid SentencePiece model (", e.what(), ")");
+  }
   NERVE_CHECK(status.ok(), "Tokenizer: ", proto.size(), " bytes are not a SentencePiece model: ", status.ToString());
   return t;
 }

@@ -11,6 +11,7 @@ using namespace nerve;
 using namespace nerve::data;
 using nerve::test::error_of;
 using nerve::test::TempDir;
+using nerve::test::read_bytes;
 using nerve::test::write_text;
 
 namespace {
@@ -101,4 +102,17 @@ TEST(Tokenizer, Errors) {
   EXPECT_NE(error_of([&] { Tokenizer::load(dir / "missing.model"); }).find("cannot open"),
             std::string::npos);
   EXPECT_NE(error_of([] { Tokenizer().encode("x"); }).find("empty"), std::string::npos);
+  // truncated model files, and one with an empty piece (found by fuzz_sentencepiece: SentencePiece's trie builder
+  // threw its own exception through the loader) are nerve::Errors
+  const std::string proto = tok.serialized();
+  for (size_t cut : {size_t{3}, proto.size() / 2, proto.size() - 5}) {
+    write_text(dir / "cut.model", proto.substr(0, cut));
+    EXPECT_NE(error_of([&] { Tokenizer::load(dir / "cut.model"); }).find("cut.model"), std::string::npos) << cut;
+  }
+  const std::vector<uint8_t> empty_piece =
+      read_bytes(std::string(NERVE_TEST_DATA_DIR) + "/fuzz/corpus/sentencepiece/empty_piece.model");
+  EXPECT_NE(error_of([&] {
+              Tokenizer::from_serialized(std::string_view(reinterpret_cast<const char*>(empty_piece.data()), empty_piece.size()));
+            }).find("not a valid SentencePiece model"),
+            std::string::npos);
 }
