@@ -29,7 +29,7 @@ Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, const Embedd
 std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, bool freeze,
                                                       const EmbeddingOptions& options) {
   NERVE_CHECK(embeddings.dim() == 2 && is_floating(embeddings.dtype()),
-              "Embedding::from_pretrained: embeddings must be a 2-D floating tensor, got ", detail::describe(embeddings));
+              "Embedding::from_pretrained: embeddings must be a 2-D floating tensor, got ", nerve::detail::describe(embeddings));
   EmbeddingOptions o = options;
   o.dtype = embeddings.dtype();
   auto m = std::make_shared<Embedding>(embeddings.shape()[0], embeddings.shape()[1], o);
@@ -53,7 +53,7 @@ Tensor Embedding::forward(const Tensor& indices) {
 std::string Embedding::extra_repr() const {
   std::string s = std::to_string(num_embeddings_) + ", " + std::to_string(embedding_dim_);
   if (options_.padding_idx) s += ", padding_idx=" + std::to_string(*options_.padding_idx);
-  if (options_.max_norm) s += ", max_norm=" + detail::str_cat(*options_.max_norm);
+  if (options_.max_norm) s += ", max_norm=" + nerve::detail::str_cat(*options_.max_norm);
   return s;
 }
 

@@ -52,7 +52,7 @@ void RNNBase::check_state(const Tensor& s, const char* what, const Tensor& x, in
   Shape want = unbatched ? Shape{LD, options_.hidden_size} : Shape{LD, batch, options_.hidden_size};
   NERVE_CHECK(s.shape() == want, type_name(), ": expected ", what, " of size ", to_string(want),
               " (num_layers * num_directions, ", unbatched ? "" : "batch, ", "hidden_size), got ",
-              detail::describe(s), " for input ", detail::describe(x));
+              nerve::detail::describe(s), " for input ", nerve::detail::describe(x));
   NERVE_CHECK(s.dtype() == x.dtype(), type_name(), ": ", what, " dtype ", dtype_name(s.dtype()),
               " != input dtype ", dtype_name(x.dtype()));
 }
@@ -63,9 +63,9 @@ RnnLayerOutput RNNBase::run(const Tensor& x_in, const Tensor& h0_in, const Tenso
     nerve::detail::throw_undefined_arg(type_name().c_str(), "input");
   NERVE_CHECK(x_in.dim() == 2 || x_in.dim() == 3, type_name(), ": expected a 3-D input (",
               o.batch_first ? "batch, seq" : "seq, batch", ", feature) or 2-D unbatched (seq, feature), got ",
-              detail::describe(x_in));
+              nerve::detail::describe(x_in));
   NERVE_CHECK(x_in.shape().back() == o.input_size, type_name(), ": input.size(-1) must be equal to input_size. Expected ",
-              o.input_size, ", got ", x_in.shape().back(), " (input ", detail::describe(x_in), ")");
+              o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
   NERVE_CHECK(x_in.dtype() == o.dtype, type_name(), ": input dtype ", dtype_name(x_in.dtype()),
               " != parameter dtype ", dtype_name(o.dtype));
   const bool unbatched = x_in.dim() == 2;
@@ -114,7 +114,7 @@ std::string RNNBase::extra_repr() const {
   if (mode_ == RnnMode::rnn_relu) s += ", nonlinearity='relu'";
   if (!o.bias) s += ", bias=False";
   if (o.batch_first) s += ", batch_first=True";
-  if (o.dropout != 0) s += ", dropout=" + detail::str_cat(o.dropout);
+  if (o.dropout != 0) s += ", dropout=" + nerve::detail::str_cat(o.dropout);
   if (o.bidirectional) s += ", bidirectional=True";
   return s;
 }
@@ -170,9 +170,9 @@ RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const T
   NERVE_RECORD_FUNCTION("rnn_cell");
   const RNNCellOptions& o = options_;
   NERVE_CHECK(x_in.dim() == 1 || x_in.dim() == 2, type_name(), ": expected input (batch, input_size) or (input_size), got ",
-              detail::describe(x_in));
+              nerve::detail::describe(x_in));
   NERVE_CHECK(x_in.shape().back() == o.input_size, type_name(), ": input.size(-1) must be equal to input_size. Expected ",
-              o.input_size, ", got ", x_in.shape().back(), " (input ", detail::describe(x_in), ")");
+              o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
   NERVE_CHECK(x_in.dtype() == o.dtype, type_name(), ": input dtype ", dtype_name(x_in.dtype()), " != parameter dtype ",
               dtype_name(o.dtype));
   const bool unbatched = x_in.dim() == 1;
@@ -181,7 +181,7 @@ RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const T
     if (!s->defined()) continue;
     Shape want = unbatched ? Shape{o.hidden_size} : Shape{batch, o.hidden_size};
     NERVE_CHECK(s->shape() == want, type_name(), ": expected ", what, " of size ", to_string(want), ", got ",
-                detail::describe(*s), " for input ", detail::describe(x_in));
+                nerve::detail::describe(*s), " for input ", nerve::detail::describe(x_in));
   }
   Tensor x = unbatched ? x_in.reshape({1, 1, o.input_size}) : x_in.unsqueeze(0);
   Tensor h = h_in.defined() && unbatched ? h_in.unsqueeze(0) : h_in;

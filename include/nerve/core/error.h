@@ -1,10 +1,16 @@
 // Errors: nerve::Error for user mistakes (NERVE_CHECK) and NERVE_ASSERT for internal invariants.
 #pragma once
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace nerve {
+
+/// Shapes print as [2, 3] (core/shape.cpp); declared here too, so a message can hold a Shape whichever header a
+/// file includes first
+std::ostream& operator<<(std::ostream& os, const std::vector<int64_t>& s);
 
 /// The exception every user-facing mistake raises; what() names the op, the shapes and what was expected.
 ///   try { matmul(a, b); } catch (const nerve::Error& e) { std::cerr << e.what(); }
