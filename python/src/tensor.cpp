@@ -672,13 +672,33 @@ PyObject* slow_binary(int op, PyObject* a, PyObject* b) {
   Py_RETURN_NOTIMPLEMENTED;
 }
 
+// A new Python Tensor owning t, built as pybind11 builds one (tp_alloc, the simple value/holder layout, the instance
+// registered, a unique_ptr holder) without its generic cast: no type lookup by std::type_index (a string hash), no
+// search for an existing instance of the same pointer (a fresh tensor has none), no all-type-info cache lookup.
+py::detail::type_info* g_tensor_tinfo = nullptr;
+
+PyObject* wrap_new(Tensor&& t) {
+  PyObject* self = g_tensor_type->tp_alloc(g_tensor_type, 0);  // zero-filled: flags false, pointers null
+  if (!self) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  inst->simple_layout = true;
+  auto* value = new Tensor(std::move(t));
+  inst->simple_value_holder[0] = value;
+  inst->owned = true;
+  py::detail::register_instance(inst, value, g_tensor_tinfo);
+  inst->simple_instance_registered = true;
+  new (&inst->simple_value_holder[1]) std::unique_ptr<Tensor>(value);
+  inst->simple_holder_constructed = true;
+  return self;
+}
+
 template <int Op>
 PyObject* fast_binary(PyObject* a, PyObject* b) {
   Tensor* x = tensor_of(a);
   Tensor* y = x ? tensor_of(b) : nullptr;
   if (!y) return slow_binary(Op, a, b);
   try {
-    return py::cast(apply_binary<Op>(*x, *y)).release().ptr();
+    return wrap_new(apply_binary<Op>(*x, *y));
   } catch (const Error& e) {
     PyErr_SetString(g_error_type, e.what());
   } catch (py::error_already_set& e) {
@@ -692,6 +712,12 @@ PyObject* fast_binary(PyObject* a, PyObject* b) {
 void install_fast_binary(const py::handle& type, const py::handle& error) {
   g_tensor_type = reinterpret_cast<PyTypeObject*>(type.ptr());
   g_error_type = error.ptr();
+  g_tensor_tinfo = py::detail::get_type_info(typeid(Tensor));
+  // wrap_new's assumptions: one registered C++ type with a holder that fits the simple layout, no multiple bases
+  NERVE_ASSERT(g_tensor_tinfo && g_tensor_tinfo->type == g_tensor_type && g_tensor_tinfo->simple_ancestors &&
+                   g_tensor_tinfo->holder_size_in_ptrs <= py::detail::instance_simple_holder_in_ptrs() &&
+                   py::detail::all_type_info(g_tensor_type).size() == 1,
+               "python: Tensor's pybind11 layout is not the simple one the fast path builds");
   PyNumberMethods* nb = g_tensor_type->tp_as_number;
   binaryfunc* slots[5] = {&nb->nb_add, &nb->nb_subtract, &nb->nb_multiply, &nb->nb_true_divide,
                           &nb->nb_matrix_multiply};
