@@ -709,6 +709,38 @@ PyObject* fast_binary(PyObject* a, PyObject* b) {
   return nullptr;
 }
 
+// a += b, a -= b, a *= b: in place, as torch (a keeps its storage; views of it see the change), for a tensor or a
+// Python number b. When autograd would have to record it (grad mode on and an operand requiring grad: nerve's
+// in-place ops are not recorded), the out-of-place op runs instead and Python rebinds the name, so gradients stay
+// right. Anything else (arrays, division, @) keeps Python's fallback to the binary operator.
+template <int Op>
+PyObject* fast_inplace(PyObject* a, PyObject* b) {
+  Tensor* x = tensor_of(a);
+  Tensor* y = x ? tensor_of(b) : nullptr;
+  if (!x || (!y && !PyFloat_Check(b) && !PyLong_Check(b))) return fast_binary<Op>(a, b);
+  try {
+    Tensor scalar;
+    if (!y) {
+      scalar = scalar_for(*x, py::handle(b));
+      if (scalar.dtype() != x->dtype()) return fast_binary<Op>(a, b);  // i64 += 0.5: a float result, out of place
+    }
+    const Tensor& o = y ? *y : scalar;
+    if (grad_enabled() && (x->requires_grad() || o.requires_grad())) return fast_binary<Op>(a, b);
+    if constexpr (Op == 0) x->add_(o);
+    if constexpr (Op == 1) x->add_(o, -1.0);
+    if constexpr (Op == 2) x->mul_(o);
+    Py_INCREF(a);
+    return a;
+  } catch (const Error& e) {
+    PyErr_SetString(g_error_type, e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
 void install_fast_binary(const py::handle& type, const py::handle& error) {
   g_tensor_type = reinterpret_cast<PyTypeObject*>(type.ptr());
   g_error_type = error.ptr();
@@ -726,6 +758,11 @@ void install_fast_binary(const py::handle& type, const py::handle& error) {
     NERVE_ASSERT(*slots[k] != nullptr, "python: Tensor has no binary number slot ", k);
     *slots[k] = fast[k];
   }
+  NERVE_ASSERT(nb->nb_inplace_add == nullptr && nb->nb_inplace_subtract == nullptr &&
+                   nb->nb_inplace_multiply == nullptr, "python: Tensor already has in-place number slots");
+  nb->nb_inplace_add = fast_inplace<0>;
+  nb->nb_inplace_subtract = fast_inplace<1>;
+  nb->nb_inplace_multiply = fast_inplace<2>;
   PyType_Modified(g_tensor_type);
 }
 

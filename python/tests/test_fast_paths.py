@@ -51,3 +51,41 @@ def test_no_leak_over_many_results():
     gc.collect()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert after - before < 20 * 1024, f"peak RSS grew by {after - before} KiB over 20,000 iterations"
+
+
+def test_inplace_operators_write_in_place_as_torch():
+    a = nerve.tensor([[1.0, 2.0], [3.0, 4.0]])
+    alias, row = a, a[1]
+    ptr = a.data_ptr()
+    a += nerve.tensor([10.0, 20.0])  # broadcast b
+    assert a is alias and a.data_ptr() == ptr
+    assert row.tolist() == [13.0, 24.0]  # a view of a sees the write
+    a -= 1
+    a *= nerve.tensor([[2.0], [0.5]])
+    assert a.tolist() == [[20.0, 42.0], [6.0, 11.5]]
+    v = a._version
+    a *= 2.0
+    assert a._version > v
+    i = nerve.tensor([1, 2])
+    i += 3
+    assert i.dtype == nerve.int64 and i.tolist() == [4, 5]
+    i += 0.5  # an int tensor and a float: out of place, a float result (torch would refuse)
+    assert i.dtype == nerve.float32 and i.tolist() == [4.5, 5.5]
+    with pytest.raises(nerve.Error, match="add_"):
+        b = nerve.zeros(2)
+        b += nerve.zeros(3, 2)  # the result would not fit b
+
+
+def test_inplace_operators_keep_autograd_right():
+    w = nerve.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3.0
+    h0 = h
+    h += w  # recorded: out of place, h is rebound
+    assert h is not h0
+    h.sum().backward()
+    assert w.grad.tolist() == [4.0, 4.0]
+    with nerve.no_grad():  # an optimizer-style update: in place on the leaf
+        before = w.data_ptr()
+        w -= w.grad * 0.5
+        assert w.data_ptr() == before
+    assert w.tolist() == [-1.0, 0.0] and w.requires_grad and w.is_leaf
