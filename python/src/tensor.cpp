@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "bind.h"
 
@@ -766,9 +767,87 @@ void install_fast_binary(const py::handle& type, const py::handle& error) {
   PyType_Modified(g_tensor_type);
 }
 
+// ---- the unary ops without parameters, x.relu() and nerve.relu(x): a plain CPython function per op that runs the op
+// for a single tensor argument and hands anything else (keywords, more arguments, non-tensors) to the pybind11
+// binding it replaces
+template <Tensor (*F)(const Tensor&)>
+struct FastUnary {
+  static inline PyObject* method_orig = nullptr;    // the pybind11 method Tensor.<name>
+  static inline PyObject* function_orig = nullptr;  // the pybind11 function nerve._C.<name>
+
+  static PyObject* run(const Tensor& x) {
+    try {
+      return wrap_new(F(x));
+    } catch (const Error& e) {
+      PyErr_SetString(g_error_type, e.what());
+    } catch (py::error_already_set& e) {
+      e.restore();
+    } catch (const std::exception& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+    return nullptr;
+  }
+  static PyObject* slow(PyObject* fn, PyObject* first, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    // fn(first, *args, **kw): the vectorcall convention with one more positional argument in front
+    const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    std::vector<PyObject*> all;
+    if (first) all.push_back(first);
+    all.insert(all.end(), args, args + nargs + nkw);
+    return PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(all.size() - nkw), kwnames);
+  }
+  static PyObject* method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    Tensor* x = tensor_of(self);
+    if (x && nargs == 0 && !kwnames) return run(*x);
+    return slow(method_orig, self, args, nargs, kwnames);
+  }
+  static PyObject* function(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    Tensor* x = nargs == 1 && !kwnames ? tensor_of(args[0]) : nullptr;
+    if (x) return run(*x);
+    return slow(function_orig, nullptr, args, nargs, kwnames);
+  }
+};
+
+template <Tensor (*F)(const Tensor&)>
+void install_unary(py::module_& m, const char* name) {
+  using U = FastUnary<F>;
+  PyObject* type = reinterpret_cast<PyObject*>(g_tensor_type);
+  // leaked on purpose: the definitions and the replaced bindings live as long as the type and the module
+  U::method_orig = PyObject_GetAttrString(type, name);
+  U::function_orig = PyObject_GetAttrString(m.ptr(), name);
+  if (!U::method_orig || !U::function_orig) throw py::error_already_set();
+  auto* mdef = new PyMethodDef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&U::method)),
+                               METH_FASTCALL | METH_KEYWORDS, nullptr};
+  auto* fdef = new PyMethodDef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&U::function)),
+                               METH_FASTCALL | METH_KEYWORDS, nullptr};
+  py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewMethod(g_tensor_type, mdef));
+  py::object fn = py::reinterpret_steal<py::object>(PyCFunction_NewEx(fdef, nullptr, m.attr("__name__").ptr()));
+  if (!descr || !fn) throw py::error_already_set();
+  py::setattr(m, name, fn);
+  if (PyObject_SetAttrString(type, name, descr.ptr()) < 0) throw py::error_already_set();
+}
+
+// the ops with no parameter in unary_ops.def (P0); those with parameters keep pybind11's binding
+#define NERVE_FAST_P0() NERVE_FAST_INSTALL
+#define NERVE_FAST_P1(a, da) NERVE_FAST_SKIP
+#define NERVE_FAST_P2(a, da, b, db) NERVE_FAST_SKIP
+#define NERVE_FAST_INSTALL(name) install_unary<static_cast<Tensor (*)(const Tensor&)>(&nerve::name)>(m, #name);
+#define NERVE_FAST_SKIP(name)
+void install_fast_unary(py::module_& m) {
+#define NERVE_UNARY(name, params, ...) NERVE_FAST_##params(name)
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN(...)
+#include "nerve/core/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
+}
+
 }  // namespace
 
-void bind_fast_paths(py::module_& m) { install_fast_binary(m.attr("Tensor"), m.attr("Error")); }
+void bind_fast_paths(py::module_& m) {
+  install_fast_binary(m.attr("Tensor"), m.attr("Error"));
+  install_fast_unary(m);
+}
 
 void bind_tensor(py::module_& m) {
   py::enum_<DType>(m, "dtype")

@@ -89,3 +89,26 @@ def test_inplace_operators_keep_autograd_right():
         w -= w.grad * 0.5
         assert w.data_ptr() == before
     assert w.tolist() == [-1.0, 0.0] and w.requires_grad and w.is_leaf
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "exp", "neg", "abs", "gelu", "silu"])
+def test_unary_fast_path_matches_the_general_binding(name):
+    x = nerve.tensor([[-1.5, 0.0, 0.25], [2.0, -0.5, 3.0]])
+    got_method, got_function = getattr(x, name)(), getattr(nerve, name)(x)
+    want = getattr(nerve.ops, name)(x)  # the registry's op by name, not the fast path
+    np.testing.assert_array_equal(got_method.numpy(), want.numpy())
+    np.testing.assert_array_equal(got_function.numpy(), want.numpy())
+    assert getattr(nerve, name)(input=x).tolist() == want.tolist()  # keywords: the pybind11 binding
+    # through autograd, as before
+    w = nerve.tensor([0.5, -2.0, 1.0], requires_grad=True)
+    getattr(w, name)().sum().backward()
+    assert w.grad is not None and w.grad.shape == (3,)
+
+
+def test_unary_fast_path_errors():
+    with pytest.raises(TypeError):
+        nerve.relu("not a tensor")
+    with pytest.raises(TypeError):
+        nerve.zeros(2).relu(1, 2)
+    with pytest.raises(nerve.Error, match="undefined|relu"):
+        nerve.Tensor().relu()
