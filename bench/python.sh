@@ -4,6 +4,7 @@
 #   the Keras program's samples/s at batch 32 (bench/python_keras.py vs bench/mnist_torch.py)  target: >= 3x
 #   the LSTM program's tokens/s (examples/python/lstm_lm.py vs bench/char_lstm_torch.py)      target: >= 2.5x
 #   `import nerve` vs `import torch` wall time                                                target: <= 1/5
+#   and, when build/examples has them, the C++ programs (mnist_mlp, char_lstm) in the same rounds, for comparison
 # Prints every run, the medians and the ratios, and the load average (the machine is shared: rerun when quiet).
 #   bench/python.sh [build_dir] [rounds] [epochs] [steps]      env: THREADS (default 2)
 set -euo pipefail
@@ -32,10 +33,18 @@ for r in $(seq "$rounds"); do
   (THREADS=$threads && source "$root/bench/torch_env.sh" &&
     "$TORCH_PY" "$root/bench/python_overhead.py" --impl torch --threads "$threads" | tee -a "$out/ovh_torch.jsonl")
   "$py" "$root/bench/python_keras.py" --epochs "$epochs" --threads "$threads" | tee -a "$out/keras_nerve.jsonl"
+  if [ -x "$build/examples/mnist_mlp" ]; then  # the C++ Keras program in the same rounds: what Python adds to it
+    "$build/examples/mnist_mlp" --epochs "$epochs" --batch-size 32 --threads "$threads" --json 2>/dev/null | tail -1 |
+      tee -a "$out/keras_cpp.jsonl"
+  fi
   (THREADS=$threads && source "$root/bench/torch_env.sh" &&
     "$TORCH_PY" "$root/bench/mnist_torch.py" --epochs "$epochs" --threads "$threads" | tee -a "$out/keras_torch.jsonl")
   "$py" "$root/examples/python/lstm_lm.py" --steps "$steps" --threads "$threads" --gen 20 2>/dev/null |
     sed -n 's/^tokens\/s \([0-9.]*\).*/{"tokens_per_second": \1}/p' | tee -a "$out/lstm_nerve.jsonl"
+  if [ -x "$build/examples/char_lstm" ]; then  # the C++ LSTM program, same settings
+    "$build/examples/char_lstm" --steps "$steps" --threads "$threads" --gen 20 --json 2>/dev/null | tail -1 |
+      tee -a "$out/lstm_cpp.jsonl"
+  fi
   (THREADS=$threads && source "$root/bench/torch_env.sh" &&
     "$TORCH_PY" "$root/bench/char_lstm_torch.py" --steps "$steps" --threads "$threads" --gen 20 --json 2>/dev/null |
     tail -1 | tee -a "$out/lstm_torch.jsonl")
@@ -52,9 +61,14 @@ rows = [("add 32x128, us/call (lower is better)", "ovh", "add_us", True, 0.5),
         ("Keras program, samples/s", "keras", "samples_per_second", False, 3.0),
         ("LSTM program, tokens/s", "lstm", "tokens_per_second", False, 2.5),
         ("import time, s (lower is better)", "import", "import_s", True, 0.2)]
+import os
+for name, label, k, target in (("keras_cpp", "Keras program, C++ (examples/mnist_mlp)", "samples_per_second", 3.0),
+                               ("lstm_cpp", "LSTM program, C++ (examples/char_lstm)", "tokens_per_second", 2.5)):
+    if os.path.exists(f"{d}/{name}.jsonl"):
+        rows.append((label, name[:-4], k, False, target))
 print(f"{'':40s} {'nerve':>12s} {'torch':>12s} {'ratio':>8s} target")
 for label, f, k, lower, target in rows:
-    n, t = med(f + "_nerve", k), med(f + "_torch", k)
+    n, t = med(f + ("_cpp" if "C++" in label else "_nerve"), k), med(f + "_torch", k)
     ratio = n / t
     ok = ratio <= target if lower else ratio >= target
     print(f"{label:40s} {n:12.4g} {t:12.4g} {ratio:7.2f}x {'<=' if lower else '>='} {target}x {'met' if ok else 'NOT met'}")

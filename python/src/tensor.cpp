@@ -2,8 +2,11 @@
 // and PyTorch-style indexing (ints, slices, None, ..., bool and integer tensors).
 #include <Python.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "bind.h"
 
@@ -176,10 +179,208 @@ int64_t consumed(const py::handle& e) {
   return 1;
 }
 
+// ---- several advanced indices in one expression (numpy's rules): x[i0, i1], x[:, idx, 1:3], x[mask, 0], ...
+// Integer tensors, bool masks (their true positions, one index per masked dim) and, once a tensor index is present,
+// plain ints too are "advanced" indices: they broadcast together to a shape B. Slices, None and ... apply first as
+// views; the result has B in place of the advanced dims when those are adjacent, and first otherwise.
+struct Advanced {
+  Tensor view;                 // self after the basic indices (slices, None, ...): the advanced dims still whole
+  std::vector<int64_t> dims;   // the dims of `view` the advanced indices index, in order
+  std::vector<Tensor> index;   // i64, each expanded to `bshape` and contiguous
+  Shape bshape;                // the broadcast shape of the indices
+  bool adjacent = true;        // the advanced dims are consecutive (B goes where they were)
+};
+
+// the coordinates of a bool mask's true elements, one i64 tensor per mask dim (numpy's nonzero)
+std::vector<Tensor> nonzero_coords(const Tensor& mask) {
+  Tensor m = mask.contiguous();
+  const bool* p = m.data<bool>();
+  const int64_t k = m.dim();
+  std::vector<std::vector<int64_t>> c(static_cast<size_t>(k));
+  Shape pos(static_cast<size_t>(k), 0);
+  for (int64_t n = 0; n < m.numel(); ++n) {
+    if (p[n])
+      for (int64_t j = 0; j < k; ++j) c[j].push_back(pos[j]);
+    for (int64_t j = k - 1; j >= 0; --j) {  // next position, last dim fastest
+      if (++pos[j] < m.size(j)) break;
+      pos[j] = 0;
+    }
+  }
+  std::vector<Tensor> out;
+  for (auto& v : c) out.push_back(from_vector<int64_t>(v));
+  return out;
+}
+
+bool needs_advanced(const py::tuple& idx) {
+  int64_t tensors = 0, ints = 0;
+  for (py::handle e : idx) {
+    if (is_index_tensor(e)) ++tensors;
+    else if (!e.is_none() && e.ptr() != Py_Ellipsis && !py::isinstance<py::slice>(e)) ++ints;
+  }
+  return tensors >= 2 || (tensors == 1 && ints >= 1);
+}
+
+Advanced advanced_index(const Tensor& self, const py::tuple& idx) {
+  int64_t used = 0, ellipses = 0;
+  for (py::handle e : idx) {
+    used += consumed(e);
+    ellipses += e.ptr() == Py_Ellipsis;
+  }
+  if (ellipses > 1) throw py::index_error("an index can only have a single ellipsis ('...')");
+  if (used > self.dim())
+    throw py::index_error(detail::str_cat("too many indices for tensor of dimension ", self.dim(), " (got ", used, ")"));
+  Advanced a;
+  Tensor x = self;
+  int64_t d = 0;
+  std::vector<Tensor> raw;
+  for (py::handle e : idx) {
+    if (e.is_none()) {
+      x = unsqueeze(x, d++);
+    } else if (e.ptr() == Py_Ellipsis) {
+      d += self.dim() - used;
+    } else if (py::isinstance<py::slice>(e)) {
+      Py_ssize_t start, stop, step;
+      if (PySlice_Unpack(e.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
+      if (step <= 0) throw py::value_error("step must be greater than zero");
+      const Py_ssize_t n = PySlice_AdjustIndices(x.size(d), &start, &stop, step);
+      x = slice(x, d, start, start + std::max<Py_ssize_t>(n, 0) * step, step);
+      if (n <= 0) x = narrow(x, d, 0, 0);
+      ++d;
+    } else if (is_index_tensor(e)) {
+      Tensor t = index_tensor(e);
+      if (t.dtype() == DType::b8) {
+        if (t.dim() == 0)
+          throw py::index_error("nerve: a 0-d bool index (x[True]) cannot be combined with other tensor indices");
+        for (int64_t j = 0; j < t.dim(); ++j)
+          NERVE_CHECK(t.size(j) == x.size(d + j), "index: the mask of shape ", to_string(t.shape()),
+                      " does not match the indexed tensor's shape ", to_string(x.shape()), " at dim ", d + j);
+        for (Tensor& c : nonzero_coords(t)) {
+          a.dims.push_back(d++);
+          raw.push_back(c);
+        }
+      } else {
+        a.dims.push_back(d++);
+        raw.push_back(t);
+      }
+    } else {
+      a.dims.push_back(d++);
+      raw.push_back(scalar_tensor(static_cast<double>(py::cast<int64_t>(e)), DType::i64));
+    }
+  }
+  for (size_t j = 0; j < raw.size(); ++j) {
+    a.bshape = j == 0 ? raw[0].shape() : broadcast_shapes(a.bshape, raw[j].shape(), "index");
+    if (j > 0 && a.dims[j] != a.dims[j - 1] + 1) a.adjacent = false;
+  }
+  // bounds, negative indices wrapped (on copies: the caller's index tensors are not changed)
+  for (size_t j = 0; j < raw.size(); ++j) {
+    Tensor t = raw[j].expand(a.bshape).contiguous().clone();
+    int64_t* p = t.data<int64_t>();
+    const int64_t n = x.size(a.dims[j]);
+    for (int64_t k = 0; k < t.numel(); ++k) {
+      if (p[k] < -n || p[k] >= n)
+        throw py::index_error(detail::str_cat("index ", p[k], " is out of bounds for dimension ", a.dims[j],
+                                              " with size ", n));
+      if (p[k] < 0) p[k] += n;
+    }
+    a.index.push_back(t);
+  }
+  a.view = x;
+  return a;
+}
+
+// the permutation of `view` with the advanced dims first, the others after in order
+Shape advanced_first(const Advanced& a) {
+  Shape perm(a.dims.begin(), a.dims.end());
+  for (int64_t k = 0; k < a.view.dim(); ++k)
+    if (std::find(a.dims.begin(), a.dims.end(), k) == a.dims.end()) perm.push_back(k);
+  return perm;
+}
+
+// the permutation that moves dims [0, nb) (B, first) to position `at` among the others (numpy: adjacent indices)
+Shape b_to(int64_t nb, int64_t rest, int64_t at) {
+  Shape perm;
+  for (int64_t k = 0; k < at; ++k) perm.push_back(nb + k);
+  for (int64_t k = 0; k < nb; ++k) perm.push_back(k);
+  for (int64_t k = at; k < rest; ++k) perm.push_back(nb + k);
+  return perm;
+}
+
+Tensor getitem_advanced(const Tensor& self, const py::tuple& idx) {
+  Advanced a = advanced_index(self, idx);
+  Tensor z = a.view.permute(advanced_first(a));
+  // the advanced dims flattened to one: the linear position of each indexed element, then one index_select
+  Shape flat{1};
+  int64_t rows = 1;
+  for (int64_t d : a.dims) rows *= a.view.size(d);
+  flat[0] = rows;
+  for (int64_t k = static_cast<int64_t>(a.dims.size()); k < z.dim(); ++k) flat.push_back(z.size(k));
+  const int64_t nb = static_cast<int64_t>(a.bshape.size()), count = numel(a.bshape);
+  std::vector<int64_t> lin(static_cast<size_t>(count), 0);
+  for (size_t j = 0; j < a.index.size(); ++j) {
+    const int64_t* p = a.index[j].data<int64_t>();
+    const int64_t n = a.view.size(a.dims[j]);
+    for (int64_t k = 0; k < count; ++k) lin[k] = lin[k] * n + p[k];
+  }
+  Tensor y = index_select(z.reshape(flat), 0, from_vector<int64_t>(lin));
+  Shape out = a.bshape;
+  out.insert(out.end(), flat.begin() + 1, flat.end());
+  y = y.reshape(out);
+  const int64_t rest = static_cast<int64_t>(flat.size()) - 1;
+  if (a.adjacent && a.dims[0] > 0) y = y.permute(b_to(nb, rest, a.dims[0]));
+  return y;
+}
+
+// x[i0, i1, ...] = v: v broadcast to the shape x[i0, i1, ...] would have; duplicate positions: the last one wins
+void setitem_advanced(Tensor& self, const py::tuple& idx, const py::handle& value, bool number) {
+  Advanced a = advanced_index(self, idx);
+  Tensor z = a.view.permute(advanced_first(a));  // a view of self
+  const int64_t nb = static_cast<int64_t>(a.bshape.size()), k = static_cast<int64_t>(a.dims.size());
+  const int64_t count = numel(a.bshape), rest = z.dim() - k;
+  Tensor src;
+  if (!number) {
+    Shape res = a.bshape;  // the result shape of the read, B first
+    for (int64_t j = k; j < z.dim(); ++j) res.push_back(z.size(j));
+    Shape shown = res;     // as the read returns it (B moved when adjacent)
+    Shape to_first;        // and back to B first
+    if (a.adjacent && a.dims[0] > 0) {
+      const Shape perm = b_to(nb, rest, a.dims[0]);
+      to_first.assign(perm.size(), 0);
+      for (size_t j = 0; j < perm.size(); ++j) {
+        shown[j] = res[perm[j]];
+        to_first[perm[j]] = static_cast<int64_t>(j);
+      }
+    }
+    src = as_tensor(value);
+    if (src.dtype() != self.dtype()) src = src.to(self.dtype());
+    NERVE_CHECK(src.dim() <= static_cast<int64_t>(shown.size()), "index_put: a value of shape ",
+                to_string(src.shape()), " cannot be broadcast to the indexed shape ", to_string(shown));
+    src = expand(src, broadcast_shapes(src.shape(), shown, "index_put"));
+    NERVE_CHECK(src.shape() == shown, "index_put: a value of shape ", to_string(src.shape()),
+                " cannot be broadcast to the indexed shape ", to_string(shown));
+    if (!to_first.empty()) src = src.permute(to_first);
+    Shape rows{count};
+    rows.insert(rows.end(), res.begin() + nb, res.end());
+    src = src.reshape(rows);
+  }
+  std::vector<const int64_t*> p;
+  for (const Tensor& t : a.index) p.push_back(t.data<int64_t>());
+  const double v = number ? value.cast<double>() : 0.0;
+  for (int64_t n = 0; n < count; ++n) {
+    Tensor target = z;
+    for (int64_t j = 0; j < k; ++j) target = select(target, 0, p[j][n]);
+    if (number) {
+      target.fill_(v);
+    } else {
+      target.copy_(select(src, 0, n));
+    }
+  }
+}
+
 /// x[idx] (a view unless a tensor index is used).
 Tensor getitem(const Tensor& self, const py::handle& idx_obj) {
   self.check_defined("__getitem__");
   py::tuple idx = as_tuple(idx_obj);
+  if (needs_advanced(idx)) return getitem_advanced(self, idx);
   int64_t used = 0, ellipses = 0, tensors = 0;
   for (py::handle e : idx) {
     used += consumed(e);
@@ -251,6 +452,10 @@ void setitem(Tensor& self, const py::handle& idx, const py::handle& value) {
   py::tuple t = as_tuple(idx);
   const bool number = py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value) ||
                       py::isinstance<py::bool_>(value);
+  bool any_tensor = false;
+  for (py::handle e : t) any_tensor = any_tensor || is_index_tensor(e);
+  // several indices with a tensor among them (x[i0, i1] = v, x[:, idx] = v, x[mask, 0] = v)
+  if (any_tensor && t.size() > 1) return setitem_advanced(self, t, value, number);
   // x[mask] = v with a full-shape bool mask
   if (t.size() == 1 && is_index_tensor(t[0])) {
     Tensor m = index_tensor(t[0]);
@@ -314,6 +519,90 @@ std::string dtype_repr(DType d) {
     case DType::i8: return "nerve.int8";
   }
   return "nerve.?";
+}
+
+// ---------------------------------------------------------------- .to and .data
+// a dtype from nerve's dtype or from an object printing as one of torch's ("torch.float64"): None when it is neither
+std::optional<DType> dtype_of(const py::handle& o) {
+  if (py::isinstance<DType>(o)) return o.cast<DType>();
+  if (py::isinstance<py::str>(o) || py::isinstance<Tensor>(o)) return std::nullopt;
+  const std::string s = py::str(o);
+  if (s.rfind("torch.", 0) != 0) return std::nullopt;
+  py::object members = py::module_::import("nerve._C").attr("dtype").attr("__members__");
+  const std::string name = s.substr(6);
+  if (!members.contains(name)) throw py::type_error(detail::str_cat("to: nerve has no dtype for ", s));
+  return members[name.c_str()].cast<DType>();
+}
+
+// "cpu", "cpu:0", torch.device("cpu"), "meta"; None when o is not a device
+std::optional<Device> device_of(const py::handle& o) {
+  if (py::isinstance<Tensor>(o) || py::isinstance<DType>(o)) return std::nullopt;
+  const std::string s = py::str(o);
+  if (s == "cpu" || s == "cpu:0") return Device::cpu;
+  if (s == "meta") return Device::meta;
+  if (py::isinstance<py::str>(o) || py::hasattr(o, "type"))
+    throw Error(detail::str_cat("to: unknown device '", s, "' (nerve runs on cpu; meta for shapes alone)"));
+  return std::nullopt;
+}
+
+// torch 1.13's forms: x.to(dtype), x.to(device[, dtype]), x.to(other), keywords device=, dtype=, non_blocking=, copy=
+Tensor tensor_to(const Tensor& t, const py::args& args, const py::kwargs& kwargs) {
+  t.check_defined("to");
+  std::optional<DType> dtype;
+  std::optional<Device> device;
+  bool copy = false;
+  int bools = 0;
+  for (size_t k = 0; k < args.size(); ++k) {
+    py::handle a = args[k];
+    if (py::isinstance<Tensor>(a) && k == 0) {
+      const Tensor& o = a.cast<const Tensor&>();
+      o.check_defined("to");
+      dtype = o.dtype();
+      device = o.is_meta() ? Device::meta : Device::cpu;
+    } else if (auto d = dtype_of(a)) {
+      dtype = d;
+    } else if (auto dev = device_of(a); dev && k == 0) {
+      device = dev;
+    } else if (py::isinstance<py::bool_>(a) && k > 0) {  // non_blocking, then copy (positional in torch)
+      if (++bools == 2) copy = a.cast<bool>();
+    } else {
+      throw py::type_error(detail::str_cat("to(): argument ", k, " (", py::repr(a).cast<std::string>(),
+                                           ") is not a dtype, a device or a tensor"));
+    }
+  }
+  for (auto kv : kwargs) {
+    const std::string key = kv.first.cast<std::string>();
+    if (key == "dtype") {
+      if (!kv.second.is_none()) {
+        dtype = dtype_of(kv.second);
+        if (!dtype) throw py::type_error("to(): dtype= must be a dtype, got " + py::repr(kv.second).cast<std::string>());
+      }
+    } else if (key == "device") {
+      if (!kv.second.is_none()) device = device_of(kv.second);
+    } else if (key == "copy") {
+      copy = kv.second.cast<bool>();
+    } else if (key != "non_blocking" && key != "memory_format") {
+      throw py::type_error("to() got an unexpected keyword argument '" + key + "'");
+    }
+  }
+  Tensor r = t;
+  if (device && *device != (t.is_meta() ? Device::meta : Device::cpu)) r = r.to(*device);
+  if (dtype && *dtype != r.dtype()) r = r.to(*dtype);
+  if (copy && r.impl() == t.impl()) r = t.clone();
+  return r;
+}
+
+void set_data(Tensor& t, const Tensor& src) {
+  t.check_defined("data");
+  src.check_defined("data");
+  TensorImpl* d = t.impl();
+  const TensorImpl* s = src.impl();
+  if (d == s) return;
+  d->storage = s->storage;
+  d->shape = s->shape;
+  d->strides = s->strides;
+  d->offset = s->offset;
+  d->dtype = s->dtype;
 }
 
 py::object opt_tensor(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
@@ -384,13 +673,65 @@ PyObject* slow_binary(int op, PyObject* a, PyObject* b) {
   Py_RETURN_NOTIMPLEMENTED;
 }
 
+// A new Python Tensor owning t, built as pybind11 builds one (tp_alloc, the simple value/holder layout, the instance
+// registered, a unique_ptr holder) without its generic cast: no type lookup by std::type_index (a string hash), no
+// search for an existing instance of the same pointer (a fresh tensor has none), no all-type-info cache lookup.
+py::detail::type_info* g_tensor_tinfo = nullptr;
+
+PyObject* wrap_new(Tensor&& t) {
+  PyObject* self = g_tensor_type->tp_alloc(g_tensor_type, 0);  // zero-filled: flags false, pointers null
+  if (!self) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  inst->simple_layout = true;
+  auto* value = new Tensor(std::move(t));
+  inst->simple_value_holder[0] = value;
+  inst->owned = true;
+  py::detail::register_instance(inst, value, g_tensor_tinfo);
+  inst->simple_instance_registered = true;
+  new (&inst->simple_value_holder[1]) std::unique_ptr<Tensor>(value);
+  inst->simple_holder_constructed = true;
+  return self;
+}
+
 template <int Op>
 PyObject* fast_binary(PyObject* a, PyObject* b) {
   Tensor* x = tensor_of(a);
   Tensor* y = x ? tensor_of(b) : nullptr;
   if (!y) return slow_binary(Op, a, b);
   try {
-    return py::cast(apply_binary<Op>(*x, *y)).release().ptr();
+    return wrap_new(apply_binary<Op>(*x, *y));
+  } catch (const Error& e) {
+    PyErr_SetString(g_error_type, e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+// a += b, a -= b, a *= b: in place, as torch (a keeps its storage; views of it see the change), for a tensor or a
+// Python number b. When autograd would have to record it (grad mode on and an operand requiring grad: nerve's
+// in-place ops are not recorded), the out-of-place op runs instead and Python rebinds the name, so gradients stay
+// right. Anything else (arrays, division, @) keeps Python's fallback to the binary operator.
+template <int Op>
+PyObject* fast_inplace(PyObject* a, PyObject* b) {
+  Tensor* x = tensor_of(a);
+  Tensor* y = x ? tensor_of(b) : nullptr;
+  if (!x || (!y && !PyFloat_Check(b) && !PyLong_Check(b))) return fast_binary<Op>(a, b);
+  try {
+    Tensor scalar;
+    if (!y) {
+      scalar = scalar_for(*x, py::handle(b));
+      if (scalar.dtype() != x->dtype()) return fast_binary<Op>(a, b);  // i64 += 0.5: a float result, out of place
+    }
+    const Tensor& o = y ? *y : scalar;
+    if (grad_enabled() && (x->requires_grad() || o.requires_grad())) return fast_binary<Op>(a, b);
+    if constexpr (Op == 0) x->add_(o);
+    if constexpr (Op == 1) x->add_(o, -1.0);
+    if constexpr (Op == 2) x->mul_(o);
+    Py_INCREF(a);
+    return a;
   } catch (const Error& e) {
     PyErr_SetString(g_error_type, e.what());
   } catch (py::error_already_set& e) {
@@ -404,6 +745,12 @@ PyObject* fast_binary(PyObject* a, PyObject* b) {
 void install_fast_binary(const py::handle& type, const py::handle& error) {
   g_tensor_type = reinterpret_cast<PyTypeObject*>(type.ptr());
   g_error_type = error.ptr();
+  g_tensor_tinfo = py::detail::get_type_info(typeid(Tensor));
+  // wrap_new's assumptions: one registered C++ type with a holder that fits the simple layout, no multiple bases
+  NERVE_ASSERT(g_tensor_tinfo && g_tensor_tinfo->type == g_tensor_type && g_tensor_tinfo->simple_ancestors &&
+                   g_tensor_tinfo->holder_size_in_ptrs <= py::detail::instance_simple_holder_in_ptrs() &&
+                   py::detail::all_type_info(g_tensor_type).size() == 1,
+               "python: Tensor's pybind11 layout is not the simple one the fast path builds");
   PyNumberMethods* nb = g_tensor_type->tp_as_number;
   binaryfunc* slots[5] = {&nb->nb_add, &nb->nb_subtract, &nb->nb_multiply, &nb->nb_true_divide,
                           &nb->nb_matrix_multiply};
@@ -412,12 +759,95 @@ void install_fast_binary(const py::handle& type, const py::handle& error) {
     NERVE_ASSERT(*slots[k] != nullptr, "python: Tensor has no binary number slot ", k);
     *slots[k] = fast[k];
   }
+  NERVE_ASSERT(nb->nb_inplace_add == nullptr && nb->nb_inplace_subtract == nullptr &&
+                   nb->nb_inplace_multiply == nullptr, "python: Tensor already has in-place number slots");
+  nb->nb_inplace_add = fast_inplace<0>;
+  nb->nb_inplace_subtract = fast_inplace<1>;
+  nb->nb_inplace_multiply = fast_inplace<2>;
   PyType_Modified(g_tensor_type);
+}
+
+// ---- the unary ops without parameters, x.relu() and nerve.relu(x): a plain CPython function per op that runs the op
+// for a single tensor argument and hands anything else (keywords, more arguments, non-tensors) to the pybind11
+// binding it replaces
+template <Tensor (*F)(const Tensor&)>
+struct FastUnary {
+  static inline PyObject* method_orig = nullptr;    // the pybind11 method Tensor.<name>
+  static inline PyObject* function_orig = nullptr;  // the pybind11 function nerve._C.<name>
+
+  static PyObject* run(const Tensor& x) {
+    try {
+      return wrap_new(F(x));
+    } catch (const Error& e) {
+      PyErr_SetString(g_error_type, e.what());
+    } catch (py::error_already_set& e) {
+      e.restore();
+    } catch (const std::exception& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+    return nullptr;
+  }
+  static PyObject* slow(PyObject* fn, PyObject* first, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    // fn(first, *args, **kw): the vectorcall convention with one more positional argument in front
+    const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    std::vector<PyObject*> all;
+    if (first) all.push_back(first);
+    all.insert(all.end(), args, args + nargs + nkw);
+    return PyObject_Vectorcall(fn, all.data(), static_cast<size_t>(all.size() - nkw), kwnames);
+  }
+  static PyObject* method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    Tensor* x = tensor_of(self);
+    if (x && nargs == 0 && !kwnames) return run(*x);
+    return slow(method_orig, self, args, nargs, kwnames);
+  }
+  static PyObject* function(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    Tensor* x = nargs == 1 && !kwnames ? tensor_of(args[0]) : nullptr;
+    if (x) return run(*x);
+    return slow(function_orig, nullptr, args, nargs, kwnames);
+  }
+};
+
+template <Tensor (*F)(const Tensor&)>
+void install_unary(py::module_& m, const char* name) {
+  using U = FastUnary<F>;
+  PyObject* type = reinterpret_cast<PyObject*>(g_tensor_type);
+  // leaked on purpose: the definitions and the replaced bindings live as long as the type and the module
+  U::method_orig = PyObject_GetAttrString(type, name);
+  U::function_orig = PyObject_GetAttrString(m.ptr(), name);
+  if (!U::method_orig || !U::function_orig) throw py::error_already_set();
+  auto* mdef = new PyMethodDef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&U::method)),
+                               METH_FASTCALL | METH_KEYWORDS, nullptr};
+  auto* fdef = new PyMethodDef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&U::function)),
+                               METH_FASTCALL | METH_KEYWORDS, nullptr};
+  py::object descr = py::reinterpret_steal<py::object>(PyDescr_NewMethod(g_tensor_type, mdef));
+  py::object fn = py::reinterpret_steal<py::object>(PyCFunction_NewEx(fdef, nullptr, m.attr("__name__").ptr()));
+  if (!descr || !fn) throw py::error_already_set();
+  py::setattr(m, name, fn);
+  if (PyObject_SetAttrString(type, name, descr.ptr()) < 0) throw py::error_already_set();
+}
+
+// the ops with no parameter in unary_ops.def (P0); those with parameters keep pybind11's binding
+#define NERVE_FAST_P0() NERVE_FAST_INSTALL
+#define NERVE_FAST_P1(a, da) NERVE_FAST_SKIP
+#define NERVE_FAST_P2(a, da, b, db) NERVE_FAST_SKIP
+#define NERVE_FAST_INSTALL(name) install_unary<static_cast<Tensor (*)(const Tensor&)>(&nerve::name)>(m, #name);
+#define NERVE_FAST_SKIP(name)
+void install_fast_unary(py::module_& m) {
+#define NERVE_UNARY(name, params, ...) NERVE_FAST_##params(name)
+#define NERVE_UNARY_FAST NERVE_UNARY
+#define NERVE_UNARY_HIDDEN(...)
+#include "nerve/core/unary_ops.def"
+#undef NERVE_UNARY
+#undef NERVE_UNARY_FAST
+#undef NERVE_UNARY_HIDDEN
 }
 
 }  // namespace
 
-void bind_fast_paths(py::module_& m) { install_fast_binary(m.attr("Tensor"), m.attr("Error")); }
+void bind_fast_paths(py::module_& m) {
+  install_fast_binary(m.attr("Tensor"), m.attr("Error"));
+  install_fast_unary(m);
+}
 
 void bind_tensor(py::module_& m) {
   py::enum_<DType>(m, "dtype")
@@ -506,13 +936,10 @@ void bind_tensor(py::module_& m) {
       // copies and dtypes
       .def("clone", &Tensor::clone)
       .def("contiguous", &Tensor::contiguous)
-      .def("to", [](const Tensor& t, const py::object& what) {
-        if (py::isinstance<DType>(what)) return t.to(what.cast<DType>());
-        const std::string dev = py::str(what);
-        if (dev == "meta") return t.to(Device::meta);
-        NERVE_CHECK(dev == "cpu", "to: unknown device '", dev, "' (cpu or meta)");
-        return t.to(Device::cpu);
-      })
+      .def("to", &tensor_to)
+      // torch's x.data: a detached view; `p.data = t` swaps p's storage, layout and dtype in place (the Python object,
+      // and a C++ module holding the same tensor, see the new values; Module.to/.double() use it)
+      .def_property("data", [](const Tensor& t) { return t.detach(); }, &set_data)
       .def("type", [](const Tensor& t, DType d) { return t.to(d); })
       .def("float", [](const Tensor& t) { return t.to(DType::f32); })
       .def("double", [](const Tensor& t) { return t.to(DType::f64); })

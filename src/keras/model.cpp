@@ -163,18 +163,29 @@ optim::Optimizer& Sequential::optimizer() {
   return *optimizer_;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
-  nerve::detail::check_arg(x, "Sequential", "x");
+namespace {
+// Keras casts inputs to the layers' float32. uint8 images stay (the plans read them as they are); any other dtype
+// (numpy's x / 255.0 is float64) is converted here, batch by batch, so fit never copies the whole data set first
+Tensor model_input(const Tensor& x) {
+  return x.dtype() == DType::u8 || x.dtype() == DType::f32 ? x : x.to(DType::f32);
+}
+}  // namespace
+
+Tensor Sequential::forward(const Tensor& x_in) {
+  nerve::detail::check_arg(x_in, "Sequential", "x");
+  const Tensor x = model_input(x_in);
   return run_plan(plan(x, false), layers_, x);
 }
 
-Tensor Sequential::forward_logits(const Tensor& x) {
-  nerve::detail::check_arg(x, "Sequential", "x");
+Tensor Sequential::forward_logits(const Tensor& x_in) {
+  nerve::detail::check_arg(x_in, "Sequential", "x");
+  const Tensor x = model_input(x_in);
   return run_plan(plan(x, true), layers_, x);
 }
 
-Tensor Sequential::forward_for_loss(const Tensor& x) {
-  nerve::detail::check_arg(x, "Sequential", "x");
+Tensor Sequential::forward_for_loss(const Tensor& x_in) {
+  nerve::detail::check_arg(x_in, "Sequential", "x");
+  const Tensor x = model_input(x_in);
   return run_plan(plan(x, fused_), layers_, x);
 }
 

@@ -66,8 +66,10 @@ RnnLayerOutput RNNBase::run(const Tensor& x_in, const Tensor& h0_in, const Tenso
               nerve::detail::describe(x_in));
   NERVE_CHECK(x_in.shape().back() == o.input_size, type_name(), ": input.size(-1) must be equal to input_size. Expected ",
               o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
-  NERVE_CHECK(x_in.dtype() == o.dtype, type_name(), ": input dtype ", dtype_name(x_in.dtype()),
-              " != parameter dtype ", dtype_name(o.dtype));
+  // the weights' dtype, not options_.dtype: Python's Module.double()/.to(dtype) convert the parameters in place
+  const DType wd = layer_weights(0, 0)[0].dtype();
+  NERVE_CHECK(x_in.dtype() == wd, type_name(), ": input dtype ", dtype_name(x_in.dtype()),
+              " != parameter dtype ", dtype_name(wd));
   const bool unbatched = x_in.dim() == 2;
   Tensor x = unbatched ? x_in.unsqueeze(o.batch_first ? 0 : 1) : x_in;
   const int64_t batch = x.shape()[o.batch_first ? 0 : 1];
@@ -175,6 +177,9 @@ RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const T
               o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
   NERVE_CHECK(x_in.dtype() == o.dtype, type_name(), ": input dtype ", dtype_name(x_in.dtype()), " != parameter dtype ",
               dtype_name(o.dtype));
+              o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
+  NERVE_CHECK(x_in.dtype() == weight_ih.dtype(), type_name(), ": input dtype ", dtype_name(x_in.dtype()),
+              " != parameter dtype ", dtype_name(weight_ih.dtype()));
   const bool unbatched = x_in.dim() == 1;
   const int64_t batch = unbatched ? 1 : x_in.shape()[0];
   for (auto [s, what] : {std::pair{&h_in, "hidden state"}, std::pair{&c_in, "cell state"}}) {

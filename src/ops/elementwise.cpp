@@ -68,6 +68,14 @@ Tensor prepare(const Tensor& x, DType d, const Shape& shape) {
 // f32 add/sub/mul/div/maximum/minimum: rows whose operands are contiguous or a single value go through the
 // vectorized kernels, other rows through the same scalar definition; out may be a or b (in-place ops)
 void binary_rows_f32(cpu::VecBinary v, const Tensor& out, const Tensor& a, const Tensor& b, float alpha) {
+  // small contiguous operands (the per-op overhead of a Python `a + b`): one vectorized row, without coalescing the
+  // loop dims (a few hundred instructions and vectors); at or above the grain the row loop splits across threads
+  const int64_t n = out.numel();
+  if (n < kParallelGrain && !out.is_meta() && out.is_contiguous() && a.is_contiguous() && b.is_contiguous()) {
+    cpu::vec_binary_f32(v, static_cast<const float*>(a.raw_data()), 1, static_cast<const float*>(b.raw_data()), 1,
+                        static_cast<float*>(out.raw_data()), n, alpha);
+    return;
+  }
   f32_rows<float>(
       out, a, b,
       [&](const float* x, int64_t sx, const float* y, int64_t sy, float* o, int64_t n) {

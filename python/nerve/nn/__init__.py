@@ -144,19 +144,53 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def to(self, *args, **kwargs):
-        """Devices: nerve runs on the CPU, so .to("cpu") (and .cpu()) return the module itself; a dtype converts
-        every floating parameter and buffer in place."""
-        for a in list(args) + list(kwargs.values()):
-            if isinstance(a, _C.dtype):
-                with _C_no_grad():
-                    for t in list(self.parameters()) + list(self.buffers()):
-                        if t.is_floating_point() and t.dtype != a:
-                            raise _C.Error(f"Module.to({a}): changing a parameter's dtype in place is not "
-                                           f"supported; build the module with dtype={a}")
-            elif str(a) not in ("cpu", "meta"):
-                raise _C.Error(f"Module.to: unknown device '{a}' (nerve runs on the cpu)")
+    def _apply(self, fn):
+        """Converts every parameter, its gradient and every buffer with fn, in place: each keeps its Python object
+        (torch's `param.data = fn(param)`), and a C++ layer holding the same tensor sees the new values."""
+        with _C_no_grad():
+            for t in list(self.parameters()) + list(self.buffers()):
+                new = fn(t)
+                if new is not t:
+                    t.data = new
+                g = t.grad if t.is_leaf else None
+                if g is not None:
+                    new_g = fn(g)
+                    if new_g is not g:
+                        g.data = new_g
         return self
+
+    def to(self, *args, **kwargs):
+        """torch 1.13's Module.to: .to(dtype), .to(device), .to(device, dtype), .to(tensor), keywords device=,
+        dtype=, non_blocking=. A dtype converts the floating parameters, gradients and buffers in place (integer
+        buffers keep theirs); nerve runs on the cpu, so "cpu" changes nothing and "meta" drops the values."""
+        device, dtype = _parse_to(args, kwargs)
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                            f"dtype={dtype}")
+
+        def convert(t):
+            if dtype is not None and t.is_floating_point():
+                return t.to(device, dtype) if device is not None else t.to(dtype)
+            return t.to(device) if device is not None else t
+        return self._apply(convert)
+
+    def double(self):
+        """Floating parameters and buffers to float64, in place; returns self."""
+        return self._apply(lambda t: t.double() if t.is_floating_point() else t)
+
+    def float(self):
+        """Floating parameters and buffers to float32, in place; returns self."""
+        return self._apply(lambda t: t.float() if t.is_floating_point() else t)
+
+    def half(self):
+        return self._apply(lambda t: t.to(_C.dtype.float16) if t.is_floating_point() else t)
+
+    def bfloat16(self):
+        return self._apply(lambda t: t.to(_C.dtype.bfloat16) if t.is_floating_point() else t)
+
+    def type(self, dst_type):
+        """Every parameter and buffer to dst_type (integer ones too, as torch)."""
+        return self._apply(lambda t: t.to(dst_type))
 
     def cpu(self):
         return self
@@ -217,6 +251,57 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _parse_to(args, kwargs):
+    """(device, dtype) from Module.to's arguments, as torch._C._nn._parse_to: (dtype), (device[, dtype]), (tensor),
+    keywords device= and dtype= (non_blocking= and memory_format= accepted and ignored on the cpu)."""
+    device = dtype = None
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        other = rest.pop(0)
+        device, dtype = other.device, other.dtype
+    elif rest and _dtype(rest[0]) is not None:
+        dtype = _dtype(rest.pop(0))
+    elif rest and not isinstance(rest[0], bool):
+        device = rest.pop(0)
+        if rest and _dtype(rest[0]) is not None:
+            dtype = _dtype(rest.pop(0))
+    if rest and isinstance(rest[0], bool):
+        rest.pop(0)  # non_blocking
+    if rest:
+        raise TypeError(f"to() received an invalid combination of arguments: {args!r}")
+    for k, v in kwargs.items():
+        if k == "device":
+            device = v if v is not None else device
+        elif k == "dtype":
+            if v is not None:
+                dtype = _dtype(v)
+                if dtype is None:
+                    raise TypeError(f"to(): dtype= must be a dtype, got {v!r}")
+        elif k not in ("non_blocking", "memory_format"):
+            raise TypeError(f"to() got an unexpected keyword argument '{k}'")
+    if device is not None:
+        name = str(device)
+        if name not in ("cpu", "cpu:0", "meta"):
+            raise _C.Error(f"Module.to: unknown device '{name}' (nerve runs on the cpu; meta for shapes alone)")
+        device = "meta" if name == "meta" else "cpu"
+    return device, dtype
+
+
+def _dtype(a):
+    """nerve's dtype for a nerve dtype or one of torch's (str(torch.float64) == "torch.float64"); None otherwise."""
+    if isinstance(a, _C.dtype):
+        return a
+    if isinstance(a, (str, Tensor, bool)):
+        return None
+    s = str(a)
+    if s.startswith("torch."):
+        member = _C.dtype.__members__.get(s[len("torch."):])
+        if member is None:
+            raise TypeError(f"to(): nerve has no dtype for {s}")
+        return member
+    return None
 
 
 class _C_no_grad:
