@@ -175,9 +175,6 @@ RnnLayerOutput RNNCellBase::step(const Tensor& x_in, const Tensor& h_in, const T
               nerve::detail::describe(x_in));
   NERVE_CHECK(x_in.shape().back() == o.input_size, type_name(), ": input.size(-1) must be equal to input_size. Expected ",
               o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
-  NERVE_CHECK(x_in.dtype() == o.dtype, type_name(), ": input dtype ", dtype_name(x_in.dtype()), " != parameter dtype ",
-              dtype_name(o.dtype));
-              o.input_size, ", got ", x_in.shape().back(), " (input ", nerve::detail::describe(x_in), ")");
   NERVE_CHECK(x_in.dtype() == weight_ih.dtype(), type_name(), ": input dtype ", dtype_name(x_in.dtype()),
               " != parameter dtype ", dtype_name(weight_ih.dtype()));
   const bool unbatched = x_in.dim() == 1;
