@@ -15,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <nerve/data/dataloader.h>
 #include <nerve/data/text.h>
@@ -59,7 +60,7 @@ struct Args {
 static Args parse(int argc, char** argv) {
   Args a;
   examples::Cli cli("char_lstm", "A character-level LSTM language model: trains on a text corpus, then generates.");
-  cli.add("--data", a.data, "text corpus: a file, or a directory of files")->check(CLI::ExistingPath);
+  cli.add("--data", a.data, "text corpus: a file, or a directory of files")->existing_path();
   cli.integer("--steps", a.steps, "training steps (batches)", int64_t{1}, int64_t{1} << 40);
   cli.integer("--epochs", a.epochs, "full passes over the corpus instead of --steps (0: use --steps)", int64_t{0},
               int64_t{1000000});
@@ -77,11 +78,11 @@ static Args parse(int argc, char** argv) {
   cli.add("--trace", a.trace, "also write a Chrome trace of the profiled steps to this file");
   cli.add("--save", a.save, "write a training checkpoint (model, Adam, generator, step) to this file at the end");
   cli.add("--resume", a.resume, "resume training from this checkpoint (then train up to --steps in all)")
-      ->check(CLI::ExistingFile);
+      ->existing_file();
   cli.add("--load", a.load, "load the model of this checkpoint and only generate (no training)")
-      ->check(CLI::ExistingFile);
+      ->existing_file();
   cli.parse(argc, argv);
-  a.prompt_given = cli.app().count("--prompt") > 0;
+  a.prompt_given = cli.count("--prompt") > 0;
   return a;
 }
 

@@ -13,6 +13,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include <nerve/data/text.h>
@@ -41,36 +42,36 @@ static Args parse(int argc, char** argv) {
   Args a;
   examples::Cli cli("gpt", "A small GPT language model: trains on a text corpus, then generates with a KV cache.");
   const int64_t big = int64_t{1} << 30;
-  cli.add("--data", a.data, "text corpus: a file, or a directory of files")->check(CLI::ExistingPath);
+  cli.add("--data", a.data, "text corpus: a file, or a directory of files")->existing_path();
   cli.integer("--steps", a.steps, "training steps (batches)", int64_t{0}, big);
   cli.integer("--batch-size", a.batch, "windows per batch", int64_t{1}, int64_t{1} << 16);
   cli.threads(a.threads);
   cli.integer("--seed", a.seed, "seed of initialization, batches and sampling", int64_t{0},
               std::numeric_limits<int64_t>::max());
   cli.add("--tokenizer", a.tokenizer, "char (the corpus's bytes) or bpe (SentencePiece, trained on the training part)")
-      ->check(CLI::IsMember({"char", "bpe"}));
+      ->one_of({"char", "bpe"});
   cli.integer("--vocab-size", a.vocab_size, "pieces of the bpe tokenizer", int64_t{260}, int64_t{1} << 16);
   cli.integer("--context", a.context, "tokens per window (learned positions)", int64_t{2}, int64_t{1} << 14);
   cli.integer("--layers", a.layers, "transformer blocks", int64_t{1}, int64_t{256});
   cli.integer("--heads", a.heads, "attention heads (must divide --width)", int64_t{1}, int64_t{1024});
   cli.integer("--width", a.width, "model width", int64_t{1}, int64_t{1} << 16);
   cli.integer("--ff", a.ff, "hidden size of the MLP", int64_t{1}, int64_t{1} << 18);
-  cli.add("--lr", a.lr, "AdamW learning rate")->check(CLI::Range(0.0, 10.0));
+  cli.add("--lr", a.lr, "AdamW learning rate")->range(0.0, 10.0);
   cli.integer("--warmup", a.warmup, "steps of linear learning-rate warm-up (0: none)", int64_t{0}, big);
-  cli.add("--clip", a.clip, "clip the gradients' global norm to this (0: no clipping)")->check(CLI::Range(0.0, 1e9));
-  cli.add("--dropout", a.dropout, "dropout on embeddings and residual branches")->check(CLI::Range(0.0, 0.95));
+  cli.add("--clip", a.clip, "clip the gradients' global norm to this (0: no clipping)")->range(0.0, 1e9);
+  cli.add("--dropout", a.dropout, "dropout on embeddings and residual branches")->range(0.0, 0.95);
   cli.integer("--eval-batches", a.eval_batches, "validation batches", int64_t{1}, int64_t{1} << 16);
   cli.add("--save", a.save, "write the model and its tokenizer to this file after training");
-  cli.add("--load", a.load, "load a model saved with --save and only generate (no training)")->check(CLI::ExistingFile);
+  cli.add("--load", a.load, "load a model saved with --save and only generate (no training)")->existing_file();
   cli.add("--prompt", a.prompt, "text generation starts from");
   cli.integer("--gen", a.gen, "tokens to generate", int64_t{0}, big);
-  cli.add("--temperature", a.temperature, "sampling temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
+  cli.add("--temperature", a.temperature, "sampling temperature (0: greedy)")->range(0.0, 100.0);
   cli.integer("--top-k", a.top_k, "sample among the k most likely tokens (0: all)", int64_t{0}, big);
-  cli.add("--top-p", a.top_p, "nucleus sampling: the most likely tokens up to this mass")->check(CLI::Range(1e-6, 1.0));
+  cli.add("--top-p", a.top_p, "nucleus sampling: the most likely tokens up to this mass")->range(1e-6, 1.0);
   cli.flag("--json", a.json, "one line of JSON results on stdout");
   cli.flag("--profile", a.profile, "print the time per op of the training steps after the first to stderr");
   cli.parse(argc, argv);
-  a.prompt_given = cli.app().count("--prompt") > 0;
+  a.prompt_given = cli.count("--prompt") > 0;
   return a;
 }
 

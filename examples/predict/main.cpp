@@ -16,9 +16,9 @@ int main(int argc, char** argv) try {
   int64_t count = 10;
   examples::Cli cli("predict", "Classifies the images of an IDX file with a Keras model saved by model.save "
                                "(examples/mnist_mlp --save m.nerve); with --labels, also prints the accuracy.");
-  cli.add("model", model_path, "the saved model (.nerve)")->required()->check(CLI::ExistingFile);
-  cli.add("images", images_path, "an IDX file of images (raw or .gz)")->required()->check(CLI::ExistingFile);
-  cli.add("--labels", labels_path, "an IDX file of the images' labels")->check(CLI::ExistingFile);
+  cli.add("model", model_path, "the saved model (.nerve)")->required()->existing_file();
+  cli.add("images", images_path, "an IDX file of images (raw or .gz)")->required()->existing_file();
+  cli.add("--labels", labels_path, "an IDX file of the images' labels")->existing_file();
   cli.integer("--count", count, "how many predictions to print", int64_t{0}, int64_t{1} << 40);
   cli.parse(argc, argv);
   auto model = keras::load_model(model_path);

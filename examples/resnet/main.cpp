@@ -45,7 +45,7 @@ static Args parse(int argc, char** argv) {
   cli.integer("--batch-size", a.batch_size, "samples per step", int64_t{1}, int64_t{1} << 16);
   cli.integer("--steps", a.steps, "stop after N training batches (0: all epochs)", int64_t{0}, int64_t{1} << 40);
   cli.integer("--eval-limit", a.eval_limit, "test on the first N test images (0: all)", int64_t{0}, int64_t{1} << 40);
-  cli.add("--lr", a.lr, "peak learning rate (cosine-annealed to 0)")->check(CLI::Range(0.0, 100.0));
+  cli.add("--lr", a.lr, "peak learning rate (cosine-annealed to 0)")->range(0.0, 100.0);
   cli.threads(a.threads);
   cli.integer("--seed", a.seed, "seed of initialization, shuffling and augmentation", uint64_t{0},
               std::numeric_limits<uint64_t>::max());

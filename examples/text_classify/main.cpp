@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include <nerve/nerve.h>
@@ -38,7 +39,7 @@ static Args parse(int argc, char** argv) {
   examples::Cli cli("text_classify", "Classifies fortunes by their file: a transformer encoder and a bag-of-words "
                                      "logistic regression on the same split.");
   cli.add("--data", a.data, "the fortunes directory (one file per category, fortunes separated by % lines)")
-      ->check(CLI::ExistingDirectory);
+      ->existing_dir();
   cli.add("--categories", a.categories, "comma-separated file names: the classes");
   cli.integer("--per-class", a.per_class, "at most this many fortunes per class (a seeded choice)", int64_t{2},
               int64_t{1} << 20);
