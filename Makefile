@@ -10,14 +10,18 @@ TSAN := build-tsan
 deps:
 	@bash tools/install_deps.sh
 
+# everything: the library, the tests, the examples, the benchmarks and the Python module (make demo turns some off)
+ALL_PARTS := -DNERVE_BUILD_TESTS=ON -DNERVE_BUILD_EXAMPLES=ON -DNERVE_BUILD_BENCH=ON -DNERVE_BUILD_PYTHON=ON
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(ALL_PARTS) > /dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# the library and the one example only (not the tests and benchmarks), the compiler's output kept in a log
+# the library and the one example only (not the tests and benchmarks: configured without them, which also saves
+# most of the configure time), the compiler's output kept in a log
 demo: deps
 	@echo "make demo: building the nerve library and examples/mnist_mlp (Release, $(JOBS) jobs; log in $(BUILD)/demo-build.log)"
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNERVE_BUILD_TESTS=OFF -DNERVE_BUILD_EXAMPLES=ON \
+	  -DNERVE_BUILD_BENCH=OFF -DNERVE_BUILD_PYTHON=OFF > /dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target mnist_mlp > $(BUILD)/demo-build.log 2>&1 || { tail -40 $(BUILD)/demo-build.log; exit 1; }
 	@echo "make demo: training the Keras MNIST classifier on Fashion-MNIST (examples/mnist_mlp/main.cpp)"
 	@$(BUILD)/examples/mnist_mlp
@@ -27,7 +31,7 @@ test: test-release test-asan test-tsan
 # the Python module (python/): build/python/nerve, imported with PYTHONPATH=build/python
 .PHONY: python
 python: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(ALL_PARTS) > /dev/null
 	@cmake --build $(BUILD) -j $(JOBS) --target python
 	@echo "make python: built $(BUILD)/python/nerve; use it with PYTHONPATH=$(CURDIR)/$(BUILD)/python /usr/bin/python3"
 
