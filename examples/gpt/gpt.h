@@ -127,6 +127,7 @@ class Block : public nn::Module {
         for (int64_t j = 0; j < S; ++j) {
           const float* kj = kh + j * D;
           float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
           for (int64_t d = 0; d < D; ++d) dot += q[d] * kj[d];
           w[j] = dot * scale;
           mx = std::max(mx, w[j]);
@@ -138,6 +139,7 @@ class Block : public nn::Module {
         for (int64_t j = 0; j < S; ++j) {
           const float* vj = vh + j * D;
           const float wj = w[j] / total;
+#pragma omp simd
           for (int64_t d = 0; d < D; ++d) o[d] += wj * vj[d];
         }
       }
