@@ -38,9 +38,12 @@ inline Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, bool 
 }
 
 /// Keys and values of the tokens decoded so far, per layer: (B, heads, context, head_dim) buffers filled up to len.
+/// Without gradients, one new token goes through Block's one-pass attention over the cache unless one_pass is false
+/// (the general op path, which the tests compare it with).
 struct KVCache {
   std::vector<Tensor> k, v;
   int64_t len = 0;
+  bool one_pass = true;
   void clear() { k.clear(), v.clear(), len = 0; }
 };
 
@@ -62,6 +65,9 @@ class Block : public nn::Module {
   /// advances len after the last layer) and attention sees every cached position.
   Tensor run(const Tensor& x, KVCache* cache, size_t layer) {
     const int64_t B = x.size(0), T = x.size(1), C = c_.width, H = c_.heads, D = C / H;
+    if (cache && T == 1 && x.dtype() == DType::f32 && !x.is_meta() && cache->one_pass &&
+        !grad_enabled())
+      return decode_one(x, *cache, layer);
     std::vector<Tensor> qkv = chunk(attn_qkv->forward(ln_1->forward(x)), 3, -1);
     auto heads = [&](const Tensor& t) { return transpose(reshape(t, {B, T, H, D}), 1, 2); };  // (B, H, T, D)
     Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
@@ -71,11 +77,7 @@ class Block : public nn::Module {
                   " got ", T, " tokens with ", cache->len, " cached");
       NERVE_CHECK(cache->len + T <= c_.context, "gpt: ", cache->len + T, " positions exceed the context of ",
                   c_.context);
-      if (cache->k.size() <= layer) {
-        cache->k.resize(layer + 1), cache->v.resize(layer + 1);
-        cache->k[layer] = zeros({B, H, c_.context, D}, x.dtype());
-        cache->v[layer] = zeros({B, H, c_.context, D}, x.dtype());
-      }
+      ensure_cache(*cache, layer, B, x.dtype());
       narrow(cache->k[layer], 2, cache->len, T).copy_(k);
       narrow(cache->v[layer], 2, cache->len, T).copy_(v);
       k = narrow(cache->k[layer], 2, 0, cache->len + T);
@@ -90,6 +92,60 @@ class Block : public nn::Module {
   std::shared_ptr<nn::Linear> attn_qkv, attn_proj, mlp_fc, mlp_proj;
 
  private:
+  /// Allocates this layer's (B, H, context, D) key and value buffers on first use.
+  void ensure_cache(KVCache& cache, size_t layer, int64_t B, DType dtype) {
+    const int64_t H = c_.heads, D = c_.width / H;
+    if (cache.k.size() <= layer) {
+      cache.k.resize(layer + 1), cache.v.resize(layer + 1);
+      cache.k[layer] = zeros({B, H, c_.context, D}, dtype);
+      cache.v[layer] = zeros({B, H, c_.context, D}, dtype);
+    }
+  }
+  /// One new token per sequence (generation, no gradients): the token's key and value are written straight from
+  /// the qkv projection into the cache, and each head's single query attends over the len + 1 cached rows in one
+  /// pass (scores, softmax, weighted sum of values) instead of going through the chunk / reshape / copy / tiled
+  /// attention ops of the general path; the projections, norms and MLP are the same ops as run() uses.
+  Tensor decode_one(const Tensor& x, KVCache& cache, size_t layer) {
+    const int64_t B = x.size(0), C = c_.width, H = c_.heads, D = C / H, S = cache.len + 1, ctx = c_.context;
+    NERVE_CHECK(cache.len + 1 <= ctx, "gpt: ", cache.len + 1, " positions exceed the context of ", ctx);
+    ensure_cache(cache, layer, B, x.dtype());
+    NERVE_CHECK(cache.k[layer].size(0) == B, "gpt: the cache holds ", cache.k[layer].size(0), " sequences, got ", B);
+    const Tensor qkv = attn_qkv->forward(ln_1->forward(x)).contiguous();  // (B, 1, 3C)
+    Tensor y = empty({B, 1, C}, DType::f32);
+    const float* p = qkv.data<float>();
+    float *kc = cache.k[layer].data<float>(), *vc = cache.v[layer].data<float>(), *out = y.data<float>();
+    const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+    std::vector<float> w(static_cast<size_t>(S));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h) {
+        const float* q = p + b * 3 * C + h * D;
+        float* kh = kc + (b * H + h) * ctx * D;
+        float* vh = vc + (b * H + h) * ctx * D;
+        std::copy(q + C, q + C + D, kh + cache.len * D);          // this token's key
+        std::copy(q + 2 * C, q + 2 * C + D, vh + cache.len * D);  // and value
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < S; ++j) {
+          const float* kj = kh + j * D;
+          float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t d = 0; d < D; ++d) dot += q[d] * kj[d];
+          w[j] = dot * scale;
+          mx = std::max(mx, w[j]);
+        }
+        float total = 0.f;
+        for (int64_t j = 0; j < S; ++j) total += (w[j] = std::exp(w[j] - mx));
+        float* o = out + b * C + h * D;
+        std::fill(o, o + D, 0.f);
+        for (int64_t j = 0; j < S; ++j) {
+          const float* vj = vh + j * D;
+          const float wj = w[j] / total;
+#pragma omp simd
+          for (int64_t d = 0; d < D; ++d) o[d] += wj * vj[d];
+        }
+      }
+    Tensor h = x + drop(attn_proj->forward(y));
+    return h + drop(mlp_proj->forward(gelu(mlp_fc->forward(ln_2->forward(h)), "tanh")));
+  }
   Tensor drop(const Tensor& t) { return c_.dropout > 0 ? nn::F::dropout(t, c_.dropout, is_training()) : t; }
   Config c_;
 };

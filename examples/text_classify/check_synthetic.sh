@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # text_classify on 8 synthetic fortune files whose fortunes mix shared words with a few words of their own class:
 # both the encoder and the bag-of-words baseline must find the class (test accuracy >= 0.9, chance 0.125).
-# Usage: check_synthetic.sh TEXT_CLASSIFY_EXE
+# Usage: check_synthetic.sh TEXT_CLASSIFY_EXE [EXTRA FLAGS, e.g. --tokenizer bpe --vocab-size 300]
 set -euo pipefail
 exe=$1
+shift
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 classes=(alpha beta gamma delta epsilon zeta eta theta)
@@ -19,7 +20,7 @@ for c in "${!classes[@]}"; do
   done >"$dir/$name"
 done
 out=$("$exe" --data "$dir" --categories "$(IFS=,; echo "${classes[*]}")" --per-class 40 --epochs 8 --width 32 \
-  --layers 1 --heads 2 --threads 1 --json 2>"$dir/log")
+  --layers 1 --heads 2 --threads 1 --json "$@" 2>"$dir/log")
 echo "$out"
 enc=$(sed -n 's/.*"encoder_accuracy": \([0-9.]*\).*/\1/p' <<<"$out")
 bow=$(sed -n 's/.*"bow_accuracy": \([0-9.]*\).*/\1/p' <<<"$out")

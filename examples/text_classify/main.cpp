@@ -1,8 +1,11 @@
 // Which fortune file does a fortune come from? A small BERT-style transformer encoder ([CLS] token, learned
 // positions, padding masks, pre-norm blocks, classification from the [CLS] position) against a bag-of-words
 // logistic regression, both trained here on the same seeded 80/20 split of 8 categories of the fortunes package;
-// it prints both test accuracies.
+// it prints both test accuracies. The encoder reads words (seen twice in training), bytes (--tokenizer char) or
+// SentencePiece BPE pieces trained on the training split alone (--tokenizer bpe); a list runs one encoder per
+// tokenizer on the same split.
 //   text_classify --epochs 6 --threads 2
+//   text_classify --tokenizer char,bpe --vocab-size 1000 --json
 //   text_classify --categories computers,linux,startrek,zippy --per-class 200 --json
 #include <algorithm>
 #include <cctype>
@@ -19,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <nerve/data/tokenizer.h>
 #include <nerve/nerve.h>
 #include <nerve/optim/adam.h>
 
@@ -29,6 +33,8 @@ using namespace nerve;
 struct Args {
   std::string data = "/usr/share/games/fortunes";
   std::string categories = "computers,definitions,linux,politics,science,songs-poems,startrek,zippy";
+  std::string tokenizer = "word";
+  int64_t vocab_size = 1000;
   int64_t per_class = 400, epochs = 6, batch = 32, max_len = 128, width = 128, layers = 2, heads = 4, seed = 0;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bool json = false;
@@ -43,6 +49,11 @@ static Args parse(int argc, char** argv) {
   cli.add("--categories", a.categories, "comma-separated file names: the classes");
   cli.integer("--per-class", a.per_class, "at most this many fortunes per class (a seeded choice)", int64_t{2},
               int64_t{1} << 20);
+  cli.add("--tokenizer", a.tokenizer,
+          "the encoder's tokens: word (words seen twice in training), char (bytes) or bpe (SentencePiece BPE "
+          "trained on the training split); a comma-separated list trains one encoder per tokenizer");
+  cli.integer("--vocab-size", a.vocab_size, "pieces of the bpe tokenizer (256 byte pieces and 3 specials included)",
+              int64_t{260}, int64_t{1} << 16);
   cli.integer("--epochs", a.epochs, "passes of the encoder over the training set", int64_t{1}, int64_t{10000});
   cli.integer("--batch-size", a.batch, "fortunes per batch", int64_t{1}, int64_t{1} << 16);
   cli.integer("--max-len", a.max_len, "tokens per fortune, [CLS] included (longer ones are cut)", int64_t{2},
@@ -59,6 +70,7 @@ static Args parse(int argc, char** argv) {
 }
 
 struct Doc {
+  std::string text;
   std::vector<std::string> words;
   int64_t label;
 };
@@ -169,6 +181,14 @@ static double accuracy(const Tensor& logits, const std::vector<int64_t>& labels)
 int main(int argc, char** argv) try {
   Args a = parse(argc, argv);
   set_num_threads(a.threads);
+  std::vector<std::string> tokenizers;
+  std::stringstream ts(a.tokenizer);
+  for (std::string t; std::getline(ts, t, ',');) {
+    NERVE_CHECK(t == "word" || t == "char" || t == "bpe", "text_classify: --tokenizer takes word, char or bpe (or a ",
+                "comma-separated list of them), got \"", t, "\"");
+    tokenizers.push_back(t);
+  }
+  NERVE_CHECK(!tokenizers.empty(), "text_classify: --tokenizer is empty");
   manual_seed(static_cast<uint64_t>(a.seed));
   std::mt19937_64 rng(static_cast<uint64_t>(a.seed));
 
@@ -184,7 +204,7 @@ int main(int argc, char** argv) try {
     NERVE_CHECK(f.size() >= 2, "text_classify: ", classes[c], " has ", f.size(), " fortunes; a class needs >= 2");
     std::shuffle(f.begin(), f.end(), rng);
     f.resize(std::min<size_t>(f.size(), static_cast<size_t>(a.per_class)));
-    for (auto& t : f) docs.push_back({words_of(t), static_cast<int64_t>(c)});
+    for (auto& t : f) docs.push_back({t, words_of(t), static_cast<int64_t>(c)});
   }
   std::shuffle(docs.begin(), docs.end(), rng);
   const size_t n_train = docs.size() * 8 / 10;
@@ -237,56 +257,114 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "bag-of-words logistic regression: test accuracy %.4f\n", bow_acc);
   }
 
-  // the encoder: [CLS] + the first max_len - 1 word ids, padded with 0 to the longest fortune of the batch
-  auto batch_ids = [&](const std::vector<Doc>& ds, const std::vector<size_t>& idx) {
+  // The encoder's token ids of every fortune: 0 = [PAD], 1 = [CLS], then the tokenizer's ids from 2 on.
+  using Tokens = std::vector<std::vector<int64_t>>;
+  auto tokenize = [&](const std::string& kind, int64_t& vocab) {
+    Tokens tr, te;
+    if (kind == "word") {  // the baseline's vocabulary: ids 2 ([UNK]) .. V - 1
+      vocab = V;
+      for (auto* ds : {&train, &test})
+        for (auto& d : *ds) {
+          std::vector<int64_t> ids;
+          for (auto& w : d.words) ids.push_back(id(w));
+          (ds == &train ? tr : te).push_back(std::move(ids));
+        }
+    } else if (kind == "char") {  // every byte: ids 2 .. 257
+      vocab = 258;
+      for (auto* ds : {&train, &test})
+        for (auto& d : *ds) {
+          std::vector<int64_t> ids;
+          for (unsigned char c : d.text) ids.push_back(2 + c);
+          (ds == &train ? tr : te).push_back(std::move(ids));
+        }
+    } else {  // bpe: SentencePiece trained on the training fortunes alone (byte fallback: every test text encodes)
+      std::string corpus;
+      for (auto& d : train) corpus += d.text;
+      const data::Tokenizer tok =
+          data::Tokenizer::train(corpus, {.model_type = "bpe", .vocab_size = a.vocab_size, .num_threads = a.threads});
+      vocab = 2 + tok.vocab_size();
+      for (auto* ds : {&train, &test})
+        for (auto& d : *ds) {
+          std::vector<int64_t> ids = tok.encode(d.text);
+          for (auto& i : ids) i += 2;
+          (ds == &train ? tr : te).push_back(std::move(ids));
+        }
+    }
+    return std::pair{std::move(tr), std::move(te)};
+  };
+
+  // [CLS] + the first max_len - 1 token ids, padded with 0 to the longest fortune of the batch
+  auto batch_ids = [&](const Tokens& ds, const std::vector<size_t>& idx) {
     size_t S = 1;
-    for (size_t i : idx) S = std::max(S, std::min(ds[i].words.size() + 1, static_cast<size_t>(a.max_len)));
+    for (size_t i : idx) S = std::max(S, std::min(ds[i].size() + 1, static_cast<size_t>(a.max_len)));
     std::vector<int64_t> ids(idx.size() * S, 0);
     for (size_t b = 0; b < idx.size(); ++b) {
       ids[b * S] = 1;
-      for (size_t t = 1; t < S && t - 1 < ds[idx[b]].words.size(); ++t) ids[b * S + t] = id(ds[idx[b]].words[t - 1]);
+      for (size_t t = 1; t < S && t - 1 < ds[idx[b]].size(); ++t) ids[b * S + t] = ds[idx[b]][t - 1];
     }
     return from_vector(ids, {static_cast<int64_t>(idx.size()), static_cast<int64_t>(S)});
   };
-  auto model = std::make_shared<Encoder>(V, a.max_len, a.width, a.layers, a.heads, K);
-  optim::AdamW opt(model->parameters(), {.lr = 1e-3, .weight_decay = 0.01});
-  std::vector<size_t> order(train.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  auto t0 = std::chrono::steady_clock::now();
-  for (int64_t e = 0; e < a.epochs; ++e) {
-    std::shuffle(order.begin(), order.end(), rng);
-    double total = 0;
-    int64_t steps = 0;
-    for (size_t s = 0; s < order.size(); s += static_cast<size_t>(a.batch), ++steps) {
-      std::vector<size_t> idx(order.begin() + static_cast<ptrdiff_t>(s),
-                              order.begin() + static_cast<ptrdiff_t>(std::min(order.size(), s + size_t(a.batch))));
-      std::vector<int64_t> labels;
-      for (size_t i : idx) labels.push_back(train[i].label);
-      Tensor loss = nn::F::cross_entropy(model->forward(batch_ids(train, idx)), from_vector(labels));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      total += loss.item<float>();
+  std::vector<double> enc_accs;
+  for (const std::string& kind : tokenizers) {
+    int64_t vocab = 0;
+    auto [tr_tokens, te_tokens] = tokenize(kind, vocab);
+    double mean_len = 0;
+    for (auto& t : tr_tokens) mean_len += static_cast<double>(t.size());
+    std::fprintf(stderr, "%s tokens: vocabulary %ld, %.1f tokens per training fortune\n", kind.c_str(), long(vocab),
+                 mean_len / static_cast<double>(std::max<size_t>(1, tr_tokens.size())));
+    manual_seed(static_cast<uint64_t>(a.seed));  // every tokenizer's encoder starts from the same seed
+    std::mt19937_64 shuffle_rng(static_cast<uint64_t>(a.seed) + 1);
+    auto model = std::make_shared<Encoder>(vocab, a.max_len, a.width, a.layers, a.heads, K);
+    optim::AdamW opt(model->parameters(), {.lr = 1e-3, .weight_decay = 0.01});
+    std::vector<size_t> order(train.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t e = 0; e < a.epochs; ++e) {
+      std::shuffle(order.begin(), order.end(), shuffle_rng);
+      double total = 0;
+      int64_t steps = 0;
+      for (size_t s = 0; s < order.size(); s += static_cast<size_t>(a.batch), ++steps) {
+        std::vector<size_t> idx(order.begin() + static_cast<ptrdiff_t>(s),
+                                order.begin() + static_cast<ptrdiff_t>(std::min(order.size(), s + size_t(a.batch))));
+        std::vector<int64_t> labels;
+        for (size_t i : idx) labels.push_back(train[i].label);
+        Tensor loss = nn::F::cross_entropy(model->forward(batch_ids(tr_tokens, idx)), from_vector(labels));
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        total += loss.item<float>();
+      }
+      std::fprintf(stderr, "%s encoder: epoch %ld  train loss %.4f  %.1f s\n", kind.c_str(), long(e + 1),
+                   total / static_cast<double>(steps),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::fprintf(stderr, "epoch %ld  train loss %.4f  %.1f s\n", long(e + 1), total / static_cast<double>(steps),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    model->eval();
+    NoGradGuard no_grad;
+    std::vector<Tensor> logits;
+    for (size_t s = 0; s < test.size(); s += static_cast<size_t>(a.batch)) {
+      std::vector<size_t> idx;
+      for (size_t i = s; i < std::min(test.size(), s + static_cast<size_t>(a.batch)); ++i) idx.push_back(i);
+      logits.push_back(model->forward(batch_ids(te_tokens, idx)));
+    }
+    enc_accs.push_back(accuracy(cat(logits, 0), y_test));
+    std::fprintf(stderr, "transformer encoder (%s tokens): test accuracy %.4f\n", kind.c_str(), enc_accs.back());
   }
-  model->eval();
-  NoGradGuard no_grad;
-  std::vector<Tensor> logits;
-  for (size_t s = 0; s < test.size(); s += static_cast<size_t>(a.batch)) {
-    std::vector<size_t> idx;
-    for (size_t i = s; i < std::min(test.size(), s + static_cast<size_t>(a.batch)); ++i) idx.push_back(i);
-    logits.push_back(model->forward(batch_ids(test, idx)));
+  const double enc_acc = enc_accs.front();
+  std::string per_tokenizer, per_tokenizer_text;
+  for (size_t i = 0; i < tokenizers.size(); ++i) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s\"%s\": %.4f", i ? ", " : "", tokenizers[i].c_str(), enc_accs[i]);
+    per_tokenizer += buf;
+    std::snprintf(buf, sizeof buf, "%s%s tokens %.4f", i ? ", " : "", tokenizers[i].c_str(), enc_accs[i]);
+    per_tokenizer_text += buf;
   }
-  const double enc_acc = accuracy(cat(logits, 0), y_test);
-  std::fprintf(stderr, "transformer encoder: test accuracy %.4f\n", enc_acc);
   if (a.json)
     std::printf("{\"impl\": \"nerve\", \"classes\": %zu, \"train\": %zu, \"test\": %zu, \"encoder_accuracy\": %.4f, "
-                "\"bow_accuracy\": %.4f}\n", classes.size(), train.size(), test.size(), enc_acc, bow_acc);
+                "\"bow_accuracy\": %.4f, \"encoder_accuracy_by_tokenizer\": {%s}}\n", classes.size(), train.size(),
+                test.size(), enc_acc, bow_acc, per_tokenizer.c_str());
   else
-    std::printf("test accuracy: transformer encoder %.4f, bag-of-words logistic regression %.4f (%zu classes, chance "
-                "%.4f)\n", enc_acc, bow_acc, classes.size(), 1.0 / static_cast<double>(classes.size()));
+    std::printf("test accuracy: transformer encoder %s, bag-of-words logistic regression %.4f (%zu classes, chance "
+                "%.4f)\n", per_tokenizer_text.c_str(), bow_acc, classes.size(), 1.0 / static_cast<double>(classes.size()));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "%s\n", e.what());

@@ -318,4 +318,86 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const 
   return norm ? norm->forward(x) : x;
 }
 
+TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& layer, int64_t num_layers,
+                                       std::shared_ptr<Module> norm_module) {
+  NERVE_CHECK(num_layers >= 0 && num_layers <= 4096, "TransformerDecoder: num_layers must be in [0, 4096], got ",
+              num_layers);
+  auto list = register_module("layers", std::make_shared<Sequential>());
+  for (int64_t i = 0; i < num_layers; ++i) {
+    auto copy = std::make_shared<TransformerDecoderLayer>(layer.options());
+    copy->load_state_dict(layer.state_dict());  // torch deep-copies the layer: every copy starts with its weights
+    copy->train(layer.is_training());
+    layers.push_back(list->push_back(copy));
+  }
+  if (norm_module) norm = register_module("norm", std::move(norm_module));
+}
+
+Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                   const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
+                                   const Tensor& memory_key_padding_mask) {
+  nerve::detail::check_arg(tgt, "TransformerDecoder", "tgt");
+  nerve::detail::check_arg(memory, "TransformerDecoder", "memory");
+  Tensor x = tgt;
+  for (const auto& l : layers)
+    x = l->forward(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask);
+  return norm ? norm->forward(x) : x;
+}
+
+// ---------------------------------------------------------------- Transformer
+namespace {
+
+TransformerLayerOptions layer_options(const TransformerOptions& o) {
+  return {.d_model = o.d_model, .nhead = o.nhead, .dim_feedforward = o.dim_feedforward, .dropout = o.dropout,
+          .activation = o.activation, .layer_norm_eps = o.layer_norm_eps, .batch_first = o.batch_first,
+          .norm_first = o.norm_first, .dtype = o.dtype};
+}
+
+}  // namespace
+
+Transformer::Transformer(const TransformerOptions& o) : options_(o) {
+  NERVE_CHECK(o.num_encoder_layers >= 0 && o.num_encoder_layers <= 4096 && o.num_decoder_layers >= 0 &&
+                  o.num_decoder_layers <= 4096,
+              "Transformer: num_encoder_layers and num_decoder_layers must be in [0, 4096], got ",
+              o.num_encoder_layers, " and ", o.num_decoder_layers);
+  const TransformerLayerOptions lo = layer_options(o);
+  {
+    const TransformerEncoderLayer layer(lo);
+    encoder = register_module(
+        "encoder", std::make_shared<TransformerEncoder>(
+                       layer, o.num_encoder_layers,
+                       std::make_shared<LayerNorm>(Shape{o.d_model}, o.layer_norm_eps, true, o.dtype)));
+  }
+  {
+    const TransformerDecoderLayer layer(lo);
+    decoder = register_module(
+        "decoder", std::make_shared<TransformerDecoder>(
+                       layer, o.num_decoder_layers,
+                       std::make_shared<LayerNorm>(Shape{o.d_model}, o.layer_norm_eps, true, o.dtype)));
+  }
+  // torch's Transformer._reset_parameters: xavier_uniform_ on every parameter of more than one dim
+  for (const auto& [name, p] : named_parameters())
+    if (p.dim() > 1) init::xavier_uniform_(p);
+}
+
+Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask, const Tensor& tgt_mask,
+                            const Tensor& memory_mask, const Tensor& src_key_padding_mask,
+                            const Tensor& tgt_key_padding_mask, const Tensor& memory_key_padding_mask) {
+  nerve::detail::check_arg(src, "Transformer", "src");
+  nerve::detail::check_arg(tgt, "Transformer", "tgt");
+  NERVE_CHECK((src.dim() == 2 || src.dim() == 3) && tgt.dim() == src.dim(),
+              "Transformer: src and tgt must both be batched (3 dims) or both unbatched (2 dims), got ",
+              to_string(src.shape()), " and ", to_string(tgt.shape()));
+  if (src.dim() == 3) {
+    const int bd = options_.batch_first ? 0 : 1;
+    NERVE_CHECK(src.size(bd) == tgt.size(bd), "Transformer: the batch number of src and tgt must be equal, got ",
+                to_string(src.shape()), " and ", to_string(tgt.shape()),
+                options_.batch_first ? " (batch_first: dim 0)" : " (dim 1)");
+  }
+  NERVE_CHECK(src.shape().back() == options_.d_model && tgt.shape().back() == options_.d_model,
+              "Transformer: the feature number of src and tgt must be equal to d_model ", options_.d_model, ", got ",
+              to_string(src.shape()), " and ", to_string(tgt.shape()));
+  const Tensor memory = encoder->forward(src, src_mask, src_key_padding_mask);
+  return decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask);
+}
+
 }  // namespace nerve::nn

@@ -49,6 +49,27 @@ TEST(GptModel, KvCacheDecodeEqualsFullRecompute) {
   EXPECT_EQ(cache.k[0].shape(), (Shape{B, 2, 16, 4}));
 }
 
+// Generation's one-token path (no gradients: the query attends over the cache in one pass, the key and value written
+// in place) gives the logits of the general op path (KVCache::one_pass false), from an empty cache on, batch of 3.
+TEST(GptModel, OneTokenDecodePathEqualsGeneralPath) {
+  manual_seed(4);
+  gpt::GPT model({.vocab = 11, .context = 16, .layers = 2, .heads = 4, .width = 16, .ff = 24});
+  model.eval();
+  NoGradGuard no_grad;
+  const int64_t B = 3, T = 16;
+  Tensor ids = random_ids(B, T, 11);
+  gpt::KVCache fast, general;
+  general.one_pass = false;
+  for (int64_t t = 0; t < T; ++t) {
+    Tensor a = model.decode(narrow(ids, 1, t, 1), fast), b = model.decode(narrow(ids, 1, t, 1), general);
+    expect_close(a, b, 1e-5);
+  }
+  EXPECT_EQ(fast.len, T);
+  expect_close(fast.k[1], general.k[1], 1e-6);
+  expect_close(fast.v[0], general.v[0], 1e-6);
+  EXPECT_THROW(model.decode(narrow(ids, 1, 0, 1), fast), Error);  // the context is full
+}
+
 // Changing a later token leaves the logits of earlier positions alone (the causal mask), and changes its own.
 TEST(GptModel, Causal) {
   manual_seed(2);

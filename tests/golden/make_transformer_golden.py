@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/golden/transformer_golden.txt: PyTorch 1.13 reference values for nerve's transformer modules
-(nn::MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder) and the position
+(nn::MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder,
+TransformerDecoder, Transformer) and the position
 helpers (sinusoidal encoding, rotary embeddings), all in f64 with dropout 0. Run with Debian's /usr/bin/python3:
   /usr/bin/python3 tests/golden/make_transformer_golden.py
 
@@ -167,6 +168,50 @@ up = torch.randn(y.shape)
 put("rope.up", up)
 (y * up).sum().backward()
 put("rope.gx", x.grad)
+
+# ---------------------------------------------------------------- TransformerDecoder and Transformer
+# (appended last, so that the random draws of the cases above do not change)
+dlayer = nn.TransformerDecoderLayer(E, H, dim_feedforward=16, dropout=0.0, activation="gelu")
+decoder = nn.TransformerDecoder(dlayer, num_layers=2, norm=nn.LayerNorm(E))
+randomize(decoder)
+module_case("decoder_2_layers_norm", decoder,
+            {"tgt": torch.randn(L, N, E), "memory": torch.randn(S, N, E), "tgt_mask": causal_mask(L),
+             "memory_mask": torch.randn(L, S), "tkpm": padding(N, L, [5, 2]), "mkpm": padding(N, S, [6, 3])},
+            lambda m, x: m(x["tgt"], x["memory"], tgt_mask=x["tgt_mask"], memory_mask=x["memory_mask"],
+                           tgt_key_padding_mask=x["tkpm"], memory_key_padding_mask=x["mkpm"]))
+
+model = nn.Transformer(d_model=E, nhead=H, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16,
+                       dropout=0.0)
+randomize(model)
+src_mask = torch.randn(S, S)
+module_case("transformer_post_relu", model,
+            {"src": torch.randn(S, N, E), "tgt": torch.randn(L, N, E), "src_mask": src_mask,
+             "tgt_mask": nn.Transformer.generate_square_subsequent_mask(L), "memory_mask": torch.randn(L, S),
+             "skpm": padding(N, S, [6, 4]), "tkpm": padding(N, L, [3, 5]), "mkpm": padding(N, S, [5, 6])},
+            lambda m, x: m(x["src"], x["tgt"], src_mask=x["src_mask"], tgt_mask=x["tgt_mask"],
+                           memory_mask=x["memory_mask"], src_key_padding_mask=x["skpm"],
+                           tgt_key_padding_mask=x["tkpm"], memory_key_padding_mask=x["mkpm"]))
+
+model = nn.Transformer(d_model=12, nhead=3, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=20,
+                       dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+randomize(model)
+module_case("transformer_pre_gelu_batch_first", model,
+            {"src": torch.randn(N, S, 12), "tgt": torch.randn(N, L, 12),
+             "tgt_mask": nn.Transformer.generate_square_subsequent_mask(L)},
+            lambda m, x: m(x["src"], x["tgt"], tgt_mask=x["tgt_mask"]))
+module_case("transformer_pre_gelu_unbatched", model,
+            {"src": torch.randn(S, 12), "tgt": torch.randn(L, 12)},
+            lambda m, x: m(x["src"], x["tgt"]))
+
+# parameter counts and state-dict sizes of torch's default Transformer and of a small one
+for name, m in (("default", nn.Transformer()),
+                ("small", nn.Transformer(d_model=16, nhead=4, num_encoder_layers=3, num_decoder_layers=1,
+                                         dim_feedforward=24))):
+    put("transformer_count.%s.numel" % name, torch.tensor(sum(p.numel() for p in m.parameters())))
+    put("transformer_count.%s.nparams" % name, torch.tensor(len(m.state_dict())))
+    # torch's _reset_parameters: every matrix xavier-uniform, biases zero, norms one
+    put("transformer_count.%s.max_abs_in_proj" % name,
+        m.encoder.layers[0].self_attn.in_proj_weight.abs().max())
 
 here = os.path.dirname(os.path.abspath(__file__))
 path = os.path.join(here, "transformer_golden.txt")

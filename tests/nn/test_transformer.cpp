@@ -125,6 +125,98 @@ TEST(TransformerGolden, EncoderStackWithNorm) {
   });
 }
 
+TEST(TransformerGolden, DecoderStackWithNorm) {
+  nn::TransformerDecoderLayer layer({.d_model = 8, .nhead = 2, .dim_feedforward = 16, .dropout = 0.0,
+                                     .activation = "gelu", .dtype = DType::f64});
+  nn::TransformerDecoder dec(layer, 2, std::make_shared<nn::LayerNorm>(Shape{8}, 1e-5, true, DType::f64));
+  EXPECT_TRUE(all_close(dec.layers[1]->multihead_attn->in_proj_weight, layer.multihead_attn->in_proj_weight, 0, 0));
+  EXPECT_NE(dec.layers[1]->linear2->weight.storage(), layer.linear2->weight.storage());
+  EXPECT_EQ(dec.state_dict().front().first, "layers.0.self_attn.in_proj_weight");
+  EXPECT_EQ(dec.state_dict().back().first, "norm.bias");
+  check_case("decoder_2_layers_norm", dec, {"tgt", "memory", "tgt_mask", "memory_mask", "tkpm", "mkpm"},
+             [&](Inputs& x) {
+               return std::pair{dec.forward(x["tgt"], x["memory"], x["tgt_mask"], x["memory_mask"], x["tkpm"],
+                                            x["mkpm"]),
+                                Tensor()};
+             });
+}
+
+TEST(TransformerGolden, TransformerPostNormAllMasks) {
+  nn::Transformer model({.d_model = 8, .nhead = 2, .num_encoder_layers = 2, .num_decoder_layers = 2,
+                         .dim_feedforward = 16, .dropout = 0.0, .dtype = DType::f64});
+  EXPECT_EQ(model.state_dict().front().first, "encoder.layers.0.self_attn.in_proj_weight");
+  EXPECT_EQ(model.state_dict().back().first, "decoder.norm.bias");
+  check_case("transformer_post_relu", model,
+             {"src", "tgt", "src_mask", "tgt_mask", "memory_mask", "skpm", "tkpm", "mkpm"}, [&](Inputs& x) {
+               return std::pair{model.forward(x["src"], x["tgt"], x["src_mask"], x["tgt_mask"], x["memory_mask"],
+                                              x["skpm"], x["tkpm"], x["mkpm"]),
+                                Tensor()};
+             });
+}
+
+TEST(TransformerGolden, TransformerPreNormGeluBatchFirstAndUnbatched) {
+  nn::Transformer model({.d_model = 12, .nhead = 3, .num_encoder_layers = 1, .num_decoder_layers = 2,
+                         .dim_feedforward = 20, .dropout = 0.0, .activation = "gelu", .batch_first = true,
+                         .norm_first = true, .dtype = DType::f64});
+  check_case("transformer_pre_gelu_batch_first", model, {"src", "tgt", "tgt_mask"}, [&](Inputs& x) {
+    return std::pair{model.forward(x["src"], x["tgt"], Tensor(), x["tgt_mask"]), Tensor()};
+  });
+  model.zero_grad();
+  check_case("transformer_pre_gelu_unbatched", model, {"src", "tgt"}, [&](Inputs& x) {
+    return std::pair{model.forward(x["src"], x["tgt"]), Tensor()};
+  });
+}
+
+// The parameter counts and state-dict sizes of torch's default nn.Transformer() and of a small one; torch's
+// initialization (xavier-uniform matrices, not Linear's default).
+TEST(TransformerGolden, TransformerParameterCountsAndInit) {
+  {
+    DeviceGuard meta(Device::meta);  // the default model (44M parameters) only for its shapes
+    nn::Transformer model;
+    EXPECT_EQ(model.num_parameters(), G()("transformer_count.default.numel").item<int64_t>());
+    EXPECT_EQ(int64_t(model.state_dict().size()), G()("transformer_count.default.nparams").item<int64_t>());
+  }
+  manual_seed(3);
+  nn::Transformer small({.d_model = 16, .nhead = 4, .num_encoder_layers = 3, .num_decoder_layers = 1,
+                         .dim_feedforward = 24});
+  EXPECT_EQ(small.num_parameters(), G()("transformer_count.small.numel").item<int64_t>());
+  EXPECT_EQ(int64_t(small.state_dict().size()), G()("transformer_count.small.nparams").item<int64_t>());
+  // xavier bounds: in_proj sqrt(6 / (16 + 48)) (torch's draw is within it too), linear1 sqrt(6 / (16 + 24)),
+  // above Linear's own default bound 1 / sqrt(16) = 0.25 that a missing reset would leave
+  const double in_bound = std::sqrt(6.0 / 64);
+  EXPECT_LE(G()("transformer_count.small.max_abs_in_proj").item<double>(), in_bound);
+  for (const auto& l : small.encoder->layers) {
+    EXPECT_LE(max(abs(l->self_attn->in_proj_weight)).item<float>(), in_bound + 1e-6);
+    const float m = max(abs(l->linear1->weight)).item<float>();
+    EXPECT_LE(m, std::sqrt(6.0 / 40) + 1e-6);
+    EXPECT_GT(m, 0.3f);
+  }
+  EXPECT_EQ(max(abs(small.decoder->norm->state_dict()[1].second)).item<float>(), 0.f);  // norm.bias
+  // the layers are not copies of one another after the reset (torch redraws each)
+  EXPECT_FALSE(all_close(small.encoder->layers[0]->linear1->weight, small.encoder->layers[1]->linear1->weight, 0, 0));
+}
+
+TEST(Transformer, TransformerBadInputAndMask) {
+  nn::Transformer model({.d_model = 8, .nhead = 2, .num_encoder_layers = 1, .num_decoder_layers = 1,
+                         .dim_feedforward = 16});
+  EXPECT_NE(error_of([&] { model.forward(randn({5, 2, 8}), randn({4, 3, 8})); })
+                .find("the batch number of src and tgt must be equal, got [5, 2, 8] and [4, 3, 8]"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { model.forward(randn({5, 2, 8}), randn({4, 2, 6})); })
+                .find("must be equal to d_model 8, got [5, 2, 8] and [4, 2, 6]"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { model.forward(randn({5, 2, 8}), randn({4, 8})); }).find("both be batched"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { nn::Transformer({.d_model = 10, .nhead = 3}); }).find("divisible"), std::string::npos);
+  EXPECT_NE(error_of([&] { nn::Transformer({.d_model = 8, .nhead = 2, .num_encoder_layers = -1}); })
+                .find("must be in [0, 4096], got -1 and 6"),
+            std::string::npos);
+  const Tensor m = nn::Transformer::generate_square_subsequent_mask(3);
+  EXPECT_TRUE(all_close(lt(m, full({}, -1e30)).to(DType::f32), from_vector<float>({0, 1, 1, 0, 0, 1, 0, 0, 0}, {3, 3}), 0, 0));
+  const Tensor y = model.forward(randn({5, 2, 8}), randn({4, 2, 8}), Tensor(), nn::generate_square_subsequent_mask(4));
+  EXPECT_EQ(y.shape(), (Shape{4, 2, 8}));
+}
+
 TEST(TransformerGolden, StateDictKeysAreTorchs) {
   nn::TransformerEncoderLayer layer({.d_model = 8, .nhead = 2, .dim_feedforward = 16});
   std::vector<std::string> keys;

@@ -171,3 +171,29 @@ TEST(ThreadDeterminism, LstmTrainingSteps) {
     return out;
   });
 }
+
+// A widening Linear (out >= 4 in, N >= 256: its weight gradient is computed as the transposed product and
+// transposed back, src/ops/linalg.cpp) between two layers, so both its input and weight gradients are taken: the
+// gradients are bit-identical at every thread count and equal g^T x computed by matmul.
+TEST(ThreadDeterminism, WideningLinearWeightGradient) {
+  auto run = [] {
+    manual_seed(11);
+    nn::Linear a(24, 40), wide(40, 168), b(168, 8);
+    Tensor x = randn({300, 24});
+    Tensor h = wide.forward(a.forward(x));
+    sum(b.forward(gelu(h, "tanh")) * randn({300, 8})).backward();
+    return std::vector<Tensor>{wide.weight.grad(), wide.bias.grad(), a.weight.grad()};
+  };
+  expect_same_at_every_thread_count(run);
+  // against g^T x: the same forward with h's gradient captured by a hook-free route (h = a(x) @ W^T + bias)
+  manual_seed(11);
+  nn::Linear a(24, 40), wide(40, 168), b(168, 8);
+  Tensor x = randn({300, 24});
+  Tensor ax = a.forward(x).detach();
+  Tensor h = (matmul(ax, transpose(wide.weight, 0, 1)) + wide.bias).detach().requires_grad_();
+  sum(b.forward(gelu(h, "tanh")) * randn({300, 8})).backward();
+  const Tensor expected = matmul(transpose(h.grad(), 0, 1), ax);  // (168, 40)
+  const Tensor got = run()[0];
+  ASSERT_EQ(got.shape(), (Shape{168, 40}));
+  EXPECT_LT(max(abs(got - expected)).item<float>(), 1e-4f * (1.f + max(abs(expected)).item<float>()));
+}

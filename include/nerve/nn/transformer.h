@@ -1,6 +1,6 @@
 // Transformer modules with PyTorch 1.13's names, arguments and state-dict keys: MultiheadAttention,
-// TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, RMSNorm; the functional attention, the
-// sinusoidal position encoding and rotary embeddings.
+// TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, TransformerDecoder, Transformer, RMSNorm;
+// the functional attention, the sinusoidal position encoding and rotary embeddings.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -173,5 +173,65 @@ class TransformerEncoder : public Module {
 
 /// The (size, size) float mask with -inf above the diagonal (torch's Transformer.generate_square_subsequent_mask).
 Tensor generate_square_subsequent_mask(int64_t size, DType dtype = DType::f32);
+
+/// PyTorch's nn.TransformerDecoder: num_layers copies of `layer` (deep copies, as torch), state-dict keys
+/// layers.0.self_attn.in_proj_weight, ..., layers.0.multihead_attn...., then norm.weight when a norm is given.
+///   nn::TransformerDecoder dec(layer, 6, std::make_shared<nn::LayerNorm>(Shape{64}));
+///   y = dec.forward(tgt, memory, nn::generate_square_subsequent_mask(T));
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(const TransformerDecoderLayer& layer, int64_t num_layers,
+                     std::shared_ptr<Module> norm = nullptr);
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
+                 const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
+  std::string type_name() const override { return "TransformerDecoder"; }
+
+  std::vector<std::shared_ptr<TransformerDecoderLayer>> layers;
+  std::shared_ptr<Module> norm;
+};
+
+/// Options of nn::Transformer, torch 1.13's defaults (the model of "Attention Is All You Need").
+struct TransformerOptions {
+  int64_t d_model = 512;
+  int64_t nhead = 8;
+  int64_t num_encoder_layers = 6;
+  int64_t num_decoder_layers = 6;
+  int64_t dim_feedforward = 2048;
+  double dropout = 0.1;
+  std::string activation = "relu";  // relu or gelu
+  double layer_norm_eps = 1e-5;
+  bool batch_first = false;
+  bool norm_first = false;
+  DType dtype = DType::f32;
+};
+
+/// PyTorch 1.13's nn.Transformer: encoder (a TransformerEncoder with a final LayerNorm) and decoder (a
+/// TransformerDecoder with a final LayerNorm); every parameter of more than one dim is xavier-uniform initialized as
+/// torch's _reset_parameters. State-dict keys encoder.layers.N...., encoder.norm.*, decoder.layers.N....,
+/// decoder.norm.*.
+/// src (S, N, E) and tgt (T, N, E), or (N, S, E) and (N, T, E) with batch_first, or unbatched (S, E) and (T, E).
+///   nn::Transformer model({.d_model = 64, .nhead = 4, .num_encoder_layers = 2, .num_decoder_layers = 2});
+///   Tensor y = model.forward(src, tgt, {}, nn::Transformer::generate_square_subsequent_mask(tgt.size(0)));
+class Transformer : public Module {
+ public:
+  explicit Transformer(const TransformerOptions& o = {});
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = Tensor(),
+                 const Tensor& tgt_mask = Tensor(), const Tensor& memory_mask = Tensor(),
+                 const Tensor& src_key_padding_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
+  std::string type_name() const override { return "Transformer"; }
+  const TransformerOptions& options() const { return options_; }
+  /// torch's static Transformer.generate_square_subsequent_mask: -inf above the diagonal, 0 elsewhere.
+  static Tensor generate_square_subsequent_mask(int64_t size, DType dtype = DType::f32) {
+    return nn::generate_square_subsequent_mask(size, dtype);
+  }
+
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
+
+ private:
+  TransformerOptions options_;
+};
 
 }  // namespace nerve::nn
