@@ -4,7 +4,7 @@
 #   pair     2 independent processes at once, one per core, no MPI: the sum of their samples/s over `one` is the
 #            scaling 2 ranks would reach with free communication (what sharing the caches, the memory and the
 #            hypervisor's 2 vCPUs costs by itself)
-#   np2      mpirun -np 2 (the job's samples/s), gradients of >= 64 KB all-reduced in place (the default)
+#   np2      mpirun -np 2 (the job's samples/s), gradients of >= 256 KB all-reduced in place (the default)
 #   np2 copy mpirun -np 2 --own-bucket-kb 0: every gradient copied into one 25 MB bucket and back (before)
 #   ar       bench_allreduce: the 407 KB all-reduce alone between 2 ranks (median us of the slower rank), against
 #            the 1-process step (128 / one)

@@ -55,7 +55,7 @@ struct Args {
   int64_t steps = 200, epochs = 0, seed = 0, seq = 64, batch = 32, gen = 1000;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bool json = false, stateful = false, profile = false, prompt_given = false, no_overlap = false;
-  int64_t own_bucket_kb = 64;
+  int64_t own_bucket_kb = 256;
 };
 
 static Args parse(int argc, char** argv) {

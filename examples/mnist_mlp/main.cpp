@@ -26,7 +26,7 @@ struct Args {
   int threads = 0;
   uint64_t seed = 42;
   bool json = false, profile = false, no_overlap = false;
-  int64_t own_bucket_kb = 64;
+  int64_t own_bucket_kb = 256;
 };
 
 static Args parse(int argc, char** argv) {
@@ -116,7 +116,8 @@ int main(int argc, char** argv) try {
     std::string dist_json;
     if (world > 1)
       dist_json = ", \"ranks\": " + std::to_string(world) + ", \"comm_wait_fraction\": " +
-                  json_number(strategy->stats().wait_seconds / train_s) + ", \"overlap\": " +
+                  json_number(strategy->stats().wait_seconds / train_s) + ", \"grad_copy_fraction\": " +
+                  json_number(strategy->stats().copy_seconds / train_s) + ", \"overlap\": " +
                   (args.no_overlap ? "false" : "true");
     // samples_per_second: the job's (each epoch is the whole training set, shared among the ranks)
     std::printf("{\"test_accuracy\": %s, \"test_loss\": %s, \"train_seconds\": %.3f, \"samples_per_second\": %.1f, "

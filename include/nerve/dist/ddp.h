@@ -25,7 +25,8 @@ struct DDPOptions {
   /// the gradient (no copy into a bucket and back: for the MLP's 401 KB fc1.weight, computed last in backward,
   /// those copies sit on the critical path); smaller ones share flat buckets. <= 0: every parameter shares.
   /// Sums are per element either way: the averaged gradients do not depend on it (with 2 ranks, bit for bit).
-  int64_t own_bucket_bytes = int64_t{64} * 1024;
+  /// 256 KB keeps the count of collectives low (each costs a latency) while catching the copies that cost most.
+  int64_t own_bucket_bytes = int64_t{256} * 1024;
 };
 
 /// Time the gradient synchronization took, summed since construction or reset_stats().
