@@ -42,7 +42,8 @@ print(f"1 process: {one:.0f} samples/s, a step of 128 in {step:.0f} us")
 print(f"2 processes at once, no communication: {pair:.0f} samples/s, {pair / one:.2f}x (the ceiling without communication)")
 for run in ("np2", "np2 copy"):
     s = med(run, "samples_per_second")
-    print(f"mpirun -np 2 ({run}): {s:.0f} samples/s, {s / one:.2f}x, waiting for the all-reduce {100 * med(run, 'comm_wait_fraction'):.1f}%")
+    print(f"mpirun -np 2 ({run}): {s:.0f} samples/s, {s / one:.2f}x, waiting for the all-reduce "
+          f"{100 * med(run, 'comm_wait_fraction'):.1f}%, copying gradients {100 * med(run, 'grad_copy_fraction'):.1f}%")
 print(f"407 KB all-reduce alone: {ar:.0f} us = {100 * ar / step:.0f}% of the 1-process step; "
       f"ceiling with it unhidden: 2 x {step:.0f} / ({step:.0f} + {ar:.0f}) = {2 * step / (step + ar):.2f}x")
 PY
