@@ -5,6 +5,7 @@
 //   char_lstm --steps 100 --profile      (time per op and per backward node; --trace t.json: a Chrome trace too)
 //   char_lstm --steps 100 --save c.st; char_lstm --steps 200 --resume c.st   (= 200 steps straight, bit for bit)
 //   char_lstm --load c.st --gen 500      (generate from the saved model, no training)
+//   mpirun -np 2 char_lstm --stateful --batch 16   (each rank carries the state of its 16 of the job's 32 streams)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -55,6 +56,7 @@ struct Args {
   int64_t steps = 200, epochs = 0, seed = 0, seq = 64, batch = 32, gen = 1000;
   int threads = std::min(2, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   bool json = false, stateful = false, profile = false, prompt_given = false, no_overlap = false;
+  int64_t own_bucket_kb = 256;
 };
 
 static Args parse(int argc, char** argv) {
@@ -73,6 +75,8 @@ static Args parse(int argc, char** argv) {
   cli.add("--prompt", a.prompt, "text generation starts from");
   cli.flag("--json", a.json, "one line of JSON results on stdout");
   cli.flag("--no-overlap", a.no_overlap, "under mpirun: all-reduce the gradients after backward, not during it");
+  cli.integer("--own-bucket-kb", a.own_bucket_kb, "under mpirun: gradients of at least this many KB are all-reduced in "
+              "place, each in a bucket of its own (0: all share 25 MB buckets)", int64_t{0}, int64_t{1} << 30);
   cli.flag("--stateful", a.stateful, "truncated backpropagation through time over contiguous streams");
   cli.flag("--profile", a.profile, "print the time per op to stderr");
   cli.add("--trace", a.trace, "also write a Chrome trace of the profiled steps to this file");
@@ -123,8 +127,6 @@ int main(int argc, char** argv) try {
   auto dataset = std::make_shared<data::SequenceWindowDataset>(tokens, a.seq);
   // under mpirun -np N: each rank trains on its shard of every epoch's shuffled windows, --batch per rank
   const int world = dist::world_size(), rank = dist::rank();
-  NERVE_CHECK(world == 1 || !a.stateful, "char_lstm: --stateful reads the corpus as one set of streams and runs in "
-              "one process; under mpirun use the shuffled windows (drop --stateful)");
   data::DataLoader loader(dataset, {.batch_size = a.batch, .shuffle = true, .drop_last = true,
                                     .seed = static_cast<uint64_t>(a.seed),
                                     .sampler = world > 1 ? dist::sampler({.seed = static_cast<uint64_t>(a.seed),
@@ -137,8 +139,11 @@ int main(int argc, char** argv) try {
 
   NERVE_CHECK(loader.size() > 0, "char_lstm: the corpus has ", dataset->size(), " windows, fewer than one batch of ",
               a.batch);
-  // --stateful reads the corpus as a.batch streams (truncated BPTT) instead of shuffled windows
-  auto streams = a.stateful ? std::make_optional<data::StreamBatches>(tokens, a.batch, a.seq) : std::nullopt;
+  // --stateful reads the corpus as a.batch streams (truncated BPTT) instead of shuffled windows; under mpirun -np N
+  // the job reads N x a.batch streams and each rank its own a.batch of them (the rows one process with --batch
+  // N x a.batch trains), carrying their hidden state from step to step
+  auto streams = a.stateful ? std::make_optional(data::StreamBatches(tokens, world * a.batch, a.seq).shard(rank, world))
+                            : std::nullopt;
   // --epochs E runs E full passes; otherwise --steps batches
   const int64_t per_epoch = streams ? streams->size() : loader.size();
   const int64_t total = a.epochs > 0 ? a.epochs * per_epoch : a.steps;
@@ -158,7 +163,7 @@ int main(int argc, char** argv) try {
     io::load_checkpoint(a.load, weights);
   }
   // gradients averaged over the ranks during backward (a world of one: no-op); rank 0's weights to every rank
-  dist::DistributedDataParallel ddp(*model, {.overlap = !a.no_overlap});
+  dist::DistributedDataParallel ddp(*model, {.overlap = !a.no_overlap, .own_bucket_bytes = a.own_bucket_kb * 1024});
   const int64_t train_until = a.load.empty() ? total : 0, first_step = step;
   double loss_v = NAN, t_train = 0;
   std::vector<double> recent;  // the last 20 losses: a less noisy figure than the last batch's
@@ -200,6 +205,14 @@ int main(int argc, char** argv) try {
       }
     }
   }
+  double mean_recent = 0;
+  for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
+  if (world > 1) {  // the job's losses: every rank's (over batches of the same size) averaged over the ranks
+    Tensor l = from_vector<double>({loss_v, mean_recent});
+    dist::all_reduce(l, dist::ReduceOp::average);
+    loss_v = l.data<double>()[0];
+    mean_recent = l.data<double>()[1];
+  }
   if (rank != 0) return 0;  // rank 0 alone saves, generates and reports (the weights are the same on every rank)
   if (!a.save.empty()) {  // --save: everything --resume needs to go on as if the run had not stopped
     ckpt.step = step;
@@ -233,8 +246,6 @@ int main(int argc, char** argv) try {
   // the job's throughput: every rank trained (step - first_step) batches of its own
   const double tok_s = t_train > 0 ? world * (step - first_step) * a.batch * a.seq / t_train : 0.0;
   const double gen_s = a.gen / t_gen, rss = ru.ru_maxrss / 1024.0;
-  double mean_recent = 0;
-  for (double l : recent) mean_recent += l / static_cast<double>(recent.size());
   using examples::json_number;  // NaN and inf are written as null: JSON has no NaN
   // under mpirun: the ranks, and the share of training time rank 0 spent waiting for the gradient all-reduce
   std::string dist_json;

@@ -280,4 +280,15 @@ Example StreamBatches::get(int64_t index) const {
           streams_.narrow(1, start + 1, len).to(DType::i64).contiguous()};
 }
 
+StreamBatches StreamBatches::shard(int64_t index, int64_t count) const {
+  NERVE_CHECK(count >= 1 && index >= 0 && index < count, "StreamBatches::shard: expected 0 <= index < count, got "
+              "index ", index, " and count ", count);
+  NERVE_CHECK(batch_ % count == 0, "StreamBatches::shard: ", batch_, " streams do not split evenly over ", count,
+              " processes (use a batch divisible by ", count, ")");
+  StreamBatches s = *this;
+  s.batch_ = batch_ / count;
+  s.streams_ = streams_.narrow(0, index * s.batch_, s.batch_);  // rows of a contiguous (batch, L): contiguous
+  return s;
+}
+
 }  // namespace nerve::data

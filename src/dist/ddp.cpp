@@ -67,23 +67,30 @@ DistributedDataParallel::DistributedDataParallel(nn::Module& module, DDPOptions 
   // buckets in reverse registration order (the order backward reaches the parameters), one dtype per bucket
   bucket_of_.assign(params_.size(), 0);
   ready_.assign(params_.size(), false);
+  // (a large parameter gets a bucket of its own, all-reduced in place: no flat buffer)
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
     int64_t bytes = p.numel() * static_cast<int64_t>(itemsize(p.dtype()));
-    bool fresh = buckets_.empty() || buckets_.back().flat.dtype() != p.dtype() ||
+    bool own = options_.own_bucket_bytes > 0 && bytes >= options_.own_bucket_bytes;
+    bool fresh = own || buckets_.empty() || !buckets_.back().flat.defined() || buckets_.back().flat.dtype() != p.dtype() ||
                  (buckets_.back().flat.numel() * static_cast<int64_t>(itemsize(p.dtype())) + bytes >
                       options_.bucket_cap_bytes && !buckets_.back().params.empty());
     if (fresh) {
       buckets_.emplace_back();
-      buckets_.back().flat = empty({0}, p.dtype());
+      if (!own) buckets_.back().flat = empty({0}, p.dtype());
     }
     Bucket& b = buckets_.back();
-    b.offsets.push_back(b.flat.numel());
     b.params.push_back(k);
-    b.flat = empty({b.flat.numel() + p.numel()}, p.dtype());  // sized here, allocated once below
     bucket_of_[k] = buckets_.size() - 1;
+    if (own) {
+      b.offsets.push_back(0);
+      continue;
+    }
+    b.offsets.push_back(b.flat.numel());
+    b.flat = empty({b.flat.numel() + p.numel()}, p.dtype());  // sized here, allocated once below
   }
-  for (Bucket& b : buckets_) b.flat = zeros({b.flat.numel()}, b.flat.dtype());
+  for (Bucket& b : buckets_)
+    if (b.flat.defined()) b.flat = zeros({b.flat.numel()}, b.flat.dtype());
   if (world_size() == 1) return;  // nothing to average: no hooks, no copies
   for (size_t k = 0; k < params_.size(); ++k)
     hook_handles_.push_back(register_post_accumulate_grad_hook(params_[k], [this, k](const Tensor&) { on_grad(k); }));
@@ -155,8 +162,21 @@ void DistributedDataParallel::verify_and_broadcast(const std::vector<std::pair<s
   for (auto& p : ps) p.bump_version();
 }
 
+bool DistributedDataParallel::bucket_in_place(int64_t b) const {
+  NERVE_CHECK(b >= 0 && b < num_buckets(), "DistributedDataParallel::bucket_in_place: bucket ", b, " of ",
+              num_buckets());
+  return !buckets_[b].flat.defined();
+}
+
 void DistributedDataParallel::copy_in(size_t k) {
   Bucket& b = buckets_[bucket_of_[k]];
+  if (!b.flat.defined()) {  // its own bucket: reduced in place in the gradient (zeros when it got none)
+    if (!params_[k].grad().defined()) {
+      NoGradGuard ng;
+      params_[k].set_grad(zeros(params_[k].shape(), params_[k].dtype()));
+    }
+    return;
+  }
   size_t j = 0;
   while (b.params[j] != k) ++j;
   Tensor dst = b.flat.narrow(0, b.offsets[j], params_[k].numel());
@@ -206,10 +226,11 @@ void DistributedDataParallel::launch_ready(bool in_backward) {
 void DistributedDataParallel::launch(Bucket& b, bool in_backward) {
   ++(in_backward ? stats_.buckets_in_backward : stats_.buckets_after_backward);
   auto t0 = Clock::now();
-  b.work = all_reduce_async(b.flat, ReduceOp::average);
+  const Tensor t = b.flat.defined() ? b.flat : params_[b.params[0]].grad();  // own bucket: the gradient itself
+  b.work = all_reduce_async(t, ReduceOp::average);
   b.launched = true;
   stats_.comm_seconds += since(t0);
-  stats_.bytes += b.flat.numel() * static_cast<int64_t>(itemsize(b.flat.dtype()));
+  stats_.bytes += t.numel() * static_cast<int64_t>(itemsize(t.dtype()));
 }
 
 // end of backward: parameters that got no gradient count as zeros; start what is left, wait, copy back
@@ -231,7 +252,11 @@ void DistributedDataParallel::finish_sync() {
   stats_.comm_seconds += waited;
   t0 = Clock::now();
   NoGradGuard ng;
-  for (Bucket& b : buckets_)
+  for (Bucket& b : buckets_) {
+    if (!b.flat.defined()) {  // reduced in place: the gradient holds the average already
+      params_[b.params[0]].grad().bump_version();
+      continue;
+    }
     for (size_t j = 0; j < b.params.size(); ++j) {
       Tensor& p = params_[b.params[j]];
       Tensor src = b.flat.narrow(0, b.offsets[j], p.numel()).view(p.shape());
@@ -242,6 +267,7 @@ void DistributedDataParallel::finish_sync() {
         g.copy_(src);
       }
     }
+  }
   stats_.copy_seconds += since(t0);
   ++stats_.syncs;
 }

@@ -380,7 +380,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
       for (auto& [k, x] : sums) logs[k] = v[i++] / v[1];
     }
     if (val) {
-      Evaluation ev = run_eval(val->first, val->second, o.batch_size, 0, false);
+      Evaluation ev = run_eval(val->first, val->second, o.batch_size, 0, false, world > 1 ? strategy : nullptr);
       logs["val_loss"] = ev.loss;
       for (auto& [k, v] : ev.metrics) logs["val_" + k] = v;
     }
@@ -399,7 +399,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, FitOptions o) {
 }
 
 // ------------------------------------------------------------------ evaluate / predict
-Evaluation Sequential::run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress) {
+Evaluation Sequential::run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress,
+                                keras::Strategy* strategy) {
   NERVE_CHECK(compiled_, "evaluate: call compile(optimizer, loss, metrics) first");
   check_xy("evaluate", x, y);
   NERVE_CHECK(batch_size > 0, "evaluate: batch_size must be positive, got ", batch_size);
@@ -409,14 +410,20 @@ Evaluation Sequential::run_eval(const Tensor& x, const Tensor& y, int64_t batch_
   bool was_training = is_training();
   eval();
   NoGradGuard g;
-  int64_t n = x.shape()[0], steps = (n + batch_size - 1) / batch_size;
-  ProgressBar bar(steps, progress ? verbose : 0);
+  // under a strategy with N ranks, rank r evaluates rows [n r / N, n (r + 1) / N): sums of per-sample values and
+  // counts are added over the ranks at the end (not averages of averages: the shards differ in size by one)
+  const int world = strategy ? strategy->world_size() : 1, rank = strategy ? strategy->rank() : 0;
+  const int64_t total = x.shape()[0];
+  const int64_t lo = total * rank / world, n = total * (rank + 1) / world - lo;
+  const int64_t steps = (n + batch_size - 1) / batch_size;
+  ProgressBar bar(steps, progress && rank == 0 ? verbose : 0);
   double loss_sum = 0;
   std::map<std::string, double> sums;
+  for (const auto& m : metrics_) sums[m] = 0;  // every rank sums the same values, even one with no samples
   Logs logs;
   for (int64_t s = 0; s < steps; ++s) {
     int64_t b = s * batch_size, len = std::min(batch_size, n - b);
-    Tensor xb = narrow(x, 0, b, len), yb = narrow(y, 0, b, len);
+    Tensor xb = narrow(x, 0, lo + b, len), yb = narrow(y, 0, lo + b, len);
     Tensor out = forward_for_loss(xb);
     loss_sum += compute_loss(out, yb).item<double>() * static_cast<double>(len);
     accumulate_metrics(out, yb, sums);
@@ -424,16 +431,36 @@ Evaluation Sequential::run_eval(const Tensor& x, const Tensor& y, int64_t batch_
     for (auto& [k, v] : sums) logs[k] = v / static_cast<double>(b + len);
     bar.update(s + 1, ordered(logs, metrics_, ""));
   }
+  double count = static_cast<double>(n);
+  if (world > 1) {
+    std::vector<double> v{loss_sum, count, static_cast<double>(total)};
+    for (auto& [k, x] : sums) v.push_back(x);
+    strategy->sum(v);
+    loss_sum = v[0];
+    count = v[1];
+    size_t i = 3;
+    for (auto& [k, x] : sums) x = v[i++];
+    // (the sizes summed too, so that every rank, not only those whose own size differs, sees a mismatch)
+    NERVE_CHECK(count == static_cast<double>(total) && v[2] == static_cast<double>(total) * world, "evaluate: the ",
+                world, " ranks passed ", v[2], " samples in all, not ", world, " x ", total, ", and evaluated ", count,
+                " (every rank must pass the same x and y)");
+    logs["loss"] = loss_sum / count;
+    for (auto& [k, v] : sums) logs[k] = v / count;
+  }
   bar.finish(ordered(logs, metrics_, ""));
   train(was_training);
   Evaluation ev;
-  ev.loss = n ? loss_sum / static_cast<double>(n) : 0.0;
-  for (auto& [k, v] : sums) ev.metrics[k] = v / static_cast<double>(n);
+  ev.loss = count > 0 ? loss_sum / count : 0.0;
+  for (auto& [k, v] : sums) ev.metrics[k] = v / count;
   return ev;
 }
 
 Evaluation Sequential::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose) {
   return run_eval(x, y, batch_size, verbose, true);
+}
+
+Evaluation Sequential::evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& o) {
+  return run_eval(x, y, o.batch_size, o.verbose, true, o.strategy.get());
 }
 
 Tensor Sequential::predict(const Tensor& x, int64_t batch_size) {

@@ -190,6 +190,29 @@ TEST(StreamBatches, RowsAreContiguousStreamsThatContinueFromBatchToBatch) {
   EXPECT_EQ(exact.get(0).data.dtype(), DType::i64);
 }
 
+TEST(StreamBatches, ShardsSplitTheRowsOfEveryBatch) {
+  // 6 streams of 7 over 3 processes: process k gets rows 2k, 2k + 1 of every batch, the same batches
+  StreamBatches all(arange(0, 44, 1, DType::i64), 6, 4);
+  for (int64_t k = 0; k < 3; ++k) {
+    StreamBatches s = all.shard(k, 3);
+    EXPECT_EQ(s.batch(), 2);
+    EXPECT_EQ(s.size(), all.size());
+    EXPECT_EQ(s.stream_length(), all.stream_length());
+    for (int64_t i = 0; i < all.size(); ++i) {
+      Example a = all.get(i), e = s.get(i);
+      EXPECT_EQ(e.data.to_vector<int64_t>(), a.data.narrow(0, 2 * k, 2).contiguous().to_vector<int64_t>());
+      EXPECT_EQ(e.target.to_vector<int64_t>(), a.target.narrow(0, 2 * k, 2).contiguous().to_vector<int64_t>());
+    }
+  }
+  EXPECT_EQ(all.shard(0, 1).get(1).data.to_vector<int64_t>(), all.get(1).data.to_vector<int64_t>());
+  EXPECT_EQ(error_of([&] { all.shard(0, 4); }),
+            "StreamBatches::shard: 6 streams do not split evenly over 4 processes (use a batch divisible by 4)");
+  EXPECT_EQ(error_of([&] { all.shard(3, 3); }),
+            "StreamBatches::shard: expected 0 <= index < count, got index 3 and count 3");
+  EXPECT_EQ(error_of([&] { all.shard(0, 0); }),
+            "StreamBatches::shard: expected 0 <= index < count, got index 0 and count 0");
+}
+
 TEST(StreamBatches, Errors) {
   EXPECT_EQ(error_of([] { StreamBatches(arange(0, 5, 1, DType::i64), 3, 4); }),
             "StreamBatches: 5 tokens in 3 streams leave 1 tokens per stream; each needs at least 2 (an input and its "

@@ -104,6 +104,12 @@ class StreamBatches {
   int64_t seq_len() const { return seq_len_; }
   /// Tokens per stream (L).
   int64_t stream_length() const { return stream_len_; }
+  /// Process `index` of `count`'s share for data-parallel stateful training: the same batches restricted to rows
+  /// [index * batch / count, (index + 1) * batch / count) (count must divide batch). The shards of count processes
+  /// together hold exactly this object's rows, so N processes with shards of a batch-N*B StreamBatches train
+  /// the rows one process trains with batch N*B; each process carries the hidden state of its own rows.
+  ///   StreamBatches mine = StreamBatches(tokens, world * 32, 64).shard(rank, world);   // (32, 64) per process
+  StreamBatches shard(int64_t index, int64_t count) const;
 
  private:
   Tensor streams_;  // (batch, L) u8, i32 or i64, contiguous

@@ -64,6 +64,17 @@ struct History {
   std::vector<int> epoch;
 };
 
+/// evaluate's options. With a strategy under mpirun -np N (dist::DataParallel), rank r evaluates only rows
+/// [n r / N, n (r + 1) / N) of the n samples, and the loss and metric sums and the sample counts are summed over
+/// the ranks: every rank gets the result over all n samples, the one a single process computes (fit's
+/// validation_data and validation_split are evaluated this way under its strategy). Every rank passes the same x, y.
+///   auto r = model.evaluate(x, y, {.batch_size = 256, .strategy = std::make_shared<dist::DataParallel>()});
+struct EvaluateOptions {
+  int64_t batch_size = 32;
+  int verbose = 1;
+  StrategyPtr strategy;
+};
+
 /// The loss and each compiled metric.  auto r = model.evaluate(x, y); r.loss, r["accuracy"]
 struct Evaluation {
   double loss = 0.0;
@@ -85,6 +96,7 @@ class Sequential : public nn::Module {
   void compile(OptimizerSpec optimizer, LossSpec loss, std::vector<std::string> metrics = {});
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
   Evaluation evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 32, int verbose = 1);
+  Evaluation evaluate(const Tensor& x, const Tensor& y, const EvaluateOptions& options);
   /// Model outputs (after the last activation) for x, in batches, without gradients.
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
   /// The layer table with output shapes and parameter counts, as Keras prints it.
@@ -130,7 +142,8 @@ class Sequential : public nn::Module {
   const Plan& plan(const Tensor& x, bool logits) const { return plans_[x.dtype() == DType::u8][logits]; }
   Tensor compute_loss(const Tensor& out, const Tensor& y) const;
   void accumulate_metrics(const Tensor& out, const Tensor& y, std::map<std::string, double>& sums) const;
-  Evaluation run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress);
+  Evaluation run_eval(const Tensor& x, const Tensor& y, int64_t batch_size, int verbose, bool progress,
+                      keras::Strategy* strategy = nullptr);
   void check_xy(const char* op, const Tensor& x, const Tensor& y) const;
 
   std::vector<LayerPtr> layers_;

@@ -108,6 +108,63 @@ TEST(DistDDP, SmallBucketsNoOverlapAndNoSync) {
   equivalence(DType::f64, 1e-12, {}, 2);
 }
 
+TEST(DistDDP, OwnBucketsReduceInPlace) {
+  // own_bucket_bytes 256: the two weights (2560 and 640 bytes) are all-reduced in place in their gradients, each in
+  // a bucket of its own; the biases share flat buckets between them
+  auto model = mlp(DType::f32);
+  dist::DistributedDataParallel ddp(*model, {.own_bucket_bytes = 256});
+  ASSERT_EQ(ddp.num_buckets(), 4);
+  EXPECT_EQ(ddp.bucket_parameters(0), std::vector<std::string>{"2.bias"});
+  EXPECT_EQ(ddp.bucket_parameters(1), std::vector<std::string>{"2.weight"});
+  EXPECT_EQ(ddp.bucket_parameters(2), std::vector<std::string>{"0.bias"});
+  EXPECT_EQ(ddp.bucket_parameters(3), std::vector<std::string>{"0.weight"});
+  for (int64_t b = 0; b < 4; ++b) EXPECT_EQ(ddp.bucket_in_place(b), b % 2 == 1) << b;
+  dist::DistributedDataParallel shared(*model, {.own_bucket_bytes = 0});
+  EXPECT_EQ(shared.num_buckets(), 1);
+  EXPECT_FALSE(shared.bucket_in_place(0));
+  // the same weights as one process, with overlap, without, and with gradient accumulation
+  equivalence(DType::f64, 1e-12, {.own_bucket_bytes = 256});
+  equivalence(DType::f64, 1e-12, {.overlap = false, .own_bucket_bytes = 256});
+  equivalence(DType::f64, 1e-12, {.own_bucket_bytes = 256}, 2);
+}
+
+TEST(DistDDP, OwnBucketsGiveTheSameGradientsBitForBit) {
+  // 2 ranks: an element's sum is a + b whichever way the buckets are cut, so the averaged gradients are identical;
+  // a parameter unused on every rank's backward gets zeros in its own bucket as in a shared one
+  int r = dist::rank();
+  manual_seed(9);
+  Tensor x = randn({8, 20}), y = randint(0, 5, {8});
+  std::vector<std::vector<float>> grads[2];
+  for (int own : {0, 1}) {
+    struct WithUnused : nn::Module {
+      WithUnused() {
+        a = register_module("a", std::make_shared<nn::Linear>(20, 32));
+        b = register_module("b", std::make_shared<nn::Linear>(32, 5));
+        extra = register_module("extra", std::make_shared<nn::Linear>(20, 4));  // never used in forward
+      }
+      Tensor forward(const Tensor& x) override { return b->forward(tanh(a->forward(x))); }
+      std::shared_ptr<nn::Linear> a, b, extra;
+    };
+    manual_seed(5);
+    WithUnused model;
+    dist::DistributedDataParallel ddp(model, {.own_bucket_bytes = own ? 256 : 0});
+    EXPECT_EQ(ddp.num_buckets(), own ? 6 : 1);
+    Tensor xb = narrow(x, 0, 4 * (r % 2), 4), yb = narrow(y, 0, 4 * (r % 2), 4);
+    cross_entropy(model.forward(xb), yb, Tensor()).backward();
+    for (const Tensor& p : model.parameters()) {
+      ASSERT_TRUE(p.grad().defined());
+      grads[own].push_back(p.grad().contiguous().to_vector<float>());
+    }
+    EXPECT_EQ(model.extra->weight.grad().abs().max().item<float>(), 0.0f);
+  }
+  if (dist::world_size() == 2) {
+    EXPECT_EQ(grads[0], grads[1]);
+  }
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t i = 0; i < grads[0].size(); ++i)
+    for (size_t j = 0; j < grads[0][i].size(); ++j) ASSERT_NEAR(grads[0][i][j], grads[1][i][j], 1e-6);
+}
+
 TEST(DistDDP, OverlapStartsBucketsDuringBackward) {
   // 4 parameters, 4 buckets (a 128-byte cap): with overlap every bucket's all-reduce starts from a gradient hook, while
   // backward still runs (the first one before the other gradients exist); without, all start after backward
