@@ -74,6 +74,16 @@ struct KeyHash {
   }
 };
 
+// A reorder run with the calling thread's scratchpad: pieces reorder concurrently, and a reorder with oneDNN's own
+// scratchpad would share that one buffer between them.
+struct Reorder {
+  dnnl::reorder prim;
+  memory::desc scratch;
+  Reorder() = default;
+  Reorder(const memory::desc& from, const memory::desc& to);
+  void run(dnnl::stream& stream, const memory& from, const memory& to) const;
+};
+
 // A primitive and the layouts it works in. Per piece it reads up to two activation operands (src or diff_dst) and
 // writes one (dst, diff_src, or diff_weights); `shared` is the operand common to all pieces (weights) if any.
 struct Entry {
@@ -81,15 +91,15 @@ struct Entry {
   int n_in = 0;
   std::array<int, 2> in_arg{};
   std::array<memory::desc, 2> in_plain, in_impl;
-  std::array<dnnl::reorder, 2> in_reorder;
+  std::array<Reorder, 2> in_reorder;
   std::array<bool, 2> in_re{};
   int out_arg = 0;
   memory::desc out_plain, out_impl;
-  dnnl::reorder out_reorder;
+  Reorder out_reorder;
   bool out_re = false;
   int shared_arg = 0;  // 0: none
   memory::desc shared_plain, shared_impl;
-  dnnl::reorder shared_reorder;
+  Reorder shared_reorder;
   bool shared_re = false;
   int bias_arg = 0;  // DNNL_ARG_BIAS or DNNL_ARG_DIFF_BIAS, 0: none
   memory::desc bias_desc;
@@ -143,7 +153,7 @@ void set_in(Entry& e, int i, int arg, const memory::desc& plain, const memory::d
   e.in_plain[i] = plain;
   e.in_impl[i] = impl;
   e.in_re[i] = impl != plain;
-  if (e.in_re[i]) e.in_reorder[i] = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), plain, engine(), impl));
+  if (e.in_re[i]) e.in_reorder[i] = Reorder(plain, impl);
   e.n_in = std::max(e.n_in, i + 1);
 }
 void set_out(Entry& e, int arg, const memory::desc& plain, const memory::desc& impl) {
@@ -151,7 +161,7 @@ void set_out(Entry& e, int arg, const memory::desc& plain, const memory::desc& i
   e.out_plain = plain;
   e.out_impl = impl;
   e.out_re = impl != plain;
-  if (e.out_re) e.out_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), impl, engine(), plain));
+  if (e.out_re) e.out_reorder = Reorder(impl, plain);
 }
 void set_shared(Entry& e, int arg, const memory::desc& plain, const memory::desc& impl) {
   e.shared_arg = arg;
@@ -159,7 +169,7 @@ void set_shared(Entry& e, int arg, const memory::desc& plain, const memory::desc
   e.shared_impl = impl;
   e.shared_re = impl != plain;
   if (e.shared_re)
-    e.shared_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), plain, engine(), impl));
+    e.shared_reorder = Reorder(plain, impl);
 }
 
 std::shared_ptr<const Entry> make_entry(const ConvShape& s, int64_t mb, Pass pass, bool bias, bool any) {
@@ -251,6 +261,19 @@ void* buffer(int slot, size_t bytes) {
   return b.p;
 }
 
+Reorder::Reorder(const memory::desc& from, const memory::desc& to) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const dnnl::reorder::primitive_desc pd(engine(), from, engine(), to, attr);
+  prim = dnnl::reorder(pd);
+  scratch = pd.scratchpad_desc();
+}
+void Reorder::run(dnnl::stream& stream, const memory& from, const memory& to) const {
+  prim.execute(stream, {{DNNL_ARG_FROM, from},
+                        {DNNL_ARG_TO, to},
+                        {DNNL_ARG_SCRATCHPAD, memory(scratch, engine(), buffer(4, scratch.get_size()))}});
+}
+
 // Runs one piece: in0/in1 plain activations, shared already in e.shared_impl, bias (read or written) or null,
 // out plain.
 void run_piece(const Entry& e, const float* in0, const float* in1, void* shared, float* bias, float* out) {
@@ -262,7 +285,7 @@ void run_piece(const Entry& e, const float* in0, const float* in1, void* shared,
     memory plain(e.in_plain[i], engine(), const_cast<float*>(ins[i]));
     if (e.in_re[i]) {
       memory impl(e.in_impl[i], engine(), buffer(i, e.in_impl[i].get_size()));
-      e.in_reorder[i].execute(stream, plain, impl);
+      e.in_reorder[i].run(stream, plain, impl);
       args.emplace(e.in_arg[i], impl);
     } else {
       args.emplace(e.in_arg[i], plain);
@@ -275,7 +298,7 @@ void run_piece(const Entry& e, const float* in0, const float* in1, void* shared,
   if (e.bias_arg) args.emplace(e.bias_arg, memory(e.bias_desc, engine(), bias));
   args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.scratch, engine(), buffer(3, e.scratch.get_size())));
   e.prim.execute(stream, args);
-  if (e.out_re) e.out_reorder.execute(stream, out_impl, out_plain);
+  if (e.out_re) e.out_reorder.run(stream, out_impl, out_plain);
   stream.wait();
 }
 
@@ -325,7 +348,7 @@ void* reorder_shared(const Entry& e, const float* w, std::vector<char>& buf) {
   buf.resize(e.shared_impl.get_size() + 64);
   void* p = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) / 64 * 64);
   memory plain(e.shared_plain, engine(), const_cast<float*>(w)), impl(e.shared_impl, engine(), p);
-  e.shared_reorder.execute(stream, plain, impl);
+  e.shared_reorder.run(stream, plain, impl);
   stream.wait();
   return p;
 }
@@ -376,20 +399,21 @@ bool dnnl_conv2d_backward_weights(const ConvShape& s, const float* x, const floa
   Plan p;
   if (!plan(s, pieces, Pass::backward_weights, db != nullptr, p)) return false;
   // piece 0 writes dw and db; the others their own part, summed in piece order below
-  thread_local std::vector<float> parts;
+  thread_local std::vector<float> parts_buf;  // (the lambdas below run on other threads: they use `parts`)
   const int64_t part = wsize + s.O;
-  if (parts.size() < size_t((pieces - 1) * part)) parts.resize((pieces - 1) * part);
+  if (parts_buf.size() < size_t((pieces - 1) * part)) parts_buf.resize((pieces - 1) * part);
+  float* const parts = parts_buf.data();
   const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
   parallel_chunks(pieces, [&](int64_t i) {
     const int64_t n0 = p.begin(i, s.N), mb = p.begin(i + 1, s.N) - n0;
-    float* pw = i == 0 ? dw : parts.data() + (i - 1) * part;
-    float* pb = !db ? nullptr : i == 0 ? db : parts.data() + (i - 1) * part + wsize;
+    float* pw = i == 0 ? dw : parts + (i - 1) * part;
+    float* pb = !db ? nullptr : i == 0 ? db : parts + (i - 1) * part + wsize;
     run_piece(p.for_size(mb), x + n0 * xs, dy + n0 * ys, nullptr, pb, pw);
   });
   if (pieces > 1) {
     parallel_for(wsize, kParallelGrain, [&](int64_t a, int64_t e) {
       for (int64_t i = 1; i < pieces; ++i) {
-        const float* q = parts.data() + (i - 1) * part;
+        const float* q = parts + (i - 1) * part;
         for (int64_t k = a; k < e; ++k) dw[k] += q[k];
       }
     });
