@@ -99,6 +99,11 @@ TEST(ConvDnnl, BackendTakesTheShapes) {
     for (float v : y) total += v;
     EXPECT_NEAR(db[0] * s.O, total, 1e-3 * std::fabs(total));  // all channels alike
   }
+  {  // a single image of much work is left to im2col (which splits its GEMMs over the threads)
+    const cpu::ConvShape one{1, 64, 64, 1, {32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 32, 32}};
+    std::vector<float> x(64 * 32 * 32), w(64 * 64 * 9), y(64 * 32 * 32);
+    EXPECT_FALSE(cpu::dnnl_conv2d_forward(one, x.data(), w.data(), nullptr, y.data()));
+  }
   cpu::set_dnnl_conv_enabled(false);
   std::vector<float> x(2 * 6 * 8 * 7), w(9 * 2 * 9), y(2 * 9 * 8 * 7);
   EXPECT_FALSE(cpu::dnnl_conv2d_forward({2, 6, 9, 3, {8, 7, 3, 3, 1, 1, 1, 1, 1, 1, 8, 7}}, x.data(), w.data(),

@@ -311,8 +311,13 @@ bool usable(const ConvShape& s) {
     if (v <= 0 || v > kMax) return false;
   if (g.ph < 0 || g.pw < 0 || g.ph > kMax || g.pw > kMax) return false;
   // element counts of every operand below 2^40 (so none of the products above overflow)
-  return s.N * s.C < kMax && g.H * g.W < kMax && s.N * s.O < kMax && g.Ho * g.Wo < kMax && s.O * s.C < kMax &&
-         g.kh * g.kw < kMax;
+  if (!(s.N * s.C < kMax && g.H * g.W < kMax && s.N * s.O < kMax && g.Ho * g.Wo < kMax && s.O * s.C < kMax &&
+        g.kh * g.kw < kMax))
+    return false;
+  // One piece (a single image) of much work: the im2col path splits its GEMMs over the threads instead (the
+  // shape decides, so results still do not depend on the thread count).
+  return piece_count(s) > 1 || double(s.O) * double(g.Ho * g.Wo) * double(s.C / s.G * g.kh * g.kw) <
+                                   double(2 * kMinPieceMacs);
 }
 
 // The pieces [begin, end) of the batch and the entries for their sizes (at most two sizes).

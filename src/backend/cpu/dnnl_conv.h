@@ -4,7 +4,8 @@
 //
 // Determinism: the batch is cut into pieces whose count depends on the shape alone (never on the thread count);
 // each piece runs a single-threaded primitive on a thread of nerve's pool, and the weight gradients of the pieces
-// are summed in piece order. A result is thus the same bits at any thread count.
+// are summed in piece order. A result is thus the same bits at any thread count. A single image of much work is
+// left to the im2col path (its GEMMs split over the threads; one piece would run on one thread).
 #pragma once
 #include <cstdint>
 
