@@ -61,34 +61,6 @@ static double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-// Random crop with 4-pixel zero padding and a random horizontal flip per image (torchvision's
-// RandomCrop(size, padding=4) + RandomHorizontalFlip()), on a (B, C, H, W) f32 batch, drawn from g.
-static Tensor augment(const Tensor& batch, Generator& g) {
-  const int64_t B = batch.shape()[0], C = batch.shape()[1], H = batch.shape()[2], W = batch.shape()[3], pad = 4;
-  Tensor src = batch.contiguous();
-  Tensor out = zeros(batch.shape());
-  const float* s = src.data<float>();
-  float* d = out.data<float>();
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t dy = static_cast<int64_t>(g() % (2 * pad + 1)) - pad;  // source row = row + dy
-    const int64_t dx = static_cast<int64_t>(g() % (2 * pad + 1)) - pad;
-    const bool flip = g() & 1;
-    for (int64_t c = 0; c < C; ++c) {
-      const float* sp = s + (b * C + c) * H * W;
-      float* dp = d + (b * C + c) * H * W;
-      for (int64_t i = 0; i < H; ++i) {
-        const int64_t si = i + dy;
-        if (si < 0 || si >= H) continue;
-        for (int64_t j = 0; j < W; ++j) {
-          const int64_t sj = (flip ? W - 1 - j : j) + dx;
-          if (sj >= 0 && sj < W) dp[i * W + j] = sp[si * W + sj];
-        }
-      }
-    }
-  }
-  return out;
-}
-
 struct Split {
   Tensor images;  // (N, C, H, W) u8
   Tensor labels;  // (N) i64
@@ -119,12 +91,19 @@ int main(int argc, char** argv) try {
   const int64_t channels = train.images.shape()[1];
   Tensor mean_t = from_vector<float>(std::vector<float>(mean.begin(), mean.end()), {1, channels, 1, 1});
   Tensor std_t = from_vector<float>(std::vector<float>(stdev.begin(), stdev.end()), {1, channels, 1, 1});
-  auto normalize = [&](const Tensor& x) { return (x - mean_t) / std_t; };
+  auto normalize = [&](const Tensor& x) { return (x - mean_t) / std_t; };  // the test images, a batch at a time
 
   auto model = models::resnet18({.num_classes = 10, .in_channels = channels, .small_input = true});
   optim::SGD opt(model->parameters(), {.lr = args.lr, .momentum = 0.9, .weight_decay = 5e-4});
-  data::DataLoader loader(data::TensorDataset(train.images, train.labels, {.u8_to_float = true}),
-                          {.batch_size = args.batch_size, .shuffle = true});
+  // augmentation as torchvision's CIFAR recipe, per image in the loader's worker thread, from per-sample streams of
+  // --seed: RandomCrop(size, padding=4), RandomHorizontalFlip(), ToTensor(), Normalize(mean, std)
+  namespace T = data::transforms;
+  const Shape size{train.images.shape()[2], train.images.shape()[3]};
+  data::ImageTransformDataset augmented(
+      std::make_shared<data::TensorDataset>(train.images, train.labels),
+      T::Compose({T::RandomCrop(size, 4), T::RandomHorizontalFlip(), T::ToTensor(), T::Normalize(mean, stdev)}),
+      args.seed);
+  data::DataLoader loader(std::move(augmented), {.batch_size = args.batch_size, .shuffle = true});
   const int64_t per_epoch = loader.size();
   int64_t total_steps = per_epoch * args.epochs;
   if (args.steps > 0 && args.steps < total_steps) total_steps = args.steps;
@@ -136,7 +115,6 @@ int main(int argc, char** argv) try {
                 static_cast<long long>(model->num_parameters()), cifar ? "CIFAR-10" : "Fashion-MNIST",
                 static_cast<long long>(train.images.shape()[0]), static_cast<long long>(n_test));
 
-  Generator& g = generator();
   int64_t step = 0, trained_images = 0;
   double train_s = 0, eval_s = 0, test_accuracy = 0;
   const int epochs = static_cast<int>((total_steps + per_epoch - 1) / per_epoch);
@@ -150,7 +128,7 @@ int main(int argc, char** argv) try {
     auto t0 = std::chrono::steady_clock::now();
     for (auto& batch : loader) {
       if (i == steps_now) break;
-      Tensor x = normalize(augment(batch.data, g));
+      const Tensor& x = batch.data;
       Tensor logits = (*model)(x);
       Tensor loss = F::cross_entropy(logits, batch.target);
       opt.zero_grad();

@@ -240,14 +240,19 @@ std::string GroupNorm::extra_repr() const {
 // ------------------------------------------------------------------ InstanceNorm
 InstanceNorm::InstanceNorm(int64_t spatial_dims, int64_t num_features, double eps, double momentum, bool affine,
                            bool track_running_stats, DType dtype)
-    : dims_(spatial_dims), features_(num_features), eps_(eps), momentum_(momentum), affine_(affine) {
+    : dims_(spatial_dims), features_(num_features), eps_(eps), momentum_(momentum), affine_(affine),
+      track_(track_running_stats) {
   const std::string name = "InstanceNorm" + std::to_string(spatial_dims) + "d";
   NERVE_CHECK(num_features > 0, name, ": num_features must be positive, got ", num_features);
-  NERVE_CHECK(!track_running_stats, name, ": track_running_stats=True is not supported (statistics are always the "
-              "instance's own, as with torch's default False)");
+  NERVE_CHECK(is_floating(dtype), name, ": dtype must be f32 or f64, got ", dtype_name(dtype));
   if (affine) {
     weight = register_parameter("weight", ones({num_features}, dtype));
     bias = register_parameter("bias", zeros({num_features}, dtype));
+  }
+  if (track_running_stats) {
+    running_mean = register_buffer("running_mean", zeros({num_features}, dtype));
+    running_var = register_buffer("running_var", ones({num_features}, dtype));
+    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::i64));
   }
 }
 
@@ -259,13 +264,40 @@ Tensor InstanceNorm::forward(const Tensor& x) {
   const Tensor xb = unbatched ? x.unsqueeze(0) : x;
   NERVE_CHECK(xb.shape()[1] == features_, type_name(), ": expected ", features_, " channels, got input ",
               to_string(x.shape()));
-  const Tensor y = instance_norm(xb, weight, bias, eps_);
+  Tensor y;
+  if (track_ && !is_training()) {
+    NERVE_CHECK(xb.dtype() == running_mean.dtype(), type_name(), ": input ", dtype_name(xb.dtype()),
+                " but running statistics ", dtype_name(running_mean.dtype()));
+    y = batch_norm(xb, running_mean, running_var, weight, bias, false, momentum_, eps_);
+  } else {
+    y = instance_norm(xb, weight, bias, eps_);
+  }
+  if (track_ && is_training() && !xb.is_meta() && !running_mean.is_meta()) {
+    // torch 1.13 (instance_norm in aten/src/ATen/native/Normalization.cpp): batch_norm over the (1, N * C, ...)
+    // view with the running statistics repeated N times, then their mean over the N copies, i.e.
+    // r = (1 - momentum) r + momentum * mean over n of the statistic of instance (n, c); variances unbiased
+    NoGradGuard g;
+    NERVE_CHECK(xb.dtype() == running_mean.dtype(), type_name(), ": input ", dtype_name(xb.dtype()),
+                " but running statistics ", dtype_name(running_mean.dtype()));
+    Shape spatial;
+    int64_t count = 1;
+    for (int64_t d = 2; d < xb.dim(); ++d) spatial.push_back(d), count *= xb.shape()[d];
+    NERVE_CHECK(count > 1, type_name(), ": expected more than 1 spatial element when training with "
+                "track_running_stats, got input ", to_string(x.shape()));
+    const Tensor xd = xb.detach();
+    const Tensor mu = mean(xd, spatial, true);  // (N, C, 1...)
+    const Tensor d = xd - mu;
+    const Tensor var = sum(d * d, spatial) * (1.0 / double(count - 1));  // (N, C)
+    const Tensor batch_mean = mean(mu.reshape({xb.shape()[0], features_}), {0}), batch_var = mean(var, {0});
+    running_mean.copy_(running_mean * (1.0 - momentum_) + batch_mean * momentum_);
+    running_var.copy_(running_var * (1.0 - momentum_) + batch_var * momentum_);
+  }
   return unbatched ? y.squeeze(0) : y;
 }
 
 std::string InstanceNorm::extra_repr() const {
   return std::to_string(features_) + ", eps=" + detail::py_float(eps_) + ", momentum=" + detail::py_float(momentum_) +
-         ", affine=" + py_bool(affine_) + ", track_running_stats=False";
+         ", affine=" + py_bool(affine_) + ", track_running_stats=" + py_bool(track_);
 }
 
 // ------------------------------------------------------------------ dropout2d

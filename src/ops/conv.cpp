@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/conv_kernels.h"
+#include "backend/cpu/dnnl_conv.h"
 #include "backend/cpu/gemm.h"
 #include "nerve/core/parallel.h"
 #include "nerve/core/profiler.h"
@@ -26,6 +27,8 @@ struct ConvGeom {
            win.Ho == win.H && win.Wo == win.W;
   }
 };
+
+cpu::ConvShape shape_of(const ConvGeom& c) { return {c.N, c.C, c.O, c.G, c.win}; }
 
 // Spreads images [0, N) over the pool: body(chunk, begin, end). One chunk (batch 1, one thread) runs on the
 // caller, so its GEMMs split over the pool instead.
@@ -59,15 +62,20 @@ void conv_forward(const ConvGeom& c, const T* x, const T* w, const T* b, T* y) {
   });
 }
 
+constexpr int64_t kWeightGradChunks = 8;
+
 // dx (N, C, H, W) and/or dw (O, C/G, kh, kw) from dy (N, O, Ho, Wo); either output may be null
 template <class T>
 void conv_backward(const ConvGeom& c, const T* x, const T* w, const T* dy, T* dx, T* dw) {
   const cpu::Window2d& g = c.win;
   const int64_t Cg = c.C / c.G, Og = c.O / c.G, K = c.K(), HWo = c.HWo(), HW = g.H * g.W;
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(c.N, get_num_threads()));
+  // With dw: a fixed count of chunks (the shape decides, not the thread count), each summing its images' part of
+  // dw, added in chunk order, so dw is the same bits at any thread count.
+  const int64_t chunks = dw ? std::min<int64_t>(std::max<int64_t>(c.N, 1), kWeightGradChunks)
+                            : std::max<int64_t>(1, std::min<int64_t>(c.N, get_num_threads()));
   std::vector<std::vector<T>> dw_parts(dw ? chunks - 1 : 0, std::vector<T>(c.O * K, T(0)));
   if (dw) std::fill(dw, dw + c.O * K, T(0));
-  over_images(c.N, [&](int64_t chunk, int64_t n0, int64_t n1) {
+  auto body = [&](int64_t chunk, int64_t n0, int64_t n1) {
     std::vector<T> col(c.direct() ? 0 : K * HWo);
     T* dwc = dw ? (chunk == 0 ? dw : dw_parts[chunk - 1].data()) : nullptr;
     for (int64_t n = n0; n < n1; ++n)
@@ -89,7 +97,11 @@ void conv_backward(const ConvGeom& c, const T* x, const T* w, const T* dy, T* dx
           }
         }
       }
-  });
+  };
+  if (chunks == 1)
+    body(0, 0, c.N);
+  else
+    parallel_chunks(chunks, [&](int64_t i) { body(i, c.N * i / chunks, c.N * (i + 1) / chunks); });
   for (const std::vector<T>& part : dw_parts)
     for (int64_t i = 0; i < c.O * K; ++i) dw[i] += part[i];
 }
@@ -115,12 +127,23 @@ class Conv2dBackward : public Node {
       return {gx, gw, gb};
     }
     const Tensor dy = grads[0].contiguous();
-    visit_floating(x.dtype(), "conv2d", [&](auto tag) {
-      using T = decltype(tag);
-      conv_backward<T>(g_, x.data<T>(), w.data<T>(), dy.data<T>(), want_x ? gx.data<T>() : nullptr,
-                       want_w ? gw.data<T>() : nullptr);
-    });
-    if (want_b) gb = sum(dy, {0, 2, 3});
+    bool dx_done = false, dw_done = false;  // by oneDNN (f32; the bias gradient with the weight gradient)
+    if (x.dtype() == DType::f32) {
+      if (want_x) dx_done = cpu::dnnl_conv2d_backward_data(shape_of(g_), w.data<float>(), dy.data<float>(), gx.data<float>());
+      if (want_w) {
+        if (want_b) gb = empty({g_.O}, w.dtype(), dev);
+        dw_done = cpu::dnnl_conv2d_backward_weights(shape_of(g_), x.data<float>(), dy.data<float>(), gw.data<float>(),
+                                                    want_b ? gb.data<float>() : nullptr);
+        if (!dw_done) gb = Tensor();
+      }
+    }
+    if ((want_x && !dx_done) || (want_w && !dw_done))
+      visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+        using T = decltype(tag);
+        conv_backward<T>(g_, x.data<T>(), w.data<T>(), dy.data<T>(), want_x && !dx_done ? gx.data<T>() : nullptr,
+                         want_w && !dw_done ? gw.data<T>() : nullptr);
+      });
+    if (want_b && !dw_done) gb = sum(dy, {0, 2, 3});
     return {gx, gw, gb};
   }
 
@@ -185,7 +208,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
   const Tensor x = x_in.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
   Tensor y = empty({g.N, O, g.win.Ho, g.win.Wo}, x.dtype(), meta ? Device::meta : Device::cpu);
-  if (!meta && y.numel() > 0)
+  if (!meta && y.numel() > 0 &&
+      !(x.dtype() == DType::f32 && cpu::dnnl_conv2d_forward(shape_of(g), x.data<float>(), w.data<float>(),
+                                                            b.defined() ? b.data<float>() : nullptr, y.data<float>())))
     visit_floating(x.dtype(), "conv2d", [&](auto tag) {
       using T = decltype(tag);
       conv_forward<T>(g, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>());

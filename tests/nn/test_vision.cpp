@@ -80,8 +80,6 @@ TEST(VisionModules, Conv1dConvTranspose2dInstanceNormMatchPyTorch) {
   EXPECT_GT(big.weight.abs().max().item<double>(), 0.95 * b);
   EXPECT_LE(big.bias.abs().max().item<double>(), b);
   // errors and the unbatched input
-  EXPECT_NE(error_of([] { nn::InstanceNorm1d(4, 1e-5, 0.1, false, true); }).find("track_running_stats=True is not supported"),
-            std::string::npos);
   EXPECT_NE(error_of([] { nn::InstanceNorm2d(4)(randn({2, 3, 5, 5})); }).find("expected 4 channels"), std::string::npos);
   EXPECT_NE(error_of([] { nn::Conv1d({.in = 3, .out = 4, .kernel = 3, .groups = 2}); }).find("divisible by groups"),
             std::string::npos);
@@ -90,6 +88,48 @@ TEST(VisionModules, Conv1dConvTranspose2dInstanceNormMatchPyTorch) {
   // gradcheck of the modules in f64
   nn::Conv1d gc({.in = 2, .out = 2, .kernel = 2, .stride = 2, .dtype = DType::f64});
   EXPECT_TRUE(module_gradcheck(gc, randn({1, 2, 5}, DType::f64)));
+}
+
+// InstanceNorm1d/2d with track_running_stats against torch 1.13 (make_nn_golden.py: inrs1d, inrs2d): running
+// statistics after two training forwards, num_batches_tracked left at 0, eval() output and input gradient
+TEST(VisionModules, InstanceNormTrackRunningStatsMatchesPyTorch) {
+  auto& G = NnGolden::get();
+  for (DType d : {DType::f64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(d));
+    const double tol = d == DType::f64 ? 1e-10 : 1e-4;
+    std::shared_ptr<nn::InstanceNorm> m1 = std::make_shared<nn::InstanceNorm1d>(3, 1e-5, 0.3, false, true, d);
+    std::shared_ptr<nn::InstanceNorm> m2 = std::make_shared<nn::InstanceNorm2d>(4, 1e-5, 0.1, true, true, d);
+    for (auto [tag, m] : {std::pair<std::string, std::shared_ptr<nn::InstanceNorm>>{"inrs1d", m1}, {"inrs2d", m2}}) {
+      SCOPED_TRACE(tag);
+      nn::StateDict sd;
+      for (const auto& [name, t] : m->state_dict()) sd.emplace_back(name, G(tag + ".init." + name));
+      m->load_state_dict(sd);
+      m->train();
+      for (int step = 0; step < 2; ++step) {
+        const std::string s = std::to_string(step);
+        EXPECT_TRUE(all_close((*m)(G(tag + ".x" + s, d)), G(tag + ".y" + s), tol, tol));
+        EXPECT_TRUE(all_close(m->running_mean, G(tag + ".running_mean" + s), tol, tol));
+        EXPECT_TRUE(all_close(m->running_var, G(tag + ".running_var" + s), tol, tol));
+        EXPECT_EQ(m->num_batches_tracked.item<int64_t>(), G(tag + ".num_batches_tracked" + s).item<int64_t>());
+      }
+      m->eval();
+      Tensor x = G(tag + ".xe", d).requires_grad_();
+      Tensor y = (*m)(x);
+      EXPECT_TRUE(all_close(y, G(tag + ".ye"), tol, tol));
+      (y * G(tag + ".up", d)).sum().backward();
+      EXPECT_TRUE(all_close(x.grad(), G(tag + ".gx"), tol, tol));
+    }
+  }
+  EXPECT_EQ(nn::InstanceNorm2d(8, 1e-5, 0.1, false, true).repr(),
+            "InstanceNorm2d(8, eps=1e-05, momentum=0.1, affine=False, track_running_stats=True)");
+  nn::InstanceNorm1d one(2, 1e-5, 0.1, false, true);
+  EXPECT_NE(error_of([&] { one(randn({3, 2, 1})); }).find("more than 1 spatial element"), std::string::npos);
+  // the unbatched input updates the statistics as a batch of one
+  nn::InstanceNorm2d a(3, 1e-5, 0.1, false, true), b(3, 1e-5, 0.1, false, true);
+  Tensor u = randn({3, 4, 5});
+  a(u);
+  b(u.unsqueeze(0));
+  EXPECT_TRUE(all_close(a.running_var, b.running_var, 0, 0));
 }
 
 TEST(VisionModules, SmallCnnMatchesPyTorch) {

@@ -1,5 +1,5 @@
-// Results do not depend on the thread count: training steps of an MLP, an LSTM language model and of every
-// optimizer on large odd-sized parameters give bit-identical parameters at 1, 2, 3, 4, 5 and 8 threads (chunk
+// Results do not depend on the thread count: training steps of an MLP, an LSTM language model, convolutions and
+// every optimizer on large odd-sized parameters give bit-identical parameters at 1, 2, 3, 4, 5 and 8 threads (chunk
 // boundaries move with the thread count; a kernel's vector body and its remainder loop must round alike).
 #include <gtest/gtest.h>
 
@@ -13,6 +13,7 @@
 #include <nerve/nn/rnn.h>
 #include <nerve/optim/optim.h>
 
+#include "backend/cpu/dnnl_conv.h"
 #include "threads_guard.h"
 
 using namespace nerve;
@@ -196,4 +197,37 @@ TEST(ThreadDeterminism, WideningLinearWeightGradient) {
   const Tensor got = run()[0];
   ASSERT_EQ(got.shape(), (Shape{168, 40}));
   EXPECT_LT(max(abs(got - expected)).item<float>(), 1e-4f * (1.f + max(abs(expected)).item<float>()));
+}
+
+// Convolutions, on both paths (oneDNN in pieces of the batch, and im2col + GEMM): a plain, a depthwise strided and
+// a dilated grouped conv2d, batch 10 (pieces of uneven sizes), input and parameter gradients and SGD steps.
+TEST(ThreadDeterminism, ConvTrainingSteps) {
+  for (bool dnnl : {true, false}) {
+    SCOPED_TRACE(dnnl ? "oneDNN" : "im2col");
+    nerve::cpu::set_dnnl_conv_enabled(dnnl);
+    expect_same_at_every_thread_count([] {
+      manual_seed(9);
+      Tensor w1 = (randn({16, 3, 3, 3}) * 0.2).requires_grad_(), b1 = randn({16}).requires_grad_();
+      Tensor w2 = (randn({16, 1, 3, 3}) * 0.3).requires_grad_(), b2 = randn({16}).requires_grad_();
+      Tensor w3 = (randn({24, 4, 3, 3}) * 0.1).requires_grad_();
+      std::vector<Tensor> params = {w1, b1, w2, b2, w3};
+      optim::SGD opt(params, {.lr = 0.01, .momentum = 0.9});
+      std::vector<Tensor> out;
+      for (int step = 0; step < 2; ++step) {
+        Tensor x = randn({10, 3, 32, 32}).requires_grad_();
+        Tensor h = relu(conv2d(x, w1, b1, {1}, {1}));
+        h = relu(conv2d(h, w2, b2, {2}, {1}, {1}, 16));
+        h = conv2d(h, w3, Tensor(), {1}, ConvPadding("same"), {2}, 4);
+        Tensor loss = mean(mul(h, h));
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        out.push_back(loss.detach());
+        out.push_back(x.grad());
+      }
+      for (const Tensor& p : params) out.push_back(p.detach());
+      return out;
+    });
+  }
+  nerve::cpu::set_dnnl_conv_enabled(true);
 }

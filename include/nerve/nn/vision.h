@@ -239,8 +239,10 @@ class GroupNorm : public Module {
 };
 
 /// PyTorch's InstanceNorm1d / InstanceNorm2d: each (sample, channel) normalized over its own spatial values;
-/// affine (default off, as torch) adds weight (ones) and bias (zeros). track_running_stats is not supported (an
-/// Error says so).  std::make_shared<nn::InstanceNorm2d>(64, 1e-5, 0.1, true)
+/// affine (default off, as torch) adds weight (ones) and bias (zeros). track_running_stats (torch 1.13's rule) adds
+/// the buffers running_mean (zeros), running_var (ones) and num_batches_tracked (0, never counted, as torch): in
+/// train() each forward moves them by momentum towards the mean over the batch of the instances' means and unbiased
+/// variances, and eval() normalizes with them.  std::make_shared<nn::InstanceNorm2d>(64, 1e-5, 0.1, true)
 class InstanceNorm : public Module {
  public:
   InstanceNorm(int64_t spatial_dims, int64_t num_features, double eps, double momentum, bool affine,
@@ -249,11 +251,12 @@ class InstanceNorm : public Module {
   std::string extra_repr() const override;
 
   Tensor weight, bias;
+  Tensor running_mean, running_var, num_batches_tracked;  // with track_running_stats
 
  private:
   int64_t dims_, features_;
   double eps_, momentum_;
-  bool affine_;
+  bool affine_, track_;
 };
 class InstanceNorm1d : public InstanceNorm {
  public:
