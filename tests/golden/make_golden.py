@@ -3,11 +3,13 @@
 include/nerve/ops/ops.h. Run with Debian's /usr/bin/python3 (python3-torch); the output is committed, so the C++
 tests (tests/ops/test_golden.cpp) never need torch.
 
-File format, one record per line, tokens separated by single spaces:
-  case NAME OP F32          F32 = 1 when the case is also run in f32 (looser tolerance)
+File format (the one golden format, read by tests/golden/golden_reader.h), one record per line:
+  case NAME OP f32=F [layout.NAME=L ...]
+                            F = 1 when the case is also run in f32 (looser tolerance); layout.NAME: the
+                            layout of input NAME when it is not c (see LAYOUT below)
   param KEY N V1 .. VN      N values (ints, floats, or dtype names); N may be 0. nograd 1: no input requires
                             grad (conversions into and out of the storage dtypes bf16, f16, i8)
-  in NAME DTYPE LAYOUT NDIM D1 .. DN V1 .. VM
+  in NAME DTYPE NDIM D1 .. DN V1 .. VM
                             an input; floating inputs require grad. LAYOUT: c contiguous, t built as the
                             transpose of a contiguous tensor (last two dims), s every other element of a wider
                             tensor along the last dim, starting at offset 1 (the gaps hold NaN, or 77 for
@@ -400,12 +402,12 @@ def case(name, op, inputs, f32=True, **params):
     xs = [x for _, x, _ in ins]
     out = OPS[op](xs, params)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    lines.append(f"case {name} {op} {1 if f32 else 0}")
+    layouts = "".join(f" layout.{nm}={layout}" for nm, _, layout in ins if layout != "c")
+    lines.append(f"case {name} {op} f32={1 if f32 else 0}{layouts}")
     for k, v in params.items():
         lines.append(fmt_param(k, v))
     for nm, x, layout in ins:
-        dt, nd, *rest = fmt_tensor(x).split(" ", 2)
-        lines.append(" ".join(["in", nm, dt, layout, nd] + rest))
+        lines.append(f"in {nm} {fmt_tensor(x)}")
     loss, gouts = None, {}
     for i, o in enumerate(outs):
         lines.append(f"out {i} {fmt_tensor(o)}")

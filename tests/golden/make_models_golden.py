@@ -13,7 +13,7 @@ floor), so both sides compute the same bits:
 The input (2, C, 32, 32), i its row-major index: x[b, c, h, w] = 2 (frac(0.7548776662466927 i) - 0.5) (1 + b)
 + b (h - 15.5) / 16 (the two samples differ in scale and by a ramp, which global average pooling keeps).
 Also writes tests/models/data/mobilenet_v2_head.pt (a torchvision state dict for io::load_torch).
-Run: /usr/bin/python3 tests/golden/make_models_golden.py > tests/models/data/models_golden.txt
+Run: /usr/bin/python3 tests/golden/make_models_golden.py (writes tests/models/data/models_golden.txt)
 """
 import collections
 import math
@@ -65,7 +65,8 @@ def make_input(c, batch=2, hw=32):
 
 def emit(name, t):
     v = t.detach().double().flatten().tolist()
-    print(name, len(v), " ".join("%.9g" % x for x in v))
+    # a tensor record of the golden format (tests/golden/golden_reader.h), flattened: t NAME f32 1 N VALUES...
+    print("t", name, "f32 1", len(v), " ".join("%.9g" % x for x in v), file=OUT)
 
 
 def small_resnet18(num_classes, in_channels):
@@ -86,7 +87,7 @@ def main():
     ]
     for name, m, c in models:
         keys = list(m.state_dict().keys())
-        print("keys:" + name, len(keys), " ".join(keys))
+        print("keys", name, len(keys), " ".join(keys), file=OUT)  # a string list record: keys NAME N S1 .. SN
         fill(m)
         m.eval()
         with torch.no_grad():
@@ -118,5 +119,9 @@ def save_mobilenet_head(path):
         emit("mobilenet_v2_head_saved", m.features[:4](make_input(3, 1, 16)))
 
 
+OUT = None
+
 if __name__ == "__main__":
-    main()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "data", "models_golden.txt")
+    with open(path, "w") as OUT:
+        main()

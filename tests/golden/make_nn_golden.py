@@ -2,7 +2,8 @@
 """Writes tests/golden/nn_golden.txt: PyTorch reference values for nerve's nn layers, losses, optimizers and
 schedulers. Run with Debian's /usr/bin/python3 (python3-torch):  /usr/bin/python3 tests/golden/make_nn_golden.py
 
-Format: one tensor per line, `name dtype shape values...`; shape is comma-separated dims or `scalar`.
+Format: the golden format (tests/golden/golden_reader.h reads it), one tensor per line,
+`t NAME DTYPE NDIM DIMS... VALUES...` (NDIM 0: a scalar).
 """
 import math
 import os
@@ -23,8 +24,8 @@ def put(name, t):
         dt, vals = "f32", ["%.9g" % v for v in t.flatten().tolist()]
     else:
         dt, vals = "f64", ["%.17g" % v for v in t.double().flatten().tolist()]
-    shape = ",".join(str(s) for s in t.shape) if t.dim() else "scalar"
-    LINES.append(" ".join([name, dt, shape] + vals))
+    # a tensor record of the golden format (tests/golden/golden_reader.h): t NAME DTYPE NDIM DIMS... VALUES...
+    LINES.append(" ".join(["t", name, dt, str(t.dim())] + [str(s) for s in t.shape] + vals))
 
 
 def loss_case(prefix, fn, x, *rest, reductions=("none", "mean", "sum"), **kw):

@@ -4,10 +4,10 @@ all parameters) of nn.LSTM / nn.GRU / nn.RNN, the cells and nn.Embedding, with f
 written into the file too. Run with Debian's /usr/bin/python3 (python3-torch); the output is committed, so the C++
 tests (tests/rnn/test_rnn_golden.cpp) never need torch.
 
-File format, one record per line, tokens separated by single spaces:
+File format (the one golden format, read by tests/golden/golden_reader.h), one record per line:
   case NAME KIND key=value ...   KIND: lstm gru rnn_tanh rnn_relu (layers), lstm_cell gru_cell rnn_tanh_cell
                                  rnn_relu_cell, embedding; keys: layers bidir batch_first bias init (0/1), ...
-  t KEY NDIM D1 .. DN V1 .. VM   a tensor, row-major. Inputs: x, h0, c0, parameter names (weight_ih_l0, ...),
+  t KEY f64 NDIM D1 .. DN V1 .. VM   a tensor, row-major. Inputs: x, h0, c0, parameter names (weight_ih_l0, ...),
                                  gout ghn gcn (upstream gradients of output, h_n, c_n). Expected: out hn cn,
                                  grad.x grad.h0 grad.c0 grad.<parameter>. Embedding: weight idx gout out
                                  grad.weight weight_after (max_norm).
@@ -34,7 +34,7 @@ def dyadic(*shape):
 def put(key, t):
     t = t.detach().to(F64).contiguous()
     vals = " ".join(repr(float(v)) for v in t.reshape(-1).tolist())
-    lines.append(f"t {key} {t.dim()} " + " ".join(str(s) for s in t.shape) + (" " + vals if vals else ""))
+    lines.append(f"t {key} f64 {t.dim()} " + " ".join(str(s) for s in t.shape) + (" " + vals if vals else ""))
 
 
 def layer_case(name, kind, seq=4, batch=2, inp=3, hidden=3, layers=1, bidir=False, batch_first=False, bias=True,

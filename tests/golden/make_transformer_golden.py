@@ -5,7 +5,8 @@ TransformerDecoder, Transformer) and the position
 helpers (sinusoidal encoding, rotary embeddings), all in f64 with dropout 0. Run with Debian's /usr/bin/python3:
   /usr/bin/python3 tests/golden/make_transformer_golden.py
 
-Format (tests/golden/nn_golden.h reads it): one tensor per line, `name dtype shape values...`. For a module case
+Format: the golden format (tests/golden/golden_reader.h reads it), one tensor per line, `t NAME DTYPE NDIM DIMS...
+VALUES...`. For a module case
 PREFIX: PREFIX.nparams (the state-dict size), PREFIX.p.KEY (each state-dict entry, under torch's key), the inputs
 PREFIX.in.NAME, the output PREFIX.out (and PREFIX.weights for need_weights), the upstream gradient PREFIX.up, and the
 gradients PREFIX.g.KEY of every parameter and PREFIX.gin.NAME of every floating input.
@@ -28,8 +29,8 @@ def put(name, t):
         dt, vals = "i64", [str(int(v)) for v in t.flatten().tolist()]
     else:
         dt, vals = "f64", ["%.17g" % v for v in t.double().flatten().tolist()]
-    shape = ",".join(str(s) for s in t.shape) if t.dim() else "scalar"
-    LINES.append(" ".join([name, dt, shape] + vals))
+    # a tensor record of the golden format (tests/golden/golden_reader.h): t NAME DTYPE NDIM DIMS... VALUES...
+    LINES.append(" ".join(["t", name, dt, str(t.dim())] + [str(s) for s in t.shape] + vals))
 
 
 def randomize(module):

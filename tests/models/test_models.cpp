@@ -6,6 +6,8 @@
 #include <nerve/io/torch.h>
 #include <nerve/nn/models.h>
 
+#include "golden/golden_reader.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -17,37 +19,9 @@ using namespace nerve;
 
 namespace {
 
-struct Golden {
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, std::vector<std::string>> keys;
-};
-
-const Golden& golden() {
-  static const Golden g = [] {
-    Golden out;
-    std::ifstream f(NERVE_TEST_DATA_DIR "/models/data/models_golden.txt");
-    EXPECT_TRUE(f.good()) << "models_golden.txt missing";
-    std::string line;
-    while (std::getline(f, line)) {
-      std::istringstream in(line);
-      std::string name;
-      size_t n = 0;
-      in >> name >> n;
-      if (name.rfind("keys:", 0) == 0) {
-        auto& k = out.keys[name.substr(5)];
-        k.resize(n);
-        for (auto& s : k) in >> s;
-      } else {
-        auto& v = out.values[name];
-        v.resize(n);
-        for (auto& x : v) in >> x;
-      }
-      EXPECT_FALSE(in.fail()) << "bad golden line " << name;
-    }
-    return out;
-  }();
-  return g;
-}
+// tests/models/data/models_golden.txt through the golden reader (tests/golden/golden_reader.h): `keys NAME ...`
+// (the torchvision state-dict keys) and `t NAME f32 1 N ...` (flattened outputs).
+const golden::Case& models_golden() { return golden::tensors_of("models/data/models_golden.txt"); }
 
 double frac(double x) { return x - std::floor(x); }
 
@@ -95,8 +69,8 @@ Tensor make_input(int64_t c, int64_t batch = 2, int64_t hw = 32) {
 
 // |got - want| <= 1e-4 * max |want| (float32 through 50 layers; the golden is float32 too)
 void expect_close(const Tensor& got, const std::string& name) {
-  ASSERT_TRUE(golden().values.count(name)) << name;
-  const auto& want = golden().values.at(name);
+  ASSERT_TRUE(models_golden().has(name)) << name;
+  const std::vector<double>& want = models_golden().at(name).values;
   std::vector<float> g = got.contiguous().to_vector<float>();
   ASSERT_EQ(g.size(), want.size()) << name;
   double scale = 0;
@@ -107,8 +81,8 @@ void expect_close(const Tensor& got, const std::string& name) {
 }
 
 void expect_torchvision_keys(nn::Module& m, const std::string& name) {
-  ASSERT_TRUE(golden().keys.count(name)) << name;
-  std::vector<std::string> want = golden().keys.at(name), got;
+  ASSERT_TRUE(models_golden().has_list(name, "keys")) << name;
+  std::vector<std::string> want = models_golden().list(name, "keys").items, got;
   for (auto& [k, t] : m.state_dict()) got.push_back(k);
   std::sort(want.begin(), want.end());
   std::sort(got.begin(), got.end());

@@ -10,14 +10,13 @@
 
 #include <cmath>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 #include "nn/nn_test_util.h"
 
 using namespace nerve;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
 using nerve::testing::module_gradcheck;
-using nerve::testing::NnGolden;
 using Layers = std::vector<std::shared_ptr<nn::Module>>;
 
 namespace {
@@ -61,7 +60,7 @@ TEST(Linear, NamesOptionsAndErrors) {
 }
 
 TEST(Linear, MatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   for (DType d : {DType::f64, DType::f32}) {
     nn::Linear fc(4, 3, true, d);
     fc.load_state_dict({{"weight", G("linear.w")}, {"bias", G("linear.b")}});
@@ -208,7 +207,7 @@ TEST(Sequential, StateDictRoundTrip) {
 }
 
 TEST(Sequential, MatchesPyTorchMlp) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   nn::Sequential seq{std::make_shared<nn::Linear>(4, 8, true, DType::f64), std::make_shared<nn::ReLU>(),
                      std::make_shared<nn::Linear>(8, 3, true, DType::f64)};
   nn::StateDict sd;

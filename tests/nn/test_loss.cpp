@@ -7,12 +7,11 @@
 #include <cmath>
 #include <functional>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
-using nerve::testing::NnGolden;
 using nn::Reduction;
 
 namespace {
@@ -23,7 +22,7 @@ const std::vector<Reduction> kAll{Reduction::none, Reduction::mean, Reduction::s
 // golden case `prefix`: input prefix.x; per reduction r, prefix.r.out and prefix.r.gx (upstream prefix.none.up)
 void check_case(const std::string& prefix, const LossFn& fn, const std::vector<Reduction>& rs = kAll,
                 double tol = 1e-11) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   for (Reduction r : rs) {
     std::string name = prefix + "." + nn::reduction_name(r);
     Tensor x = G(prefix + ".x").requires_grad_();
@@ -41,7 +40,7 @@ void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
   EXPECT_TRUE(res.ok) << what << ": " << res.message;
 }
 
-Tensor G(const std::string& name) { return NnGolden::get()(name); }
+Tensor G(const std::string& name) { return nerve::golden::tensors_of("golden/nn_golden.txt")(name); }
 
 }  // namespace
 

@@ -9,7 +9,7 @@
 #include <nerve/nerve.h>
 #include <nerve/nn/transformer.h>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 
 namespace {
 
@@ -18,7 +18,7 @@ using nerve::testing::all_close;
 using nerve::testing::error_of;
 using Inputs = std::map<std::string, Tensor>;
 
-const nerve::testing::NnGolden& G() { return nerve::testing::NnGolden::transformer(); }
+const nerve::golden::Case& G() { return nerve::golden::tensors_of("golden/transformer_golden.txt"); }
 
 // Loads torch's parameters: the module's state-dict keys must be exactly torch's (same count, every key present).
 void load_torch_state(nn::Module& m, const std::string& prefix) {

@@ -7,14 +7,13 @@
 
 #include <cmath>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 #include "nn/nn_test_util.h"
 
 using namespace nerve;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
 using nerve::testing::module_gradcheck;
-using nerve::testing::NnGolden;
 
 namespace {
 
@@ -35,7 +34,7 @@ std::shared_ptr<nn::Sequential> golden_cnn(DType d) {
 
 // Conv1d + InstanceNorm1d and ConvTranspose2d + InstanceNorm2d against torch (make_nn_golden.py: c1d, ct2d)
 TEST(VisionModules, Conv1dConvTranspose2dInstanceNormMatchPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   using M = std::shared_ptr<nn::Module>;
   for (DType d : {DType::f64, DType::f32}) {
     SCOPED_TRACE(dtype_name(d));
@@ -93,7 +92,7 @@ TEST(VisionModules, Conv1dConvTranspose2dInstanceNormMatchPyTorch) {
 // InstanceNorm1d/2d with track_running_stats against torch 1.13 (make_nn_golden.py: inrs1d, inrs2d): running
 // statistics after two training forwards, num_batches_tracked left at 0, eval() output and input gradient
 TEST(VisionModules, InstanceNormTrackRunningStatsMatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   for (DType d : {DType::f64, DType::f32}) {
     SCOPED_TRACE(dtype_name(d));
     const double tol = d == DType::f64 ? 1e-10 : 1e-4;
@@ -133,7 +132,7 @@ TEST(VisionModules, InstanceNormTrackRunningStatsMatchesPyTorch) {
 }
 
 TEST(VisionModules, SmallCnnMatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   for (DType d : {DType::f64, DType::f32}) {
     SCOPED_TRACE(dtype_name(d));
     auto net = golden_cnn(d);

@@ -10,6 +10,8 @@
 
 #include <nerve/nerve.h>
 
+#include "golden/golden_reader.h"
+
 namespace nerve_test {
 std::set<std::string> gradchecked_ops();  // test_gradcheck.cpp
 }
@@ -49,18 +51,11 @@ std::set<std::string> declared_ops() {
   return ops;
 }
 
-// Op names of the cases in the golden file (`case NAME OP F32` lines).
+// Op names of the cases in the golden file (the KIND of its `case NAME OP ...` records).
 std::set<std::string> golden_ops() {
-  std::istringstream is(read_text(NERVE_TEST_DATA_DIR "/golden/ops_golden.txt"));
   std::set<std::string> ops;
-  std::string line;
-  while (std::getline(is, line)) {
-    if (line.rfind("case ", 0) != 0) continue;
-    std::istringstream ls(line);
-    std::string kw, name, op;
-    ls >> kw >> name >> op;
-    ops.insert(op);
-  }
+  for (const nerve::golden::Case& c : nerve::golden::File::cached("golden/ops_golden.txt").cases)
+    ops.insert(c.kind);
   return ops;
 }
 

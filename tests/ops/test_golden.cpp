@@ -1,5 +1,5 @@
 // Golden tests: every op's forward output and input gradients against PyTorch's, read from
-// tests/golden/ops_golden.txt (written by tests/golden/make_golden.py; the format is described there).
+// tests/golden/ops_golden.txt (written by tests/golden/make_golden.py, read by tests/golden/golden_reader.h).
 // Each case calls its op through the op registry (find_op), in f64 (tight tolerance) and, when the file says so,
 // in f32 (loose tolerance).
 #include <gtest/gtest.h>
@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include <nerve/nerve.h>
+
+#include "golden/golden_reader.h"
 
 namespace {
 
@@ -38,92 +40,40 @@ struct Case {
   std::vector<GoldenTensor> grad;
 };
 
-DType dtype_from_name(const std::string& s) {
-  for (DType d : {DType::f32, DType::f64, DType::i64, DType::i32, DType::u8, DType::b8, DType::bf16, DType::f16,
-                 DType::i8})
-    if (s == dtype_name(d)) return d;
-  throw std::runtime_error("golden: unknown dtype '" + s + "'");
+GoldenTensor from_record(const golden::GTensor& g, std::string layout = "c") {
+  return GoldenTensor{g.name, g.dtype, std::move(layout), g.shape, g.values};
 }
 
-// DTYPE NDIM DIMS... VALUES...
-GoldenTensor read_tensor(std::istringstream& is) {
-  GoldenTensor t;
-  std::string dt;
-  int64_t nd = 0;
-  is >> dt >> nd;
-  t.dtype = dtype_from_name(dt);
-  t.shape.resize(static_cast<size_t>(nd));
-  for (int64_t& d : t.shape) is >> d;
-  std::string v;
-  while (is >> v) t.values.push_back(std::strtod(v.c_str(), nullptr));
-  if (static_cast<int64_t>(t.values.size()) != numel(t.shape))
-    throw std::runtime_error("golden: " + std::to_string(t.values.size()) + " values for shape " + to_string(t.shape));
-  return t;
-}
-
-const std::string kGoldenPath = NERVE_TEST_DATA_DIR "/golden/ops_golden.txt";
-
+// The cases of ops_golden.txt, read by the golden reader (tests/golden/golden_reader.h): `case NAME OP f32=F
+// [layout.INPUT=L ...]`, then `param`, `in`, `out`, `gout` and `grad` records, then `end`.
 std::vector<Case> parse_file() {
-  std::ifstream f(kGoldenPath);
-  if (!f) throw std::runtime_error("golden: cannot open " + kGoldenPath);
+  const golden::File& f = golden::File::cached("golden/ops_golden.txt");
+  if (!f.top.tensors.empty() || !f.top.lists.empty())
+    throw std::runtime_error("golden: " + f.path + ": records outside a case");
   std::vector<Case> cases;
-  std::string line;
-  int ln = 0;
-  Case cur;
-  bool open = false;
-  while (std::getline(f, line)) {
-    ++ln;
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream is(line);
-    std::string kind;
-    is >> kind;
-    if (kind == "case") {
-      if (open) throw std::runtime_error("golden: line " + std::to_string(ln) + ": case without end");
-      cur = Case();
-      int f32 = 0;
-      is >> cur.name >> cur.op >> f32;
-      cur.f32 = f32 != 0;
-      cur.line = ln;
-      open = true;
-      continue;
+  for (const golden::Case& gc : f.cases) {
+    const std::string where = f.path + ":" + std::to_string(gc.line) + ": case " + gc.name + ": ";
+    Case c;
+    c.name = gc.name;
+    c.op = gc.kind;
+    c.line = gc.line;
+    c.f32 = gc.num("f32") != 0;
+    for (const auto& [k, v] : gc.kv)
+      if (k != "f32" && !(k.rfind("layout.", 0) == 0 && gc.has(k.substr(7), "in")))
+        throw std::runtime_error("golden: " + where + "unknown key " + k);
+    for (const golden::GList& l : gc.lists) {
+      if (l.tag != "param") throw std::runtime_error("golden: " + where + "unexpected " + l.tag + " record");
+      c.p.set(l.name, l.items);
     }
-    if (!open) throw std::runtime_error("golden: line " + std::to_string(ln) + ": record outside a case");
-    if (kind == "param") {
-      std::string key;
-      size_t n = 0;
-      is >> key >> n;
-      std::vector<std::string> vals(n);
-      for (std::string& v : vals) is >> v;
-      cur.p.set(key, std::move(vals));
-    } else if (kind == "in") {
-      std::string name, layout;
-      is >> name;
-      std::string dt;
-      is >> dt >> layout;
-      // re-read the rest as a tensor: put the dtype back in front
-      std::string rest;
-      std::getline(is, rest);
-      std::istringstream ts(dt + rest);
-      GoldenTensor t = read_tensor(ts);
-      t.name = name;
-      t.layout = layout;
-      cur.in.push_back(std::move(t));
-    } else if (kind == "out" || kind == "gout" || kind == "grad") {
-      std::string name;
-      is >> name;
-      GoldenTensor t = read_tensor(is);
-      t.name = name;
-      if (kind == "out") cur.out.push_back(std::move(t));
-      else if (kind == "gout") cur.gout[std::stoi(name)] = std::move(t);
-      else cur.grad.push_back(std::move(t));
-    } else if (kind == "end") {
-      cases.push_back(std::move(cur));
-      open = false;
-    } else {
-      throw std::runtime_error("golden: line " + std::to_string(ln) + ": unknown record '" + kind + "'");
+    for (const golden::GTensor& t : gc.tensors) {
+      if (t.tag == "in") c.in.push_back(from_record(t, gc.str("layout." + t.name, "c")));
+      else if (t.tag == "out") c.out.push_back(from_record(t));
+      else if (t.tag == "gout") c.gout[std::stoi(t.name)] = from_record(t);
+      else if (t.tag == "grad") c.grad.push_back(from_record(t));
+      else throw std::runtime_error("golden: " + where + "unexpected " + t.tag + " record");
     }
+    cases.push_back(std::move(c));
   }
-  if (open) throw std::runtime_error("golden: unterminated case at end of file");
   return cases;
 }
 

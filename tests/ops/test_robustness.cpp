@@ -18,6 +18,8 @@
 
 #include <nerve/nerve.h>
 
+#include "golden/golden_reader.h"
+
 // Under ASan an allocation the system cannot serve must come back as null (nerve then throws nerve::Error), not
 // abort the process: the tests below ask for more memory than any machine has.
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
@@ -40,49 +42,18 @@ struct Spec {
   std::vector<InputSpec> inputs;
 };
 
-DType dtype_named(const std::string& s) {
-  for (int k = 0; k < kNumDTypes; ++k)
-    if (s == dtype_name(static_cast<DType>(k))) return static_cast<DType>(k);
-  throw std::runtime_error("robustness: unknown dtype " + s);
-}
-
-// The `case`, `param` and `in` records of the golden file (format: tests/golden/make_golden.py).
+// The `case`, `param` and `in` records of the golden file, read by the golden reader (tests/golden/golden_reader.h).
 std::vector<Spec> read_specs() {
-  std::ifstream f(NERVE_TEST_DATA_DIR "/golden/ops_golden.txt");
-  if (!f) throw std::runtime_error("robustness: cannot open ops_golden.txt");
   std::vector<Spec> specs;
-  std::string line;
-  int ln = 0;
-  while (std::getline(f, line)) {
-    ++ln;
-    std::istringstream is(line);
-    std::string kind;
-    is >> kind;
-    if (kind == "case") {
-      Spec s;
-      std::string name;
-      is >> name >> s.op;
-      s.line = ln;
-      specs.push_back(std::move(s));
-    } else if (kind == "param" && !specs.empty()) {
-      std::string key;
-      size_t n = 0;
-      is >> key >> n;
-      std::vector<std::string> vals(n);
-      for (std::string& v : vals) is >> v;
-      specs.back().attrs.set(key, std::move(vals));
-    } else if (kind == "in" && !specs.empty()) {
-      std::string name, dt, layout;
-      int64_t nd = 0;
-      is >> name >> dt >> layout >> nd;
-      InputSpec in;
-      in.dtype = dtype_named(dt);
-      in.shape.resize(static_cast<size_t>(nd));
-      for (int64_t& d : in.shape) is >> d;
-      std::string v;
-      while (is >> v) in.values.push_back(std::strtod(v.c_str(), nullptr));
-      specs.back().inputs.push_back(std::move(in));
-    }
+  for (const golden::Case& c : golden::File::cached("golden/ops_golden.txt").cases) {
+    Spec s;
+    s.op = c.kind;
+    s.line = c.line;
+    for (const golden::GList& l : c.lists)
+      if (l.tag == "param") s.attrs.set(l.name, l.items);
+    for (const golden::GTensor& t : c.tensors)
+      if (t.tag == "in") s.inputs.push_back(InputSpec{t.dtype, t.shape, t.values});
+    specs.push_back(std::move(s));
   }
   return specs;
 }

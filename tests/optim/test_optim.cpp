@@ -11,12 +11,11 @@
 #include <functional>
 #include <memory>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
-using nerve::testing::NnGolden;
 using Params = std::vector<Tensor>;
 
 namespace {
@@ -69,7 +68,7 @@ const std::vector<std::pair<std::string, MakeOpt>>& cases() {
 const char* kKeys[] = {"0.weight", "0.bias", "2.weight", "2.bias"};
 
 std::shared_ptr<nn::Sequential> golden_mlp(DType d) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   auto m = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
       std::make_shared<nn::Linear>(3, 4, true, d), std::make_shared<nn::Tanh>(),
       std::make_shared<nn::Linear>(4, 2, true, d)});
@@ -81,7 +80,7 @@ std::shared_ptr<nn::Sequential> golden_mlp(DType d) {
 
 // 5 steps of zero_grad / mse loss / backward / step, each compared with PyTorch
 void run_case(const std::string& tag, const std::string& name, const MakeOpt& make, DType d, double tol) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   auto model = golden_mlp(d);
   auto opt = make(model->parameters());
   Tensor x = G("opt.x", d), y = G("opt.y", d);
@@ -104,7 +103,8 @@ TEST(OptimGolden, FiveStepsF64) {
 
 TEST(OptimGolden, FiveStepsF32) {
   for (auto& [name, make] : cases())
-    if (NnGolden::get().has("opt32." + name + ".loss0")) run_case("opt32", name, make, DType::f32, 2e-6);
+    if (nerve::golden::tensors_of("golden/nn_golden.txt").has("opt32." + name + ".loss0"))
+      run_case("opt32", name, make, DType::f32, 2e-6);
 }
 
 TEST(Optim, ParamGroupsUseTheirOwnOptions) {
@@ -159,7 +159,7 @@ TEST(Optim, ZeroGradAndSkippedParams) {
 }
 
 TEST(Optim, StateDictRoundTrip) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   Tensor x = G("opt.x"), y = G("opt.y");
   auto train = [&](nn::Module& m, optim::Optimizer& opt, int steps) {
     for (int i = 0; i < steps; ++i) {
@@ -230,7 +230,7 @@ TEST(Optim, Errors) {
 }
 
 TEST(ClipGrad, MatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   for (auto [tag, norm_type] : {std::pair<std::string, double>{"l2", 2.0}, {"inf", INFINITY}, {"l1", 1.0}}) {
     auto m = golden_mlp(DType::f64);
     F::mse_loss((*m)(G("opt.x")), G("opt.y") * 10.0).backward();

@@ -5,12 +5,11 @@
 
 #include <functional>
 
-#include "golden/nn_golden.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using nerve::testing::all_close;
 using nerve::testing::error_of;
-using nerve::testing::NnGolden;
 
 namespace {
 
@@ -33,7 +32,7 @@ Tensor lr_sequence(const Make& make, int steps) {
 }  // namespace
 
 TEST(Scheduler, MatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   auto check = [&](const std::string& name, auto make, int steps = 12) {
     EXPECT_TRUE(all_close(lr_sequence(make, steps), G("sched." + name), 1e-16, 1e-13)) << name;
   };
@@ -47,7 +46,7 @@ TEST(Scheduler, MatchesPyTorch) {
 }
 
 TEST(Scheduler, ReduceLROnPlateauMatchesPyTorch) {
-  auto& G = NnGolden::get();
+  auto& G = nerve::golden::tensors_of("golden/nn_golden.txt");
   std::vector<double> metrics = G("sched.plateau.metrics").to_vector<double>();
   auto run = [&](const optim::ReduceLROnPlateauOptions& o, double sign) {
     Tensor p = zeros({1}).requires_grad_();

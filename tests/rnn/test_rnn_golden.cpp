@@ -5,25 +5,30 @@
 #include <nerve/nn/embedding.h>
 #include <nerve/nn/rnn.h>
 
-#include "golden_file.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using namespace nerve::nn;
-using rnn_golden::GCase;
+using GCase = nerve::golden::Case;
 
 namespace {
 
 struct Tol {
   double atol, rtol;
 };
+// Every element of got within atol + rtol * |want| (nerve::testing::all_close), shapes equal.
+void expect_close(const Tensor& got, const golden::GTensor& want, double atol, double rtol, const std::string& what) {
+  EXPECT_TRUE(nerve::testing::all_close(got, want.tensor(DType::f64), atol, rtol)) << what;
+}
+
 Tol tol_for(DType d) { return d == DType::f64 ? Tol{1e-12, 1e-10} : Tol{3e-6, 3e-5}; }
 
 // Loads the case's parameters by their PyTorch names; every module parameter must be in the file and vice versa.
 void load_params(Module& m, const GCase& c, DType dt) {
   StateDict sd;
   size_t in_file = 0;
-  for (auto& [k, g] : c.t)
-    if (k.rfind("weight_", 0) == 0 || k.rfind("bias_", 0) == 0) ++in_file;
+  for (const golden::GTensor& g : c.tensors)
+    if (g.name.rfind("weight_", 0) == 0 || g.name.rfind("bias_", 0) == 0) ++in_file;
   for (auto& [name, p] : m.named_parameters()) {
     ASSERT_TRUE(c.has(name)) << c.name << ": module parameter " << name << " is not a PyTorch parameter";
     ASSERT_EQ(p.shape(), c.at(name).shape) << c.name << ": " << name;
@@ -40,9 +45,9 @@ Tensor input(const GCase& c, const std::string& k, DType dt) {
 void check_grads(Module& m, const GCase& c, const std::map<std::string, Tensor>& inputs, Tol tol,
                  const std::string& tag) {
   for (auto& [k, t] : inputs)
-    if (t.defined()) rnn_golden::expect_close(t.grad(), c.at("grad." + k), tol.atol, tol.rtol, tag + " grad." + k);
+    if (t.defined()) expect_close(t.grad(), c.at("grad." + k), tol.atol, tol.rtol, tag + " grad." + k);
   for (auto& [name, p] : m.named_parameters())
-    rnn_golden::expect_close(p.grad(), c.at("grad." + name), tol.atol, tol.rtol, tag + " grad." + name);
+    expect_close(p.grad(), c.at("grad." + name), tol.atol, tol.rtol, tag + " grad." + name);
 }
 
 void run_layer_case(const GCase& c, DType dt) {
@@ -71,11 +76,11 @@ void run_layer_case(const GCase& c, DType dt) {
     std::tie(out, hn) = dynamic_cast<RNN*>(m.get())->forward(x, h0);
   }
   Tol tol = tol_for(dt);
-  rnn_golden::expect_close(out, c.at("out"), tol.atol, tol.rtol, tag + " out");
-  rnn_golden::expect_close(hn, c.at("hn"), tol.atol, tol.rtol, tag + " hn");
+  expect_close(out, c.at("out"), tol.atol, tol.rtol, tag + " out");
+  expect_close(hn, c.at("hn"), tol.atol, tol.rtol, tag + " hn");
   Tensor loss = sum(out * c.at("gout").to(dt)) + sum(hn * c.at("ghn").to(dt));
   if (c.kind == "lstm") {
-    rnn_golden::expect_close(cn, c.at("cn"), tol.atol, tol.rtol, tag + " cn");
+    expect_close(cn, c.at("cn"), tol.atol, tol.rtol, tag + " cn");
     loss = loss + sum(cn * c.at("gcn").to(dt));
   }
   loss.backward();
@@ -108,10 +113,10 @@ void run_cell_case(const GCase& c, DType dt) {
     load_params(*cell, c, dt);
     hn = cell->forward(x, h0), m = cell;
   }
-  rnn_golden::expect_close(hn, c.at("hn"), tol.atol, tol.rtol, tag + " hn");
+  expect_close(hn, c.at("hn"), tol.atol, tol.rtol, tag + " hn");
   Tensor loss = sum(hn * c.at("ghn").to(dt));
   if (cn.defined()) {
-    rnn_golden::expect_close(cn, c.at("cn"), tol.atol, tol.rtol, tag + " cn");
+    expect_close(cn, c.at("cn"), tol.atol, tol.rtol, tag + " cn");
     loss = loss + sum(cn * c.at("gcn").to(dt));
   }
   loss.backward();
@@ -126,16 +131,16 @@ void run_embedding_case(const GCase& c, DType dt) {
   auto emb = Embedding::from_pretrained(c.at("weight").to(dt), /*freeze=*/false, o);
   Tensor out = emb->forward(c.at("idx").ids());
   Tol tol = tol_for(dt);
-  rnn_golden::expect_close(out, c.at("out"), tol.atol, tol.rtol, tag + " out");
+  expect_close(out, c.at("out"), tol.atol, tol.rtol, tag + " out");
   sum(out * c.at("gout").to(dt)).backward();
-  rnn_golden::expect_close(emb->weight.grad(), c.at("grad.weight"), tol.atol, tol.rtol, tag + " grad.weight");
+  expect_close(emb->weight.grad(), c.at("grad.weight"), tol.atol, tol.rtol, tag + " grad.weight");
   if (c.has("weight_after"))
-    rnn_golden::expect_close(emb->weight, c.at("weight_after"), tol.atol, tol.rtol, tag + " weight after renorm");
+    expect_close(emb->weight, c.at("weight_after"), tol.atol, tol.rtol, tag + " weight after renorm");
 }
 
 int run_all(const std::string& prefix, void (*fn)(const GCase&, DType)) {
   int n = 0;
-  for (const GCase& c : rnn_golden::cases()) {
+  for (const GCase& c : golden::File::cached("golden/rnn_golden.txt").cases) {
     if (c.kind.rfind(prefix, 0) != 0 && !(prefix == "rnn" && c.kind.rfind("rnn_", 0) == 0)) continue;
     bool is_cell = c.kind.size() > 5 && c.kind.compare(c.kind.size() - 5, 5, "_cell") == 0;
     if ((fn == run_cell_case) != is_cell) continue;
