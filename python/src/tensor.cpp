@@ -164,6 +164,16 @@ Tensor true_positions(const Tensor& mask) {
   return from_vector<int64_t>(out);
 }
 
+// x[..., start:stop:step, ...] on dim d, as Python slices a sequence (an empty range gives an empty dim)
+Tensor slice_dim(const Tensor& x, int64_t d, const py::handle& e) {
+  Py_ssize_t start, stop, step;
+  if (PySlice_Unpack(e.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
+  if (step <= 0) throw py::value_error("step must be greater than zero");
+  const Py_ssize_t n = PySlice_AdjustIndices(x.size(d), &start, &stop, step);
+  if (n <= 0) return narrow(x, d, 0, 0);
+  return slice(x, d, start, start + n * step, step);
+}
+
 py::tuple as_tuple(const py::handle& idx) {
   if (py::isinstance<py::tuple>(idx)) return idx.cast<py::tuple>();
   return py::make_tuple(idx);
@@ -239,13 +249,7 @@ Advanced advanced_index(const Tensor& self, const py::tuple& idx) {
     } else if (e.ptr() == Py_Ellipsis) {
       d += self.dim() - used;
     } else if (py::isinstance<py::slice>(e)) {
-      Py_ssize_t start, stop, step;
-      if (PySlice_Unpack(e.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
-      if (step <= 0) throw py::value_error("step must be greater than zero");
-      const Py_ssize_t n = PySlice_AdjustIndices(x.size(d), &start, &stop, step);
-      x = slice(x, d, start, start + std::max<Py_ssize_t>(n, 0) * step, step);
-      if (n <= 0) x = narrow(x, d, 0, 0);
-      ++d;
+      x = slice_dim(x, d++, e);
     } else if (is_index_tensor(e)) {
       Tensor t = index_tensor(e);
       if (t.dtype() == DType::b8) {
@@ -400,13 +404,7 @@ Tensor getitem(const Tensor& self, const py::handle& idx_obj) {
     } else if (e.ptr() == Py_Ellipsis) {
       d += self.dim() - used;
     } else if (py::isinstance<py::slice>(e)) {
-      Py_ssize_t start, stop, step;
-      if (PySlice_Unpack(e.ptr(), &start, &stop, &step) < 0) throw py::error_already_set();
-      if (step <= 0) throw py::value_error("step must be greater than zero");
-      const Py_ssize_t n = PySlice_AdjustIndices(x.size(d), &start, &stop, step);
-      x = slice(x, d, start, start + std::max<Py_ssize_t>(n, 0) * step, step);
-      if (n <= 0) x = narrow(x, d, 0, 0);
-      ++d;
+      x = slice_dim(x, d++, e);
     } else if (is_index_tensor(e)) {
       Tensor t = index_tensor(e);
       if (t.dtype() == DType::b8) {
