@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nerve needs, only those missing. `install_deps.sh bench` adds the PyTorch peer.
 set -euo pipefail
-pkgs=(cmake g++ make libgtest-dev libdnnl-dev zlib1g-dev libcli11-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
+pkgs=(cmake ninja-build g++ make libgtest-dev libdnnl-dev zlib1g-dev libcli11-dev libzip-dev nlohmann-json3-dev dataset-fashion-mnist
       fortunes libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-numpy python3-pytest libsentencepiece-dev
       libpng-dev libjpeg-dev)
 if [[ "${1:-}" == "bench" ]]; then pkgs+=(python3-torch python3-torchvision libopenblas0-openmp libblis-dev libopenblas-dev); fi
