@@ -229,7 +229,9 @@ void DistributedDataParallel::launch(Bucket& b, bool in_backward) {
   const Tensor t = b.flat.defined() ? b.flat : params_[b.params[0]].grad();  // own bucket: the gradient itself
   b.work = all_reduce_async(t, ReduceOp::average);
   b.launched = true;
-  stats_.comm_seconds += since(t0);
+  double took = since(t0);
+  stats_.comm_seconds += took;
+  if (b.work.completed()) stats_.wait_seconds += took;  // reduced before returning (one machine): the step waited
   stats_.bytes += t.numel() * static_cast<int64_t>(itemsize(t.dtype()));
 }
 

@@ -49,7 +49,10 @@ class Work {
 };
 
 /// In place: every rank's `t` becomes the reduction of all ranks' `t` (same shape and dtype on every rank).
-/// Any layout (a non-contiguous view is reduced through a contiguous copy and written back).
+/// Any layout (a non-contiguous view is reduced through a contiguous copy and written back). When every rank runs
+/// on one machine, the reduction goes through a shared-memory window and all_reduce_async returns it completed
+/// (each element reduced once, in rank order: the same bits on every rank); NERVE_DIST_SHM=0 sends it through
+/// MPI_Iallreduce instead. Across machines it is MPI's.
 ///   dist::all_reduce(loss_sum, dist::ReduceOp::sum);
 void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum);
 Work all_reduce_async(const Tensor& t, ReduceOp op = ReduceOp::sum);

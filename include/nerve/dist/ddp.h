@@ -32,7 +32,8 @@ struct DDPOptions {
 /// Time the gradient synchronization took, summed since construction or reset_stats().
 struct DDPStats {
   int64_t syncs = 0;           // backwards whose gradients were averaged
-  double wait_seconds = 0;     // blocked at the end of backward waiting for the all-reduces
+  double wait_seconds = 0;     // blocked waiting for all-reduces: at the end of backward, and in all-reduces that
+                               // complete before returning (ranks sharing one machine: shared memory)
   double comm_seconds = 0;     // in MPI calls altogether (starting, polling, waiting)
   double copy_seconds = 0;     // copying gradients into and out of the buckets
   int64_t bytes = 0;           // gradient bytes all-reduced per rank

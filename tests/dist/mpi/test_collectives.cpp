@@ -2,6 +2,8 @@
 // from the rank formula below, for several dtypes and sizes, empty and non-contiguous tensors, blocking and not.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "nerve/dist/comm.h"
@@ -99,6 +101,69 @@ TEST(DistCollectives, AllReduceAsyncManyInFlight) {
     auto got = values(ts[k]);
     for (int64_t i = 0; i < 100 + k; ++i) ASSERT_FLOAT_EQ(got[i], expected(ReduceOp::average, i, w));
   }
+}
+
+// ctest runs this binary twice with 2 ranks: as is (one machine: all_reduce through the shared-memory window) and
+// with NERVE_DIST_SHM=0 (through MPI_Iallreduce)
+bool shared_memory_path() {
+  const char* v = std::getenv("NERVE_DIST_SHM");
+  return !(v && std::string(v) == "0");
+}
+
+TEST(DistCollectives, AllReduceOnOneMachineCompletesBeforeReturning) {
+  // from 64 KB up all_reduce_async reduces through the window before it returns; a smaller tensor stays in flight
+  // through MPI (a small gradient bucket's all-reduce overlaps the rest of backward); MPI's is in flight until waited
+  Tensor big = rank_tensor({20000}, DType::f32, rank()), small = rank_tensor({1000}, DType::f32, rank());
+  Work wb = all_reduce_async(big, ReduceOp::sum);
+  Work ws = all_reduce_async(small, ReduceOp::sum);
+  EXPECT_EQ(wb.completed(), shared_memory_path());
+  EXPECT_FALSE(ws.completed());
+  wb.wait();
+  ws.wait();
+  auto got = values(big), got_small = values(small);
+  for (int64_t i = 0; i < 20000; ++i) ASSERT_DOUBLE_EQ(got[i], expected(ReduceOp::sum, i, world_size()));
+  for (int64_t i = 0; i < 1000; ++i) ASSERT_DOUBLE_EQ(got_small[i], expected(ReduceOp::sum, i, world_size()));
+}
+
+TEST(DistCollectives, AllReduceBackToBackGrowingAndSmallDtypes) {
+  // sizes across the window's growth (256 KB slots, then 512 KB, 4 MB, then tensors beyond 4 MB in 4 MB pieces),
+  // uneven chunks, calls back to back with no barrier between them (the window's two halves alternate), and the
+  // one-byte dtypes
+  int w = world_size(), r = rank();
+  for (int64_t n : {int64_t{5}, int64_t{65537}, int64_t{100003}, int64_t{1} << 20, (int64_t{1} << 21) + 3, int64_t{3}})
+    for (int call = 0; call < 6; ++call) {
+      DType d = call % 2 ? DType::f64 : DType::f32;
+      Tensor t = rank_tensor({n}, d, r) * static_cast<double>(call + 1);
+      ReduceOp op = call % 3 == 0 ? ReduceOp::sum : call % 3 == 1 ? ReduceOp::average : ReduceOp::max;
+      all_reduce(t, op);
+      auto got = values(t);
+      for (int64_t i = 0; i < n; i += 997)
+        ASSERT_DOUBLE_EQ(got[i], expected(op, i, w) * (call + 1)) << "n " << n << " call " << call << " at " << i;
+      ASSERT_DOUBLE_EQ(got[n - 1], expected(op, n - 1, w) * (call + 1)) << "n " << n << " call " << call;
+    }
+  for (DType d : {DType::u8, DType::b8})
+    for (ReduceOp op : {ReduceOp::max, ReduceOp::min}) {
+      // u8: rank r holds r + 1 at even i, 0 at odd i; bool: true where (i + r) % 3 == 0
+      std::vector<double> v(301);
+      for (int64_t i = 0; i < 301; ++i) v[i] = d == DType::u8 ? (i % 2 ? 0 : r + 1) : ((i + r) % 3 == 0);
+      Tensor t = from_vector<double>(v, {301}).to(d);
+      all_reduce(t, op);
+      auto got = values(t);
+      for (int64_t i = 0; i < 301; ++i) {
+        double want;
+        if (d == DType::u8) {
+          want = i % 2 ? 0 : (op == ReduceOp::max ? w : 1);
+        } else {
+          bool any = false, all = true;
+          for (int k = 0; k < w; ++k) {
+            any = any || (i + k) % 3 == 0;
+            all = all && (i + k) % 3 == 0;
+          }
+          want = op == ReduceOp::max ? any : all;
+        }
+        ASSERT_DOUBLE_EQ(got[i], want) << dtype_name(d) << " " << to_string(op) << " at " << i;
+      }
+    }
 }
 
 TEST(DistCollectives, BroadcastFromEveryRoot) {
