@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <chrono>
 #include <mutex>
@@ -221,37 +220,6 @@ TEST(Parallel, GemmTilesEqualTheReference) {
                                                            << c.N << "x" << c.K << " ta=" << ta << " tb=" << tb;
         }
   }
-}
-
-// One row times a transposed weight (a Linear layer at batch 1) goes through nerve's matrix-vector kernel: against the
-// reference loop, and the same bits at 1 to 8 threads (its column tiles are multiples of 16 rows, its 4-row blocks
-// and the N % 4 remainder rows fixed by N), with the ReLU epilogue and N below, at and above a block
-TEST(Parallel, GemvRowsEqualTheReferenceWithTheSameBitsAtAnyThreadCount) {
-  std::mt19937 rng(13);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (int64_t N : {1, 3, 4, 17, 130, 771, 4099})
-    for (int64_t K : {1, 7, 256, 1001}) {
-      const int64_t ldb = K + 3;
-      std::vector<float> A(K), B(N * ldb), bias(N), R(N), first;
-      for (float& x : A) x = u(rng);
-      for (float& x : B) x = u(rng);
-      for (float& x : bias) x = u(rng);
-      std::copy(bias.begin(), bias.end(), R.begin());
-      cpu::gemm_reference(false, true, 1, N, K, 1.f, A.data(), K, B.data(), ldb, 1.f, R.data(), N);
-      for (int threads : {1, 2, 3, 4, 5, 8}) {
-        ThreadsGuard g(threads);
-        std::vector<float> C(N + 2, 9.f);
-        cpu::gemm_ex(false, true, 1, N, K, 1.f, A.data(), K, B.data(), ldb, 0.f, C.data(), N, {.bias = bias.data(), .relu = true});
-        for (int64_t j = 0; j < N; ++j)
-          ASSERT_NEAR(C[j], std::max(R[j], 0.f), 2e-5 * std::sqrt(double(K))) << N << "x" << K << " at " << j;
-        ASSERT_EQ(C[N], 9.f) << "wrote past N";
-        if (first.empty())
-          first = C;
-        else
-          ASSERT_EQ(std::memcmp(first.data(), C.data(), sizeof(float) * N), 0) << N << "x" << K << " at " << threads
-                                                                                << " threads differs from 1 thread";
-      }
-    }
 }
 
 // The transposed uint8 conversion (A^T for the library's NN product) against a plain loop: whole 16x16 tiles,

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "backend/cpu/convert.h"
-#include "core/simd_clones.h"
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"
 
@@ -114,35 +113,6 @@ const float* materialize(const U8Operand* u, int64_t n, int slot, U8Layout t = {
   return h.buf.data();
 }
 
-// y[n] = dot(x, w[n * ldw ..]) for n in [0, N): a matrix-vector product with the weight's rows contiguous (a Linear
-// layer at batch 1: token-by-token generation). Four rows share each load of x; the rows of a 4-row block and the
-// remainder rows (N % 4 of them, fixed by N) each have one summation order, so an element's bits do not depend on
-// the tile it falls in when tile edges are multiples of 4. oneDNN's sgemm took 23.3 us on the GPT's 768 x 256 qkv
-// projection where this takes ~16 (bench/bench_gpt_decode: the decode step it serves).
-NERVE_SIMD_CLONES_V void gemv_rows(const float* x, const float* w, int64_t ldw, int64_t N, int64_t K, float* y) {
-  int64_t n = 0;
-  for (; n + 4 <= N; n += 4) {
-    const float *w0 = w + n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-    float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-    for (int64_t k = 0; k < K; ++k) {
-      const float v = x[k];
-      s0 += v * w0[k];
-      s1 += v * w1[k];
-      s2 += v * w2[k];
-      s3 += v * w3[k];
-    }
-    y[n] = s0, y[n + 1] = s1, y[n + 2] = s2, y[n + 3] = s3;
-  }
-  for (; n < N; ++n) {
-    const float* wn = w + n * ldw;
-    float s = 0.f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t k = 0; k < K; ++k) s += x[k] * wn[k];
-    y[n] = s;
-  }
-}
-
 void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& ex) {
   if (M == 0 || N == 0) return;
@@ -184,25 +154,6 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   }
   const bool serial = pm * pn <= 1;  // (inside a parallel region the tiles run inline, one after the other)
   const bool mask_a = ex.a_relu_mask || ex.a_row_sums;
-  // one row times a transposed (N, K) weight: the matrix-vector kernel above, column tiles of 16
-  if (M == 1 && tb && !ta && !mask_a && !ex.a_u8 && !ex.b_u8) {
-    auto tile = [&](int64_t j) {
-      const int64_t n0 = split_edge(N, pn, 16, j), n1 = split_edge(N, pn, 16, j + 1);
-      if (n1 <= n0) return;
-      float* c = C + n0;
-      thread_local std::vector<float> buf;
-      if (buf.size() < size_t(n1 - n0)) buf.resize(n1 - n0);
-      gemv_rows(A, B + n0 * ldb, ldb, n1 - n0, K, buf.data());
-      for (int64_t q = 0; q < n1 - n0; ++q)
-        c[q] = bias ? alpha * buf[q] + bias[n0 + q] : beta == 0.f ? alpha * buf[q] : alpha * buf[q] + beta * c[q];
-      if (ex.relu) relu_block(c, 1, n1 - n0, ldc);
-    };
-    if (serial)
-      tile(0);
-    else
-      parallel_chunks(pn, tile);
-    return;
-  }
   // B transposed (an (N, K) weight) and few rows of A: the library is faster on the transposed product
   // C^T = B op(A)^T than on C directly, up to 2.6x for a small layer (32x10x128: 1.09 vs 2.85 us) and 1.5x for
   // column tiles (bench/bench_gemm_split.cpp); C^T is small here, so it goes through a per-thread buffer.
