@@ -9,7 +9,7 @@
 #   np2 mpi  mpirun -np 2 with NERVE_DIST_SHM=0: the all-reduce through MPI_Iallreduce instead of nerve's
 #            shared-memory window (before)
 #   ar       bench_allreduce: the 407 KB all-reduce alone between 2 ranks (median us of the slower rank), against
-#            the 1-process step (128 / one); "ar mpi" the same through MPI
+#            the 1-process step (128 / one), through the window and through MPI alternating in the same run
 # Runs alternate, ROUNDS times; medians at the end, with uptime before and after (a shared machine's figures are
 # only as good as it is quiet). Usage: bash bench/dist_limits.sh [rounds]   (make build first)
 set -euo pipefail
@@ -30,8 +30,6 @@ for r in $(seq "$ROUNDS"); do
   "${MPIRUN[@]}" -np 2 "${mlp[@]}" --own-bucket-kb 0 | sed 's/^{/{"run": "np2 copy", /' | tee -a "$tmp/runs.jsonl"
   "${MPIRUN[@]}" -np 2 -x NERVE_DIST_SHM=0 "${mlp[@]}" | sed 's/^{/{"run": "np2 mpi", /' | tee -a "$tmp/runs.jsonl"
   "${MPIRUN[@]}" -np 2 build/bench/bench_allreduce 300 407080 | sed 's/^{/{"run": "ar", /' | tee -a "$tmp/runs.jsonl"
-  "${MPIRUN[@]}" -np 2 -x NERVE_DIST_SHM=0 build/bench/bench_allreduce 300 407080 |
-    sed 's/^{/{"run": "ar mpi", /' | tee -a "$tmp/runs.jsonl"
 done
 echo "after: $(uptime)"
 /usr/bin/python3 - "$tmp/runs.jsonl" <<'PY'
@@ -42,7 +40,7 @@ one = med("one", "samples_per_second")
 pairs = [r["samples_per_second"] for r in runs if r["run"] == "pair"]
 pair = st.median(pairs[i] + pairs[i + 1] for i in range(0, len(pairs), 2))
 ar = st.median(r["all_reduce_us"]["407080"] for r in runs if r["run"] == "ar")
-ar_mpi = st.median(r["all_reduce_us"]["407080"] for r in runs if r["run"] == "ar mpi")
+ar_mpi = st.median(r["mpi_all_reduce_us"]["407080"] for r in runs if r["run"] == "ar")
 step = 128 / one * 1e6
 print(f"1 process: {one:.0f} samples/s, a step of 128 in {step:.0f} us")
 print(f"2 processes at once, no communication: {pair:.0f} samples/s, {pair / one:.2f}x (the ceiling without communication)")

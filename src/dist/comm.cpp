@@ -51,15 +51,17 @@ struct World {
 // rank from getting two calls ahead); tensors beyond a slot go in slot-sized pieces. It is synchronous: the blocking
 // all_reduce takes it for any size, all_reduce_async only from kShmAsyncMinBytes up (a small bucket's all-reduce
 // in flight through MPI overlaps the rest of backward; a large one costs copies, which this path halves).
-// bench/bench_allreduce, 2 ranks on this 2-core VM: the MLP's 407 KB in 178 us (first version) against 247 us for
-// Open MPI's MPI_Iallreduce. NERVE_DIST_SHM=0 turns it off (every all-reduce then goes through MPI).
+// bench/bench_allreduce, 2 ranks on this 2-core VM, the two paths alternating in one process (4 runs): the MLP's
+// 407 KB in 71-176 us against 145-302 us through Open MPI's MPI_Iallreduce, 1.76 MB in 404-670 against 642-1398.
+// NERVE_DIST_SHM=0 or set_shared_memory(false) turns it off (every all-reduce then goes through MPI).
 struct SharedWindow {
   MPI_Comm node = MPI_COMM_NULL;
   MPI_Win win = MPI_WIN_NULL;
   char* base = nullptr;    // rank 0's segment: 2 halves x size slots x slot_bytes
   int64_t slot_bytes = 0;  // capacity of one slot
   int calls = 0;           // which half the next call uses
-  bool usable = false;     // every rank of the job shares this machine (and NERVE_DIST_SHM is not 0)
+  bool usable = false;     // every rank of the job shares this machine (and the window could be made)
+  bool enabled = true;     // NERVE_DIST_SHM is not 0, or set_shared_memory(true)
 };
 SharedWindow& shm() {
   static SharedWindow s;
@@ -314,7 +316,8 @@ void shm_piece(char* data, int64_t n, DType dtype, ReduceOp op) {
 bool shm_all_reduce(const Tensor& buf, ReduceOp op) {
   SharedWindow& sh = shm();
   const int64_t n = buf.numel(), es = static_cast<int64_t>(itemsize(buf.dtype()));
-  if (!sh.usable || buf.dtype() == DType::i8 || !shm_reserve(std::min(n * es, kShmSlotMaxBytes))) return false;
+  if (!sh.usable || !sh.enabled || buf.dtype() == DType::i8) return false;
+  if (!shm_reserve(std::min(n * es, kShmSlotMaxBytes))) return false;
   const int64_t piece = sh.slot_bytes / es;
   char* data = static_cast<char*>(buf.raw_data());
   for (int64_t off = 0; off < n; off += piece) shm_piece(data + off * es, std::min(piece, n - off), buf.dtype(), op);
@@ -362,9 +365,9 @@ void init() {
     int node_size = 0;
     MPI_Comm_size(sh.node, &node_size);
     const char* off = std::getenv("NERVE_DIST_SHM");
-    bool wanted = !(off && std::string(off) == "0");
+    sh.enabled = !(off && std::string(off) == "0");
     // the same answer on every rank (a rank that went its own way would wait forever in the other's collective)
-    int mine = wanted && node_size == w.size ? 1 : 0, all = 0;
+    int mine = node_size == w.size ? 1 : 0, all = 0;
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     sh.usable = all == 1;
   }
@@ -552,6 +555,24 @@ Work barrier_async() {
   return Work(s);
 #else
   return completed_work();
+#endif
+}
+
+bool shared_memory() {
+  init();
+#ifdef NERVE_WITH_MPI
+  return shm().enabled && shm().usable;
+#else
+  return false;
+#endif
+}
+
+void set_shared_memory(bool on) {
+  init();
+#ifdef NERVE_WITH_MPI
+  shm().enabled = on;
+#else
+  (void)on;
 #endif
 }
 

@@ -56,6 +56,13 @@ class Work {
 ///   dist::all_reduce(loss_sum, dist::ReduceOp::sum);
 void all_reduce(const Tensor& t, ReduceOp op = ReduceOp::sum);
 Work all_reduce_async(const Tensor& t, ReduceOp op = ReduceOp::sum);
+/// Whether all-reduces may go through the shared-memory window (every rank on one machine): on unless
+/// NERVE_DIST_SHM=0. set_shared_memory(false) sends them through MPI from the next call on; every rank must make the
+/// same call at the same point (a collective setting; for benchmarks and tests comparing the two in one process).
+/// Turning it on where the ranks do not share a machine changes nothing.
+bool shared_memory();
+void set_shared_memory(bool on);
+
 /// In place: every rank's `t` becomes rank `root`'s.
 void broadcast(const Tensor& t, int root = 0);
 Work broadcast_async(const Tensor& t, int root = 0);

@@ -125,6 +125,22 @@ TEST(DistCollectives, AllReduceOnOneMachineCompletesBeforeReturning) {
   for (int64_t i = 0; i < 1000; ++i) ASSERT_DOUBLE_EQ(got_small[i], expected(ReduceOp::sum, i, world_size()));
 }
 
+TEST(DistCollectives, SetSharedMemorySwitchesThePathOnEveryRank) {
+  const bool before = shared_memory();
+  EXPECT_EQ(before, shared_memory_path());
+  for (bool on : {true, false}) {
+    set_shared_memory(on);
+    EXPECT_EQ(shared_memory(), on);  // every rank of this job runs on this machine
+    Tensor big = rank_tensor({20000}, DType::f64, rank());
+    Work w = all_reduce_async(big, ReduceOp::average);
+    EXPECT_EQ(w.completed(), on);
+    w.wait();
+    auto got = values(big);
+    for (int64_t i = 0; i < 20000; ++i) ASSERT_DOUBLE_EQ(got[i], expected(ReduceOp::average, i, world_size())) << on;
+  }
+  set_shared_memory(before);
+}
+
 TEST(DistCollectives, AllReduceBackToBackGrowingAndSmallDtypes) {
   // sizes across the window's growth (256 KB slots, then 512 KB, 4 MB, then tensors beyond 4 MB in 4 MB pieces),
   // uneven chunks, calls back to back with no barrier between them (the window's two halves alternate), and the
