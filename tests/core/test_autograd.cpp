@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include <nerve/nerve.h>
+#include "golden/golden_reader.h"
 
 namespace {
 
@@ -12,16 +13,7 @@ using namespace nerve;
 
 Tensor f64(const std::vector<double>& v) { return from_vector<double>(v); }
 std::vector<double> vec(const Tensor& t) { return t.to_vector<double>(); }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nerve::testing::error_of;
 
 TEST(Autograd, BackwardFromScalar) {
   Tensor x = f64({1, 2, 3}).requires_grad_();

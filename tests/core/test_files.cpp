@@ -19,6 +19,7 @@
 #include <nerve/nerve.h>
 
 #include "core/file_util.h"
+#include "golden/golden_reader.h"
 
 namespace fs = std::filesystem;
 using nerve::Error;
@@ -56,14 +57,7 @@ std::string read(const std::string& path) {
   return ss.str();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nerve::testing::error_of;
 
 mode_t mode_of(const std::string& path) {
   struct stat st{};

@@ -5,6 +5,7 @@
 #include <nerve/nerve.h>
 
 #include "data/test_util.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using nerve::test::TempDir;
@@ -22,14 +23,7 @@ std::vector<uint8_t> records(int n, const std::function<std::vector<uint8_t>(int
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using nerve::testing::error_of;
 
 TEST(Cifar, ReadsCifar10Splits) {
   TempDir dir;

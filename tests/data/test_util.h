@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nerve/core/error.h"
+#include "golden/golden_reader.h"
 
 namespace nerve::test {
 
@@ -52,18 +53,6 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
 }
 
-/// The message of the nerve::Error that f throws; fails the test when f throws nothing or something else.
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nerve::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected nerve::Error, got another exception: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected nerve::Error, nothing was thrown";
-  return {};
-}
+using nerve::testing::error_of;  // tests/golden/golden_reader.h
 
 }  // namespace nerve::test

@@ -16,18 +16,12 @@
 #include "nerve/ops/ops.h"
 #include "nerve/ops/random.h"
 #include "nerve/optim/sgd.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using nerve::testing::error_of;  // tests/golden/golden_reader.h
 std::vector<double> values(const Tensor& t) { return t.contiguous().to(DType::f64).to_vector<double>(); }
 }  // namespace
 

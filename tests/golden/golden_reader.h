@@ -103,13 +103,18 @@ namespace nerve::testing {
 /// |a - b| <= atol + rtol |b| elementwise, with shapes equal; reports the first mismatch.
 ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol = 1e-10, double rtol = 1e-8);
 
-/// The message of the nerve::Error thrown by f, or "" when nothing is thrown.
+/// The message of the nerve::Error that f throws, "" when it throws nothing (so EXPECT_EQ(error_of(f), "") says f
+/// succeeds, and a check of the message fails when nothing was thrown). Another exception fails the test. The one
+/// helper of its kind for every test binary (they all link this library).
 template <class F>
 std::string error_of(F&& f) {
   try {
     f();
   } catch (const Error& e) {
     return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected nerve::Error, got another exception: " << e.what();
+    return "";
   }
   return "";
 }

@@ -13,6 +13,7 @@
 
 #include "nerve/core/error.h"
 #include "nerve/tensor/tensor.h"
+#include "golden/golden_reader.h"
 
 namespace nerve::test {
 
@@ -48,14 +49,7 @@ inline std::vector<uint8_t> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const nerve::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nerve::testing::error_of;  // tests/golden/golden_reader.h
 
 /// The bytes of a tensor's values in row-major order.
 inline std::vector<uint8_t> value_bytes(const Tensor& t) {

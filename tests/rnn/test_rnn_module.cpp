@@ -15,20 +15,14 @@
 
 #include "backend/cpu/rnn.h"
 #include "ops/embedding_lookup.h"
+#include "golden/golden_reader.h"
 
 using namespace nerve;
 using namespace nerve::nn;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using nerve::testing::error_of;  // tests/golden/golden_reader.h
 
 double max_diff(const Tensor& a, const Tensor& b) {
   return max(abs(a.to(DType::f64) - b.to(DType::f64))).item<double>();
