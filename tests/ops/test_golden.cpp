@@ -22,12 +22,9 @@ namespace {
 using namespace nerve;
 
 // ------------------------------------------------------------------ the file
-struct GoldenTensor {
-  std::string name;  // input name, or output index
-  DType dtype = DType::f64;
+// a record of the file (name: the input's name, or the output's index) and the layout its input is given in
+struct GoldenTensor : golden::GTensor {
   std::string layout = "c";
-  Shape shape;
-  std::vector<double> values;
 };
 
 struct Case {
@@ -41,7 +38,10 @@ struct Case {
 };
 
 GoldenTensor from_record(const golden::GTensor& g, std::string layout = "c") {
-  return GoldenTensor{g.name, g.dtype, std::move(layout), g.shape, g.values};
+  GoldenTensor t;
+  static_cast<golden::GTensor&>(t) = g;
+  t.layout = std::move(layout);
+  return t;
 }
 
 // The cases of ops_golden.txt, read by the golden reader (tests/golden/golden_reader.h): `case NAME OP f32=F
@@ -83,20 +83,9 @@ const std::vector<Case>& golden_cases() {
 }
 
 // ------------------------------------------------------------------ building and comparing tensors
-Tensor from_values(const std::vector<double>& v, const Shape& shape, DType d) {
-  if (is_storage_only(d)) return from_values(v, shape, DType::f64).to(d);  // exact: the file holds their values
-  Tensor t = empty(shape, d);
-  visit_dtype(d, [&](auto tag) {
-    using T = decltype(tag);
-    T* p = t.data<T>();
-    for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<T>(v[i]);
-  });
-  return t;
-}
-
 // An input with the file's layout: contiguous, transposed (t) or every other element at offset 1 (s).
 Tensor make_input(const GoldenTensor& g, DType d) {
-  Tensor c = from_values(g.values, g.shape, d);
+  Tensor c = g.tensor(d);
   if (g.layout == "c") return c;
   if (g.layout == "t") {
     if (c.dim() < 2) throw std::runtime_error("golden: layout t needs 2 dims");
@@ -183,7 +172,7 @@ void run_case(const Case& c, DType fdt, Tol tol) {
     bool differentiable = g != c.gout.end();
     ASSERT_EQ(out[i].requires_grad(), differentiable) << "output " << i << " requires_grad";
     if (!differentiable) continue;
-    Tensor term = sum(out[i] * from_values(g->second.values, g->second.shape, out[i].dtype()));
+    Tensor term = sum(out[i] * g->second.tensor(out[i].dtype()));
     loss = loss.defined() ? loss + term : term;
   }
   if (loss.defined()) loss.backward();
