@@ -129,3 +129,43 @@ def test_errors():
         x[nerve.tensor([0, 1]), nerve.tensor([0, 1])] = nerve.zeros(3)
     with pytest.raises(IndexError, match="too many indices"):
         x[nerve.tensor([0]), 0, 0]
+
+
+def test_element_writes_go_straight_to_storage_as_numpy_does():
+    # x[i0, i1] = v where every index names one element (the fast path): duplicates (the last one wins, as numpy),
+    # negative indices, a transposed view writing through to its base, int and bool tensors, 100,000 positions
+    rng = np.random.RandomState(3)
+    base = np.zeros((40, 30), np.float32)
+    x = nerve.tensor(base.copy())
+    i0, i1 = rng.randint(-40, 40, 100000), rng.randint(-30, 30, 100000)
+    v = rng.randn(100000).astype(np.float32)
+    x[nerve.tensor(i0), nerve.tensor(i1)] = nerve.tensor(v)
+    base[i0, i1] = v
+    np.testing.assert_array_equal(x.numpy(), base)
+    xt = nerve.tensor(base.copy())
+    view = xt.t()  # (30, 40), not contiguous
+    view[nerve.tensor([0, 29, 5]), nerve.tensor([1, -1, 1])] = nerve.tensor([7.0, 8.0, 9.0])
+    want = base.copy()
+    want.T[[0, 29, 5], [1, -1, 1]] = [7.0, 8.0, 9.0]
+    np.testing.assert_array_equal(xt.numpy(), want)
+    xi = nerve.zeros(4, 5, dtype=nerve.int64)
+    xi[nerve.tensor([1, 3, 1]), nerve.tensor([2, 4, 2])] = 6.9  # a float into an int tensor truncates, as torch
+    wi = np.zeros((4, 5), np.int64)
+    wi[[1, 3], [2, 4]] = 6
+    np.testing.assert_array_equal(xi.numpy(), wi)
+    xb = nerve.zeros(3, 3, dtype=nerve.bool)
+    xb[nerve.tensor([0, 2]), nerve.tensor([2, 0])] = 1
+    assert xb.numpy().tolist() == [[False, False, True], [False, False, False], [True, False, False]]
+
+
+def test_element_writes_under_no_grad_and_into_tensors_with_history():
+    w = nerve.tensor(np.arange(12, dtype=np.float64).reshape(3, 4), requires_grad=True)
+    with nerve.no_grad():  # weight surgery: written in place, outside autograd
+        w[nerve.tensor([0, 2]), nerve.tensor([1, 3])] = 0.0
+    want = np.arange(12, dtype=np.float64).reshape(3, 4)
+    want[[0, 2], [1, 3]] = 0.0
+    np.testing.assert_array_equal(w.detach().numpy(), want)
+    assert w.requires_grad
+    y = w * 2  # with history: in-place writes are not recorded by autograd, so they are refused, naming why
+    with pytest.raises(nerve.Error, match="requires grad"):
+        y[nerve.tensor([0, 2]), nerve.tensor([1, 3])] = 0.0
