@@ -200,7 +200,7 @@ RnnLayerOutput rnn_layer(RnnMode mode, const Tensor& x_in, const Tensor& h0_in, 
   Tensor cells = mode == RnnMode::lstm ? empty({rows, H}, dt, Device::cpu) : Tensor();
   // x looked up from an embedding table much smaller than the batch of tokens (a character model): project the
   // table once, E W_ih^T (V, G*H), and gather its rows; the backward then works on the table as well
-  // (tests/rnn: equal to the unfused op, outputs and every gradient)
+  // (tests/nn/test_rnn_*.cpp: equal to the unfused op, outputs and every gradient)
   const bool grad = any_requires_grad({&x, &h0, &c0, &w1, &w2, &b1, &b2});
   std::optional<EmbeddingLookup> lookup = grad ? embedding_lookup_of(x_in) : std::nullopt;
   if (lookup && (lookup->weight.dtype() != dt || lookup->weight.shape()[0] * 4 > rows ||

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden logits of torchvision 0.14's models for tests/models/test_models.cpp.
+"""Golden logits of torchvision 0.14's models for tests/nn/test_models.cpp.
 
 No state dict is committed (resnet18 alone is 45 MB): every parameter and buffer of the torchvision model is
 replaced by a formula both sides compute from the tensor's state-dict key, so nerve's model, filled by its own
@@ -12,8 +12,8 @@ floor), so both sides compute the same bits:
   num_batches_tracked: left at 0
 The input (2, C, 32, 32), i its row-major index: x[b, c, h, w] = 2 (frac(0.7548776662466927 i) - 0.5) (1 + b)
 + b (h - 15.5) / 16 (the two samples differ in scale and by a ramp, which global average pooling keeps).
-Also writes tests/models/data/mobilenet_v2_head.pt (a torchvision state dict for io::load_torch).
-Run: /usr/bin/python3 tests/golden/make_models_golden.py (writes tests/models/data/models_golden.txt)
+Also writes tests/golden/mobilenet_v2_head.pt (a torchvision state dict for io::load_torch).
+Run: /usr/bin/python3 tests/golden/make_models_golden.py (writes tests/golden/models_golden.txt)
 """
 import collections
 import math
@@ -102,8 +102,7 @@ def main():
         emit("resnet18_small_train", m(make_input(3)))
     emit("resnet18_small_train_bn1_running_mean", m.bn1.running_mean)
     emit("resnet18_small_train_layer4_1_bn2_running_var", m.layer4[1].bn2.running_var)
-    save_mobilenet_head(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "data",
-                                     "mobilenet_v2_head.pt"))
+    save_mobilenet_head(os.path.join(os.path.dirname(os.path.abspath(__file__)), "mobilenet_v2_head.pt"))
 
 
 def save_mobilenet_head(path):
@@ -122,6 +121,6 @@ def save_mobilenet_head(path):
 OUT = None
 
 if __name__ == "__main__":
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "data", "models_golden.txt")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models_golden.txt")
     with open(path, "w") as OUT:
         main()

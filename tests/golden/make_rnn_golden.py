@@ -2,7 +2,7 @@
 """Writes tests/golden/rnn_golden.txt: PyTorch (float64) outputs, final states and every gradient (input, states,
 all parameters) of nn.LSTM / nn.GRU / nn.RNN, the cells and nn.Embedding, with fixed weights and inputs that are
 written into the file too. Run with Debian's /usr/bin/python3 (python3-torch); the output is committed, so the C++
-tests (tests/rnn/test_rnn_golden.cpp) never need torch.
+tests (tests/nn/test_rnn_golden.cpp) never need torch.
 
 File format (the one golden format, read by tests/golden/golden_reader.h), one record per line:
   case NAME KIND key=value ...   KIND: lstm gru rnn_tanh rnn_relu (layers), lstm_cell gru_cell rnn_tanh_cell

@@ -134,7 +134,7 @@ TEST(GoldenReader, MissingFileNamesThePath) {
 // Every committed golden file parses with the one reader, and has records.
 TEST(GoldenReader, EveryGoldenFileParses) {
   for (const char* rel : {"golden/ops_golden.txt", "golden/nn_golden.txt", "golden/rnn_golden.txt",
-                          "golden/transformer_golden.txt", "models/data/models_golden.txt"}) {
+                          "golden/transformer_golden.txt", "golden/models_golden.txt"}) {
     SCOPED_TRACE(rel);
     const File* f = nullptr;
     ASSERT_NO_THROW(f = &File::cached(rel));

@@ -1,5 +1,5 @@
 // Branch-free f32 exp, sigmoid and tanh, so the loops that use them (the RNN gate kernels, softmax rows)
-// vectorize. tests/rnn pins them to std::exp / std::tanh.
+// vectorize. tests/nn/test_rnn_*.cpp pin them to std::exp / std::tanh.
 #pragma once
 #include <algorithm>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // nerve::models against torchvision 0.14: state-dict keys, parameter counts (on the meta device), and logits of
 // models whose parameters are filled by a formula of their state-dict key on both sides
-// (tests/golden/make_models_golden.py wrote tests/models/data/models_golden.txt).
+// (tests/golden/make_models_golden.py wrote tests/golden/models_golden.txt).
 #include <gtest/gtest.h>
 #include <nerve/nerve.h>
 #include <nerve/io/torch.h>
@@ -19,9 +19,9 @@ using namespace nerve;
 
 namespace {
 
-// tests/models/data/models_golden.txt through the golden reader (tests/golden/golden_reader.h): `keys NAME ...`
+// tests/golden/models_golden.txt through the golden reader (tests/golden/golden_reader.h): `keys NAME ...`
 // (the torchvision state-dict keys) and `t NAME f32 1 N ...` (flattened outputs).
-const golden::Case& models_golden() { return golden::tensors_of("models/data/models_golden.txt"); }
+const golden::Case& models_golden() { return golden::tensors_of("golden/models_golden.txt"); }
 
 double frac(double x) { return x - std::floor(x); }
 
@@ -159,7 +159,7 @@ TEST(Models, SmallInputGrayResNet18MatchesTorchvision) {
 // A state dict written by torch.save from torchvision's own mobilenet_v2 (its first four feature blocks, seed 0):
 // io::load_torch reads it, the keys fit nerve's model, and those blocks give torchvision's output.
 TEST(Models, LoadsATorchvisionStateDict) {
-  nn::StateDict sd = io::load_torch(NERVE_TEST_DATA_DIR "/models/data/mobilenet_v2_head.pt");
+  nn::StateDict sd = io::load_torch(NERVE_TEST_DATA_DIR "/golden/mobilenet_v2_head.pt");
   // features.0: conv + bn (5 entries) = 6; features.1: conv.0 (6), conv.1, conv.2 (bn) = 12; features.2 and .3:
   // conv.0 (6), conv.1 (6), conv.2, conv.3 (bn) = 18 each
   ASSERT_EQ(sd.size(), 54u);
