@@ -132,7 +132,9 @@ TEST(DistLocal, DDPAndNoSyncChangeNothingAlone) {
       cross_entropy((*m)(x), y, Tensor()).backward();
       opt.step();
     }
-    if (ddp) EXPECT_EQ(ddp->stats().syncs, 0);
+    if (ddp) {
+      EXPECT_EQ(ddp->stats().syncs, 0);
+    }
     return values(m->weight);
   };
   EXPECT_EQ(run(true), run(false));

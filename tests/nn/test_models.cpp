@@ -167,10 +167,12 @@ TEST(Models, LoadsATorchvisionStateDict) {
   auto m = models::mobilenet_v2({.num_classes = 10});
   m->load_state_dict(sd, /*strict=*/false);
   // the loaded values are the ones in the file, not the init's
-  for (auto& [k, v] : m->state_dict())
-    if (k == "features.2.conv.1.0.weight")
+  for (auto& [k, v] : m->state_dict()) {
+    if (k == "features.2.conv.1.0.weight") {
       EXPECT_EQ(v.to_vector<float>(), std::find_if(sd.begin(), sd.end(), [&](auto& p) { return p.first == k; })
                                            ->second.to_vector<float>());
+    }
+  }
   m->eval();
   NoGradGuard g;
   Tensor h = make_input(3, 1, 16);
