@@ -159,33 +159,7 @@ void check_reduce(const Tensor& t, ReduceOp op, const char* fn) {
               " (use sum)");
 }
 
-// out /= world size, in place (out contiguous)
-[[maybe_unused]] void divide_by_world(const Tensor& out) {
-  const int w = world_size();
-  double n = static_cast<double>(w);
-  visit_floating(out.dtype(), "all_reduce", [&](auto tag) {
-    using T = decltype(tag);
-    T* p = out.data<T>();
-    int64_t m = out.numel();
-    if ((w & (w - 1)) == 0) {  // 2, 4, 8 ... ranks: 1/n is exact, so x * (1/n) is x / n to the bit, without divides
-      const T inv = static_cast<T>(1.0 / n);
-      for (int64_t i = 0; i < m; ++i) p[i] = p[i] * inv;
-    } else {
-      for (int64_t i = 0; i < m; ++i) p[i] = static_cast<T>(p[i] / static_cast<T>(n));
-    }
-  });
-}
-
-// a contiguous tensor holding t's data: t itself when it is contiguous, else a copy
-Tensor contiguous_buffer(const Tensor& t) {
-  NoGradGuard g;
-  return t.is_contiguous() ? t : t.contiguous();
-}
-
-Work completed_work() { return Work(); }
-
-#ifdef NERVE_WITH_MPI
-// p[i] /= w, as divide_by_world computes it (a power of two: times 1 / w, exact and without divides)
+// p[i] /= w (a power of two: times 1 / w, exact and without divides); the MPI path and the shared-memory one alike
 template <class T>
 void divide_rows(T* p, int64_t n, int w) {
   if ((w & (w - 1)) == 0) {
@@ -199,6 +173,21 @@ void divide_rows(T* p, int64_t n, int w) {
   }
 }
 
+// out /= world size, in place (out contiguous)
+[[maybe_unused]] void divide_by_world(const Tensor& out) {
+  visit_floating(out.dtype(), "all_reduce",
+                 [&](auto tag) { divide_rows(out.data<decltype(tag)>(), out.numel(), world_size()); });
+}
+
+// a contiguous tensor holding t's data: t itself when it is contiguous, else a copy
+Tensor contiguous_buffer(const Tensor& t) {
+  NoGradGuard g;
+  return t.is_contiguous() ? t : t.contiguous();
+}
+
+Work completed_work() { return Work(); }
+
+#ifdef NERVE_WITH_MPI
 template <class T>
 T combine(T a, T b, ReduceOp op) {
   if (op == ReduceOp::sum || op == ReduceOp::average) return static_cast<T>(a + b);
