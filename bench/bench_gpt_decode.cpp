@@ -2,9 +2,9 @@
 // ff 1024, context 128, vocabulary 114) with the KV cache, for the one-pass single-query attention path
 // (KVCache::one_pass, what generation runs) against the general op path (chunk / reshape / copy_ / tiled attention),
 // interleaved in rounds so that both see the same machine load. Each round fills the cache with a 4-token prompt,
-// then decodes 120 tokens one at a time (greedy, as nn::generate's loop would feed them) on one thread, the way
-// nn::generate runs. Prints wall and thread-CPU microseconds per token (medians over rounds) and tokens/s.
-//   bench_gpt_decode [rounds=15]
+// then decodes 120 tokens one at a time (greedy, as nn::generate's loop would feed them) on `threads` threads
+// (nn::generate runs on the caller's count; examples/gpt's default is 2). Prints wall and thread-CPU microseconds per token (medians over rounds) and tokens/s.
+//   bench_gpt_decode [rounds=15] [threads=1]
 #include <time.h>
 
 #include <algorithm>
@@ -33,7 +33,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 15;
-  set_num_threads(1);
+  const int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
+  set_num_threads(threads);
   manual_seed(0);
   gpt::GPT model({.vocab = 114, .context = 128, .layers = 4, .heads = 4, .width = 256, .ff = 1024});
   model.eval();
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
       wall[path].push_back(1e6 * w / double(new_tokens));
       cpu[path].push_back(1e6 * (c1 - c0) / double(new_tokens));
     }
-  std::printf("# examples/gpt decode, bench configuration, 1 thread, %d rounds x %ld tokens; load %s", rounds,
+  std::printf("# examples/gpt decode, bench configuration, %d thread(s), %d rounds x %ld tokens; load %s", threads, rounds,
               long(new_tokens), [] {
                 static char buf[64] = "?\n";
                 if (FILE* f = std::fopen("/proc/loadavg", "r")) {

@@ -67,13 +67,6 @@ std::vector<int64_t> generate(const StepFn& step, const std::vector<int64_t>& pr
   NERVE_CHECK(!prompt.empty(), "generate: the prompt needs at least one token");
   NERVE_CHECK(options.max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ", options.max_new_tokens);
   NoGradGuard no_grad;
-  // One token is ~1 MFLOP of small GEMMs: waking a second thread for each costs more than it saves (and under
-  // load a descheduled thread stalls every token), so generation runs on the calling thread alone.
-  struct OneThread {
-    int prev = get_num_threads();
-    OneThread() { set_num_threads(1); }
-    ~OneThread() { set_num_threads(prev); }
-  } one_thread;
   std::mt19937_64 rng(options.seed ? *options.seed : generator()());
   std::vector<int64_t> out;
   out.reserve(static_cast<size_t>(options.max_new_tokens));

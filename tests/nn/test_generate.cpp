@@ -2,6 +2,7 @@
 // full re-run, top-k / temperature sampling statistics, streaming callback, stop token, errors.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 
 #include <nerve/nerve.h>
@@ -134,4 +135,45 @@ TEST(Generate, LogitsOfTheWrongShapeAreErrors) {
       << e;
   EXPECT_EQ(message([](const Tensor& ids) { return zeros({1, ids.size(1), 5}); }), "no error");
   EXPECT_EQ(message([](const Tensor&) { return zeros({1, 5}); }), "no error");
+}
+
+// Generation runs on the caller's thread count (two threads read a batch-1 product's weights about twice as fast),
+// and the tokens and logits are the same bits on 1, 2, 3 and 4 threads: the products are split into tiles by their
+// shape alone (backend/cpu/gemm.cpp). The LSTM's 512 x 128 recurrent weight is large enough to be split.
+TEST(Generate, SameTokensAndLogitsOnAnyThreadCount) {
+  struct LM : Module {
+    std::shared_ptr<Embedding> emb = register_module("emb", std::make_shared<Embedding>(300, 32));
+    std::shared_ptr<LSTM> lstm = register_module(
+        "lstm", std::make_shared<LSTM>(RNNOptions{.input_size = 32, .hidden_size = 128, .batch_first = true}));
+    std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(128, 300));
+  };
+  const int before = get_num_threads();
+  std::vector<int64_t> first_tokens;
+  std::vector<float> first_logits;
+  for (int threads : {1, 2, 3, 4}) {
+    set_num_threads(threads);
+    manual_seed(11);
+    LM m;
+    std::optional<LSTMState> st;
+    std::vector<float> logits_seen;
+    auto step = [&](const Tensor& ids) {
+      EXPECT_EQ(get_num_threads(), threads);
+      auto [y, s] = m.lstm->forward(m.emb->forward(ids), st);
+      st = s;
+      Tensor logits = m.fc->forward(y);
+      for (float v : logits.to_vector<float>()) logits_seen.push_back(v);
+      return logits;
+    };
+    auto out = generate(step, {4, 8, 15}, {.max_new_tokens = 40, .temperature = 1.0, .seed = 16});
+    EXPECT_EQ(get_num_threads(), threads);
+    if (threads == 1) {
+      first_tokens = out, first_logits = logits_seen;
+      continue;
+    }
+    EXPECT_EQ(out, first_tokens) << threads << " threads";
+    ASSERT_EQ(logits_seen.size(), first_logits.size());
+    EXPECT_EQ(std::memcmp(logits_seen.data(), first_logits.data(), logits_seen.size() * sizeof(float)), 0)
+        << threads << " threads";
+  }
+  set_num_threads(before);
 }

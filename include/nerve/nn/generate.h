@@ -40,9 +40,10 @@ int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, st
 ///   int64_t id = nn::sample_token(logits, 0.8, 0, 0.9, rng);
 int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, double top_p, std::mt19937_64& rng);
 
-/// Runs step(prompt) once, then step(next token) for each new token, without recording gradients and on the
-/// calling thread only (per-token work is too small to split). Each token is passed to on_token as soon as it is
-/// chosen; all of them are returned.
+/// Runs step(prompt) once, then step(next token) for each new token, without recording gradients, on the threads of
+/// set_num_threads (a token's products read every weight once: two threads read them about twice as fast; the
+/// tokens are the same on any thread count). Each token is passed to on_token as soon as it is chosen; all of them
+/// are returned.
 ///   std::optional<nn::LSTMState> st;
 ///   auto step = [&](const Tensor& ids) { auto [logits, s] = model->forward(ids, st); st = s; return logits; };
 ///   nn::generate(step, tok.encode("The ").to_vector<int64_t>(), {.max_new_tokens = 500, .temperature = 0.8,
