@@ -1278,6 +1278,19 @@ def vision():
     case("group_norm_one_group", "group_norm", [randn(3, 4, 5), randn(4), randn(4)], num_groups=1, eps=1e-3)
     case("group_norm_per_channel_no_affine", "group_norm", [randn(1, 4, 2, 3)], num_groups=4)
 
+    # max_pool2d with rows of 20 outputs: the vectorized 2x2 path (backend/cpu/conv_kernels.cpp) and its remainder,
+    # with ties, NaN (one and two in a window: the last wins), a window of -inf alone and one with -inf first. Last
+    # in the group and drawn from a generator of its own, so that it moves no other case's values.
+    wide = torch.randn((1, 2, 4, 40), dtype=F64, generator=torch.Generator().manual_seed(40))
+    wide[0, 0, 0:2, 0:4] = 1.0
+    wide[0, 0, 0, 6] = wide[0, 0, 1, 7] = 2.5
+    wide[0, 1, 2, 5] = float("nan")
+    wide[0, 1, 0, 10] = wide[0, 1, 1, 11] = float("nan")
+    wide[0, 1, 2:4, 36:38] = -float("inf")
+    wide[0, 0, 2, 38] = -float("inf")
+    wide[0, 1, 0, 33] = wide[0, 1, 0, 32]
+    case("max_pool2d_2x2_wide_special", "max_pool2d_with_indices", [wide], kernel_size=[2], stride=[2])
+
 
 
 @own_stream
