@@ -44,6 +44,15 @@ std::optional<PlanStep> rescaling_step(const std::vector<LayerPtr>& layers, size
   return s;
 }
 
+// Conv2D(relu) -> MaxPooling2D as one step (PlanStep::Op::conv_pool_relu); nullopt for other layers. ReLU commutes
+// with max pooling only where relu(NaN) is NaN, as nerve's (and torch's) relu is: a NaN wins its window both ways.
+std::optional<PlanStep> conv_pool_step(const std::vector<LayerPtr>& layers, size_t i, const PlanOptions& o) {
+  const Conv2DLayer* conv = as<Conv2DLayer>(layers[i]);
+  const Pooling2DLayer* pool = i + 1 < layers.size() ? as<Pooling2DLayer>(layers[i + 1]) : nullptr;
+  if (!o.fuse || !conv || conv->activation() != "relu" || !pool || !pool->is_max()) return std::nullopt;
+  return PlanStep{.op = PlanStep::Op::conv_pool_relu, .first = i, .count = 2};
+}
+
 const DenseLayer& dense_of(const PlanStep& s, const std::vector<LayerPtr>& layers) {
   return static_cast<const DenseLayer&>(*layers[s.first + s.count - 1]);  // make_plan checked the type
 }
@@ -55,6 +64,7 @@ const char* op_name(PlanStep::Op op) {
     case PlanStep::Op::linear_relu: return "linear_relu";
     case PlanStep::Op::linear_u8: return "linear_u8";
     case PlanStep::Op::identity: return "identity";
+    case PlanStep::Op::conv_pool_relu: return "conv_pool_relu";
   }
   return "?";
 }
@@ -66,6 +76,7 @@ Plan make_plan(const std::vector<LayerPtr>& layers, PlanOptions o) {
   bool u8 = o.u8_input;  // the input of layer i is still uint8 (only Flatten keeps it so)
   for (size_t i = 0; i < layers.size();) {
     std::optional<PlanStep> fused = o.fuse && u8 ? rescaling_step(layers, i, o) : std::nullopt;
+    if (!fused) fused = conv_pool_step(layers, i, o);
     PlanStep s = fused ? *fused : single_step(layers, i, o);
     u8 = u8 && !fused && as<FlattenLayer>(layers[i]);
     i += s.count;
@@ -81,6 +92,11 @@ Tensor run_step(const PlanStep& s, const std::vector<LayerPtr>& layers, Tensor h
     case PlanStep::Op::identity: return h;
     case PlanStep::Op::linear: return linear(h, dense_of(s, layers).weight(), dense_of(s, layers).bias());
     case PlanStep::Op::linear_relu: return linear_relu(h, dense_of(s, layers).weight(), dense_of(s, layers).bias());
+    case PlanStep::Op::conv_pool_relu: {
+      const auto& conv = static_cast<const Conv2DLayer&>(*layers[s.first]);  // conv_pool_step checked the types
+      const auto& pool = static_cast<const Pooling2DLayer&>(*layers[s.first + 1]);
+      return permute(relu(pool.pool_nchw(conv.conv_nchw(h))), {0, 2, 3, 1});  // back to channels-last
+    }
     case PlanStep::Op::linear_u8: {
       for (size_t k = s.first + 1; k + 1 < s.first + s.count; ++k) h = layers[k]->forward(h);  // Flatten: views
       const DenseLayer& d = dense_of(s, layers);

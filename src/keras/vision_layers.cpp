@@ -59,7 +59,7 @@ Shape Conv2DLayer::build(const Shape& in) {
   return {Ho, Wo, filters_};
 }
 
-Tensor Conv2DLayer::forward(const Tensor& x) {
+Tensor Conv2DLayer::conv_nchw(const Tensor& x) const {
   NERVE_CHECK(x.dim() == 4, "Conv2D: expected images (N, H, W, C), got ", to_string(x.shape()));
   Tensor xc = to_nchw(x);
   Tensor y;
@@ -76,8 +76,10 @@ Tensor Conv2DLayer::forward(const Tensor& x) {
   } else {
     y = conv2d(xc, weight_, bias_, o_.strides, ConvPadding(o_.padding));
   }
-  return to_nhwc(apply_activation(act_, y));
+  return y;
 }
+
+Tensor Conv2DLayer::forward(const Tensor& x) { return to_nhwc(apply_activation(act_, conv_nchw(x))); }
 
 // ------------------------------------------------------------------ pooling
 Pooling2DLayer::Pooling2DLayer(bool max, const Shape& pool_size, std::optional<Shape> strides) : max_(max) {
@@ -95,10 +97,13 @@ Shape Pooling2DLayer::build(const Shape& in) {
   return {valid_out(in[0], pool_[0], strides_[0], name, in), valid_out(in[1], pool_[1], strides_[1], name, in), in[2]};
 }
 
+Tensor Pooling2DLayer::pool_nchw(const Tensor& xc) const {
+  return max_ ? max_pool2d(xc, pool_, strides_) : avg_pool2d(xc, pool_, strides_);
+}
+
 Tensor Pooling2DLayer::forward(const Tensor& x) {
   NERVE_CHECK(x.dim() == 4, type_name(), ": expected images (N, H, W, C), got ", to_string(x.shape()));
-  const Tensor xc = to_nchw(x);
-  return to_nhwc(max_ ? max_pool2d(xc, pool_, strides_) : avg_pool2d(xc, pool_, strides_));
+  return to_nhwc(pool_nchw(to_nchw(x)));
 }
 
 // ------------------------------------------------------------------ GlobalAveragePooling2D

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
+#include <cstring>
 
 #include <sstream>
 
@@ -123,3 +125,57 @@ TEST(KerasVision, Errors) {
 }
 
 }  // namespace
+
+// Conv2D(relu) -> MaxPooling2D runs as relu(max_pool2d(conv2d(x))), ReLU on the pooled tensor: the same bits as
+// the layers one by one (max pooling commutes with ReLU), outputs and parameter gradients, also with NaN in the
+// input and with overlapping windows; an AveragePooling2D or another activation keeps the layers apart.
+namespace {
+bool same_bits(const Tensor& a, const Tensor& b) {
+  const std::vector<float> va = a.to_vector<float>(), vb = b.to_vector<float>();
+  return a.shape() == b.shape() && std::memcmp(va.data(), vb.data(), va.size() * sizeof(float)) == 0;
+}
+}  // namespace
+
+TEST(KerasVision, ConvReluMaxPoolRunsAsOneStepWithTheSameBits) {
+  auto make = [](bool fuse, bool overlap) {
+    manual_seed(21);
+    auto m = std::make_unique<keras::Sequential>(std::vector<keras::LayerPtr>{
+        keras::Conv2D(6, {3, 3}, "relu", {.input_shape = Shape{9, 10, 2}}),
+        overlap ? keras::MaxPooling2D({3, 3}, Shape{1, 2}) : keras::MaxPooling2D({2, 2}), keras::Flatten(),
+        keras::Dense(3)});
+    m->compile(keras::SGD(0.1), "mse");
+    m->set_fusion(fuse);
+    return m;
+  };
+  for (bool overlap : {false, true}) {
+    manual_seed(4);
+    Tensor x = randn({5, 9, 10, 2}), y = randn({5, 3});
+    auto fused = make(true, overlap), plain = make(false, overlap);
+    EXPECT_EQ(fused->describe_plan(DType::f32, true),
+              "conv_pool_relu(conv2d, max_pooling2d) -> layer(flatten) -> layer(dense) -> mse");
+    EXPECT_EQ(plain->describe_plan(DType::f32, true),
+              "layer(conv2d) -> layer(max_pooling2d) -> layer(flatten) -> layer(dense) -> mse");
+    Tensor nan_x = x.clone();
+    nan_x.data<float>()[((0 * 9 + 4) * 10 + 4) * 2 + 1] = std::nanf("");
+    for (const Tensor& in : {x, nan_x}) {
+      const Tensor a = fused->predict(in), b = plain->predict(in);
+      EXPECT_TRUE(same_bits(a, b)) << overlap;
+    }
+    EXPECT_TRUE(std::isnan(fused->predict(nan_x).to_vector<float>()[0])) << overlap;
+    fused->fit(x, y, {.epochs = 1, .batch_size = 5, .verbose = 0, .shuffle = false});
+    plain->fit(x, y, {.epochs = 1, .batch_size = 5, .verbose = 0, .shuffle = false});
+    auto pf = fused->parameters(), pp = plain->parameters();
+    ASSERT_EQ(pf.size(), 4u);
+    for (size_t i = 0; i < pf.size(); ++i) {
+      EXPECT_GT(max(abs(pf[i].grad())).item<double>(), 0.0) << i;
+      EXPECT_TRUE(same_bits(pf[i].grad(), pp[i].grad())) << overlap << " " << i;
+      EXPECT_TRUE(same_bits(pf[i], pp[i])) << overlap << " " << i;
+    }
+  }
+  keras::Sequential avg({keras::Conv2D(2, {3, 3}, "relu", {.input_shape = Shape{6, 6, 1}}),
+                         keras::AveragePooling2D({2, 2})});
+  EXPECT_EQ(avg.describe_plan(DType::f32), "layer(conv2d) -> layer(average_pooling2d)");
+  keras::Sequential tanh_conv({keras::Conv2D(2, {3, 3}, "tanh", {.input_shape = Shape{6, 6, 1}}),
+                               keras::MaxPooling2D({2, 2})});
+  EXPECT_EQ(tanh_conv.describe_plan(DType::f32), "layer(conv2d) -> layer(max_pooling2d)");
+}

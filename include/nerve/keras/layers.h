@@ -176,6 +176,9 @@ class Conv2DLayer : public Layer {
   Attrs config() const override;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
+  const std::string& activation() const { return act_; }
+  /// The convolution of channels-last x without the activation, as (N, C, H, W) (the plan's conv_pool_relu).
+  Tensor conv_nchw(const Tensor& x) const;
 
  private:
   Tensor weight_, bias_;
@@ -193,6 +196,9 @@ class Pooling2DLayer : public Layer {
   std::string type_name() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
   std::string keras_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
   Attrs config() const override;
+  bool is_max() const { return max_; }
+  /// The pooling of (N, C, H, W) x, as (N, C, Ho, Wo) (the plan's conv_pool_relu).
+  Tensor pool_nchw(const Tensor& x) const;
 
  private:
   bool max_;

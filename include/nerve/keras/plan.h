@@ -17,6 +17,10 @@ struct PlanStep {
     linear_relu,  // linear_relu(x, W, b): Dense(relu)
     linear_u8,    // linear_u8(x, scale, offset, W, b, relu): uint8 x -> Rescaling -> Flatten... -> Dense
     identity,     // nothing: a final Activation layer whose function the fused loss applies
+    // Conv2D(relu) -> MaxPooling2D as relu(max_pool2d(conv2d(x))): max pooling commutes with ReLU (values, and
+    // gradients: the window's first maximum is the same element, or the gradient is 0 either way), which then
+    // runs forward and backward on the 4x smaller pooled tensor
+    conv_pool_relu,
   };
   Op op = Op::layer;
   size_t first = 0, count = 1;
