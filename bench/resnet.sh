@@ -6,6 +6,8 @@
 # each reaches, from the exact conv + linear FLOPs per image (resnet_torch.py counts them: 1.111 GFLOP forward,
 # 3.329 GFLOP for a training step). The load average is printed with the figures: quote it with them.
 # Usage: bash bench/resnet.sh [rounds=3] [train_steps=10] [infer_batches=10]   (make bench_resnet bench_fma_peak first)
+# PROFILE=1 adds one profiled training run of each after the rounds: the time per op (convolutions forward and
+# backward, batch norm, ReLU, the residual adds, the optimizer), nerve's table and PyTorch's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -43,3 +45,10 @@ for key, label, gf in (("train_images_per_second", "train images/s", train_gf),
     ts = [r[key] for r in runs if r["who"] == "torch"]
     print(f"{'  per-round ratios':28} " + ", ".join(f"{a / b:.2f}x" for a, b in zip(ns, ts)))
 PY
+if [ "${PROFILE:-0}" = 1 ]; then
+  echo
+  NERVE_NUM_THREADS=$THREADS build/bench/bench_resnet "$STEPS" 1 $BS profile 2>&1 >/dev/null
+  echo
+  (source bench/torch_env.sh; $TORCH_PY bench/resnet_torch.py --train-steps "$STEPS" --infer-batches 1 --batch $BS \
+    --threads $THREADS --profile 2>&1 >/dev/null)
+fi

@@ -5,8 +5,10 @@
 # the residual adds and pooling are left out); training = forward + input gradients + weight gradients, where
 # the first conv needs no input gradient.
 # Usage: /usr/bin/python3 bench/resnet_torch.py [--train-steps 10] [--infer-batches 10] [--batch 64] [--threads 2]
+#        [--profile]   (the training steps' time per op to stderr, as bench_resnet's "profile")
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -17,6 +19,7 @@ p.add_argument("--train-steps", type=int, default=10)
 p.add_argument("--infer-batches", type=int, default=10)
 p.add_argument("--batch", type=int, default=64)
 p.add_argument("--threads", type=int, default=2)
+p.add_argument("--profile", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -56,10 +59,17 @@ def step():
 
 model.train()
 step()  # warm-up
+prof = torch.autograd.profiler.profile() if a.profile else None
+if prof:
+    prof.__enter__()
 t0 = time.perf_counter()
 for _ in range(a.train_steps):
     last = step()
 train_s = time.perf_counter() - t0
+if prof:
+    prof.__exit__(None, None, None)
+    print(f"PyTorch, {a.train_steps} training steps of batch {a.batch}:", file=sys.stderr)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=16), file=sys.stderr)
 
 model.eval()
 with torch.no_grad():

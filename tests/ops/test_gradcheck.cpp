@@ -385,6 +385,11 @@ void vision(Table& t) {
                }, {R({4, 3, 2, 2}), R({3}), R({3})}});
   t.push_back({"batch_norm", "train_no_stats_2d", [](auto& x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], Tensor(), true); },
                {R({5, 3}), R({3})}});
+  // the training kernel on a non-contiguous input, a bias alone and momentum 0.3
+  t.push_back({"batch_norm", "train_noncontig_bias_only", [](auto& x) {
+                 Tensor rm = zeros({4}, DType::f64), rv = ones({4}, DType::f64);
+                 return batch_norm(T(x[0]), rm, rv, Tensor(), x[1], true, 0.3, 1e-3);
+               }, {R({2, 3, 4}), R({4})}});
   t.push_back({"batch_norm", "eval_noncontig", [](auto& x) {
                  return batch_norm(T(x[0]), full({3}, 0.5, DType::f64), full({3}, 2.0, DType::f64), x[1], x[2]);
                }, {R({2, 4, 3}), R({3}), R({3})}});
