@@ -4,6 +4,8 @@
 // a hostile config cannot make the reader allocate what it merely claims.
 #include "io/keras_file.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -122,14 +124,23 @@ std::shared_ptr<keras::Sequential> io::detail::model_from_config(const std::stri
     const Json& layers = c.at("layers");
     NERVE_CHECK(layers.is_array() && !layers.empty() && layers.size() <= kMaxLayers, at, "\"layers\" must be a list of 1 to ",
                 kMaxLayers, " layers");
-    const Shape in = c.at("input_shape").get<Shape>();
-    NERVE_CHECK(!in.empty() && in.size() <= 8, at, "\"input_shape\" must have 1 to 8 dims");
+    // each dim checked before it is converted (a JSON float such as 7.7e19 made int64_t would be undefined)
+    const Json& dims = c.at("input_shape");
+    NERVE_CHECK(dims.is_array() && !dims.empty() && dims.size() <= 8, at, "\"input_shape\" must have 1 to 8 dims, got ",
+                dims.dump());
+    Shape in;
+    for (const Json& d : dims) {
+      const bool ok = d.is_number_integer() && (d.is_number_unsigned() ? d.get<uint64_t>() <= (uint64_t{1} << 31)
+                                                                         : d.get<int64_t>() <= (int64_t{1} << 31));
+      in.push_back(ok ? d.get<int64_t>() : 0);  // (0 fails the check below, which names the whole shape)
+    }
+    NERVE_CHECK(std::all_of(in.begin(), in.end(), [](int64_t d) { return d > 0; }), at,
+                "\"input_shape\" dims must be integers in 1..2^31, got ", dims.dump());
     auto make_model = [&] {
       auto m = std::make_shared<keras::Sequential>(std::vector<keras::LayerPtr>{}, c.at("name").get<std::string>());
       for (const Json& l : layers) m->add(keras::layer_from_config(l.at("class").get<std::string>(), layer_attrs(l, at)));
       return m;
     };
-    for (int64_t d : in) NERVE_CHECK(d > 0 && d <= (int64_t{1} << 31), at, "input dims must be in 1..2^31, got ", to_string(in));
     // a shape pass first, on the meta device (no memory): every weight the config implies must be in the file with
     // that shape, so a hostile config cannot make the reader allocate what it merely claims
     nn::StateDict weights;

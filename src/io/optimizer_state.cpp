@@ -8,6 +8,15 @@ namespace nerve::io::detail {
 
 using Json = nlohmann::json;
 
+namespace {
+// An integer of the metadata, checked: converting a JSON float such as 1e30 to int64_t would be undefined behaviour.
+int64_t json_int(const Json& v, const std::string& file, const char* what) {
+  NERVE_CHECK(v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= uint64_t{INT64_MAX}),
+              "load: ", file, ": ", what, " must be an integer, got ", v.dump());
+  return v.get<int64_t>();
+}
+}  // namespace
+
 std::string save_optimizer_state(const optim::Optimizer& opt, const std::string& prefix, nn::StateDict& tensors) {
   optim::OptimizerStateDict sd = opt.state_dict();
   Json groups = Json::array(), steps = Json::object();
@@ -27,9 +36,13 @@ void load_optimizer_state(const std::string& file, const std::string& json, cons
     NERVE_CHECK(type == opt.type_name(), "load: ", file, ": the optimizer is ", type, ", the one to restore is ",
                 opt.type_name());
     optim::OptimizerStateDict sd;
-    for (const auto& g : j.at("param_groups"))
-      sd.param_groups.push_back({g.at("options").get<optim::Options>(), g.at("params").get<std::vector<int64_t>>()});
-    for (const auto& [index, step] : j.at("steps").items()) sd.state[std::stoll(index)].step = step.get<int64_t>();
+    for (const auto& g : j.at("param_groups")) {
+      std::vector<int64_t> params;
+      for (const Json& p : g.at("params")) params.push_back(json_int(p, file, "a parameter index"));
+      sd.param_groups.push_back({g.at("options").get<optim::Options>(), std::move(params)});
+    }
+    for (const auto& [index, step] : j.at("steps").items())
+      sd.state[std::stoll(index)].step = json_int(step, file, "a step count");
     for (const auto& [name, t] : tensors) {
       if (name.rfind(prefix, 0) != 0) continue;
       const size_t dot = name.find('.', prefix.size());
@@ -56,7 +69,7 @@ std::string save_scheduler_state(const optim::LRScheduler& sched) {
 void load_scheduler_state(const std::string& file, const std::string& json, optim::LRScheduler& sched) {
   try {
     Json j = Json::parse(json);
-    sched.load_state_dict({j.at("last_epoch").get<int64_t>(), j.at("step_count").get<int64_t>(),
+    sched.load_state_dict({json_int(j.at("last_epoch"), file, "last_epoch"), json_int(j.at("step_count"), file, "step_count"),
                            j.at("base_lrs").get<std::vector<double>>(), j.at("last_lr").get<std::vector<double>>()});
   } catch (const Json::exception& e) {
     NERVE_CHECK(false, "load: ", file, ": bad scheduler metadata (", e.what(), ")");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "io/keras_file.h"
 #include "io_test_util.h"
 #include "nerve/core/rng.h"
 #include "nerve/io/safetensors.h"
@@ -148,6 +149,21 @@ TEST(KerasFile, LayerConfigErrors) {
   m.build(Shape{3});
   EXPECT_NE(error_of([&] { m.save(dir / "c.nerve"); }).find("layer Custom has no config(): it cannot be saved"),
             std::string::npos);
+}
+
+// input_shape dims that are not integers in 1..2^31 (a float past int64, found by fuzz_keras: converting it was
+// undefined behaviour) are errors that show the shape
+TEST(KerasFile, InputShapeDimsAreCheckedBeforeTheyAreConverted) {
+  const nn::StateDict none;
+  for (const char* dims : {"[77777777777777777772]", "[7.5e19]", "[2.5]", "[0]", "[-3]", "[18446744073709551615]",
+                           "[2147483649]", "[]", "3"}) {
+    const std::string config = std::string(R"({"name": "m", "input_shape": )") + dims +
+                               R"(, "layers": [{"class": "Dense", "units": 4, "activation": "", "use_bias": true}],
+                               "compile": null})";
+    const std::string e = error_of([&] { io::detail::model_from_config(config, none, "f.nerve"); });
+    EXPECT_NE(e.find("load_model: f.nerve: "), std::string::npos) << dims << ": " << e;
+    EXPECT_NE(e.find("input_shape"), std::string::npos) << dims << ": " << e;
+  }
 }
 
 }  // namespace
