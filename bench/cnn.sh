@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Keras's simple MNIST convnet on Fashion-MNIST, nerve (examples/cnn_fashion) vs PyTorch (bench/cnn_torch.py),
-# alternating runs on the same machine, batch 128, 2 threads each. Prints each run's JSON and the medians.
+# The small CNN on Fashion-MNIST (issue 15), nerve (examples/cnn_fashion) vs PyTorch (bench/cnn_torch.py),
+# alternating runs on the same machine, batch 64, 2 threads each. Prints each run's JSON and the medians.
 # Usage: bash bench/cnn.sh [epochs] [rounds] [train_limit]     (make build first; needs python3-torch)
 #   train_limit: train on the first N of the 60,000 images (0: all); the test set is always the full 10,000.
 set -euo pipefail
@@ -9,7 +9,7 @@ EPOCHS=${1:-1}
 ROUNDS=${2:-3}
 LIMIT=${3:-0}
 THREADS=2
-BS=128
+BS=64
 tmp=$(mktemp -d)
 for r in $(seq "$ROUNDS"); do
   NERVE_NUM_THREADS=$THREADS build/examples/cnn_fashion --epochs "$EPOCHS" --batch-size $BS --train-limit "$LIMIT" \
@@ -22,12 +22,14 @@ import json, sys, statistics as st
 runs = [json.loads(l) for l in open(sys.argv[1])]
 def med(who, key): return st.median(r[key] for r in runs if r["who"] == who)
 print(f"\n{'metric (medians)':34} {'nerve':>10} {'pytorch':>10} {'ratio':>8}")
-n, t = med("nerve", "samples_per_second"), med("torch", "samples_per_second")
-print(f"{'train images/s, batch 128':34} {n:10.0f} {t:10.0f} {n / t:7.2f}x")
-ns = [r["samples_per_second"] for r in runs if r["who"] == "nerve"]
-ts = [r["samples_per_second"] for r in runs if r["who"] == "torch"]
+n, t = med("nerve", "images_per_second"), med("torch", "images_per_second")
+print(f"{'train images/s, batch 64':34} {n:10.0f} {t:10.0f} {n / t:7.2f}x")
+ns = [r["images_per_second"] for r in runs if r["who"] == "nerve"]
+ts = [r["images_per_second"] for r in runs if r["who"] == "torch"]
 print(f"{'  per-round ratios':34} " + ", ".join(f"{a / b:.2f}x" for a, b in zip(ns, ts)))
 print(f"{'test accuracy':34} {med('nerve', 'test_accuracy'):10.4f} {med('torch', 'test_accuracy'):10.4f}")
+n, t = med("nerve", "eval_images_per_second"), med("torch", "eval_images_per_second")
+print(f"{'inference images/s, batch 500':34} {n:10.0f} {t:10.0f} {n / t:7.2f}x")
 n, t = med("nerve", "infer_latency_us"), med("torch", "infer_latency_us")
 print(f"{'single-image inference (us)':34} {n:10.2f} {t:10.2f} {n / t:7.3f}x")
 n, t = med("nerve", "peak_rss_mib"), med("torch", "peak_rss_mib")

@@ -8,7 +8,7 @@ echo "== per-op overhead and matmul (bench/ops.sh)"
 bash bench/ops.sh 3
 echo "== Keras MNIST program (bench/mnist.sh)"
 bash bench/mnist.sh 5 5
-echo "== Keras's simple convnet on Fashion-MNIST (bench/cnn.sh)"
+echo "== the small CNN on Fashion-MNIST (bench/cnn.sh)"
 bash bench/cnn.sh 1 3
 if [[ -x build/examples/char_lstm && -f bench/char_lstm.sh ]]; then
   echo "== char LSTM language model (bench/char_lstm.sh)"
