@@ -95,7 +95,8 @@ Tensor run_step(const PlanStep& s, const std::vector<LayerPtr>& layers, Tensor h
     case PlanStep::Op::conv_pool_relu: {
       const auto& conv = static_cast<const Conv2DLayer&>(*layers[s.first]);  // conv_pool_step checked the types
       const auto& pool = static_cast<const Pooling2DLayer&>(*layers[s.first + 1]);
-      return permute(relu(pool.pool_nchw(conv.conv_nchw(h))), {0, 2, 3, 1});  // back to channels-last
+      const Tensor y = pool.is_max_2x2() ? conv.conv_relu_max_pool2x2_nchw(h) : relu(pool.pool_nchw(conv.conv_nchw(h)));
+      return permute(y, {0, 2, 3, 1});  // back to channels-last
     }
     case PlanStep::Op::linear_u8: {
       for (size_t k = s.first + 1; k + 1 < s.first + s.count; ++k) h = layers[k]->forward(h);  // Flatten: views

@@ -79,6 +79,12 @@ Tensor Conv2DLayer::conv_nchw(const Tensor& x) const {
   return y;
 }
 
+Tensor Conv2DLayer::conv_relu_max_pool2x2_nchw(const Tensor& x) const {
+  if (o_.padding == "same" && numel(o_.strides) != 1) return relu(max_pool2d(conv_nchw(x), {2, 2}));  // padded first
+  NERVE_CHECK(x.dim() == 4, "Conv2D: expected images (N, H, W, C), got ", to_string(x.shape()));
+  return conv2d_relu_max_pool2x2(to_nchw(x), weight_, bias_, o_.strides, ConvPadding(o_.padding));
+}
+
 Tensor Conv2DLayer::forward(const Tensor& x) { return to_nhwc(apply_activation(act_, conv_nchw(x))); }
 
 // ------------------------------------------------------------------ pooling

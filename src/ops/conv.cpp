@@ -106,6 +106,38 @@ void conv_backward(const ConvGeom& c, const T* x, const T* w, const T* dy, T* dx
     for (int64_t i = 0; i < c.O * K; ++i) dw[i] += part[i];
 }
 
+// conv2d's gradients from dy (N, O, Ho, Wo): x's, w's and b's as wanted (the others undefined)
+std::vector<Tensor> conv_grads(const Tensor& x, const Tensor& w, const ConvGeom& g, const Tensor& dy_in, bool want_x,
+                               bool want_w, bool want_b) {
+  const Device dev = dy_in.is_meta() || x.is_meta() || w.is_meta() ? Device::meta : Device::cpu;
+  Tensor gx = want_x ? empty(x.shape(), x.dtype(), dev) : Tensor();
+  Tensor gw = want_w ? empty(w.shape(), w.dtype(), dev) : Tensor();
+  Tensor gb;
+  if (dev == Device::meta) {
+    if (want_b) gb = empty({g.O}, w.dtype(), dev);
+    return {gx, gw, gb};
+  }
+  const Tensor dy = dy_in.contiguous();
+  bool dx_done = false, dw_done = false;  // by oneDNN (f32; the bias gradient with the weight gradient)
+  if (x.dtype() == DType::f32) {
+    if (want_x) dx_done = cpu::dnnl_conv2d_backward_data(shape_of(g), w.data<float>(), dy.data<float>(), gx.data<float>());
+    if (want_w) {
+      if (want_b) gb = empty({g.O}, w.dtype(), dev);
+      dw_done = cpu::dnnl_conv2d_backward_weights(shape_of(g), x.data<float>(), dy.data<float>(), gw.data<float>(),
+                                                  want_b ? gb.data<float>() : nullptr);
+      if (!dw_done) gb = Tensor();
+    }
+  }
+  if ((want_x && !dx_done) || (want_w && !dw_done))
+    visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+      using T = decltype(tag);
+      conv_backward<T>(g, x.data<T>(), w.data<T>(), dy.data<T>(), want_x && !dx_done ? gx.data<T>() : nullptr,
+                       want_w && !dw_done ? gw.data<T>() : nullptr);
+    });
+  if (want_b && !dw_done) gb = sum(dy, {0, 2, 3});
+  return {gx, gw, gb};
+}
+
 class Conv2dBackward : public Node {
  public:
   Conv2dBackward(const Tensor& x, const Tensor& w, const ConvGeom& g) : x_(x), w_(w), g_(g) {}
@@ -115,36 +147,9 @@ class Conv2dBackward : public Node {
     w_.reset();
   }
   std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
-    const Tensor x = x_.unpack(this), w = w_.unpack(this);
-    const bool want_x = next_edges[0].fn != nullptr, want_w = next_edges[1].fn != nullptr;
     const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
-    const Device dev = grads[0].is_meta() || x.is_meta() || w.is_meta() ? Device::meta : Device::cpu;
-    Tensor gx = want_x ? empty(x.shape(), x.dtype(), dev) : Tensor();
-    Tensor gw = want_w ? empty(w.shape(), w.dtype(), dev) : Tensor();
-    Tensor gb;
-    if (dev == Device::meta) {
-      if (want_b) gb = empty({g_.O}, w.dtype(), dev);
-      return {gx, gw, gb};
-    }
-    const Tensor dy = grads[0].contiguous();
-    bool dx_done = false, dw_done = false;  // by oneDNN (f32; the bias gradient with the weight gradient)
-    if (x.dtype() == DType::f32) {
-      if (want_x) dx_done = cpu::dnnl_conv2d_backward_data(shape_of(g_), w.data<float>(), dy.data<float>(), gx.data<float>());
-      if (want_w) {
-        if (want_b) gb = empty({g_.O}, w.dtype(), dev);
-        dw_done = cpu::dnnl_conv2d_backward_weights(shape_of(g_), x.data<float>(), dy.data<float>(), gw.data<float>(),
-                                                    want_b ? gb.data<float>() : nullptr);
-        if (!dw_done) gb = Tensor();
-      }
-    }
-    if ((want_x && !dx_done) || (want_w && !dw_done))
-      visit_floating(x.dtype(), "conv2d", [&](auto tag) {
-        using T = decltype(tag);
-        conv_backward<T>(g_, x.data<T>(), w.data<T>(), dy.data<T>(), want_x && !dx_done ? gx.data<T>() : nullptr,
-                         want_w && !dw_done ? gw.data<T>() : nullptr);
-      });
-    if (want_b && !dw_done) gb = sum(dy, {0, 2, 3});
-    return {gx, gw, gb};
+    return conv_grads(x_.unpack(this), w_.unpack(this), g_, grads[0], next_edges[0].fn != nullptr,
+                      next_edges[1].fn != nullptr, want_b);
   }
 
  private:
@@ -152,59 +157,66 @@ class Conv2dBackward : public Node {
   ConvGeom g_;
 };
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Shape& stride,
-              const ConvPadding& padding, const Shape& dilation, int64_t groups) {
-  detail::check_arg(x_in, "conv2d", "input");
-  detail::check_arg(weight, "conv2d", "weight");
-  NERVE_RECORD_FUNCTION("conv2d");
-  NERVE_CHECK(x_in.dim() == 4, "conv2d: expected a 4-D input (N, C, H, W), got ", detail::describe(x_in));
-  NERVE_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight (out_channels, in_channels / groups, kH, kW), got ",
+// conv2d's arguments checked (messages name `op`), and the geometry they give
+ConvGeom conv_geometry(const char* op, const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+                       const Shape& stride, const ConvPadding& padding, const Shape& dilation, int64_t groups) {
+  detail::check_arg(x_in, op, "input");
+  detail::check_arg(weight, op, "weight");
+  NERVE_CHECK(x_in.dim() == 4, op, ": expected a 4-D input (N, C, H, W), got ", detail::describe(x_in));
+  NERVE_CHECK(weight.dim() == 4, op, ": expected a 4-D weight (out_channels, in_channels / groups, kH, kW), got ",
               detail::describe(weight));
   NERVE_CHECK(x_in.dtype() == weight.dtype() && is_floating(x_in.dtype()),
-              "conv2d: expected input and weight of one floating dtype, got input ", detail::describe(x_in),
+              op, ": expected input and weight of one floating dtype, got input ", detail::describe(x_in),
               ", weight ", detail::describe(weight));
-  NERVE_CHECK(groups >= 1, "conv2d: groups must be positive, got ", groups);
+  NERVE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
   const int64_t C = x_in.shape()[1], O = weight.shape()[0];
   int64_t expects = 0;  // the channels the weight expects (without overflow for a huge groups)
   const bool fits = !__builtin_mul_overflow(weight.shape()[1], groups, &expects);
-  NERVE_CHECK(fits && expects == C, "conv2d: input has ", C, " channels, but weight ", detail::describe(weight),
+  NERVE_CHECK(fits && expects == C, op, ": input has ", C, " channels, but weight ", detail::describe(weight),
               " with groups=", groups, " expects ", fits ? std::to_string(expects) : std::string("more than 2^63"),
               " (input ", detail::describe(x_in), ")");
-  NERVE_CHECK(O % groups == 0, "conv2d: out_channels ", O, " (weight ", detail::describe(weight),
+  NERVE_CHECK(O % groups == 0, op, ": out_channels ", O, " (weight ", detail::describe(weight),
               ") is not divisible by groups=", groups);
   if (bias.defined())
-    NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == O && bias.dtype() == weight.dtype(), "conv2d: bias must be (",
+    NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == O && bias.dtype() == weight.dtype(), op, ": bias must be (",
                 O, ") ", dtype_name(weight.dtype()), ", got ", detail::describe(bias));
-  const auto [sh, sw] = detail::pair_arg(stride, "conv2d", "stride");
-  const auto [dh, dw] = detail::pair_arg(dilation, "conv2d", "dilation");
+  const auto [sh, sw] = detail::pair_arg(stride, op, "stride");
+  const auto [dh, dw] = detail::pair_arg(dilation, op, "dilation");
   constexpr int64_t kMax = int64_t{1} << 31;  // (larger values would overflow the geometry below)
-  NERVE_CHECK(sh > 0 && sw > 0 && sh <= kMax && sw <= kMax, "conv2d: stride must be positive (and at most 2^31), got ",
+  NERVE_CHECK(sh > 0 && sw > 0 && sh <= kMax && sw <= kMax, op, ": stride must be positive (and at most 2^31), got ",
               to_string(stride));
-  NERVE_CHECK(dh > 0 && dw > 0 && dh <= kMax && dw <= kMax, "conv2d: dilation must be positive (and at most 2^31), got ",
+  NERVE_CHECK(dh > 0 && dw > 0 && dh <= kMax && dw <= kMax, op, ": dilation must be positive (and at most 2^31), got ",
               to_string(dilation));
   const int64_t H = x_in.shape()[2], W = x_in.shape()[3], kh = weight.shape()[2], kw = weight.shape()[3];
-  NERVE_CHECK(kh > 0 && kw > 0, "conv2d: the kernel must be at least 1x1, got weight ", detail::describe(weight));
+  NERVE_CHECK(kh > 0 && kw > 0, op, ": the kernel must be at least 1x1, got weight ", detail::describe(weight));
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;
   if (padding.mode == "same") {
-    NERVE_CHECK(sh == 1 && sw == 1, "conv2d: padding='same' needs stride 1, got stride ", to_string(stride));
+    NERVE_CHECK(sh == 1 && sw == 1, op, ": padding='same' needs stride 1, got stride ", to_string(stride));
     pt = dh * (kh - 1) / 2, pb = dh * (kh - 1) - pt, pl = dw * (kw - 1) / 2, pr = dw * (kw - 1) - pl;
   } else if (padding.mode.empty()) {
-    const auto [ph, pw] = detail::pair_arg(padding.values, "conv2d", "padding");
-    NERVE_CHECK(ph >= 0 && pw >= 0 && ph <= kMax && pw <= kMax, "conv2d: padding must be >= 0 (and at most 2^31), got ",
+    const auto [ph, pw] = detail::pair_arg(padding.values, op, "padding");
+    NERVE_CHECK(ph >= 0 && pw >= 0 && ph <= kMax && pw <= kMax, op, ": padding must be >= 0 (and at most 2^31), got ",
                 to_string(padding.values));
     pt = pb = ph, pl = pr = pw;
   } else {
-    NERVE_CHECK(padding.mode == "valid", "conv2d: padding must be numbers, 'same' or 'valid', got '", padding.mode,
+    NERVE_CHECK(padding.mode == "valid", op, ": padding must be numbers, 'same' or 'valid', got '", padding.mode,
                 "'");
   }
   const int64_t ekh = dh * (kh - 1) + 1, ekw = dw * (kw - 1) + 1;
-  NERVE_CHECK(ekh <= H + pt + pb && ekw <= W + pl + pr, "conv2d: kernel ", kh, "x", kw, " (", ekh, "x", ekw,
+  NERVE_CHECK(ekh <= H + pt + pb && ekw <= W + pl + pr, op, ": kernel ", kh, "x", kw, " (", ekh, "x", ekw,
               " dilated) is larger than the padded input ", H + pt + pb, "x", W + pl + pr, " (input ",
               detail::describe(x_in), ", weight ", detail::describe(weight), ")");
   ConvGeom g{x_in.shape()[0], C, O, groups,
              {H, W, kh, kw, sh, sw, pt, pl, dh, dw, (H + pt + pb - ekh) / sh + 1, (W + pl + pr - ekw) / sw + 1}};
+  return g;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Shape& stride,
+              const ConvPadding& padding, const Shape& dilation, int64_t groups) {
+  NERVE_RECORD_FUNCTION("conv2d");
+  const ConvGeom g = conv_geometry("conv2d", x_in, weight, bias, stride, padding, dilation, groups);
+  const int64_t O = g.O;
   const Tensor x = x_in.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
   Tensor y = empty({g.N, O, g.win.Ho, g.win.Wo}, x.dtype(), meta ? Device::meta : Device::cpu);
@@ -223,6 +235,76 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
       set_history(node, {&x, &w}, {&y});
   }
   return y;
+}
+
+namespace {
+
+// conv2d_relu_max_pool2x2's backward where its forward ran fused (f32, oneDNN): the pooled gradient goes straight
+// into each piece's convolution-output gradient (cpu::PoolGrad); if oneDNN refused a backward pass, that gradient
+// is made whole in plain layout and conv2d's backward runs on it.
+class Conv2dReluMaxPoolBackward : public Node {
+ public:
+  Conv2dReluMaxPoolBackward(const Tensor& x, const Tensor& w, const Tensor& y, const Tensor& idx, const ConvGeom& g)
+      : x_(x), w_(w), y_(y, true), idx_(idx), g_(g) {}
+  const char* name() const override { return "Conv2dReluMaxPoolBackward"; }
+  void release() override {
+    x_.reset();
+    w_.reset();
+    y_.reset();
+    idx_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>& grads) override {
+    const Tensor x = x_.unpack(this), w = w_.unpack(this), y = y_.unpack(this), idx = idx_.unpack(this);
+    const bool want_x = next_edges[0].fn != nullptr, want_w = next_edges[1].fn != nullptr;
+    const bool want_b = next_edges.size() > 2 && next_edges[2].fn;
+    const Tensor& dy = grads[0];  // (any strides: the scatter reads them)
+    const cpu::PoolGrad pg{shape_of(g_), dy.data<float>(), dy.strides().data(), y.data<float>(), idx.data<uint8_t>()};
+    Tensor gx = want_x ? empty(x.shape(), DType::f32) : Tensor();
+    Tensor gw = want_w || want_b ? empty(w.shape(), DType::f32) : Tensor();
+    Tensor gb = want_b ? empty({g_.O}, DType::f32) : Tensor();
+    const bool done = cpu::dnnl_conv2d_pool2_relu_backward(
+        pg, x.data<float>(), w.data<float>(), want_x ? gx.data<float>() : nullptr,
+        want_w || want_b ? gw.data<float>() : nullptr, want_b ? gb.data<float>() : nullptr);
+    if (!done) {
+      Tensor dc = empty({g_.N, g_.O, g_.win.Ho, g_.win.Wo}, DType::f32);
+      cpu::conv2d_pool2_relu_grad(pg, dc.data<float>());
+      return conv_grads(x, w, g_, dc, want_x, want_w, want_b);
+    }
+    return {gx, want_w ? gw : Tensor(), gb};
+  }
+
+ private:
+  SavedTensor x_, w_, y_, idx_;  // x, w contiguous; y the output; idx u8, the window position of each maximum
+  ConvGeom g_;
+};
+
+}  // namespace
+
+Tensor conv2d_relu_max_pool2x2(const Tensor& x_in, const Tensor& weight, const Tensor& bias, const Shape& stride,
+                               const ConvPadding& padding, const Shape& dilation, int64_t groups) {
+  const char* op = "conv2d_relu_max_pool2x2";
+  NERVE_RECORD_FUNCTION(op);
+  const ConvGeom g = conv_geometry(op, x_in, weight, bias, stride, padding, dilation, groups);
+  const Tensor x = x_in.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+  const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
+  if (!meta && x.dtype() == DType::f32 && g.N > 0 && g.win.Ho >= 2 && g.win.Wo >= 2) {
+    Tensor y = empty({g.N, g.O, g.win.Ho / 2, g.win.Wo / 2}, DType::f32);
+    Tensor idx = empty(y.shape(), DType::u8);
+    if (cpu::dnnl_conv2d_pool2_relu_forward(shape_of(g), x.data<float>(), w.data<float>(),
+                                            b.defined() ? b.data<float>() : nullptr, y.data<float>(),
+                                            idx.data<uint8_t>())) {
+      if (b.defined() ? any_requires_grad({&x, &w, &b}) : any_requires_grad({&x, &w})) {
+        auto node = make_node<Conv2dReluMaxPoolBackward>(x, w, y, idx, g);
+        if (b.defined())
+          set_history(node, {&x, &w, &b}, {&y});
+        else
+          set_history(node, {&x, &w}, {&y});
+      }
+      return y;
+    }
+  }
+  // other dtypes, the meta device, shapes oneDNN refuses: the three ops (ReLU after the pool: the same values)
+  return relu(max_pool2d(conv2d(x, w, b, stride, padding, dilation, groups), {2, 2}));
 }
 
 namespace {

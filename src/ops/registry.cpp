@@ -329,6 +329,9 @@ void register_vision(std::vector<OpInfo>& v) {
   add(v, "vision", "conv2d", true,
       NERVE_OP(conv2d(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}), padding_attr(p),
                       p.shape("dilation", {1}), p.i("groups", 1))));
+  add(v, "fused", "conv2d_relu_max_pool2x2",
+      true, NERVE_OP(conv2d_relu_max_pool2x2(x.at(0), x.at(1), opt_input(x, 2), p.shape("stride", {1}),
+                                             padding_attr(p), p.shape("dilation", {1}), p.i("groups", 1))));
   add(v, "vision", "max_pool2d", true,
       NERVE_OP(max_pool2d(x.at(0), p.shape("kernel_size"), p.shape("stride", {}), p.shape("padding", {0}),
                           p.shape("dilation", {1}), p.b("ceil_mode"))));

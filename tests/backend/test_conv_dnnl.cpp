@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include <nerve/nerve.h>
 
@@ -109,4 +111,78 @@ TEST(ConvDnnl, BackendTakesTheShapes) {
   EXPECT_FALSE(cpu::dnnl_conv2d_forward({2, 6, 9, 3, {8, 7, 3, 3, 1, 1, 1, 1, 1, 1, 8, 7}}, x.data(), w.data(),
                                         nullptr, y.data()));
   cpu::set_dnnl_conv_enabled(true);
+}
+
+namespace {
+
+// the bits of a (NaN equal to NaN)
+std::vector<uint32_t> bits(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  std::vector<uint32_t> v(c.numel());
+  std::memcpy(v.data(), c.data<float>(), v.size() * sizeof(float));
+  return v;
+}
+
+struct FusedCase {
+  int64_t N, C, O, H, W, k;
+  Shape stride;
+  ConvPadding padding;
+  int64_t groups;
+  bool bias, x_grad;
+};
+
+// y = the op's output and the gradients of sum(y * dy)
+Result run_fused(const FusedCase& c, bool fused) {
+  manual_seed(5);
+  Tensor x = randn({c.N, c.C, c.H, c.W});
+  // ties (repeated values, zeros for ReLU) and a NaN, so that the first-maximum rule and relu's mask are exercised
+  float* px = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); i += 7) px[i] = px[i / 2];
+  for (int64_t i = 3; i < x.numel(); i += 11) px[i] = 0.0f;
+  if (x.numel() > 40) px[40] = std::nanf("");
+  if (c.x_grad) x.requires_grad_();
+  Tensor w = randn({c.O, c.C / c.groups, c.k, c.k}).requires_grad_();
+  Tensor b = c.bias ? randn({c.O}).requires_grad_() : Tensor();
+  Tensor y = fused ? conv2d_relu_max_pool2x2(x, w, b, c.stride, c.padding, {1}, c.groups)
+                   : relu(max_pool2d(conv2d(x, w, b, c.stride, c.padding, {1}, c.groups), {2, 2}));
+  if (fused) EXPECT_STREQ(y.grad_fn()->name(), "Conv2dReluMaxPoolBackward");  // the fused path ran
+  sum(mul(y, randn(y.shape()))).backward();
+  return {y.detach(), c.x_grad ? x.grad() : Tensor(), w.grad(), c.bias ? b.grad() : Tensor()};
+}
+
+}  // namespace
+
+// conv2d_relu_max_pool2x2's fused f32 path (the pooling on oneDNN's layout per piece, the gradient built there)
+// gives the same bits as conv2d, max_pool2d and relu one after the other: output and every gradient.
+TEST(ConvDnnl, FusedReluMaxPoolHasTheBitsOfTheThreeOps) {
+  const FusedCase cases[] = {
+      {64, 32, 64, 14, 14, 3, {1}, {1}, 1, true, true},   // cnn_fashion's second layer: 8 pieces, blocked layouts
+      {64, 1, 32, 28, 28, 3, {1}, {1}, 1, true, false},   // its first: one channel (plain weight gradient), no dx
+      {11, 6, 10, 9, 7, 3, {1}, {0}, 1, true, true},      // odd outputs, 10 channels (a padded block), 11 in pieces
+      {5, 4, 12, 10, 10, 3, {2}, {1}, 2, false, true},    // groups, stride 2, no bias
+      {3, 3, 16, 8, 8, 3, {1}, ConvPadding("same"), 1, true, true},
+  };
+  for (const FusedCase& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "N" << c.N << " C" << c.C << " O" << c.O << " " << c.H << "x" << c.W
+                                      << " groups " << c.groups);
+    const Result f = run_fused(c, true), r = run_fused(c, false);
+    EXPECT_EQ(bits(f.y), bits(r.y));
+    if (c.x_grad) EXPECT_EQ(bits(f.gx), bits(r.gx));
+    EXPECT_EQ(bits(f.gw), bits(r.gw));
+    if (c.bias) EXPECT_EQ(bits(f.gb), bits(r.gb));
+  }
+}
+
+// With oneDNN off (and for f64), the op is the three ops
+TEST(ConvDnnl, FusedReluMaxPoolWithoutOneDnnIsTheThreeOps) {
+  cpu::set_dnnl_conv_enabled(false);
+  manual_seed(3);
+  Tensor x = randn({2, 3, 6, 6}), w = randn({4, 3, 3, 3});
+  Tensor y = conv2d_relu_max_pool2x2(x, w, Tensor(), {1}, {1});
+  EXPECT_EQ(bits(y), bits(relu(max_pool2d(conv2d(x, w, Tensor(), {1}, {1}), {2}))));
+  cpu::set_dnnl_conv_enabled(true);
+  Tensor xd = x.to(DType::f64), wd = w.to(DType::f64);
+  const Tensor yd = conv2d_relu_max_pool2x2(xd, wd, Tensor(), {1}, {1});
+  EXPECT_EQ(yd.dtype(), DType::f64);
+  EXPECT_LT(max(abs(yd - y.to(DType::f64))).item<double>(), 1e-5);
 }

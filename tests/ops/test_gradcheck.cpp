@@ -364,6 +364,12 @@ void vision(Table& t) {
   t.push_back({"conv2d", "depthwise", [](auto& x) { return conv2d(x[0], x[1], x[2], {1}, {1}, {1}, 3); },
                {R({1, 3, 4, 4}), R({3, 1, 3, 3}), R({3})}});
   t.push_back({"conv2d", "1x1", [](auto& x) { return conv2d(x[0], x[1]); }, {R({2, 3, 3, 2}), R({2, 3, 1, 1})}});
+  t.push_back({"conv2d_relu_max_pool2x2", "odd_out_noncontig",
+               [](auto& x) { return conv2d_relu_max_pool2x2(T(x[0]), x[1], x[2], {1}, {1}); },
+               {R({2, 3, 5, 7}), R({4, 3, 2, 2}), R({4})}});
+  t.push_back({"conv2d_relu_max_pool2x2", "groups_stride_no_bias",
+               [](auto& x) { return conv2d_relu_max_pool2x2(x[0], x[1], Tensor(), {2}, {1}, {1}, 2); },
+               {R({1, 4, 8, 8}), R({4, 2, 3, 3})}});
   t.push_back({"max_pool2d", "pad_dilation_ceil",
                [](auto& x) { return max_pool2d(x[0], {3, 2}, {2, 1}, {1}, {1, 2}, true); }, {R({2, 2, 6, 7})}});
   t.push_back({"max_pool2d", "overlap_noncontig", [](auto& x) { return T(max_pool2d(T(x[0]), {2}, {1})); },

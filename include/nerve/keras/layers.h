@@ -179,6 +179,9 @@ class Conv2DLayer : public Layer {
   const std::string& activation() const { return act_; }
   /// The convolution of channels-last x without the activation, as (N, C, H, W) (the plan's conv_pool_relu).
   Tensor conv_nchw(const Tensor& x) const;
+  /// relu(max_pool2d(conv_nchw(x), 2)) as one op (conv2d_relu_max_pool2x2), for the plan's conv_pool_relu when the
+  /// pooling is MaxPooling2D((2, 2)).
+  Tensor conv_relu_max_pool2x2_nchw(const Tensor& x) const;
 
  private:
   Tensor weight_, bias_;
@@ -197,6 +200,8 @@ class Pooling2DLayer : public Layer {
   std::string keras_name() const override { return max_ ? "max_pooling2d" : "average_pooling2d"; }
   Attrs config() const override;
   bool is_max() const { return max_; }
+  /// MaxPooling2D((2, 2)) with strides 2
+  bool is_max_2x2() const { return max_ && pool_ == Shape{2, 2} && strides_ == Shape{2, 2}; }
   /// The pooling of (N, C, H, W) x, as (N, C, Ho, Wo) (the plan's conv_pool_relu).
   Tensor pool_nchw(const Tensor& x) const;
 

@@ -194,6 +194,13 @@ struct ConvPadding {
 ///   conv2d(x, w, b, {1}, {1});  conv2d(x, w, Tensor(), {1}, "same", {2});  conv2d(x, dw, b, {1}, {1}, {1}, C)
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Shape& stride = {1},
               const ConvPadding& padding = {}, const Shape& dilation = {1}, int64_t groups = 1);
+/// max_pool2d(relu(conv2d(x, weight, bias, ...)), 2) as one op: the 2x2 max pool of stride 2 after a convolution and
+/// ReLU (a CNN's Conv2d -> ReLU -> MaxPool2d(2)). In f32 the pooling reads each piece of the batch's convolution
+/// output in oneDNN's layout, and the backward builds the convolution output's gradient there, so the full-size
+/// output is never reordered, stored or read again; the same bits as the three ops.
+Tensor conv2d_relu_max_pool2x2(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                               const Shape& stride = {1}, const ConvPadding& padding = {}, const Shape& dilation = {1},
+                               int64_t groups = 1);
 /// PyTorch's max_pool2d over (N, C, H, W): kernel_size, stride (empty: the kernel size), padding (at most half
 /// the kernel; padding counts as -inf), dilation, ceil_mode.  max_pool2d(x, {2})
 Tensor max_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {}, const Shape& padding = {0},

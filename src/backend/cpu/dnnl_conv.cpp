@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -247,14 +248,15 @@ std::shared_ptr<const Entry> entry(const ConvShape& s, int64_t mb, Pass pass, bo
   return e;
 }
 
-// 64-byte aligned scratch buffers of the calling thread, grown on demand (slot: what it holds).
+// 64-byte aligned scratch buffers of the calling thread, grown on demand (slot: what it holds: 0, 1 the inputs, 2 the
+// output, 3 the primitive's scratchpad, 4 a reorder's, 5 and 6 a fused op's diff_dst).
 void* buffer(int slot, size_t bytes) {
   struct Buf {
     void* p = nullptr;
     size_t n = 0;
     ~Buf() { std::free(p); }
   };
-  thread_local std::array<Buf, 5> bufs;
+  thread_local std::array<Buf, 7> bufs;
   Buf& b = bufs[slot];
   if (b.n < bytes) {
     std::free(b.p);
@@ -278,15 +280,27 @@ void Reorder::run(dnnl::stream& stream, const memory& from, const memory& to) co
                         {DNNL_ARG_SCRATCHPAD, memory(scratch, engine(), buffer(4, scratch.get_size()))}});
 }
 
-// Runs one piece: in0/in1 plain activations, shared already in e.shared_impl, bias (read or written) or null,
-// out plain.
-void run_piece(const Entry& e, const float* in0, const float* in1, void* shared, float* bias, float* out) {
+// An activation operand of one piece: plain (reordered into the entry's layout if that differs), or already in the
+// entry's layout (`impl`).
+struct PieceIn {
+  const float* plain = nullptr;
+  void* impl = nullptr;
+};
+
+// Runs one piece: in0/in1 its activation operands, shared already in e.shared_impl, bias (read or written) or null.
+// The output goes to `out` (plain) or, with out null, stays in the calling thread's buffer in e.out_impl: the
+// returned pointer.
+void* run_piece_io(const Entry& e, PieceIn in0, PieceIn in1, void* shared, float* bias, float* out) {
   single_threaded();
   thread_local dnnl::stream stream(engine());
   std::unordered_map<int, memory> args;
-  const float* ins[2] = {in0, in1};
+  const PieceIn ins[2] = {in0, in1};
   for (int i = 0; i < e.n_in; ++i) {
-    memory plain(e.in_plain[i], engine(), const_cast<float*>(ins[i]));
+    if (ins[i].impl) {
+      args.emplace(e.in_arg[i], memory(e.in_impl[i], engine(), ins[i].impl));
+      continue;
+    }
+    memory plain(e.in_plain[i], engine(), const_cast<float*>(ins[i].plain));
     if (e.in_re[i]) {
       memory impl(e.in_impl[i], engine(), buffer(i, e.in_impl[i].get_size()));
       e.in_reorder[i].run(stream, plain, impl);
@@ -295,15 +309,19 @@ void run_piece(const Entry& e, const float* in0, const float* in1, void* shared,
       args.emplace(e.in_arg[i], plain);
     }
   }
-  memory out_plain(e.out_plain, engine(), out);
-  memory out_impl = e.out_re ? memory(e.out_impl, engine(), buffer(2, e.out_impl.get_size())) : out_plain;
+  void* const out_at = out && !e.out_re ? static_cast<void*>(out) : buffer(2, e.out_impl.get_size());
+  memory out_impl(e.out_impl, engine(), out_at);
   args.emplace(e.out_arg, out_impl);
   if (e.shared_arg) args.emplace(e.shared_arg, memory(e.shared_impl, engine(), shared));
   if (e.bias_arg) args.emplace(e.bias_arg, memory(e.bias_desc, engine(), bias));
   args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.scratch, engine(), buffer(3, e.scratch.get_size())));
   e.prim.execute(stream, args);
-  if (e.out_re) e.out_reorder.run(stream, out_impl, out_plain);
+  if (out && e.out_re) e.out_reorder.run(stream, out_impl, memory(e.out_plain, engine(), out));
   stream.wait();
+  return out ? static_cast<void*>(out) : out_at;
+}
+void run_piece(const Entry& e, const float* in0, const float* in1, void* shared, float* bias, float* out) {
+  run_piece_io(e, {in0}, {in1}, shared, bias, out);
 }
 
 // Whether the shape is one to send to oneDNN at all (no empty dims; sizes oneDNN's int dims hold).
@@ -372,53 +390,44 @@ bool dnnl_conv_enabled() { return g_enabled.load(); }
 void set_dnnl_conv_enabled(bool on) { g_enabled.store(on); }
 void set_dnnl_conv_any_layout(bool any) { g_any.store(any); }
 
-bool dnnl_conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
-  if (!usable(s)) return false;
+namespace {
+
+// Runs `pass` over the batch in `pieces` pieces: piece(entry, shared weights in its layout, n0, mb) for images
+// [n0, n0 + mb). False when oneDNN refuses the shape.
+template <class F>
+bool over_pieces(const ConvShape& s, int64_t pieces, Pass pass, bool bias, const float* w, const F& piece) {
   Plan p;
-  if (!plan(s, piece_count(s), Pass::forward, b != nullptr, p)) return false;
+  if (!plan(s, pieces, pass, bias, p)) return false;
   SharedWeights sw;
-  prepare_shared(p, w, sw);
-  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
+  if (w) prepare_shared(p, w, sw);
   parallel_chunks(p.pieces, [&](int64_t i) {
     const int64_t n0 = p.begin(i, s.N), mb = p.begin(i + 1, s.N) - n0;
-    run_piece(p.for_size(mb), x + n0 * xs, nullptr, mb == p.small_mb ? sw.small : sw.large, const_cast<float*>(b),
-              y + n0 * ys);
+    piece(p.for_size(mb), mb == p.small_mb ? sw.small : sw.large, i, n0, mb);
   });
   return true;
 }
 
-bool dnnl_conv2d_backward_data(const ConvShape& s, const float* w, const float* dy, float* dx) {
-  if (!usable(s)) return false;
-  Plan p;
-  if (!plan(s, piece_count(s), Pass::backward_data, false, p)) return false;
-  SharedWeights sw;
-  prepare_shared(p, w, sw);
-  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
-  parallel_chunks(p.pieces, [&](int64_t i) {
-    const int64_t n0 = p.begin(i, s.N), mb = p.begin(i + 1, s.N) - n0;
-    run_piece(p.for_size(mb), dy + n0 * ys, nullptr, mb == p.small_mb ? sw.small : sw.large, nullptr, dx + n0 * xs);
-  });
-  return true;
-}
-
-bool dnnl_conv2d_backward_weights(const ConvShape& s, const float* x, const float* dy, float* dw, float* db) {
-  if (!usable(s)) return false;
+// The weight gradient over the pieces: piece 0 writes dw and db, the others their own part, summed in piece order.
+// piece(entry, i, n0, mb, dw_part, db_part) runs a piece.
+int64_t weight_grad_pieces(const ConvShape& s) {
   const int64_t wsize = s.O * (s.C / s.G) * s.win.kh * s.win.kw;
-  const int64_t pieces = std::clamp<int64_t>(kMaxPartFloats / std::max<int64_t>(wsize + s.O, 1), 1, piece_count(s));
-  Plan p;
-  if (!plan(s, pieces, Pass::backward_weights, db != nullptr, p)) return false;
-  // piece 0 writes dw and db; the others their own part, summed in piece order below
+  return std::clamp<int64_t>(kMaxPartFloats / std::max<int64_t>(wsize + s.O, 1), 1, piece_count(s));
+}
+template <class F>
+bool weight_grad_over_pieces(const ConvShape& s, float* dw, float* db, const F& piece) {
+  const int64_t wsize = s.O * (s.C / s.G) * s.win.kh * s.win.kw;
+  const int64_t pieces = weight_grad_pieces(s);
   thread_local std::vector<float> parts_buf;  // (the lambdas below run on other threads: they use `parts`)
   const int64_t part = wsize + s.O;
   if (parts_buf.size() < size_t((pieces - 1) * part)) parts_buf.resize((pieces - 1) * part);
   float* const parts = parts_buf.data();
-  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
-  parallel_chunks(pieces, [&](int64_t i) {
-    const int64_t n0 = p.begin(i, s.N), mb = p.begin(i + 1, s.N) - n0;
-    float* pw = i == 0 ? dw : parts + (i - 1) * part;
-    float* pb = !db ? nullptr : i == 0 ? db : parts + (i - 1) * part + wsize;
-    run_piece(p.for_size(mb), x + n0 * xs, dy + n0 * ys, nullptr, pb, pw);
-  });
+  const bool ok = over_pieces(s, pieces, Pass::backward_weights, db != nullptr, nullptr,
+                              [&](const Entry& e, void*, int64_t i, int64_t n0, int64_t mb) {
+                                float* pw = i == 0 ? dw : parts + (i - 1) * part;
+                                float* pb = !db ? nullptr : i == 0 ? db : parts + (i - 1) * part + wsize;
+                                piece(e, n0, mb, pw, pb);
+                              });
+  if (!ok) return false;
   if (pieces > 1) {
     parallel_for(wsize, kParallelGrain, [&](int64_t a, int64_t e) {
       for (int64_t i = 1; i < pieces; ++i) {
@@ -431,6 +440,204 @@ bool dnnl_conv2d_backward_weights(const ConvShape& s, const float* x, const floa
         for (int64_t o = 0; o < s.O; ++o) db[o] += parts[(i - 1) * part + wsize + o];
   }
   return true;
+}
+
+// Where element (n, c, h, w) of a piece's activation lies in a oneDNN layout: n * sn + (c / B) * sc + h * sh + w * sw
+// + c % B, with B = 1 for plain strides (nchw, nhwc) and the block size for channels in blocks (nChw8c, nChw16c).
+struct Layout4 {
+  int64_t sn = 0, sc = 0, sh = 0, sw = 0, B = 1;
+  int64_t at(int64_t n, int64_t c, int64_t h, int64_t w) const { return n * sn + c / B * sc + h * sh + w * sw + c % B; }
+};
+std::optional<Layout4> layout_of(const memory::desc& d) {
+  const dnnl_memory_desc_t& m = d.data;
+  if (m.ndims != 4 || m.format_kind != dnnl_blocked || m.offset0 != 0) return std::nullopt;
+  const auto& b = m.format_desc.blocking;
+  Layout4 l{b.strides[0], b.strides[1], b.strides[2], b.strides[3], 1};
+  if (b.inner_nblks == 1 && b.inner_idxs[0] == 1)
+    l.B = b.inner_blks[0];
+  else if (b.inner_nblks != 0)
+    return std::nullopt;
+  return l;
+}
+Layout4 plain_layout(int64_t O, int64_t H, int64_t W) { return {O * H * W, H * W, W, 1, 1}; }
+
+// One element of the 2x2 window as max_pool2d's take_max (conv_kernels.cpp), without a branch: v replaces the
+// maximum when larger or NaN, so the first maximum's position is kept.
+inline void take_max2(float v, uint8_t i, float& m, uint8_t& k) {
+  const bool take = (v > m) | (v != v);
+  m = take ? v : m;
+  k = take ? i : k;
+}
+inline float relu1(float m) { return m > 0.0f ? m : m != m ? m : 0.0f; }  // relu's forward (NaN stays NaN)
+
+// y = relu(max_pool2d(c, 2)) and idx (mb, O, Hp, Wp, plain) of a piece's conv output c (mb, O, Ho, Wo) in layout L;
+// idx is the window position of the maximum (0 top left, 1 top right, 2 bottom left, 3 bottom right).
+void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, int64_t Hp, int64_t Wp, float* y,
+                      uint8_t* idx) {
+  const int64_t P = Hp * Wp;
+  for (int64_t n = 0; n < mb; ++n) {
+    if (L.B == 1) {  // plain: along the row
+      for (int64_t ch = 0; ch < O; ++ch)
+        for (int64_t ph = 0; ph < Hp; ++ph) {
+          const float* r0 = c + L.at(n, ch, 2 * ph, 0);
+          const float* r1 = r0 + L.sh;
+          float* yo = y + (n * O + ch) * P + ph * Wp;
+          uint8_t* io = idx + (n * O + ch) * P + ph * Wp;
+          const int64_t sw = L.sw;
+#pragma omp simd
+          for (int64_t pw = 0; pw < Wp; ++pw) {
+            const int64_t i = 2 * pw * sw;
+            float m = r0[i];
+            uint8_t k = 0;
+            take_max2(r0[i + sw], 1, m, k);
+            take_max2(r1[i], 2, m, k);
+            take_max2(r1[i + sw], 3, m, k);
+            yo[pw] = relu1(m);
+            io[pw] = k;
+          }
+        }
+      continue;
+    }
+    for (int64_t c0 = 0; c0 < O; c0 += L.B) {  // channels in blocks: across the block
+      const int64_t nb = std::min(L.B, O - c0);
+      for (int64_t ph = 0; ph < Hp; ++ph)
+        for (int64_t pw = 0; pw < Wp; ++pw) {
+          const float* p0 = c + L.at(n, c0, 2 * ph, 2 * pw);
+          const float* p1 = p0 + L.sw;
+          const float* p2 = p0 + L.sh;
+          const float* p3 = p2 + L.sw;
+          float* yo = y + (n * O + c0) * P + ph * Wp + pw;
+          uint8_t* io = idx + (n * O + c0) * P + ph * Wp + pw;
+#pragma omp simd
+          for (int64_t j = 0; j < nb; ++j) {
+            float m = p0[j];
+            uint8_t k = 0;
+            take_max2(p1[j], 1, m, k);
+            take_max2(p2[j], 2, m, k);
+            take_max2(p3[j], 3, m, k);
+            yo[j * P] = relu1(m);
+            io[j * P] = k;
+          }
+        }
+    }
+  }
+}
+
+// The gradient of a piece's conv output in layout L at d (`bytes` long, zeroed first): each pooled gradient dy
+// (strides ds) through relu's backward (0 where y <= 0) at the window position idx names, as relu's and
+// max_pool2d's backward compute it (0 + g: the same signed zeros).
+void pool2_relu_grad_piece(const float* dy, const int64_t* ds, const float* y, const uint8_t* idx, int64_t mb,
+                           int64_t O, int64_t Hp, int64_t Wp, const Layout4& L, float* d, size_t bytes) {
+  std::memset(d, 0, bytes);
+  for (int64_t n = 0; n < mb; ++n)
+    for (int64_t ch = 0; ch < O; ++ch)
+      for (int64_t ph = 0; ph < Hp; ++ph) {
+        const int64_t o = ((n * O + ch) * Hp + ph) * Wp;
+        const float* g = dy + n * ds[0] + ch * ds[1] + ph * ds[2];
+        float* row = d + L.at(n, ch, 2 * ph, 0);
+        for (int64_t pw = 0; pw < Wp; ++pw) {
+          const float v = 0.0f + (y[o + pw] <= 0.0f ? 0.0f : g[pw * ds[3]]);
+          const int k = idx[o + pw];
+          row[(k >> 1) * L.sh + (2 * pw + (k & 1)) * L.sw] = v;
+        }
+      }
+}
+
+// A piece's conv-output gradient for entry e's operand `arg` (0 or 1), built in buffer `slot` in that operand's
+// layout (or plain when oneDNN's layout is not one Layout4 describes)
+PieceIn pooled_grad(const Entry& e, int arg, const PoolGrad& g, int64_t n0, int64_t mb, int slot) {
+  const ConvShape& s = g.s;
+  const int64_t P = s.O * (s.win.Ho / 2) * (s.win.Wo / 2);
+  const std::optional<Layout4> L = layout_of(e.in_impl[arg]);
+  const memory::desc& at = L ? e.in_impl[arg] : e.in_plain[arg];
+  float* d = static_cast<float*>(buffer(slot, at.get_size()));
+  pool2_relu_grad_piece(g.dy + n0 * g.dy_strides[0], g.dy_strides, g.y + n0 * P, g.idx + n0 * P, mb, s.O,
+                        s.win.Ho / 2, s.win.Wo / 2, L ? *L : plain_layout(s.O, s.win.Ho, s.win.Wo), d, at.get_size());
+  return L ? PieceIn{nullptr, d} : PieceIn{d, nullptr};
+}
+
+bool pool2_relu_backward_data(const PoolGrad& g, const float* w, float* dx) {
+  const int64_t xs = g.s.C * g.s.win.H * g.s.win.W;
+  return over_pieces(g.s, piece_count(g.s), Pass::backward_data, false, w,
+                     [&](const Entry& e, void* shared, int64_t, int64_t n0, int64_t mb) {
+                       run_piece_io(e, pooled_grad(e, 0, g, n0, mb, 5), {}, shared, nullptr, dx + n0 * xs);
+                     });
+}
+
+}  // namespace
+
+bool dnnl_conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  if (!usable(s)) return false;
+  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
+  return over_pieces(s, piece_count(s), Pass::forward, b != nullptr, w,
+                     [&](const Entry& e, void* shared, int64_t, int64_t n0, int64_t) {
+                       run_piece(e, x + n0 * xs, nullptr, shared, const_cast<float*>(b), y + n0 * ys);
+                     });
+}
+
+bool dnnl_conv2d_backward_data(const ConvShape& s, const float* w, const float* dy, float* dx) {
+  if (!usable(s)) return false;
+  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
+  return over_pieces(s, piece_count(s), Pass::backward_data, false, w,
+                     [&](const Entry& e, void* shared, int64_t, int64_t n0, int64_t) {
+                       run_piece(e, dy + n0 * ys, nullptr, shared, nullptr, dx + n0 * xs);
+                     });
+}
+
+bool dnnl_conv2d_backward_weights(const ConvShape& s, const float* x, const float* dy, float* dw, float* db) {
+  if (!usable(s)) return false;
+  const int64_t xs = s.C * s.win.H * s.win.W, ys = s.O * s.win.Ho * s.win.Wo;
+  return weight_grad_over_pieces(s, dw, db, [&](const Entry& e, int64_t n0, int64_t, float* pw, float* pb) {
+    run_piece(e, x + n0 * xs, dy + n0 * ys, nullptr, pb, pw);
+  });
+}
+
+bool dnnl_conv2d_pool2_relu_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                                    uint8_t* idx) {
+  if (!usable(s) || s.win.Ho < 2 || s.win.Wo < 2) return false;
+  const int64_t xs = s.C * s.win.H * s.win.W, Hp = s.win.Ho / 2, Wp = s.win.Wo / 2, ps = s.O * Hp * Wp;
+  return over_pieces(s, piece_count(s), Pass::forward, b != nullptr, w,
+                     [&](const Entry& e, void* shared, int64_t, int64_t n0, int64_t mb) {
+                       const std::optional<Layout4> L = layout_of(e.out_impl);
+                       // (a layout Layout4 does not describe: the conv output reordered to plain in buffer 5)
+                       float* plain = L ? nullptr : static_cast<float*>(buffer(5, e.out_plain.get_size()));
+                       const void* c = run_piece_io(e, {x + n0 * xs}, {}, shared, const_cast<float*>(b), plain);
+                       pool2_relu_piece(static_cast<const float*>(c), L ? *L : plain_layout(s.O, s.win.Ho, s.win.Wo),
+                                        mb, s.O, Hp, Wp, y + n0 * ps, idx + n0 * ps);
+                     });
+}
+
+bool dnnl_conv2d_pool2_relu_backward(const PoolGrad& g, const float* x, const float* w, float* dx, float* dw,
+                                     float* db) {
+  const ConvShape& s = g.s;
+  if (!usable(s) || s.win.Ho < 2 || s.win.Wo < 2) return false;
+  if (!dw) return pool2_relu_backward_data(g, w, dx);
+  // both gradients: in one pass over the pieces when they are the same pieces, each piece's conv-output gradient
+  // built once for both primitives (when they read it in one layout) and still in cache for the second
+  Plan pd;
+  SharedWeights sw;
+  const bool together = dx && weight_grad_pieces(s) == piece_count(s) &&
+                        plan(s, piece_count(s), Pass::backward_data, false, pd);
+  if (together)
+    prepare_shared(pd, w, sw);
+  else if (dx && !pool2_relu_backward_data(g, w, dx))
+    return false;
+  const int64_t xs = s.C * s.win.H * s.win.W;
+  return weight_grad_over_pieces(s, dw, db, [&](const Entry& e, int64_t n0, int64_t mb, float* pw, float* pb) {
+    const PieceIn d = pooled_grad(e, 1, g, n0, mb, 5);
+    if (together) {
+      const Entry& ed = pd.for_size(mb);
+      const PieceIn dd = ed.in_impl[0] == e.in_impl[1] ? d : pooled_grad(ed, 0, g, n0, mb, 6);
+      run_piece_io(ed, dd, {}, mb == pd.small_mb ? sw.small : sw.large, nullptr, dx + n0 * xs);
+    }
+    run_piece_io(e, {x + n0 * xs}, d, nullptr, pb, pw);
+  });
+}
+
+void conv2d_pool2_relu_grad(const PoolGrad& g, float* dc) {
+  const ConvShape& s = g.s;
+  pool2_relu_grad_piece(g.dy, g.dy_strides, g.y, g.idx, s.N, s.O, s.win.Ho / 2, s.win.Wo / 2,
+                        plain_layout(s.O, s.win.Ho, s.win.Wo), dc, size_t(s.N * s.O * s.win.Ho * s.win.Wo) * sizeof(float));
 }
 
 }  // namespace nerve::cpu

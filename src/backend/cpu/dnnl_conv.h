@@ -36,4 +36,25 @@ bool dnnl_conv2d_backward_data(const ConvShape& s, const float* w, const float* 
 /// dw = the weight gradient and db (O, or null) = the bias gradient (the sum of dy over N, Ho, Wo)
 bool dnnl_conv2d_backward_weights(const ConvShape& s, const float* x, const float* dy, float* dw, float* db);
 
+/// The fused relu(max_pool2d(conv(x, w) + b, 2)) (kernel 2, stride 2; Ho, Wo >= 2): per piece, the pooling reads
+/// the convolution's output in oneDNN's layout, so the full-size output is never reordered or written out.
+/// y (N, O, Ho / 2, Wo / 2) plain, idx (the same shape) the window position of each maximum (0 top left, 1 top
+/// right, 2 bottom left, 3 bottom right). The same bits as conv2d, max_pool2d and relu one after the other.
+bool dnnl_conv2d_pool2_relu_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                                    uint8_t* idx);
+/// The backward of the above from dy (the pooled output's gradient, any strides), its y and idx: each piece
+/// scatters dy into the convolution output's gradient in the backward primitives' layout (relu's and max_pool2d's
+/// backward, the same bits), then runs them. dx, or dw and db (db may be null), may be null.
+struct PoolGrad {
+  ConvShape s;
+  const float* dy;
+  const int64_t* dy_strides;  // (N, O, Ho / 2, Wo / 2)
+  const float* y;
+  const uint8_t* idx;
+};
+bool dnnl_conv2d_pool2_relu_backward(const PoolGrad& g, const float* x, const float* w, float* dx, float* dw,
+                                     float* db);
+/// The convolution output's gradient (N, O, Ho, Wo) from the above, plain (for the paths oneDNN refuses).
+void conv2d_pool2_relu_grad(const PoolGrad& g, float* dc);
+
 }  // namespace nerve::cpu
