@@ -129,6 +129,7 @@ struct FusedCase {
   ConvPadding padding;
   int64_t groups;
   bool bias, x_grad;
+  bool strided_grad = false;  // the output's gradient arrives through a permute (as from Keras's channels-last view)
 };
 
 // y = the op's output and the gradients of sum(y * dy)
@@ -146,7 +147,12 @@ Result run_fused(const FusedCase& c, bool fused) {
   Tensor y = fused ? conv2d_relu_max_pool2x2(x, w, b, c.stride, c.padding, {1}, c.groups)
                    : relu(max_pool2d(conv2d(x, w, b, c.stride, c.padding, {1}, c.groups), {2, 2}));
   if (fused) EXPECT_STREQ(y.grad_fn()->name(), "Conv2dReluMaxPoolBackward");  // the fused path ran
-  sum(mul(y, randn(y.shape()))).backward();
+  if (c.strided_grad) {
+    const Tensor yp = permute(y, {0, 2, 3, 1});
+    sum(mul(yp, randn(yp.shape()))).backward();
+  } else {
+    sum(mul(y, randn(y.shape()))).backward();
+  }
   return {y.detach(), c.x_grad ? x.grad() : Tensor(), w.grad(), c.bias ? b.grad() : Tensor()};
 }
 
@@ -161,6 +167,9 @@ TEST(ConvDnnl, FusedReluMaxPoolHasTheBitsOfTheThreeOps) {
       {11, 6, 10, 9, 7, 3, {1}, {0}, 1, true, true},      // odd outputs, 10 channels (a padded block), 11 in pieces
       {5, 4, 12, 10, 10, 3, {2}, {1}, 2, false, true},    // groups, stride 2, no bias
       {3, 3, 16, 8, 8, 3, {1}, ConvPadding("same"), 1, true, true},
+      {4, 1, 8, 9, 7, 3, {1}, {0}, 1, true, false},                // one channel, odd outputs (7x5)
+      {6, 1, 16, 10, 10, 3, {1}, {1}, 1, true, false, true},       // one channel, the gradient strided
+      {6, 8, 16, 10, 10, 3, {1}, {1}, 1, true, true, true},        // blocked, the gradient strided
   };
   for (const FusedCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << "N" << c.N << " C" << c.C << " O" << c.O << " " << c.H << "x" << c.W

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -523,22 +524,43 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
   }
 }
 
-// The gradient of a piece's conv output in layout L at d (`bytes` long, zeroed first): each pooled gradient dy
-// (strides ds) through relu's backward (0 where y <= 0) at the window position idx names, as relu's and
-// max_pool2d's backward compute it (0 + g: the same signed zeros).
+// The gradient of a piece's conv output in layout L at d (`bytes` long): each pooled gradient dy (strides ds)
+// through relu's backward (0 where y <= 0) at the window position idx names, 0 elsewhere, as relu's and
+// max_pool2d's backward compute it (0 + g: the same signed zeros). Plain rows with unit strides write whole windows
+// without branches (vectorized along the row); other layouts are zeroed, then take one store per pooled value.
 void pool2_relu_grad_piece(const float* dy, const int64_t* ds, const float* y, const uint8_t* idx, int64_t mb,
-                           int64_t O, int64_t Hp, int64_t Wp, const Layout4& L, float* d, size_t bytes) {
-  std::memset(d, 0, bytes);
+                           int64_t O, int64_t Ho, int64_t Wo, const Layout4& L, float* d, size_t bytes) {
+  const int64_t Hp = Ho / 2, Wp = Wo / 2;
+  const bool rows = L.B == 1 && L.sw == 1 && ds[3] == 1;
+  if (!rows || Ho % 2 || Wo % 2) std::memset(d, 0, bytes);  // (rows: only an odd last row or column is not written)
   for (int64_t n = 0; n < mb; ++n)
     for (int64_t ch = 0; ch < O; ++ch)
       for (int64_t ph = 0; ph < Hp; ++ph) {
         const int64_t o = ((n * O + ch) * Hp + ph) * Wp;
         const float* g = dy + n * ds[0] + ch * ds[1] + ph * ds[2];
-        float* row = d + L.at(n, ch, 2 * ph, 0);
+        float* r0 = d + L.at(n, ch, 2 * ph, 0);
+        if (rows) {  // each value masked into its window's four places (+0 where not selected), no branches
+          float* __restrict w0 = r0;
+          float* __restrict w1 = r0 + L.sh;
+          const float* __restrict yr = y + o;
+          const uint8_t* __restrict kr = idx + o;
+          const float* __restrict gr = g;
+#pragma omp simd
+          for (int64_t pw = 0; pw < Wp; ++pw) {
+            const uint32_t pass = -uint32_t(!(yr[pw] <= 0.0f));  // relu's backward: y <= 0 gives 0
+            const uint32_t v = std::bit_cast<uint32_t>(0.0f + std::bit_cast<float>(std::bit_cast<uint32_t>(gr[pw]) & pass));
+            const uint32_t k = kr[pw];
+            w0[2 * pw] = std::bit_cast<float>(v & -uint32_t(k == 0));
+            w0[2 * pw + 1] = std::bit_cast<float>(v & -uint32_t(k == 1));
+            w1[2 * pw] = std::bit_cast<float>(v & -uint32_t(k == 2));
+            w1[2 * pw + 1] = std::bit_cast<float>(v & -uint32_t(k == 3));
+          }
+          continue;
+        }
         for (int64_t pw = 0; pw < Wp; ++pw) {
           const float v = 0.0f + (y[o + pw] <= 0.0f ? 0.0f : g[pw * ds[3]]);
           const int k = idx[o + pw];
-          row[(k >> 1) * L.sh + (2 * pw + (k & 1)) * L.sw] = v;
+          r0[(k >> 1) * L.sh + (2 * pw + (k & 1)) * L.sw] = v;
         }
       }
 }
@@ -551,8 +573,8 @@ PieceIn pooled_grad(const Entry& e, int arg, const PoolGrad& g, int64_t n0, int6
   const std::optional<Layout4> L = layout_of(e.in_impl[arg]);
   const memory::desc& at = L ? e.in_impl[arg] : e.in_plain[arg];
   float* d = static_cast<float*>(buffer(slot, at.get_size()));
-  pool2_relu_grad_piece(g.dy + n0 * g.dy_strides[0], g.dy_strides, g.y + n0 * P, g.idx + n0 * P, mb, s.O,
-                        s.win.Ho / 2, s.win.Wo / 2, L ? *L : plain_layout(s.O, s.win.Ho, s.win.Wo), d, at.get_size());
+  pool2_relu_grad_piece(g.dy + n0 * g.dy_strides[0], g.dy_strides, g.y + n0 * P, g.idx + n0 * P, mb, s.O, s.win.Ho,
+                        s.win.Wo, L ? *L : plain_layout(s.O, s.win.Ho, s.win.Wo), d, at.get_size());
   return L ? PieceIn{nullptr, d} : PieceIn{d, nullptr};
 }
 
@@ -636,7 +658,7 @@ bool dnnl_conv2d_pool2_relu_backward(const PoolGrad& g, const float* x, const fl
 
 void conv2d_pool2_relu_grad(const PoolGrad& g, float* dc) {
   const ConvShape& s = g.s;
-  pool2_relu_grad_piece(g.dy, g.dy_strides, g.y, g.idx, s.N, s.O, s.win.Ho / 2, s.win.Wo / 2,
+  pool2_relu_grad_piece(g.dy, g.dy_strides, g.y, g.idx, s.N, s.O, s.win.Ho, s.win.Wo,
                         plain_layout(s.O, s.win.Ho, s.win.Wo), dc, size_t(s.N * s.O * s.win.Ho * s.win.Wo) * sizeof(float));
 }
 
