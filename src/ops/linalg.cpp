@@ -1,6 +1,7 @@
 // matmul (PyTorch's 1-D/2-D/batched rules) on two primitives, mm and bmm, plus the fused linear layer
 // y = x W^T + b, bmm/baddbmm (mm's batched path) and the triangles tril/triu. All products go through cpu::gemm; transposed views are passed as transpose flags, not copied.
 #include <algorithm>
+#include <bit>
 #include <type_traits>
 
 #include "backend/cpu/gemm.h"
@@ -45,21 +46,30 @@ void mm_kernel(const Tensor& a, const Tensor& b, const Tensor& out, T beta = T(0
   };
   if (!ok(ac)) ac = ac.contiguous();
   if (!ok(bc)) bc = bc.contiguous();
-  T* o = out.data<T>();
+  // (T is uint16_t for bf16, its bits: the dtypes were checked by the caller)
+  T* o = static_cast<T*>(out.raw_data());
   for (int64_t i = 0; i < B; ++i) {
-    const T* pa = ac.data<T>() + (batched ? i * ac.strides()[0] : 0);
-    const T* pb = bc.data<T>() + (batched ? i * bc.strides()[0] : 0);
+    const T* pa = static_cast<const T*>(ac.raw_data()) + (batched ? i * ac.strides()[0] : 0);
+    const T* pb = static_cast<const T*>(bc.raw_data()) + (batched ? i * bc.strides()[0] : 0);
     int64_t d = ac.dim();
     Mat<T> ma = as_mat<T>(ac, pa, M, K, ac.strides()[d - 2], ac.strides()[d - 1]);
     Mat<T> mb = as_mat<T>(bc, pb, K, N, bc.strides()[d - 2], bc.strides()[d - 1]);
-    cpu::gemm(ma.trans, mb.trans, M, N, K, T(1), ma.p, ma.ld, mb.p, mb.ld, beta, o + i * M * N, std::max<int64_t>(N, 1));
+    if constexpr (std::is_same_v<T, uint16_t>)
+      cpu::gemm_bf16(ma.trans, mb.trans, M, N, K, ma.p, ma.ld, mb.p, mb.ld, o + i * M * N, std::max<int64_t>(N, 1));
+    else
+      cpu::gemm(ma.trans, mb.trans, M, N, K, T(1), ma.p, ma.ld, mb.p, mb.ld, beta, o + i * M * N,
+                std::max<int64_t>(N, 1));
   }
 }
 
 Tensor mm_raw(const Tensor& a, const Tensor& b) {
   Shape s = a.dim() == 3 ? Shape{a.shape()[0], a.shape()[1], b.shape()[2]} : Shape{a.shape()[0], b.shape()[1]};
   Tensor out = empty(s, a.dtype(), detail::result_device(a, b));
-  if (!out.is_meta()) visit_floating(a.dtype(), "matmul", [&](auto tag) { mm_kernel<decltype(tag)>(a, b, out); });
+  if (out.is_meta()) return out;
+  if (a.dtype() == DType::bf16)  // bf16 x bf16, accumulated in f32 (PyTorch's bf16 matmul)
+    mm_kernel<uint16_t>(a, b, out);
+  else
+    visit_floating(a.dtype(), "matmul", [&](auto tag) { mm_kernel<decltype(tag)>(a, b, out); });
   return out;
 }
 
@@ -98,7 +108,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   NERVE_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dim; ",
               detail::describe(a_in, b_in));
   DType d = detail::promote(a_in, b_in);
-  NERVE_CHECK(is_floating(d), "matmul: expected floating tensors; ", detail::describe(a_in, b_in));
+  NERVE_CHECK(is_floating(d) || d == DType::bf16, "matmul: expected floating tensors (f32, f64, or bf16 with bf16); ",
+              detail::describe(a_in, b_in));
   Tensor a = a_in.dtype() == d ? a_in : a_in.to(d), b = b_in.dtype() == d ? b_in : b_in.to(d);
   int64_t k_a = a.shape().back(), k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
   NERVE_CHECK(k_a == k_b, "matmul: a.shape[-1] (", k_a, ") != b.shape[", b.dim() == 1 ? "0" : "-2", "] (", k_b,
@@ -141,8 +152,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
               detail::describe(a, b));
   NERVE_CHECK(a.shape()[2] == b.shape()[1], "bmm: a.shape[2] (", a.shape()[2], ") != b.shape[1] (", b.shape()[1],
               "); ", detail::describe(a, b));
-  NERVE_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "bmm: expected two f32 or two f64 tensors; ",
-              detail::describe(a, b));
+  NERVE_CHECK(a.dtype() == b.dtype() && (is_floating(a.dtype()) || a.dtype() == DType::bf16),
+              "bmm: expected two f32, two f64 or two bf16 tensors; ", detail::describe(a, b));
   return mm(a, b);
 }
 
@@ -162,6 +173,17 @@ Tensor baddbmm(const Tensor& input, const Tensor& batch1, const Tensor& batch2, 
 
 // ------------------------------------------------------------------ fused linear
 namespace {
+
+const uint16_t* bf16_bits(const Tensor& t) { return static_cast<const uint16_t*>(t.raw_data()); }
+uint16_t* bf16_bits_out(const Tensor& t) { return static_cast<uint16_t*>(t.raw_data()); }
+
+// y = x W^T (+ b) (then ReLU) in bf16: f32 accumulation, the bias added and the ReLU applied in f32, one rounding
+void linear_forward_bf16(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, bool relu) {
+  const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+  const Tensor b32 = bias.defined() ? bias.to(DType::f32) : Tensor();
+  cpu::gemm_bf16(false, true, N, out, in, bf16_bits(x), in, bf16_bits(w), in, bf16_bits_out(y), out,
+                 b32.defined() ? b32.data<float>() : nullptr, relu);
+}
 
 template <class T>
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, bool relu) {
@@ -207,6 +229,7 @@ class LinearBackward : public Node {
       return {gx, gw, gb};
     }
     Tensor g = grads[0].contiguous();
+    if (g.dtype() == DType::bf16) return bf16_grads(g);
     // f32 layer whose input needs no gradient (a first layer; always for linear_u8): each dW tile applies the ReLU
     // mask to its own columns of g and sums them for the bias gradient, so the thread that wrote those outputs in
     // the forward reads them again
@@ -276,6 +299,32 @@ class LinearBackward : public Node {
   }
 
  private:
+  // bf16: the products in bf16 with f32 accumulation, the bias gradient summed in f32 and rounded once (PyTorch)
+  std::vector<Tensor> bf16_grads(Tensor g) {
+    const Tensor x = x_.unpack(this), w = w_.unpack(this);
+    const int64_t N = x.shape()[0], in = x.shape()[1], out = w.shape()[0];
+    if (relu_) {  // the gradient passes where y > 0
+      const Tensor y = y_.unpack(this);
+      Tensor masked = empty(g.shape(), DType::bf16, Device::cpu);
+      const uint16_t *pg = bf16_bits(g), *py = bf16_bits(y);
+      uint16_t* pm = bf16_bits_out(masked);
+      for (int64_t i = 0; i < g.numel(); ++i)
+        pm[i] = std::bit_cast<float>(uint32_t(py[i]) << 16) > 0.f ? pg[i] : uint16_t(0);
+      g = masked;
+    }
+    Tensor gx, gw, gb;
+    if (next_edges[0].fn) {  // dx (N, in) = g (N, out) @ W (out, in)
+      gx = empty(x.shape(), DType::bf16, Device::cpu);
+      cpu::gemm_bf16(false, false, N, in, out, bf16_bits(g), out, bf16_bits(w), in, bf16_bits_out(gx), in);
+    }
+    if (next_edges[1].fn) {  // dW (out, in) = g^T (out, N) @ x (N, in)
+      gw = empty(w.shape(), DType::bf16, Device::cpu);
+      cpu::gemm_bf16(true, false, out, in, N, bf16_bits(g), out, bf16_bits(x), in, bf16_bits_out(gw), in);
+    }
+    if (next_edges.size() > 2 && next_edges[2].fn) gb = sum(g.to(DType::f32), {0}).to(DType::bf16);
+    return {gx, gw, gb};
+  }
+
   SavedTensor x_, w_, y_;
   bool relu_;
   float scale_, offset_;  // a uint8 x (linear_u8) is read as scale * x + offset
@@ -312,7 +361,8 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
               " (input ", detail::describe(x_in), ", weight ", detail::describe(weight), ")");
   NERVE_CHECK(x_in.dtype() == weight.dtype(), "linear: input dtype ", dtype_name(x_in.dtype()),
               " != weight dtype ", dtype_name(weight.dtype()));
-  NERVE_CHECK(is_floating(weight.dtype()), "linear: expected floating tensors, got ", dtype_name(weight.dtype()));
+  NERVE_CHECK(is_floating(weight.dtype()) || weight.dtype() == DType::bf16,
+              "linear: expected floating tensors (f32, f64 or bf16), got ", dtype_name(weight.dtype()));
   if (bias.defined())
     NERVE_CHECK(bias.dim() == 1 && bias.shape()[0] == out && bias.dtype() == weight.dtype(),
                 "linear: bias must be (", out, ") ", dtype_name(weight.dtype()), ", got ", detail::describe(bias));
@@ -321,7 +371,10 @@ Tensor linear_impl(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
   Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
   const bool meta = x.is_meta() || w.is_meta() || (b.defined() && b.is_meta());
   Tensor y = empty({x.shape()[0], out}, x.dtype(), meta ? Device::meta : Device::cpu);
-  if (!meta) visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
+  if (!meta && x.dtype() == DType::bf16)
+    linear_forward_bf16(x, w, b, y, relu);
+  else if (!meta)
+    visit_floating(x.dtype(), "linear", [&](auto tag) { linear_forward<decltype(tag)>(x, w, b, y, relu); });
   return linear_output(x_in, x, w, b, y, [&] { return make_node<LinearBackward>(x, w, relu ? y : Tensor()); });
 }
 

@@ -396,7 +396,8 @@ Tensor to_dtype(const Tensor& x, DType d) {
   if (d == x.dtype()) return x;
   Tensor out = empty(x.shape(), d, x.device());
   cpu::convert(out, x);
-  if (is_floating(d)) record<ToDtypeBackward>(x, out, x.dtype());
+  // (bf16 too: matmul and linear compute in it, so a model's f32 weights can be converted for them and trained)
+  if (is_floating(d) || d == DType::bf16) record<ToDtypeBackward>(x, out, x.dtype());
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "backend/cpu/transpose16.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -180,6 +181,21 @@ void u8_to_f32_affine(const uint8_t* src, float* dst, int64_t n, float scale, fl
 
 void u8_to_f32_affine_serial(const uint8_t* src, float* dst, int64_t n, float scale, float offset) {
   u8_affine(src, dst, n, scale, offset);
+}
+
+// to_bf16 and from_bf16 without a branch, so the loops vectorize (the same bits: bf16_rows_are_to_bf16 in the tests)
+NERVE_SIMD_CLONES void f32_to_bf16_serial(const float* __restrict src, uint16_t* __restrict dst, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = std::bit_cast<uint32_t>(src[i]);
+    const uint32_t rounded = (u + 0x7fff + ((u >> 16) & 1)) >> 16, quiet_nan = (u >> 16) | 0x40;
+    dst[i] = static_cast<uint16_t>(src[i] != src[i] ? quiet_nan : rounded);
+  }
+}
+
+NERVE_SIMD_CLONES void bf16_to_f32_serial(const uint16_t* __restrict src, float* __restrict dst, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
 }
 
 }  // namespace nerve::cpu

@@ -20,6 +20,11 @@ void u8_to_f32_affine_serial(const uint8_t* src, float* dst, int64_t n, float sc
 void u8_to_f32_affine_transposed_serial(const uint8_t* src, int64_t rows, int64_t cols, int64_t lds, float* dst,
                                         float scale, float offset);
 
+/// dst[i] = src[i] rounded to bf16 (nearest even; NaN stays a quiet NaN of its sign), on the calling thread.
+void f32_to_bf16_serial(const float* src, uint16_t* dst, int64_t n);
+/// dst[i] = src[i] (bf16 bits) widened to f32 (exact), on the calling thread.
+void bf16_to_f32_serial(const uint16_t* src, float* dst, int64_t n);
+
 /// dst[j * ldd + b] = src[b * lds + j] for b < nb, j < n (f32 16x16 tiles transposed in registers), on the
 /// calling thread.
 void transpose_f32(const float* src, int64_t lds, int64_t nb, int64_t n, float* dst, int64_t ldd);

@@ -3,10 +3,16 @@
 #include "backend/cpu/gemm.h"
 
 #include <dnnl.h>
+#include <dnnl.hpp>
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/convert.h"
@@ -113,6 +119,21 @@ const float* materialize(const U8Operand* u, int64_t n, int slot, U8Layout t = {
   return h.buf.data();
 }
 
+// The tiles of a product: pm row parts x pn column parts (see gemm_f32). Work counts the multiply-adds and, for
+// products too thin to reuse their operands (a GEMV at batch 1), ~16 per element of the largest operand: reading a
+// weight from memory is what such a product waits on.
+std::pair<int64_t, int64_t> tile_grid(int64_t M, int64_t N, int64_t K) {
+  const int64_t work = std::max(M * N * K, 16 * std::max({M * K, K * N, M * N}));
+  const int64_t tiles = std::min<int64_t>(kMaxTiles, work / kMinTileMacs);
+  const bool by_cols = K * N >= M * K && K * N >= M * N;
+  for (int64_t f = tiles; f >= 1 && tiles > 1; --f) {
+    if (tiles % f) continue;
+    const int64_t a = by_cols ? tiles / f : f, b = tiles / a;
+    if ((a == 1 || M / a >= 8) && (b == 1 || N / b >= 16)) return {a, b};
+  }
+  return {1, 1};
+}
+
 void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& ex) {
   if (M == 0 || N == 0) return;
@@ -138,20 +159,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
   // rows on the same core: measured, the MLP's Adam step took 56 us with W shared by both cores and 20 us owned.
   // Otherwise rows (bench/bench_gemm_split.cpp: as fast or faster than columns on every MLP, LSTM and square shape), in
   // multiples of 8; columns in multiples of 16.
-  // Work counts the multiply-adds and, for products too thin to reuse their operands (a GEMV at batch 1),
-  // ~16 per element of the largest operand: reading a weight from memory is what such a product waits on.
-  const int64_t work = std::max(M * N * K, 16 * std::max({M * K, K * N, M * N}));
-  const int64_t tiles = std::min<int64_t>(kMaxTiles, work / kMinTileMacs);
-  const bool by_cols = K * N >= M * K && K * N >= M * N;
-  int64_t pm = 1, pn = 1;
-  for (int64_t f = tiles; f >= 1 && tiles > 1; --f) {
-    if (tiles % f) continue;
-    const int64_t a = by_cols ? tiles / f : f, b = tiles / a;
-    if ((a == 1 || M / a >= 8) && (b == 1 || N / b >= 16)) {
-      pm = a, pn = b;
-      break;
-    }
-  }
+  const auto [pm, pn] = tile_grid(M, N, K);
   const bool serial = pm * pn <= 1;  // (inside a parallel region the tiles run inline, one after the other)
   const bool mask_a = ex.a_relu_mask || ex.a_row_sums;
   // B transposed (an (N, K) weight) and few rows of A: the library is faster on the transposed product
@@ -295,6 +303,152 @@ void gemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double* 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
           const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
   gemm_loop(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// ------------------------------------------------------------------ bf16
+namespace {
+
+dnnl::engine& bf16_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// One tile shape's bf16 matmul primitive: (m, k) bf16 with A's strides times (k, n) bf16 with B's into (m, n) f32
+// contiguous, made for one thread, with a scratchpad of the running thread's
+struct Bf16Tile {
+  dnnl::matmul prim;
+  dnnl::memory::desc a, b, c, scratch;
+  std::string impl;
+};
+struct Bf16Key {
+  int64_t m, n, k, lda, ldb;
+  bool ta, tb;
+  auto operator<=>(const Bf16Key&) const = default;
+};
+
+// The primitive for a tile shape, from a bounded cache; null when oneDNN has no bf16 matmul on this CPU (it needs
+// AVX-512). Made on the calling thread, single-threaded, before the tiles run (oneDNN sizes a primitive's work
+// split by the threads of the thread that makes it).
+std::atomic<bool> g_bf16_fallback{false};
+
+std::shared_ptr<const Bf16Tile> bf16_tile(const Bf16Key& key) {
+  if (g_bf16_fallback.load(std::memory_order_relaxed)) return nullptr;
+  static std::mutex mu;
+  static std::map<Bf16Key, std::shared_ptr<const Bf16Tile>> cache;
+  static bool unsupported = false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (unsupported) return nullptr;
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  gemm_library_single_threaded();
+  using dnnl::memory;
+  using dt = memory::data_type;
+  auto t = std::make_shared<Bf16Tile>();
+  t->a = memory::desc({key.m, key.k}, dt::bf16, key.ta ? memory::dims{1, key.lda} : memory::dims{key.lda, 1});
+  t->b = memory::desc({key.k, key.n}, dt::bf16, key.tb ? memory::dims{1, key.ldb} : memory::dims{key.ldb, 1});
+  t->c = memory::desc({key.m, key.n}, dt::f32, memory::dims{key.n, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  try {
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(t->a, t->b, t->c), attr, bf16_engine());
+    t->prim = dnnl::matmul(pd);
+    t->scratch = pd.scratchpad_desc();
+    t->impl = pd.impl_info_str();
+  } catch (const dnnl::error&) {  // no bf16 matmul on this CPU (dnnl_unimplemented): the f32 fallback, always
+    unsupported = true;
+    return nullptr;
+  }
+  if (cache.size() >= 256) cache.clear();
+  cache.emplace(key, t);
+  return t;
+}
+
+// buf (m, n) f32 = op(A) op(B) for one tile, through the primitive or, without one, widened to f32 for sgemm
+void bf16_tile_product(const Bf16Tile* t, bool ta, bool tb, int64_t m, int64_t n, int64_t K, const uint16_t* A,
+                       int64_t lda, const uint16_t* B, int64_t ldb, float* buf) {
+  if (t) {
+    thread_local dnnl::stream stream(bf16_engine());
+    thread_local std::vector<char> scratch;
+    if (scratch.size() < t->scratch.get_size()) scratch.resize(t->scratch.get_size());
+    using dnnl::memory;
+    t->prim.execute(stream, {{DNNL_ARG_SRC, memory(t->a, bf16_engine(), const_cast<uint16_t*>(A))},
+                             {DNNL_ARG_WEIGHTS, memory(t->b, bf16_engine(), const_cast<uint16_t*>(B))},
+                             {DNNL_ARG_DST, memory(t->c, bf16_engine(), buf)},
+                             {DNNL_ARG_SCRATCHPAD, memory(t->scratch, bf16_engine(), scratch.data())}});
+    stream.wait();
+    return;
+  }
+  // op(A) (m, K) and op(B) (K, n) widened into row-major f32 copies (exact), then the f32 GEMM
+  thread_local std::vector<float> wa, wb;
+  wa.resize(m * K);
+  wb.resize(K * n);
+  for (int64_t i = 0; i < m; ++i)
+    if (!ta)
+      bf16_to_f32_serial(A + i * lda, wa.data() + i * K, K);
+    else
+      for (int64_t k = 0; k < K; ++k) wa[i * K + k] = std::bit_cast<float>(uint32_t(A[k * lda + i]) << 16);
+  for (int64_t k = 0; k < K; ++k)
+    if (!tb)
+      bf16_to_f32_serial(B + k * ldb, wb.data() + k * n, n);
+    else
+      for (int64_t j = 0; j < n; ++j) wb[k * n + j] = std::bit_cast<float>(uint32_t(B[j * ldb + k]) << 16);
+  sgemm_tile(false, false, m, n, K, 1.f, wa.data(), K, wb.data(), n, 0.f, buf, n);
+}
+
+}  // namespace
+
+void gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const uint16_t* B,
+               int64_t ldb, uint16_t* C, int64_t ldc, const float* bias, bool relu) {
+  if (M == 0 || N == 0) return;
+  const auto [pm, pn] = tile_grid(M, N, K);
+  struct Tile {
+    int64_t m0, m1, n0, n1;
+    std::shared_ptr<const Bf16Tile> prim;
+  };
+  std::vector<Tile> tiles;
+  for (int64_t i = 0; i < pm; ++i)
+    for (int64_t j = 0; j < pn; ++j) {
+      Tile t{split_edge(M, pm, 8, i), split_edge(M, pm, 8, i + 1), split_edge(N, pn, 16, j),
+             split_edge(N, pn, 16, j + 1), nullptr};
+      if (t.m0 < t.m1 && t.n0 < t.n1 && K > 0)
+        t.prim = bf16_tile({t.m1 - t.m0, t.n1 - t.n0, K, lda, ldb, ta, tb});
+      tiles.push_back(std::move(t));
+    }
+  auto run = [&](int64_t q) {
+    const Tile& t = tiles[q];
+    const int64_t m = t.m1 - t.m0, n = t.n1 - t.n0;
+    if (m <= 0 || n <= 0) return;
+    thread_local std::vector<float> buf;
+    buf.resize(m * n);
+    if (K > 0)
+      bf16_tile_product(t.prim.get(), ta, tb, m, n, K, ta ? A + t.m0 : A + t.m0 * lda, lda,
+                        tb ? B + t.n0 * ldb : B + t.n0, ldb, buf.data());
+    else
+      std::fill(buf.begin(), buf.end(), 0.f);
+    for (int64_t i = 0; i < m; ++i) {  // bias and ReLU in f32, then one rounding
+      float* row = buf.data() + i * n;
+      if (bias)
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) row[j] += bias[t.n0 + j];
+      if (relu)
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) row[j] = row[j] < 0.f ? 0.f : row[j];  // NaN stays NaN
+      f32_to_bf16_serial(row, C + (t.m0 + i) * ldc + t.n0, n);
+    }
+  };
+  if (tiles.size() == 1)
+    run(0);
+  else
+    parallel_chunks(int64_t(tiles.size()), run);
+}
+
+void gemm_bf16_force_fallback(bool on) { g_bf16_fallback.store(on); }
+
+const char* gemm_bf16_impl() {
+  static const std::string impl = [] {
+    auto t = bf16_tile({64, 64, 64, 64, 64, false, false});
+    return t ? t->impl : std::string("f32 fallback");
+  }();
+  return impl.c_str();
 }
 
 void gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

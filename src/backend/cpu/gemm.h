@@ -39,6 +39,19 @@ struct GemmExtra {
 };
 void gemm_ex(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
              const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const GemmExtra& extra);
+/// C (M, N) = op(A) op(B) (+ bias, then max(., 0) when relu) for bf16 A, B and C (their bit patterns), accumulated
+/// in f32 and rounded once to bf16 (nearest even, NaN kept, as PyTorch); bias is f32 or null. Through oneDNN's bf16
+/// matmul, which picks AMX or AVX512-BF16 where the CPU has them (AVX-512 at least); on other CPUs the operands are
+/// widened to f32 (exactly) for the f32 GEMM. Tiled by the shape alone, as the f32 GEMM: the same bits on any thread
+/// count.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,
+               const uint16_t* B, int64_t ldb, uint16_t* C, int64_t ldc, const float* bias = nullptr,
+               bool relu = false);
+/// Tests: run gemm_bf16's f32 fallback even where oneDNN has bf16 kernels (both paths tested on any CPU).
+void gemm_bf16_force_fallback(bool on);
+/// The implementation gemm_bf16 runs on this CPU: oneDNN's name for its bf16 matmul kernel ("brg:avx512_core_amx",
+/// "brg:avx512_core_bf16", ...) or "f32 fallback" (for benchmarks and their reports).
+const char* gemm_bf16_impl();
 /// Plain triple loop, the reference the fast path is tested against.
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
