@@ -21,7 +21,7 @@
 namespace nerve {
 
 namespace {
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // (one instantiation of nlohmann::basic_json in the library: safetensors.cpp uses this one)
 constexpr const char* kFormat = "nerve-keras-1";
 constexpr size_t kMaxLayers = 10000;
 

@@ -6,7 +6,7 @@
 
 namespace nerve::io::detail {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // (one instantiation of nlohmann::basic_json in the library: safetensors.cpp uses this one)
 
 namespace {
 // An integer of the metadata, checked: converting a JSON float such as 1e30 to int64_t would be undefined behaviour.
