@@ -170,6 +170,9 @@ TEST(ConvDnnl, FusedReluMaxPoolHasTheBitsOfTheThreeOps) {
       {4, 1, 8, 9, 7, 3, {1}, {0}, 1, true, false},                // one channel, odd outputs (7x5)
       {6, 1, 16, 10, 10, 3, {1}, {1}, 1, true, false, true},       // one channel, the gradient strided
       {6, 8, 16, 10, 10, 3, {1}, {1}, 1, true, true, true},        // blocked, the gradient strided
+      // rows of more than 16 pooled outputs (the 16-wide tiles of nChw16c: 16 + 4) and 20 channels (16 + 4)
+      {3, 5, 20, 8, 40, 3, {1}, {1}, 1, true, true},
+      {3, 5, 20, 8, 40, 3, {1}, {1}, 1, true, true, true},
   };
   for (const FusedCase& c : cases) {
     SCOPED_TRACE(::testing::Message() << "N" << c.N << " C" << c.C << " O" << c.O << " " << c.H << "x" << c.W

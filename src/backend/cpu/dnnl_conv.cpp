@@ -18,6 +18,8 @@
 
 #include <dnnl.hpp>
 
+#include "backend/cpu/transpose16.h"
+#include "core/simd_clones.h"
 #include "nerve/core/error.h"
 #include "nerve/core/parallel.h"
 
@@ -471,6 +473,102 @@ inline void take_max2(float v, uint8_t i, float& m, uint8_t& k) {
 }
 inline float relu1(float m) { return m > 0.0f ? m : m != m ? m : 0.0f; }  // relu's forward (NaN stays NaN)
 
+// One row of pooled outputs of a block of 16 channels (nChw16c, the channels contiguous) starting at p, into the
+// plain y and idx rows of its first nb channels (planes P apart): up to 16 outputs at a time, each a vector across
+// the 16 channels (take_max2 and relu1 lane by lane), the 16 x 16 tile transposed in registers into rows of one
+// channel. The same values as the other paths.
+NERVE_SIMD_CLONES_V void pool2_block16_row(const float* p, int64_t sw, int64_t sh, int64_t Wp, int64_t nb, int64_t P,
+                                           float* y, uint8_t* idx) {
+  alignas(64) float mt[16][16], kt[16][16];  // (output, channel), then (channel, output)
+  for (int64_t w0 = 0; w0 < Wp; w0 += 16) {
+    const int64_t nw = std::min<int64_t>(16, Wp - w0);
+    for (int64_t q = nw; q < 16; ++q)  // rows past the outputs: transposed into columns not stored, zero all the same
+#pragma omp simd
+      for (int j = 0; j < 16; ++j) mt[q][j] = kt[q][j] = 0.0f;
+    for (int64_t q = 0; q < nw; ++q) {
+      const float* p0 = p + 2 * (w0 + q) * sw;
+      const float* p1 = p0 + sw;
+      const float* p2 = p0 + sh;
+      const float* p3 = p2 + sw;
+#pragma omp simd
+      for (int j = 0; j < 16; ++j) {
+        float v = p0[j];
+        uint8_t i = 0;
+        take_max2(p1[j], 1, v, i);
+        take_max2(p2[j], 2, v, i);
+        take_max2(p3[j], 3, v, i);
+        mt[q][j] = relu1(v);
+        kt[q][j] = float(i);
+      }
+    }
+    v16f m[16], k[16];
+    std::memcpy(m, mt, sizeof m);
+    std::memcpy(k, kt, sizeof k);
+    transpose16x16(m);
+    transpose16x16(k);
+    std::memcpy(mt, m, sizeof m);
+    std::memcpy(kt, k, sizeof k);
+    for (int64_t j = 0; j < nb; ++j) {
+      float* yo = y + j * P + w0;
+      uint8_t* io = idx + j * P + w0;
+#pragma omp simd
+      for (int64_t q = 0; q < nw; ++q) {
+        yo[q] = mt[j][q];
+        io[q] = static_cast<uint8_t>(kt[j][q]);
+      }
+    }
+  }
+}
+
+// pool2_block16_row's backward: for one row of pooled outputs of a block of 16 channels, the gradient g (rows of
+// channel j at g + j * gs_c, outputs gs_w apart), y and idx (plain rows P apart) of its first nb channels, transposed
+// into (output, channel) tiles, then each window of the conv output's gradient d (nChw16c, from its first element)
+// written as four 16-channel vectors: relu's and max_pool2d's backward (0 + g where selected and y > 0, +0 elsewhere,
+// as pool2_relu_grad_piece), the padding channels of a last block 0.
+NERVE_SIMD_CLONES_V void pool2_grad_block16_row(const float* g, int64_t gs_c, int64_t gs_w, const float* y,
+                                                const uint8_t* idx, int64_t P, int64_t nb, int64_t Wp, float* d,
+                                                int64_t sw, int64_t sh) {
+  alignas(64) float gt[16][16], kt[16][16];  // (channel, output), then (output, channel)
+  for (int64_t w0 = 0; w0 < Wp; w0 += 16) {
+    const int64_t nw = std::min<int64_t>(16, Wp - w0);
+    for (int64_t j = 0; j < 16; ++j) {
+      if (j >= nb) {
+#pragma omp simd
+        for (int q = 0; q < 16; ++q) gt[j][q] = kt[j][q] = 0.0f;
+        continue;
+      }
+      const float* gr = g + j * gs_c + w0 * gs_w;
+      const float* yr = y + j * P + w0;
+      const uint8_t* kr = idx + j * P + w0;
+      for (int64_t q = 0; q < 16; ++q) {
+        gt[j][q] = q < nw ? 0.0f + (yr[q] <= 0.0f ? 0.0f : gr[q * gs_w]) : 0.0f;
+        kt[j][q] = q < nw ? float(kr[q]) : 0.0f;
+      }
+    }
+    v16f gv[16], kv[16];
+    std::memcpy(gv, gt, sizeof gv);
+    std::memcpy(kv, kt, sizeof kv);
+    transpose16x16(gv);
+    transpose16x16(kv);
+    std::memcpy(gt, gv, sizeof gv);
+    std::memcpy(kt, kv, sizeof kv);
+    for (int64_t q = 0; q < nw; ++q) {
+      float* w00 = d + 2 * (w0 + q) * sw;
+      float* w01 = w00 + sw;
+      float* w10 = w00 + sh;
+      float* w11 = w10 + sw;
+#pragma omp simd
+      for (int j = 0; j < 16; ++j) {
+        const float v = gt[q][j], k = kt[q][j];
+        w00[j] = k == 0.0f ? v : 0.0f;
+        w01[j] = k == 1.0f ? v : 0.0f;
+        w10[j] = k == 2.0f ? v : 0.0f;
+        w11[j] = k == 3.0f ? v : 0.0f;
+      }
+    }
+  }
+}
+
 // y = relu(max_pool2d(c, 2)) and idx (mb, O, Hp, Wp, plain) of a piece's conv output c (mb, O, Ho, Wo) in layout L;
 // idx is the window position of the maximum (0 top left, 1 top right, 2 bottom left, 3 bottom right).
 void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, int64_t Hp, int64_t Wp, float* y,
@@ -497,6 +595,13 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
             io[pw] = k;
           }
         }
+      continue;
+    }
+    if (L.B == 16) {  // nChw16c (AVX-512): 16 x 16 tiles, transposed in registers
+      for (int64_t c0 = 0; c0 < O; c0 += 16)
+        for (int64_t ph = 0; ph < Hp; ++ph)
+          pool2_block16_row(c + L.at(n, c0, 2 * ph, 0), L.sw, L.sh, Wp, std::min<int64_t>(16, O - c0), P,
+                            y + (n * O + c0) * P + ph * Wp, idx + (n * O + c0) * P + ph * Wp);
       continue;
     }
     for (int64_t c0 = 0; c0 < O; c0 += L.B) {  // channels in blocks: across the block
@@ -531,6 +636,16 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
 void pool2_relu_grad_piece(const float* dy, const int64_t* ds, const float* y, const uint8_t* idx, int64_t mb,
                            int64_t O, int64_t Ho, int64_t Wo, const Layout4& L, float* d, size_t bytes) {
   const int64_t Hp = Ho / 2, Wp = Wo / 2;
+  if (L.B == 16 && Ho % 2 == 0 && Wo % 2 == 0) {  // nChw16c (AVX-512): every element written, no memset
+    for (int64_t n = 0; n < mb; ++n)
+      for (int64_t c0 = 0; c0 < O; c0 += 16)
+        for (int64_t ph = 0; ph < Hp; ++ph) {
+          const int64_t o = ((n * O + c0) * Hp + ph) * Wp;
+          pool2_grad_block16_row(dy + n * ds[0] + c0 * ds[1] + ph * ds[2], ds[1], ds[3], y + o, idx + o, Hp * Wp,
+                                 std::min<int64_t>(16, O - c0), Wp, d + L.at(n, c0, 2 * ph, 0), L.sw, L.sh);
+        }
+    return;
+  }
   const bool rows = L.B == 1 && L.sw == 1 && ds[3] == 1;
   if (!rows || Ho % 2 || Wo % 2) std::memset(d, 0, bytes);  // (rows: only an odd last row or column is not written)
   for (int64_t n = 0; n < mb; ++n)
