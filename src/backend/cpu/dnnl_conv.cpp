@@ -473,34 +473,42 @@ inline void take_max2(float v, uint8_t i, float& m, uint8_t& k) {
 }
 inline float relu1(float m) { return m > 0.0f ? m : m != m ? m : 0.0f; }  // relu's forward (NaN stays NaN)
 
-// One row of pooled outputs of a block of 16 channels (nChw16c, the channels contiguous) starting at p, into the
-// plain y and idx rows of its first nb channels (planes P apart): up to 16 outputs at a time, each a vector across
-// the 16 channels (take_max2 and relu1 lane by lane), the 16 x 16 tile transposed in registers into rows of one
-// channel. The same values as the other paths.
-NERVE_SIMD_CLONES_V void pool2_block16_row(const float* p, int64_t sw, int64_t sh, int64_t Wp, int64_t nb, int64_t P,
-                                           float* y, uint8_t* idx) {
+// One row of pooled outputs of 16 channels in blocks of B = 16 (nChw16c) or two blocks of B = 8 (nChw8c, sc apart),
+// the channels of a block contiguous, starting at p, into the plain y and idx rows of its first nb channels (planes
+// P apart): up to 16 outputs at a time, each a vector across the 16 channels (take_max2 and relu1 lane by lane),
+// the 16 x 16 tile transposed in registers into rows of one channel. The same values as the other paths.
+NERVE_SIMD_CLONES_V void pool2_block16_row(const float* p, int64_t B, int64_t sc, int64_t sw, int64_t sh, int64_t Wp,
+                                           int64_t nb, int64_t P, float* y, uint8_t* idx) {
   alignas(64) float mt[16][16], kt[16][16];  // (output, channel), then (channel, output)
   for (int64_t w0 = 0; w0 < Wp; w0 += 16) {
     const int64_t nw = std::min<int64_t>(16, Wp - w0);
     for (int64_t q = nw; q < 16; ++q)  // rows past the outputs: transposed into columns not stored, zero all the same
 #pragma omp simd
       for (int j = 0; j < 16; ++j) mt[q][j] = kt[q][j] = 0.0f;
-    for (int64_t q = 0; q < nw; ++q) {
-      const float* p0 = p + 2 * (w0 + q) * sw;
-      const float* p1 = p0 + sw;
-      const float* p2 = p0 + sh;
-      const float* p3 = p2 + sw;
+    for (int64_t q = 0; q < nw; ++q)
+      for (int64_t h = 0; h * B < 16; ++h) {  // each block (lanes h * B ...), or zeros past the last one
+        float* mo = mt[q] + h * B;
+        float* ko = kt[q] + h * B;
+        if (h * B >= nb) {
 #pragma omp simd
-      for (int j = 0; j < 16; ++j) {
-        float v = p0[j];
-        uint8_t i = 0;
-        take_max2(p1[j], 1, v, i);
-        take_max2(p2[j], 2, v, i);
-        take_max2(p3[j], 3, v, i);
-        mt[q][j] = relu1(v);
-        kt[q][j] = float(i);
+          for (int64_t j = 0; j < B; ++j) mo[j] = ko[j] = 0.0f;
+          continue;
+        }
+        const float* p0 = p + h * sc + 2 * (w0 + q) * sw;
+        const float* p1 = p0 + sw;
+        const float* p2 = p0 + sh;
+        const float* p3 = p2 + sw;
+#pragma omp simd
+        for (int64_t j = 0; j < B; ++j) {
+          float v = p0[j];
+          uint8_t i = 0;
+          take_max2(p1[j], 1, v, i);
+          take_max2(p2[j], 2, v, i);
+          take_max2(p3[j], 3, v, i);
+          mo[j] = relu1(v);
+          ko[j] = float(i);
+        }
       }
-    }
     v16f m[16], k[16];
     std::memcpy(m, mt, sizeof m);
     std::memcpy(k, kt, sizeof k);
@@ -520,14 +528,14 @@ NERVE_SIMD_CLONES_V void pool2_block16_row(const float* p, int64_t sw, int64_t s
   }
 }
 
-// pool2_block16_row's backward: for one row of pooled outputs of a block of 16 channels, the gradient g (rows of
-// channel j at g + j * gs_c, outputs gs_w apart), y and idx (plain rows P apart) of its first nb channels, transposed
-// into (output, channel) tiles, then each window of the conv output's gradient d (nChw16c, from its first element)
-// written as four 16-channel vectors: relu's and max_pool2d's backward (0 + g where selected and y > 0, +0 elsewhere,
-// as pool2_relu_grad_piece), the padding channels of a last block 0.
+// pool2_block16_row's backward: for one row of pooled outputs of 16 channels, the gradient g (rows of channel j at
+// g + j * gs_c, outputs gs_w apart), y and idx (plain rows P apart) of its first nb channels, transposed into
+// (output, channel) tiles, then each window of the conv output's gradient d (blocks of B channels, sc apart, from
+// its first element) written as four vectors per block: relu's and max_pool2d's backward (0 + g where selected and
+// y > 0, +0 elsewhere, as pool2_relu_grad_piece), the padding channels of a last block 0.
 NERVE_SIMD_CLONES_V void pool2_grad_block16_row(const float* g, int64_t gs_c, int64_t gs_w, const float* y,
                                                 const uint8_t* idx, int64_t P, int64_t nb, int64_t Wp, float* d,
-                                                int64_t sw, int64_t sh) {
+                                                int64_t B, int64_t sc, int64_t sw, int64_t sh) {
   alignas(64) float gt[16][16], kt[16][16];  // (channel, output), then (output, channel)
   for (int64_t w0 = 0; w0 < Wp; w0 += 16) {
     const int64_t nw = std::min<int64_t>(16, Wp - w0);
@@ -552,20 +560,23 @@ NERVE_SIMD_CLONES_V void pool2_grad_block16_row(const float* g, int64_t gs_c, in
     transpose16x16(kv);
     std::memcpy(gt, gv, sizeof gv);
     std::memcpy(kt, kv, sizeof kv);
-    for (int64_t q = 0; q < nw; ++q) {
-      float* w00 = d + 2 * (w0 + q) * sw;
-      float* w01 = w00 + sw;
-      float* w10 = w00 + sh;
-      float* w11 = w10 + sw;
+    for (int64_t q = 0; q < nw; ++q)
+      for (int64_t h = 0; h * B < nb; ++h) {  // the blocks that exist
+        float* w00 = d + h * sc + 2 * (w0 + q) * sw;
+        float* w01 = w00 + sw;
+        float* w10 = w00 + sh;
+        float* w11 = w10 + sw;
+        const float* gq = gt[q] + h * B;
+        const float* kq = kt[q] + h * B;
 #pragma omp simd
-      for (int j = 0; j < 16; ++j) {
-        const float v = gt[q][j], k = kt[q][j];
-        w00[j] = k == 0.0f ? v : 0.0f;
-        w01[j] = k == 1.0f ? v : 0.0f;
-        w10[j] = k == 2.0f ? v : 0.0f;
-        w11[j] = k == 3.0f ? v : 0.0f;
+        for (int64_t j = 0; j < B; ++j) {
+          const float v = gq[j], k = kq[j];
+          w00[j] = k == 0.0f ? v : 0.0f;
+          w01[j] = k == 1.0f ? v : 0.0f;
+          w10[j] = k == 2.0f ? v : 0.0f;
+          w11[j] = k == 3.0f ? v : 0.0f;
+        }
       }
-    }
   }
 }
 
@@ -597,10 +608,10 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
         }
       continue;
     }
-    if (L.B == 16) {  // nChw16c (AVX-512): 16 x 16 tiles, transposed in registers
+    if (L.B == 16 || L.B == 8) {  // nChw16c (AVX-512), nChw8c (AVX2): 16 x 16 tiles, transposed in registers
       for (int64_t c0 = 0; c0 < O; c0 += 16)
         for (int64_t ph = 0; ph < Hp; ++ph)
-          pool2_block16_row(c + L.at(n, c0, 2 * ph, 0), L.sw, L.sh, Wp, std::min<int64_t>(16, O - c0), P,
+          pool2_block16_row(c + L.at(n, c0, 2 * ph, 0), L.B, L.sc, L.sw, L.sh, Wp, std::min<int64_t>(16, O - c0), P,
                             y + (n * O + c0) * P + ph * Wp, idx + (n * O + c0) * P + ph * Wp);
       continue;
     }
@@ -636,13 +647,14 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
 void pool2_relu_grad_piece(const float* dy, const int64_t* ds, const float* y, const uint8_t* idx, int64_t mb,
                            int64_t O, int64_t Ho, int64_t Wo, const Layout4& L, float* d, size_t bytes) {
   const int64_t Hp = Ho / 2, Wp = Wo / 2;
-  if (L.B == 16 && Ho % 2 == 0 && Wo % 2 == 0) {  // nChw16c (AVX-512): every element written, no memset
+  if ((L.B == 16 || L.B == 8) && Ho % 2 == 0 && Wo % 2 == 0) {  // every element written: no memset
     for (int64_t n = 0; n < mb; ++n)
       for (int64_t c0 = 0; c0 < O; c0 += 16)
         for (int64_t ph = 0; ph < Hp; ++ph) {
           const int64_t o = ((n * O + c0) * Hp + ph) * Wp;
           pool2_grad_block16_row(dy + n * ds[0] + c0 * ds[1] + ph * ds[2], ds[1], ds[3], y + o, idx + o, Hp * Wp,
-                                 std::min<int64_t>(16, O - c0), Wp, d + L.at(n, c0, 2 * ph, 0), L.sw, L.sh);
+                                 std::min<int64_t>(16, O - c0), Wp, d + L.at(n, c0, 2 * ph, 0), L.B, L.sc, L.sw,
+                                 L.sh);
         }
     return;
   }
