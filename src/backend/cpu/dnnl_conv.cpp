@@ -473,6 +473,27 @@ inline void take_max2(float v, uint8_t i, float& m, uint8_t& k) {
 }
 inline float relu1(float m) { return m > 0.0f ? m : m != m ? m : 0.0f; }  // relu's forward (NaN stays NaN)
 
+// relu(the maximum) of the 2x2 window whose elements are a[0], a[dw], a[dh], a[dh + dw], and into k its position
+inline float window_max_relu(const float* a, int64_t dw, int64_t dh, uint8_t& k) {
+  float m = a[0];
+  k = 0;
+  take_max2(a[dw], 1, m, k);
+  take_max2(a[dh], 2, m, k);
+  take_max2(a[dh + dw], 3, m, k);
+  return relu1(m);
+}
+
+// Two 16 x 16 float tiles transposed in place (through registers)
+inline void transpose_tiles(float (&a)[16][16], float (&b)[16][16]) {
+  v16f ra[16], rb[16];
+  std::memcpy(ra, a, sizeof ra);
+  std::memcpy(rb, b, sizeof rb);
+  transpose16x16(ra);
+  transpose16x16(rb);
+  std::memcpy(a, ra, sizeof ra);
+  std::memcpy(b, rb, sizeof rb);
+}
+
 // One row of pooled outputs of 16 channels in blocks of B = 16 (nChw16c) or two blocks of B = 8 (nChw8c, sc apart),
 // the channels of a block contiguous, starting at p, into the plain y and idx rows of its first nb channels (planes
 // P apart): up to 16 outputs at a time, each a vector across the 16 channels (take_max2 and relu1 lane by lane),
@@ -495,27 +516,14 @@ NERVE_SIMD_CLONES_V void pool2_block16_row(const float* p, int64_t B, int64_t sc
           continue;
         }
         const float* p0 = p + h * sc + 2 * (w0 + q) * sw;
-        const float* p1 = p0 + sw;
-        const float* p2 = p0 + sh;
-        const float* p3 = p2 + sw;
 #pragma omp simd
         for (int64_t j = 0; j < B; ++j) {
-          float v = p0[j];
-          uint8_t i = 0;
-          take_max2(p1[j], 1, v, i);
-          take_max2(p2[j], 2, v, i);
-          take_max2(p3[j], 3, v, i);
-          mo[j] = relu1(v);
+          uint8_t i;
+          mo[j] = window_max_relu(p0 + j, sw, sh, i);
           ko[j] = float(i);
         }
       }
-    v16f m[16], k[16];
-    std::memcpy(m, mt, sizeof m);
-    std::memcpy(k, kt, sizeof k);
-    transpose16x16(m);
-    transpose16x16(k);
-    std::memcpy(mt, m, sizeof m);
-    std::memcpy(kt, k, sizeof k);
+    transpose_tiles(mt, kt);
     for (int64_t j = 0; j < nb; ++j) {
       float* yo = y + j * P + w0;
       uint8_t* io = idx + j * P + w0;
@@ -553,13 +561,7 @@ NERVE_SIMD_CLONES_V void pool2_grad_block16_row(const float* g, int64_t gs_c, in
         kt[j][q] = q < nw ? float(kr[q]) : 0.0f;
       }
     }
-    v16f gv[16], kv[16];
-    std::memcpy(gv, gt, sizeof gv);
-    std::memcpy(kv, kt, sizeof kv);
-    transpose16x16(gv);
-    transpose16x16(kv);
-    std::memcpy(gt, gv, sizeof gv);
-    std::memcpy(kt, kv, sizeof kv);
+    transpose_tiles(gt, kt);
     for (int64_t q = 0; q < nw; ++q)
       for (int64_t h = 0; h * B < nb; ++h) {  // the blocks that exist
         float* w00 = d + h * sc + 2 * (w0 + q) * sw;
@@ -590,21 +592,11 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
       for (int64_t ch = 0; ch < O; ++ch)
         for (int64_t ph = 0; ph < Hp; ++ph) {
           const float* r0 = c + L.at(n, ch, 2 * ph, 0);
-          const float* r1 = r0 + L.sh;
           float* yo = y + (n * O + ch) * P + ph * Wp;
           uint8_t* io = idx + (n * O + ch) * P + ph * Wp;
           const int64_t sw = L.sw;
 #pragma omp simd
-          for (int64_t pw = 0; pw < Wp; ++pw) {
-            const int64_t i = 2 * pw * sw;
-            float m = r0[i];
-            uint8_t k = 0;
-            take_max2(r0[i + sw], 1, m, k);
-            take_max2(r1[i], 2, m, k);
-            take_max2(r1[i + sw], 3, m, k);
-            yo[pw] = relu1(m);
-            io[pw] = k;
-          }
+          for (int64_t pw = 0; pw < Wp; ++pw) yo[pw] = window_max_relu(r0 + 2 * pw * sw, sw, L.sh, io[pw]);
         }
       continue;
     }
@@ -615,26 +607,15 @@ void pool2_relu_piece(const float* c, const Layout4& L, int64_t mb, int64_t O, i
                             y + (n * O + c0) * P + ph * Wp, idx + (n * O + c0) * P + ph * Wp);
       continue;
     }
-    for (int64_t c0 = 0; c0 < O; c0 += L.B) {  // channels in blocks: across the block
+    for (int64_t c0 = 0; c0 < O; c0 += L.B) {  // other block sizes (nChw4c): across the block, one store each
       const int64_t nb = std::min(L.B, O - c0);
       for (int64_t ph = 0; ph < Hp; ++ph)
         for (int64_t pw = 0; pw < Wp; ++pw) {
           const float* p0 = c + L.at(n, c0, 2 * ph, 2 * pw);
-          const float* p1 = p0 + L.sw;
-          const float* p2 = p0 + L.sh;
-          const float* p3 = p2 + L.sw;
           float* yo = y + (n * O + c0) * P + ph * Wp + pw;
           uint8_t* io = idx + (n * O + c0) * P + ph * Wp + pw;
 #pragma omp simd
-          for (int64_t j = 0; j < nb; ++j) {
-            float m = p0[j];
-            uint8_t k = 0;
-            take_max2(p1[j], 1, m, k);
-            take_max2(p2[j], 2, m, k);
-            take_max2(p3[j], 3, m, k);
-            yo[j * P] = relu1(m);
-            io[j * P] = k;
-          }
+          for (int64_t j = 0; j < nb; ++j) yo[j * P] = window_max_relu(p0 + j, L.sw, L.sh, io[j * P]);
         }
     }
   }
