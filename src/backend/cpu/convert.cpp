@@ -183,7 +183,7 @@ void u8_to_f32_affine_serial(const uint8_t* src, float* dst, int64_t n, float sc
   u8_affine(src, dst, n, scale, offset);
 }
 
-// to_bf16 and from_bf16 without a branch, so the loops vectorize (the same bits: bf16_rows_are_to_bf16 in the tests)
+// to_bf16 and from_bf16 without a branch, so the loops vectorize (the same bits: ConvertBf16.RowsRoundAsTensorTo)
 NERVE_SIMD_CLONES void f32_to_bf16_serial(const float* __restrict src, uint16_t* __restrict dst, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
